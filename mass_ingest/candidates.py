@@ -1,0 +1,129 @@
+"""Candidate sessions found on a share, and their polars form between stages.
+
+Discovery builds :class:`SessionCandidate` models (validated, one per session folder);
+stages after it pass a polars frame with one row per candidate (:data:`CANDIDATE_SCHEMA`),
+persisted as parquet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field
+
+from mass_ingest.findings import Finding
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProbeRecording(_Strict):
+    """One probe's recording in a session: an ``.ap.meta`` (and its ``.ap.bin``)."""
+
+    folder: str = Field(description="Folder of the .ap.meta, relative to the session folder, e.g. 'probe_1'.")
+    meta_file: str = Field(description="The .ap.meta file, relative to the session folder.")
+    serial: str | None = Field(None, description="Probe serial from the .meta (imDatPrb_sn / imProbeSN).")
+    probe_type: str | None = Field(None, description="The lab's probe label, e.g. 'neuropixels 1.0 - 3B'.")
+    part_number: str | None = None
+    n_saved_chans: int | None = None
+    sample_rate: float | None = None
+    file_size_bytes: int | None = Field(None, description="Size the .bin should have, from fileSizeBytes.")
+    file_time_secs: float | None = None
+    file_create_time: datetime | None = None
+    bin_size: int | None = Field(None, description="Size of the .ap.bin on disk; None when it is missing.")
+    has_lf: bool = False
+
+
+class TaskHint(_Strict):
+    """A task named in ``sessions.txt``: inferred, to be confirmed by a person."""
+
+    order: int
+    name: str
+    start_s: float
+    kind: str = ""
+
+
+class SessionCandidate(_Strict):
+    """A session folder found on a share, with everything discovery read about it."""
+
+    share: str
+    rel_path: str = Field(description="Session folder relative to the share root, POSIX separators.")
+    location: str = Field(description="Canonical location: share root + rel_path, lower-cased, no trailing '/'.")
+    subject: str
+    session_start: datetime | None = Field(None, description="Naive local time in the profile's time zone.")
+    modality: str = "ephys"
+    layout: str = ""
+    probes: list[ProbeRecording] = Field(default_factory=list)
+    bins_without_meta: list[str] = Field(default_factory=list)
+    task_hints: list[TaskHint] = Field(default_factory=list)
+    projects: list[str] = Field(default_factory=list)
+    excluded_by: str | None = Field(None, description="The profile rule that excluded this folder, if any.")
+    findings: list[Finding] = Field(default_factory=list)
+
+    @property
+    def session_id(self) -> str:
+        """Readable id used in reports and approval exclusions: '<subject>/<YYYY-MM-DD_HH-MM-SS>'."""
+        when = self.session_start.strftime("%Y-%m-%d_%H-%M-%S") if self.session_start else "unknown-time"
+        return f"{self.subject}/{when}"
+
+    @property
+    def candidate_id(self) -> str:
+        """Stable id of this folder: a short hash of its canonical location."""
+        return candidate_id(self.location)
+
+
+def candidate_id(location: str) -> str:
+    return hashlib.sha1(location.encode()).hexdigest()[:16]
+
+
+_FINDING = pl.Struct({"code": pl.String, "severity": pl.String, "stage": pl.String, "share": pl.String,
+                      "path": pl.String, "message": pl.String, "expected": pl.String})
+_PROBE = pl.Struct({"folder": pl.String, "meta_file": pl.String, "serial": pl.String, "probe_type": pl.String,
+                    "part_number": pl.String, "n_saved_chans": pl.Int64, "sample_rate": pl.Float64,
+                    "file_size_bytes": pl.Int64, "file_time_secs": pl.Float64,
+                    "file_create_time": pl.Datetime("us"), "bin_size": pl.Int64, "has_lf": pl.Boolean})
+_TASK = pl.Struct({"order": pl.Int64, "name": pl.String, "start_s": pl.Float64, "kind": pl.String})
+
+CANDIDATE_SCHEMA: dict[str, pl.DataType] = {
+    "candidate_id": pl.String,
+    "session_id": pl.String,
+    "share": pl.String,
+    "rel_path": pl.String,
+    "location": pl.String,
+    "subject": pl.String,
+    "session_start": pl.Datetime("us"),
+    "modality": pl.String,
+    "layout": pl.String,
+    "probes": pl.List(_PROBE),
+    "bins_without_meta": pl.List(pl.String),
+    "task_hints": pl.List(_TASK),
+    "projects": pl.List(pl.String),
+    "excluded_by": pl.String,
+    "findings": pl.List(_FINDING),
+}
+
+
+def _finding_row(f: Finding) -> dict:
+    return {k: v for k, v in f.model_dump(mode="json").items() if k in _FINDING.to_schema()}
+
+
+def candidates_to_frame(candidates: list[SessionCandidate]) -> pl.DataFrame:
+    """One row per candidate, with the fixed :data:`CANDIDATE_SCHEMA` (also when empty)."""
+    rows = []
+    for c in candidates:
+        row = c.model_dump(exclude={"findings"})
+        row["findings"] = [_finding_row(f) for f in c.findings]
+        row["candidate_id"] = c.candidate_id
+        row["session_id"] = c.session_id
+        rows.append(row)
+    return pl.DataFrame(rows, schema=CANDIDATE_SCHEMA, orient="row" if not rows else None)
+
+
+def frame_to_candidates(frame: pl.DataFrame) -> list[SessionCandidate]:
+    """Back from the frame to validated models (extra stage columns are dropped)."""
+    fields = set(SessionCandidate.model_fields)
+    return [SessionCandidate.model_validate({k: v for k, v in row.items() if k in fields})
+            for row in frame.iter_rows(named=True)]

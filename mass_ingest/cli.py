@@ -1,0 +1,262 @@
+"""The ``mass-ingest`` command."""
+
+from __future__ import annotations
+
+import os
+
+# Before Prefect is imported: no phoning home (labs' workers often have no internet).
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+# A first start on a fresh PREFECT_HOME runs database migrations, which can exceed the 20 s default.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+
+import getpass  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Annotated, Optional  # noqa: E402
+
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from mass_ingest.errors import MassIngestError  # noqa: E402
+
+warnings.filterwarnings("ignore", message="No datajoint.json found")
+
+app = typer.Typer(
+    help="Bring a whole recording campaign from network shares into the lab's DataJoint pipeline.\n\n"
+    "Start with `mass-ingest demo`, which builds a small demo share and ingests it into the embedded "
+    "database. For a real campaign: write a profile (profiles/*.yaml), import subjects "
+    "(`mass-ingest subjects import`), look at what `mass-ingest discover` finds, then `mass-ingest run`.\n\n"
+    "Database: embedded PostgreSQL by default; set MASS_INGEST_DATABASE=postgresql://user@host/db or "
+    "mysql://user@host:3306 (password in MASS_INGEST_DATABASE_PASSWORD) for the lab's server.",
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+subjects_app = typer.Typer(help="Subjects and their probe implants.", no_args_is_help=True)
+app.add_typer(subjects_app, name="subjects")
+console = Console(stderr=True)
+out = Console()
+
+ProfileArg = Annotated[Path, typer.Argument(help="Profile YAML, e.g. profiles/moser-ephys.yaml.", show_default=False)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+RootOpt = Annotated[Optional[Path], typer.Option("--root", help="Replace the root of the profile's share "
+                                                 "(its only share, or the one named by --share).")]
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[bold red]error:[/] {exc}", highlight=False)
+    raise typer.Exit(code=2)
+
+
+def _counts_table(counts, title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("discovered", "duplicates", "quarantined", "excluded", "left out", "inserted"):
+        table.add_column(column, justify="right")
+    table.add_row(*(str(getattr(counts, c.replace(" ", "_"))) for c in
+                    ("discovered", "duplicates", "quarantined", "excluded", "left out", "inserted")))
+    return table
+
+
+def _stage_times(flow_run_id) -> dict[str, float]:
+    """Seconds spent in each stage of a flow run, read back from Prefect."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+    times: dict[str, float] = {}
+    for run in runs:
+        name = run.name.split("-")[0] if run.name.startswith(("insert", "discover")) else run.name.rsplit("-", 1)[0]
+        times[name] = times.get(name, 0.0) + (run.total_run_time.total_seconds() if run.total_run_time else 0.0)
+    return times
+
+
+def _run_flow(profile: Path, root: Path | None, approval, as_json: bool, title: str) -> None:
+    from flows.mass_ingest import mass_ingest
+
+    started = time.perf_counter()
+    state = mass_ingest(profile_path=str(profile), root=str(root) if root else None, approval=approval,
+                        return_state=True)
+    counts = state.result(raise_on_failure=False)
+    if isinstance(counts, BaseException):
+        _fail(counts)
+    elapsed = time.perf_counter() - started
+    if as_json:
+        out.print_json(json.dumps(counts.as_json()))
+        return
+    out.print(_counts_table(counts, title))
+    out.print(f"ingest {counts.ingest_id}: {counts.decision}; {elapsed:.1f} s in all")
+    try:
+        stages = _stage_times(state.state_details.flow_run_id)
+        out.print("seconds per stage: " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items()))
+    except Exception:  # timings are a courtesy; never fail an ingest over them
+        pass
+    if counts.unreadable_shares:
+        out.print(f"[yellow]shares not scanned this run: {', '.join(counts.unreadable_shares)}[/]")
+
+
+@app.command()
+def demo(
+    base: Annotated[Optional[Path], typer.Option(help="Where to build the demo share "
+                                                 "[default: $MASS_INGEST_HOME/demo]")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build a small demo campaign and ingest it end to end (approval given on the command line).
+
+    Run it twice: the second run finds every session already in the pipeline and inserts 0.
+    """
+    from mass_ingest import settings
+    from mass_ingest.demo import make_demo_campaign
+    from mass_ingest.subjects import import_subjects_csv
+    from tasks.approve import command_line_decision
+
+    try:
+        base = base or settings.home() / "demo"
+        with console.status("building the demo share"):
+            campaign = make_demo_campaign(base)
+        console.print(f"demo shares: {', '.join(f'{k}={v}' for k, v in campaign.shares.items())}")
+        with console.status("starting the database and importing subjects"):
+            report = import_subjects_csv(campaign.subjects_csv)
+        console.print(f"subjects: {report.subjects_added} added, {report.rows} rows read from {campaign.subjects_csv}")
+        _run_flow(campaign.profile_path, None, command_line_decision(note="demo"), as_json, "demo ingest")
+    except MassIngestError as exc:
+        _fail(exc)
+
+
+@app.command()
+def run(
+    profile: ProfileArg,
+    approve: Annotated[bool, typer.Option("--approve", help="Approve now, on the command line (recorded with "
+                                          "your user name); without it the run pauses for approval in the "
+                                          "Prefect UI or `mass-ingest approve`.")] = False,
+    exclude: Annotated[Optional[list[str]], typer.Option("--exclude", help="With --approve: leave out sessions "
+                                                         "by id or glob (repeatable).")] = None,
+    note: Annotated[str, typer.Option(help="With --approve: a note stored with the decision.")] = "",
+    root: RootOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ingest every new session of a profile: access, discovery, dedup, quality, approval, insertion.
+
+    Running it again after a crash resumes the unfinished ingest: finished stages are not redone
+    and no session is inserted twice.
+    """
+    from tasks.approve import command_line_decision
+
+    approval = command_line_decision(exclude, note) if approve else None
+    try:
+        _run_flow(profile, root, approval, as_json, f"ingest of {profile.name}")
+    except MassIngestError as exc:
+        _fail(exc)
+
+
+@app.command()
+def discover(
+    profile: ProfileArg,
+    root: RootOpt = None,
+    share: Annotated[Optional[str], typer.Option(help="Only this share (by name).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the candidate sessions on the profile's shares, without touching the database."""
+    from mass_ingest.candidates import frame_to_candidates
+    from mass_ingest.profile import load_profile
+    from tasks.access import check_access
+    from tasks.discover import discover_share
+
+    try:
+        prof = load_profile(profile)
+        if root:
+            prof = prof.with_root(str(root), share)
+    except MassIngestError as exc:
+        _fail(exc)
+    result = {"profile": prof.name, "shares": [], "candidates": []}
+    for access in check_access(prof):
+        if share and access.share != share:
+            continue
+        entry = {"share": access.share, "root": access.root, "readable": access.readable, "findings": []}
+        if access.finding:
+            entry["findings"].append(access.finding.model_dump(mode="json"))
+        if access.readable:
+            started = time.perf_counter()
+            frame, findings = discover_share(prof, access.share)
+            entry["seconds"] = round(time.perf_counter() - started, 3)
+            entry["findings"] += [f.model_dump(mode="json") for f in findings]
+            for candidate in frame_to_candidates(frame):
+                result["candidates"].append({"session_id": candidate.session_id,
+                                             **candidate.model_dump(mode="json")})
+        result["shares"].append(entry)
+    if as_json:
+        out.print_json(json.dumps(result))
+        return
+    table = Table(title=f"sessions found by profile {prof.name}", title_justify="left")
+    for column in ("session", "share", "folder", "probes", "findings", "excluded"):
+        table.add_column(column)
+    for c in result["candidates"]:
+        table.add_row(c["session_id"], c["share"], c["rel_path"], str(len(c["probes"])),
+                      "\n".join(f"{f['code']}" for f in c["findings"]), c["excluded_by"] or "")
+    out.print(table)
+    for entry in result["shares"]:
+        for f in entry["findings"]:
+            out.print(f"{entry['share']}: {f['severity']} {f['code']} {f['path']}: {f['message']}")
+
+
+@subjects_app.command("import")
+def subjects_import(
+    csv_file: Annotated[Path, typer.Argument(help="CSV with header subject,probe_name,serial,probe_type,"
+                                             "insertion_time; one row per implanted probe.")],
+) -> None:
+    """Make subjects and their probe implants known (the same file twice changes nothing)."""
+    from mass_ingest.subjects import import_subjects_csv
+
+    try:
+        report = import_subjects_csv(csv_file)
+    except MassIngestError as exc:
+        _fail(exc)
+    out.print(f"{report.rows} rows: {report.subjects_added} subjects, {report.probes_added} probes, "
+              f"{report.insertions_added} implants added")
+
+
+def _resume(flow_run_id: str, approve: bool, exclude: list[str] | None, approver: str | None, note: str) -> None:
+    from uuid import UUID
+
+    from prefect.flow_runs import resume_flow_run
+
+    run_input = {"approve": approve, "exclude": exclude or [], "approver": approver or getpass.getuser(),
+                 "note": note}
+    try:
+        resume_flow_run(UUID(flow_run_id), run_input=run_input)
+    except ValueError:
+        _fail(MassIngestError(f"'{flow_run_id}' is not a flow-run id; copy it from the Prefect UI or the run's log"))
+    except Exception as exc:
+        _fail(MassIngestError(f"flow run {flow_run_id} could not be resumed ({exc}); is it paused?"))
+    out.print(f"flow run {flow_run_id} {'approved' if approve else 'rejected'} by {run_input['approver']}")
+
+
+@app.command()
+def approve(
+    flow_run_id: Annotated[str, typer.Argument(help="The paused flow run's id (shown in its log and the UI).")],
+    exclude: Annotated[Optional[list[str]], typer.Option("--exclude", help="Leave out sessions by id or glob.")] = None,
+    approver: Annotated[Optional[str], typer.Option(help="Your name [default: your user name].")] = None,
+    note: Annotated[str, typer.Option(help="Stored with the decision.")] = "",
+) -> None:
+    """Approve a run paused for approval."""
+    _resume(flow_run_id, True, exclude, approver, note)
+
+
+@app.command()
+def reject(
+    flow_run_id: Annotated[str, typer.Argument(help="The paused flow run's id.")],
+    approver: Annotated[Optional[str], typer.Option(help="Your name [default: your user name].")] = None,
+    note: Annotated[str, typer.Option(help="Why; stored with the decision.")] = "",
+) -> None:
+    """Reject a run paused for approval: it inserts nothing."""
+    _resume(flow_run_id, False, None, approver, note)
+
+
+def main() -> None:  # pragma: no cover - entry point
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

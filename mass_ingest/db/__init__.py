@@ -1,0 +1,1 @@
+"""The lab's DataJoint pipeline as this tool sees it: connection and schemas."""

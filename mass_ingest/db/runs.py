@@ -1,0 +1,80 @@
+"""The ingest ledger: one row per ingest, reused while it is unfinished so that a re-run resumes it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mass_ingest.db import schema
+from mass_ingest.profile import Profile
+
+# An ingest in one of these states is resumed by the next run of the same profile.
+UNFINISHED = ("open", "approved")
+
+
+class Decision(BaseModel):
+    """A person's decision at the approval pause, as stored with the ingest run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    approved: bool
+    approver: str
+    source: str = Field(description="Where the decision was made: ui, cli or api.")
+    excluded: list[str] = Field(default_factory=list, description="Session ids or globs left out by the approver.")
+    note: str = ""
+    shown_digest: str = Field("", description="Digest of the candidates the approver was shown.")
+
+
+def open_ingest(profile: Profile, flow_run_id: str | None) -> str:
+    """The id of this profile's unfinished ingest (to resume), or of a new one."""
+    schema.activate()
+    key = {"profile_name": profile.name, "profile_hash": profile.content_hash()}
+    unfinished = [r for r in (schema.IngestRun & key).to_dicts(order_by="started_at DESC")
+                  if r["status"] in UNFINISHED]
+    now = datetime.now().replace(microsecond=0)
+    if unfinished:
+        ingest_id = unfinished[0]["ingest_id"]
+    else:
+        ingest_id = str(uuid.uuid4())
+        schema.IngestRun.insert1({**key, "ingest_id": ingest_id, "status": "open", "started_at": now})
+    if flow_run_id:
+        schema.IngestRun.FlowRun.insert1({"ingest_id": ingest_id, "flow_run_id": flow_run_id, "started_at": now},
+                                         skip_duplicates=True)
+    return ingest_id
+
+
+def stored_decision(ingest_id: str) -> Decision | None:
+    schema.activate()
+    row = (schema.IngestRun & {"ingest_id": ingest_id}).to_dicts()[0]
+    if row["approved"] is None:
+        return None
+    extra = row["excluded"] or {}
+    return Decision(approved=bool(row["approved"]), approver=row["approver"], source=row["approval_source"],
+                    excluded=extra.get("sessions", []), note=row["note"], shown_digest=extra.get("digest", ""))
+
+
+def record_decision(ingest_id: str, decision: Decision, *, timed_out: bool = False) -> None:
+    schema.activate()
+    status = "timed_out" if timed_out else ("approved" if decision.approved else "rejected")
+    schema.IngestRun.update1({
+        "ingest_id": ingest_id, "status": status, "approved": decision.approved, "approver": decision.approver,
+        "approval_source": decision.source, "note": decision.note[:2000],
+        "excluded": {"sessions": decision.excluded, "digest": decision.shown_digest},
+        "finished_at": datetime.now().replace(microsecond=0) if status != "approved" else None,
+    })
+
+
+def record_quarantine(ingest_id: str, rows: list[dict]) -> None:
+    """Store quarantined candidates with every reason (idempotent on re-run)."""
+    schema.activate()
+    schema.Quarantine.insert([{"ingest_id": ingest_id, "candidate_id": r["candidate_id"], "share": r["share"],
+                               "rel_path": r["rel_path"], "session_id": r["session_id"],
+                               "reasons": list(r["quality_reasons"])} for r in rows], skip_duplicates=True)
+
+
+def finish_ingest(ingest_id: str, counts: dict[str, int], status: str = "completed") -> None:
+    schema.activate()
+    schema.IngestRun.update1({"ingest_id": ingest_id, "status": status, "counts": counts,
+                              "finished_at": datetime.now().replace(microsecond=0)})

@@ -1,0 +1,190 @@
+"""The pipeline's tables: reference, acquisition and ingest bookkeeping.
+
+Schemas are declared unactivated and bound by :func:`activate` (as DataJoint elements do),
+so importing this module touches no database and tests can use their own prefix.
+Restrictions are always dicts, never SQL strings, so the same code runs on PostgreSQL and MySQL.
+"""
+
+from __future__ import annotations
+
+import datajoint as dj
+
+from mass_ingest import settings
+from mass_ingest.db.connection import connect
+
+reference = dj.Schema()
+ingest = dj.Schema()
+acquisition = dj.Schema()
+
+
+class Subject(dj.Manual):
+    """An animal. subject: lab id, always text ('102_1', 'no' stay strings); source: how it became known."""
+
+    definition = """
+    subject: varchar(64)
+    ---
+    source='': varchar(64)
+    """
+
+
+class Probe(dj.Manual):
+    """A physical probe. probe: lab name '<serial>_<subject>_<n>'; serial; probe_type: lab label."""
+
+    definition = """
+    probe: varchar(64)
+    ---
+    serial: varchar(32)
+    probe_type='': varchar(64)
+    """
+
+
+class ProbeInsertion(dj.Manual):
+    """A probe implanted in a subject at insertion_time."""
+
+    definition = """
+    -> Subject
+    -> Probe
+    ---
+    insertion_time=null: datetime
+    """
+
+
+class Project(dj.Manual):
+    """A project (metagroup) sessions can belong to."""
+
+    definition = """
+    project: varchar(64)
+    ---
+    description='': varchar(255)
+    """
+
+
+class IngestRun(dj.Manual):
+    """One mass ingestion: the profile it ran, who approved it and what it did.
+
+    ingest_id: stable across resumes of the same interrupted ingest; status: open, approved,
+    rejected, timed_out, completed; counts: final counts (discovered, duplicates, ...).
+    """
+
+    definition = """
+    ingest_id: varchar(36)
+    ---
+    profile_name: varchar(64)
+    profile_hash: char(16)
+    status: varchar(16)
+    started_at: datetime
+    finished_at=null: datetime
+    approved=null: bool
+    approver='': varchar(128)
+    approval_source='': varchar(16)
+    excluded=null: json
+    note='': varchar(2000)
+    counts=null: json
+    """
+
+    class FlowRun(dj.Part):
+        """Each Prefect flow run that worked on this ingest (a resumed ingest has several)."""
+
+        definition = """
+        -> master
+        flow_run_id: varchar(36)
+        ---
+        started_at: datetime
+        """
+
+
+class Quarantine(dj.Manual):
+    """A candidate held back by failed expectations, with every reason."""
+
+    definition = """
+    -> IngestRun
+    candidate_id: char(16)
+    ---
+    share: varchar(64)
+    rel_path: varchar(1000)
+    session_id: varchar(128)
+    reasons: json
+    """
+
+
+class Session(dj.Manual):
+    """A recording session. session_start: naive local time in `timezone`; ingest_id: the run that inserted it."""
+
+    definition = """
+    -> Subject
+    session_start: datetime
+    ---
+    timezone: varchar(64)
+    modality: varchar(16)
+    -> IngestRun
+    """
+
+    class Directory(dj.Part):
+        """Where the session's folder is: share name, path relative to its root, canonical location."""
+
+        definition = """
+        -> master
+        ---
+        share: varchar(64)
+        rel_path: varchar(1000)
+        location: varchar(1000)
+        location_hash: char(16)
+        unique index (location_hash)
+        """
+
+    class Recording(dj.Part):
+        """One probe folder's recording, with what its .ap.meta says."""
+
+        definition = """
+        -> master
+        recording: varchar(255)
+        ---
+        meta_file: varchar(1000)
+        serial=null: varchar(32)
+        probe_type=null: varchar(64)
+        part_number=null: varchar(32)
+        n_saved_chans=null: int32
+        sample_rate=null: float64
+        file_size_bytes=null: int64
+        file_time_secs=null: float64
+        file_create_time=null: datetime
+        """
+
+    class Membership(dj.Part):
+        """The session's membership in a project."""
+
+        definition = """
+        -> master
+        -> Project
+        """
+
+
+_activated: str | None = None
+
+
+def activate(prefix: str | None = None) -> str:
+    """Bind the schemas to the database under ``prefix`` (default from the environment); idempotent."""
+    global _activated
+    prefix = prefix or settings.schema_prefix()
+    connection = connect()
+    if _activated == prefix and reference.connection is connection:
+        return prefix
+    # Foreign keys resolve by class name in this context.
+    context = {t.__name__: t for t in (Subject, Probe, ProbeInsertion, Project, IngestRun, Quarantine, Session)}
+    for schema, name, tables in ((reference, "reference", (Subject, Probe, ProbeInsertion, Project)),
+                                 (ingest, "ingest", (IngestRun, Quarantine)),
+                                 (acquisition, "acquisition", (Session,))):
+        schema.activate(f"{prefix}_{name}", connection=connection, add_objects=context)
+        for table in tables:
+            schema(table, context=context)
+    _activated = prefix
+    return prefix
+
+
+def drop_all(prefix: str) -> None:
+    """Drop this tool's schemas under ``prefix`` (tests use it to clean up their own prefix)."""
+    global _activated
+    for schema in (acquisition, ingest, reference):
+        if schema.is_activated():
+            schema.drop(prompt=False)
+    _activated = None

@@ -1,0 +1,255 @@
+"""A small, realistic demo campaign: two shares, a profile and a subjects CSV.
+
+``mass-ingest demo`` builds this tree and runs the full ingest flow on it. The layout is the
+Moser lab's (Neuropixels, SpikeGLX): ``recordings/<subject>/<YYYY-MM-DD_HH-MM-SS>/probe_<n>/``.
+Besides clean sessions it holds one case of each thing a first ingest must handle: a copy on
+a second share, an .ap.bin without its .ap.meta, a subject not in the CSV and an excluded
+test animal. Everything is a pure function of the arguments, so two runs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+TIMEZONE = "Europe/Oslo"
+LAYOUT = "recordings/{subject}/{session_time:%Y-%m-%d_%H-%M-%S}"
+EXCLUDED_SUBJECTS = ("00000",)
+_MARKER = ".mass-ingest-demo"  # only a base holding this may have its shares/ replaced
+_N_CHANS = 385  # 384 electrodes + the sync channel
+_FRAME = _N_CHANS * 2  # int16 per channel per sample
+_AP_RATE, _LF_RATE = 30000, 2500
+_MAT_SUBSYS = b"\x00" * 8 + b"\x00\x01IM"  # MAT v5 header tail: subsys offset, version, endianness
+
+# probe type -> (lab label, part number, imDatPrb_type, imMaxInt, has an LF stream, imroTbl entry)
+_PROBE_KINDS = {
+    "1.0": ("neuropixels 1.0 - 3B", "PRB_1_4_0480_1", 0, 512, True, "({c} 0 0 500 250 1)"),
+    "2.0": ("neuropixels 2.0 - SS", "PRB2_1_2_0640_0", 21, 8192, False, "({c} 1 0 {c})"),
+}
+# subject -> (probe kind, serials of probe 1..n, insertion time); m9 has no row on purpose
+_SUBJECTS = {
+    "25843": ("1.0", ("18408403232", "18408403541"), datetime(2024, 2, 27, 9, 30)),
+    "26018": ("2.0", ("21144007318",), datetime(2024, 4, 10, 10, 0)),
+    "102_1": ("1.0", ("18194823662",), datetime(2024, 5, 6, 13, 0)),
+    "00000": ("1.0", ("17131311352",), datetime(2024, 2, 28, 15, 0)),
+}
+_UNKNOWN = {"m9": ("1.0", ("18005116873",))}
+_TASKS = [("open_field_1", 30, "RUNNING"), ("sleep", 1200, "SLEEP"), ("open_field_2", 4800, "RUNNING"),
+          ("linear_track", 6300, "RUNNING")]
+
+
+@dataclass(frozen=True)
+class _Session:
+    subject: str
+    start: datetime  # naive local time in TIMEZONE, as in the folder name
+    missing_meta: bool = False  # probe_1's .ap.meta is not written: a quality failure
+    on_backup: bool = False  # also copied, byte for byte, to the backup share
+
+    @property
+    def rel_path(self) -> str:
+        return f"recordings/{self.subject}/{self.start:%Y-%m-%d_%H-%M-%S}"
+
+    @property
+    def probes(self) -> tuple[str, tuple[str, ...]]:
+        kind, serials, *_ = _SUBJECTS.get(self.subject) or _UNKNOWN[self.subject]
+        return kind, serials
+
+
+SESSIONS = (
+    _Session("25843", datetime(2024, 3, 5, 10, 30, 58)),
+    _Session("25843", datetime(2024, 3, 12, 14, 2, 11), on_backup=True),
+    _Session("25843", datetime(2024, 4, 9, 9, 47, 33)),
+    _Session("26018", datetime(2024, 4, 18, 13, 15, 40)),
+    _Session("26018", datetime(2024, 4, 25, 11, 8, 2), missing_meta=True),
+    _Session("102_1", datetime(2024, 5, 14, 15, 22, 9)),
+    _Session("00000", datetime(2024, 3, 1, 16, 45, 20)),
+    _Session("m9", datetime(2024, 6, 3, 10, 12, 44)),
+)
+
+
+@dataclass(frozen=True)
+class DemoCampaign:
+    """Where the demo lives and what a correct first ingest of it reports."""
+
+    base: Path
+    shares: dict[str, Path]
+    profile_path: Path
+    subjects_csv: Path
+    expected: dict[str, int]
+
+
+def make_demo_campaign(base: Path, *, bin_bytes: int = 4096) -> DemoCampaign:
+    """Create (or re-create identically: idempotent, deterministic, no randomness without a fixed seed) the demo.
+
+    Args:
+        base: Folder to build in; ``shares/``, ``demo-profile.yaml`` and ``subjects.csv`` go below it.
+        bin_bytes: Rough size of each .ap.bin; rounded to whole samples of 385 int16 channels.
+
+    Returns:
+        The campaign's paths and the counts a correct first ingest reports.
+
+    Raises:
+        FileExistsError: ``base/shares`` exists but was not made by this function.
+    """
+    base = Path(base).resolve()
+    shares = {"N": base / "shares" / "N", "backup": base / "shares" / "backup"}
+    if (base / "shares").exists():
+        # Rebuild from scratch so files of an older demo never linger, but never wipe a
+        # folder that someone else put there.
+        if not (base / _MARKER).exists():
+            raise FileExistsError(f"{base / 'shares'} exists and is not a mass-ingest demo; pick another base")
+        shutil.rmtree(base / "shares")
+    base.mkdir(parents=True, exist_ok=True)
+    (base / _MARKER).write_text("made by mass_ingest.demo.make_demo_campaign\n", encoding="utf-8")
+
+    samples = max(1, round(bin_bytes / _FRAME))
+    for session in SESSIONS:
+        _write_session(shares["N"] / session.rel_path, session, samples)
+        if session.on_backup:
+            _write_session(shares["backup"] / session.rel_path, session, samples)
+    _write_extras(shares["N"])
+    for root in shares.values():
+        _age_folders(root)
+
+    profile_path = base / "demo-profile.yaml"
+    profile_path.write_text(_profile_yaml(shares), encoding="utf-8")
+    subjects_csv = base / "subjects.csv"
+    rows = ["subject,probe_name,serial,probe_type,insertion_time"]
+    for subject, (kind, serials, inserted) in _SUBJECTS.items():
+        rows += [f"{subject},{sn}_{subject}_{n},{sn},{_PROBE_KINDS[kind][0]},{inserted:%Y-%m-%d %H:%M:%S}"
+                 for n, sn in enumerate(serials, 1)]
+    subjects_csv.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return DemoCampaign(base, shares, profile_path, subjects_csv, _expected())
+
+
+def _expected() -> dict[str, int]:
+    # Derived from SESSIONS, so changing the demo keeps the numbers right.
+    folders = list(SESSIONS) + [s for s in SESSIONS if s.on_backup]
+    kept = [s for s in folders if s.subject not in EXCLUDED_SUBJECTS]
+    duplicates = sum(s.on_backup for s in SESSIONS)
+    quarantined = sum(s.missing_meta or s.subject not in _SUBJECTS for s in SESSIONS
+                      if s.subject not in EXCLUDED_SUBJECTS)
+    # A copy of a flawed session would count twice; keep the backup copy a clean session.
+    assert not any(s.on_backup and (s.missing_meta or s.subject not in _SUBJECTS) for s in SESSIONS)
+    return {"discovered": len(kept), "duplicates": duplicates, "quarantined": quarantined,
+            "excluded": len(folders) - len(kept), "inserted": len(kept) - duplicates - quarantined}
+
+
+def _write_session(folder: Path, session: _Session, samples: int) -> None:
+    kind, serials = session.probes
+    _, part, prb_type, max_int, has_lf, imro = _PROBE_KINDS[kind]
+    created = session.start + timedelta(seconds=9)  # SpikeGLX opens its files a few seconds in
+    streams = [("ap", _AP_RATE, samples)]
+    if has_lf:  # only 1.0 probes save a separate LF band, at 1/12 of the AP rate
+        streams.append(("lf", _LF_RATE, max(1, round(samples / 12))))
+    for n, serial in enumerate(serials, 1):
+        for stream, rate, n_samples in streams:
+            bin_path = folder / f"probe_{n}" / f"npx.imec.{stream}.bin"
+            size = n_samples * _FRAME
+            _write(bin_path, _noise(f"{session.rel_path}/probe_{n}/{stream}", size), session.start)
+            if session.missing_meta and n == 1:
+                continue
+            first = (session.start.hour * 3600 + session.start.minute * 60) * rate // 100 + n * 7
+            meta = {
+                "acqApLfSy": "384,384,1" if has_lf else "384,0,1", "appVersion": "20201012",
+                "fileCreateTime": f"{created:%Y-%m-%dT%H:%M:%S}",
+                "fileName": f"D:/SGL_DATA/{session.subject}/{folder.name}/probe_{n}/npx.imec.{stream}.bin",
+                "fileSizeBytes": str(size), "fileTimeSecs": f"{size / _FRAME / rate:.9g}",
+                "firstSample": str(first), "gateMode": "Immediate", "imAiRangeMax": "0.6", "imAiRangeMin": "-0.6",
+                "imDatApi": "3.31", "imDatPrb_pn": part, "imDatPrb_port": str(n), "imDatPrb_slot": "2",
+                "imDatPrb_sn": serial, "imDatPrb_type": str(prb_type), "imMaxInt": str(max_int),
+                "imSampRate": str(rate), "nSavedChans": str(_N_CHANS),
+                "snsApLfSy": "384,0,1" if stream == "ap" else "0,384,1", "snsSaveChanSubset": "all",
+                "syncSourcePeriod": "1", "trigMode": "Immediate", "typeImEnabled": str(len(serials)),
+                "typeNiEnabled": "0", "typeThis": "imec", "userNotes": "",
+                "~imroTbl": f"({prb_type},384)" + "".join(imro.format(c=c) for c in range(4)),
+            }
+            text = "".join(f"{k}={v}\n" for k, v in meta.items())
+            _write(bin_path.with_suffix(".meta"), text.encode(), session.start)
+    tasks = _TASKS[: 2 + _noise(session.rel_path, 1)[0] % 3]  # 2-4 tasks, fixed per session
+    _write(folder / "sessions.txt", "".join(f"#{i},    {name}    start={at}    <{tag}>\n"
+                                            for i, (name, at, tag) in enumerate(tasks, 1)).encode(), session.start)
+    _write(folder / "sync_all.mat", _mat(created), session.start)
+    log = (f"{session.start:%Y-%m-%d %H:%M:%S} INFO  SpikeGLX 20201012: run started, {len(serials)} probe(s)\n"
+           f"{created:%Y-%m-%d %H:%M:%S} INFO  gate 0 open; writing to D:/SGL_DATA/{session.subject}\n")
+    _write(folder / "logs" / f"{folder.name}.log", log.encode(), session.start)
+    mot = f"fileCreateTime={created:%Y-%m-%dT%H:%M:%S}\nfileName=matmot.mtv\nframeRate=120\nnRigidBodies=1\n"
+    _write(folder / "motive" / "matmot.meta", mot.encode(), session.start)
+    _write(folder / "motive" / "matmot.mtv", _noise(f"{session.rel_path}/motive", 2048), session.start)
+    _write(folder / "motive" / "sync.mat", _mat(created), session.start)
+
+
+def _write_extras(root: Path) -> None:
+    # Files beside and between sessions that discovery must walk past without calling them sessions.
+    when = datetime(2024, 6, 20, 16, 5, 0)
+    notes = "25843: implanted 2024-02-27, 2 probes (MEC left, MEC right). Screening done 2024-03-04.\n"
+    _write(root / "recordings" / "25843" / "notes.txt", notes.encode(), datetime(2024, 3, 4, 17, 40, 0))
+    _write(root / "analysis" / "README.txt", b"Kilosort 2.5 output and grid scores; not raw data.\n", when)
+    _write(root / "analysis" / "grid_scores_25843.csv",
+           b"session,cluster,grid_score\n2024-03-05_10-30-58,12,0.81\n2024-03-05_10-30-58,40,0.37\n", when)
+    _write(root / "histology" / "25843_probe_tracks.csv", b"probe,shank,ap_mm,ml_mm,dv_mm\n1,0,-4.7,3.1,2.9\n", when)
+    _write(root / "histology" / "25843_section_12.tif", _noise("histology/25843_section_12", 1024), when)
+
+
+def _write(path: Path, data: bytes, when: datetime) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    stamp = when.replace(tzinfo=ZoneInfo(TIMEZONE)).timestamp()
+    os.utime(path, (stamp, stamp))  # look recorded then, not just copied
+
+
+def _age_folders(root: Path) -> None:
+    # Writing a file touches its folder, so folders get the newest time below them, bottom up.
+    for folder, dirs, files in os.walk(root, topdown=False):
+        newest = max(os.stat(os.path.join(folder, name)).st_mtime for name in dirs + files)
+        os.utime(folder, (newest, newest))
+
+
+def _noise(seed: str, size: int) -> bytes:
+    # Distinct bytes per file, so content hashes tell different sessions apart (zeros would not).
+    block = b"".join(hashlib.sha256(f"{seed}:{i}".encode()).digest() for i in range(min(size, 1 << 16) // 32 + 1))
+    return (block * (size // len(block) + 1))[:size]
+
+
+def _mat(created: datetime) -> bytes:
+    # A valid MAT v5 file with no variables: readers open it; the header dates it.
+    header = f"MATLAB 5.0 MAT-file, Platform: PCWIN64, Created on: {created:%a %b %d %H:%M:%S %Y}"
+    return header.encode().ljust(116, b" ") + _MAT_SUBSYS
+
+
+def _profile_yaml(shares: dict[str, Path]) -> str:
+    share_blocks = "".join(f"""
+  - name: {name}
+    root: "{root}"{aliases}
+    layouts:
+      - template: "{LAYOUT}"
+        modality: ephys
+""" for name, root, aliases in [("N", shares["N"], '\n    aliases: ["N:/", "//fileserver/N"]'),
+                                ("backup", shares["backup"], "")])
+    return f"""# Demo campaign made by `mass-ingest demo`: Neuropixels sessions recorded with SpikeGLX.
+name: demo-ephys
+description: "Demo: grid-cell recordings on N, with one old copy on the backup share"
+timezone: {TIMEZONE}  # folder names are local times at the rig
+
+shares:{share_blocks}
+exclude:
+  # 00000 is the rig's test animal: the probe sits in agar to check the setup, not in a brain.
+  subjects: ["00000"]
+
+projects:
+  - name: grid-cells
+    description: "Grid cells in MEC, chronic Neuropixels implants"
+    subjects: ["25843", "26018"]  # always quote ids: unquoted, YAML reads 102_1 as the number 1021
+  - name: pilot
+    description: "Everything recorded in March 2024, while the rig was being tuned"
+    start_after: 2024-03-01T00:00:00
+    start_before: 2024-04-01T00:00:00
+
+approval:
+  timeout_s: 3600
+"""

@@ -1,0 +1,29 @@
+"""Exceptions for bugs in the input we cannot work around and for infrastructure failures.
+
+Problems with the *data* on a share are never raised: they are returned as findings
+(see :mod:`mass_ingest.findings`) so that one bad session never stops the others.
+"""
+
+
+class MassIngestError(Exception):
+    """Base class of every error this tool raises on purpose."""
+
+
+class ProfileError(MassIngestError):
+    """A profile file is missing, is not valid YAML, or does not match the profile model."""
+
+
+class DatabaseError(MassIngestError):
+    """The database could not be started, reached or configured."""
+
+
+class SubjectImportError(MassIngestError):
+    """A subjects CSV has a bad header or bad rows; nothing was imported."""
+
+
+class QualitySuiteError(MassIngestError):
+    """Great Expectations could not evaluate an expectation or returned no per-row results."""
+
+
+class ShareChangedError(MassIngestError):
+    """What would be inserted differs from what the approver was shown."""

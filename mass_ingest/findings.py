@@ -1,0 +1,93 @@
+"""Findings: data problems reported per session or per share, never raised.
+
+Modelled on dandi's ``ValidationResult``: a stable namespaced code, an ordered
+severity, one location (share + path relative to its root) and a sentence a person
+understands. Every code is listed once in :data:`CATALOGUE`.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+
+
+class Severity(IntEnum):
+    """Ordered so that filters are comparisons (``f.severity >= Severity.ERROR``)."""
+
+    INFO = 10
+    WARNING = 20
+    ERROR = 30
+    CRITICAL = 40
+
+
+# code -> (default severity, what it means). The one place a code is defined.
+CATALOGUE: dict[str, tuple[Severity, str]] = {
+    "ACCESS.MISSING": (Severity.CRITICAL, "the share root does not exist on this worker"),
+    "ACCESS.DENIED": (Severity.CRITICAL, "the share root cannot be listed by this worker"),
+    "ACCESS.NOT_A_DIRECTORY": (Severity.CRITICAL, "the share root is not a directory"),
+    "ACCESS.SLOW": (Severity.WARNING, "listing the share root took longer than the profile allows"),
+    "DISCOVER.UNREADABLE_DIR": (Severity.ERROR, "a folder below the share could not be listed"),
+    "DISCOVER.SYMLINK_OUTSIDE": (Severity.WARNING, "a symbolic link points outside the share root"),
+    "DISCOVER.SYMLINK_LOOP": (Severity.WARNING, "a symbolic link leads back into a folder already walked"),
+    "DISCOVER.BAD_NAME": (Severity.WARNING, "a file or folder name is not valid UTF-8"),
+    "DISCOVER.BAD_DATE": (Severity.ERROR, "a session folder name does not parse as the layout's date"),
+    "DISCOVER.NOT_A_SESSION": (Severity.INFO, "a folder at session depth holds no recording"),
+    "DISCOVER.EXCLUDED": (Severity.INFO, "a session folder was excluded by a profile rule"),
+    "DISCOVER.SUSPICIOUS_COPY": (Severity.WARNING, "the folder name suggests an old or test copy"),
+    "META.EMPTY": (Severity.ERROR, "a SpikeGLX .meta file is empty"),
+    "META.UNREADABLE": (Severity.ERROR, "a SpikeGLX .meta file could not be read"),
+    "META.MALFORMED": (Severity.ERROR, "a SpikeGLX .meta file has lines that are not key=value"),
+    "META.NO_SERIAL": (Severity.WARNING, "a SpikeGLX .meta file names no probe serial"),
+    "META.UNKNOWN_PROBE": (Severity.WARNING, "the probe part number / type is not one the lab knows"),
+    "META.BAD_VALUE": (Severity.WARNING, "a SpikeGLX .meta value does not parse as its type"),
+    "EPHYS.BIN_WITHOUT_META": (Severity.ERROR, "an .ap.bin has no .ap.meta beside it"),
+    "EPHYS.META_WITHOUT_BIN": (Severity.WARNING, "an .ap.meta has no .ap.bin beside it"),
+    "TASKS.MALFORMED_LINE": (Severity.WARNING, "a sessions.txt line does not read as a task"),
+    "QUALITY.FAILED": (Severity.ERROR, "a data-quality expectation failed"),
+}
+
+
+class Finding(BaseModel):
+    """One problem found on a share, with where it is and what to do about it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    record_version: int = Field(1, description="Version of this record's shape, so stored findings stay readable.")
+    code: str = Field(description="Stable namespaced code, e.g. 'META.EMPTY'; see CATALOGUE.")
+    severity: Severity
+    stage: str = Field(description="Pipeline stage that found it: access, discover, dedup, quality, insert.")
+    share: str = Field(description="Name of the share in the profile.")
+    path: str = Field("", description="Path relative to the share root ('' for the share itself).")
+    message: str = Field(description="What was found and what to do about it.")
+    expected: str | None = Field(None, description="The rule that was missed, where one applies.")
+    origin: str = Field("mass-ingest", description="Validator that produced it, with its version.")
+
+    @field_validator("code")
+    @classmethod
+    def _code_is_catalogued(cls, code: str) -> str:
+        if code not in CATALOGUE:
+            raise ValueError(f"finding code {code!r} is not in mass_ingest.findings.CATALOGUE")
+        return code
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _severity_by_name(cls, value: Any) -> Any:
+        return Severity[value] if isinstance(value, str) else value
+
+    @field_serializer("severity")
+    def _severity_name(self, severity: Severity) -> str:
+        return severity.name
+
+    def __str__(self) -> str:
+        where = f"{self.share}:{self.path}" if self.path else self.share
+        return f"{self.severity.name} {self.code} {where}: {self.message}"
+
+
+def finding(code: str, *, stage: str, share: str, path: str = "", message: str,
+            expected: str | None = None, severity: Severity | None = None) -> Finding:
+    """Build a finding with the catalogue's default severity for ``code``."""
+    default_severity, _ = CATALOGUE[code]
+    return Finding(code=code, severity=severity or default_severity, stage=stage, share=share,
+                   path=path, message=message, expected=expected)

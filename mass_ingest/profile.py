@@ -1,0 +1,231 @@
+"""The profile: which shares hold data, how their folders are laid out, what to leave out.
+
+A profile is YAML in ``profiles/``. It is validated by :class:`Profile` (``extra="forbid"``,
+so a misspelt key is an error that names it) before any work starts. Secrets never live
+here: database credentials come from the environment (see ``mass_ingest.db.connection``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mass_ingest.errors import ProfileError
+from mass_ingest.layouts import LayoutTemplate
+
+Modality = Literal["ephys"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Layout(_Strict):
+    """One folder layout on a share: a template that ends at the session folder."""
+
+    template: str = Field(
+        description="Path of a session folder relative to the share root, with {subject} and "
+        "{session_time:<strftime>} or {session_date:<strftime>} fields. A field never spans a '/'.",
+        examples=["recordings/{subject}/{session_time:%Y-%m-%d_%H-%M-%S}"],
+    )
+    modality: Modality = Field("ephys", description="What kind of recording sessions of this layout hold.")
+
+    @field_validator("template")
+    @classmethod
+    def _template_compiles(cls, template: str) -> str:
+        LayoutTemplate.compile(template)  # raises ValueError with the reason
+        return template
+
+
+class Share(_Strict):
+    """A network share (or a folder on one) that holds recordings."""
+
+    name: str = Field(description="Short name used in reports and stored with each session, e.g. 'N'.",
+                      pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    root: str = Field(description="Where this worker sees the share, as an absolute POSIX path, e.g. '/mnt/N'.")
+    aliases: list[str] = Field(
+        default_factory=list,
+        description="Other spellings of the same root seen in lab records, e.g. 'N:/' or '\\\\\\\\fileserver\\\\N'. "
+        "Locations written with an alias are the same place as under root.",
+    )
+    layouts: list[Layout] = Field(min_length=1, description="Session folder layouts on this share, tried in order.")
+    access_timeout_s: float = Field(10.0, gt=0, description="Listing the root slower than this is reported as a slow share.")
+
+    @field_validator("root")
+    @classmethod
+    def _root_is_absolute_posix(cls, root: str) -> str:
+        if not root.startswith("/"):
+            raise ValueError(f"'{root}' is not an absolute POSIX path; write where this worker mounts "
+                             "the share (e.g. /mnt/N) and put Windows spellings under aliases")
+        return str(PurePosixPath(root))
+
+
+class MatchRule(_Strict):
+    """Selects sessions by subject, session time range and/or path glob (all given parts must match)."""
+
+    subjects: list[str] = Field(default_factory=list, description="Subject ids (strings; quote ids like '102_1').")
+    sessions: list[str] = Field(default_factory=list,
+                                description="Session ids '<subject>/<YYYY-MM-DD_HH-MM-SS>' or globs of them.")
+    paths: list[str] = Field(default_factory=list, description="Globs on the path relative to the share root.")
+    start_after: datetime | None = Field(None, description="Only sessions starting at or after this local time.")
+    start_before: datetime | None = Field(None, description="Only sessions starting before this local time.")
+
+    @field_validator("subjects", mode="before")
+    @classmethod
+    def _subjects_are_strings(cls, subjects: object) -> object:
+        return _require_strings(subjects, "subject ids")
+
+    def describe(self) -> str:
+        parts = [f"{k}={v}" for k, v in self.model_dump(exclude_defaults=True).items()]
+        return ", ".join(parts) or "everything"
+
+    def matches(self, subject: str, session_id: str, rel_path: str, start: datetime | None) -> bool:
+        """True when every part of the rule that is set matches the session."""
+        if self.subjects and subject not in self.subjects:
+            return False
+        if self.sessions and not any(fnmatch.fnmatchcase(session_id, pat) for pat in self.sessions):
+            return False
+        if self.paths and not any(fnmatch.fnmatchcase(rel_path, pat) for pat in self.paths):
+            return False
+        if self.start_after and (start is None or start < self.start_after):
+            return False
+        if self.start_before and (start is None or start >= self.start_before):
+            return False
+        return bool(self.subjects or self.sessions or self.paths or self.start_after or self.start_before)
+
+
+class Project(MatchRule):
+    """A project (metagroup) and the sessions that belong to it."""
+
+    name: str = Field(description="Project name as stored in the pipeline.", pattern=r"^[A-Za-z0-9_. -]{1,64}$")
+    description: str = Field("", description="One line shown with the project.")
+
+
+class Approval(_Strict):
+    """How long an ingest waits for a person, and what may pass without one."""
+
+    timeout_s: int = Field(3600, gt=0, description="Seconds the run waits at the approval pause; then it inserts nothing.")
+
+
+class Profile(_Strict):
+    """A mass-ingest profile: shares, layouts, exclusions and projects for one campaign."""
+
+    name: str = Field(description="Profile name, stored with every ingest run.", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    description: str = Field("", description="What this profile ingests, for the people who read it.")
+    timezone: str = Field(description="The lab's time zone; folder times are naive local times in it.",
+                          examples=["Europe/Oslo"])
+    shares: list[Share] = Field(min_length=1, description="Shares to scan.")
+    exclude: MatchRule = Field(default_factory=MatchRule,
+                               description="Sessions never to ingest; each excluded folder is listed with this rule.")
+    projects: list[Project] = Field(default_factory=list, description="Projects and which sessions belong to them.")
+    approval: Approval = Field(default_factory=Approval)
+    not_before: datetime = Field(datetime(2000, 1, 1),
+                                 description="Sessions said to start before this are quality failures (odd dates).")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, tz: str) -> str:
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"'{tz}' is not an IANA time zone name; write one like 'Europe/Oslo'") from None
+        return tz
+
+    @model_validator(mode="after")
+    def _share_names_unique(self) -> "Profile":
+        names = [s.name for s in self.shares]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"share names must be unique; {dupes} appear more than once")
+        return self
+
+    def share(self, name: str) -> Share:
+        for share in self.shares:
+            if share.name == name:
+                return share
+        raise KeyError(f"profile {self.name}: no share named {name!r} (shares: {[s.name for s in self.shares]})")
+
+    def content_hash(self) -> str:
+        """Hash of the validated model (not the file text), for cache keys and provenance."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def with_root(self, root: str, share: str | None = None) -> "Profile":
+        """A copy with one share's root replaced (the only share when ``share`` is None)."""
+        if share is None and len(self.shares) != 1:
+            raise ProfileError(f"profile {self.name}: --root needs --share when a profile has "
+                               f"{len(self.shares)} shares ({[s.name for s in self.shares]})")
+        target = share or self.shares[0].name
+        self.share(target)
+        shares = [s.model_copy(update={"root": str(Path(root).resolve())}) if s.name == target else s
+                  for s in self.shares]
+        return self.model_copy(update={"shares": shares})
+
+
+def _require_strings(values: object, what: str) -> object:
+    # YAML turns `no` into False and `102_1` into 1021: refuse instead of storing the wrong id.
+    if isinstance(values, list):
+        for value in values:
+            if not isinstance(value, str):
+                raise ValueError(f"{what} must be strings, but {value!r} was read as {type(value).__name__}; "
+                                 f"quote it in the YAML (e.g. '{value}')")
+    return values
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+_FIX_BY_TYPE = {
+    "missing": "add it",
+    "extra_forbidden": "remove it or check its spelling",
+}
+
+
+def profile_error_message(source: str, error: ValidationError) -> str:
+    """One line per problem: file, key, what is wrong and how to fix it."""
+    lines = []
+    for err in error.errors():
+        where = _location(err["loc"])
+        fix = _FIX_BY_TYPE.get(err["type"])
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "is not a key the profile knows"
+        lines.append(f"profile {source}: {where} {msg}" + (f" ({fix})" if fix else ""))
+    return "\n".join(lines)
+
+
+def load_profile(path: str | Path) -> Profile:
+    """Read and validate a profile; raise :class:`ProfileError` naming the file, key and fix."""
+    path = Path(path)
+    source = path.name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ProfileError(f"profile {path}: no such file (profiles live in profiles/*.yaml)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProfileError(f"profile {path}: cannot be read ({exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ProfileError(f"profile {source}: not valid YAML ({exc}); fix the syntax at the line shown") from None
+    if not isinstance(data, dict):
+        raise ProfileError(f"profile {source}: the top level must be a mapping with keys such as "
+                           "name, timezone and shares")
+    try:
+        return Profile.model_validate(data)
+    except ValidationError as exc:
+        raise ProfileError(profile_error_message(source, exc)) from None
+
+

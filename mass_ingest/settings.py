@@ -1,0 +1,71 @@
+"""Where this tool keeps its state, read from the environment (never from profiles).
+
+| variable | default | meaning |
+|---|---|---|
+| MASS_INGEST_HOME | ~/.local/share/mass-ingest | embedded database, stage results, run reports |
+| MASS_INGEST_DATABASE | embedded | `embedded`, or `postgresql://user@host:port/dbname`, or `mysql://user@host:port` |
+| MASS_INGEST_DATABASE_PASSWORD | (none) | password for a lab server; or name a Prefect Secret block below |
+| MASS_INGEST_DATABASE_PASSWORD_BLOCK | (none) | name of a Prefect Secret block holding the password |
+| MASS_INGEST_SCHEMA_PREFIX | mass_ingest | schemas are `<prefix>_reference`, `<prefix>_acquisition`, `<prefix>_ingest` |
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from pydantic import BaseModel, ConfigDict
+
+from mass_ingest.errors import DatabaseError
+
+
+class DatabaseTarget(BaseModel):
+    """Which database to talk to. Passwords are looked up at connect time, never stored here."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    backend: str  # "embedded", "postgresql" or "mysql"
+    host: str = ""
+    port: int | None = None
+    user: str = ""
+    name: str | None = None  # PostgreSQL database name
+
+
+def home() -> Path:
+    default = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "mass-ingest"
+    return Path(os.environ.get("MASS_INGEST_HOME", default)).expanduser()
+
+
+def schema_prefix() -> str:
+    return os.environ.get("MASS_INGEST_SCHEMA_PREFIX", "mass_ingest")
+
+
+def database_target() -> DatabaseTarget:
+    """Parse MASS_INGEST_DATABASE; a URL with a password in it is refused (use the env or a Secret block)."""
+    raw = os.environ.get("MASS_INGEST_DATABASE", "embedded").strip()
+    if raw in ("", "embedded"):
+        return DatabaseTarget(backend="embedded")
+    url = urlparse(raw)
+    scheme = {"postgresql": "postgresql", "postgres": "postgresql", "mysql": "mysql"}.get(url.scheme)
+    if scheme is None or not url.hostname:
+        raise DatabaseError(f"MASS_INGEST_DATABASE='{raw}' is not 'embedded' or a URL like "
+                            "postgresql://user@host:5432/dbname or mysql://user@host:3306")
+    if url.password:
+        raise DatabaseError("MASS_INGEST_DATABASE must not contain a password; put it in "
+                            "MASS_INGEST_DATABASE_PASSWORD or a Prefect Secret block named by "
+                            "MASS_INGEST_DATABASE_PASSWORD_BLOCK")
+    return DatabaseTarget(backend=scheme, host=url.hostname, port=url.port,
+                          user=unquote(url.username or ("root" if scheme == "mysql" else "postgres")),
+                          name=url.path.lstrip("/") or None)
+
+
+def database_password() -> str:
+    if "MASS_INGEST_DATABASE_PASSWORD" in os.environ:
+        return os.environ["MASS_INGEST_DATABASE_PASSWORD"]
+    block = os.environ.get("MASS_INGEST_DATABASE_PASSWORD_BLOCK")
+    if block:
+        from prefect.blocks.system import Secret  # only when asked for: loading it talks to the API
+
+        return str(Secret.load(block).get())
+    return ""

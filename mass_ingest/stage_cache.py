@@ -1,0 +1,51 @@
+"""Persisted stage results, so an interrupted ingest resumes where it stopped.
+
+Prefect's default cache policy includes the flow-run id, so a new run would redo every
+stage. Stage tasks here key on their inputs (profile, share, ingest id: all small and
+JSON-able; frames are never task inputs) plus the task's source, and persist a small JSON
+result. The frame itself is written as parquet beside it: readable by any tool, unlike a
+pickle. A completed ingest gets a new ingest id next time, so a re-scan discovers afresh.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import polars as pl
+from prefect.cache_policies import INPUTS, TASK_SOURCE, CachePolicy
+from pydantic import BaseModel, ConfigDict, Field
+
+from mass_ingest import settings
+from mass_ingest.findings import Finding
+
+STAGE_CACHE: CachePolicy = INPUTS + TASK_SOURCE
+
+
+def run_dir(ingest_id: str) -> Path:
+    """Where one ingest keeps its stage frames and reports."""
+    path = settings.home() / "runs" / ingest_id
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+class StageFrame(BaseModel):
+    """A stage's output: where its parquet frame is, how many rows, and findings not tied to a row."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str
+    rows: int
+    findings: list[Finding] = Field(default_factory=list)
+
+    @classmethod
+    def save(cls, frame: pl.DataFrame, *, stage: str, ingest_id: str, part: str = "all",
+             findings: list[Finding] | None = None) -> "StageFrame":
+        target = run_dir(ingest_id) / f"{stage}-{part}.parquet"
+        tmp = target.with_suffix(".parquet.tmp")
+        frame.write_parquet(tmp)
+        os.replace(tmp, target)  # atomic: a crash never leaves half a frame under the real name
+        return cls(path=str(target), rows=frame.height, findings=findings or [])
+
+    def load(self) -> pl.DataFrame:
+        return pl.read_parquet(self.path)

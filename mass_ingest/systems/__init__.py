@@ -1,0 +1,1 @@
+"""Recording systems: each module says what it recognises in a session folder's files."""

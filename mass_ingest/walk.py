@@ -1,0 +1,126 @@
+"""Listing a share: the one place that touches the directory tree.
+
+Discovery asks for one folder at a time (so it can prune by layout depth) and for
+the files below a session folder. ``os.scandir`` tells file/folder type without a
+second stat; sizes are read only for the files that need them. Symbolic links are
+followed only while they stay inside the share root and do not lead back into a folder
+already walked; every other problem becomes a finding, never an exception.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from mass_ingest.findings import Finding, finding
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """A file below a session folder."""
+
+    rel: str          # relative to the session folder, POSIX separators
+    name: str
+    path: str         # absolute path on this worker
+
+
+@dataclass
+class Walker:
+    """Lists folders of one share, collecting findings about the tree itself."""
+
+    share: str
+    root: str
+    findings: list[Finding] = field(default_factory=list)
+    _root_real: str = ""
+
+    def __post_init__(self) -> None:
+        self._root_real = os.path.realpath(self.root)
+
+    def rel(self, path: str) -> str:
+        return os.path.relpath(path, self.root).replace(os.sep, "/")
+
+    def _report(self, code: str, path: str, message: str) -> None:
+        self.findings.append(finding(code, stage="discover", share=self.share, path=self.rel(path), message=message))
+
+    def _usable_name(self, entry: os.DirEntry, parent: str) -> bool:
+        # Python maps undecodable bytes to lone surrogates; such names cannot be stored or
+        # compared reliably, so they are reported, not silently walked or dropped.
+        try:
+            entry.name.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = entry.name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            self._report("DISCOVER.BAD_NAME", parent, f"'{shown}' is not valid UTF-8; rename it on the share "
+                         "so it can be ingested")
+            return False
+        return True
+
+    def _follow_link(self, entry: os.DirEntry, seen: set[str]) -> str | None:
+        """The real path of a linked folder when it may be walked, else None (with a finding)."""
+        target = os.path.realpath(entry.path)
+        if target != self._root_real and not target.startswith(self._root_real + os.sep):
+            self._report("DISCOVER.SYMLINK_OUTSIDE", entry.path,
+                         f"link points to '{target}', outside the share root; it is not followed "
+                         "(copy the data into the share or add that place as a share)")
+            return None
+        if target in seen or self._root_real.startswith(target):
+            self._report("DISCOVER.SYMLINK_LOOP", entry.path,
+                         "link leads back into a folder already walked; it is not followed")
+            return None
+        return target
+
+    def subfolders(self, path: str) -> list[tuple[str, str]]:
+        """(name, path) of the folders directly in ``path``, sorted by name; [] with a finding if unreadable."""
+        try:
+            with os.scandir(path) as it:
+                entries = list(it)
+        except OSError as exc:
+            self._report("DISCOVER.UNREADABLE_DIR", path, f"cannot be listed ({exc.strerror}); "
+                         "give the worker's user read access or exclude it in the profile")
+            return []
+        out = []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir(follow_symlinks=True)
+            except OSError:
+                is_dir = False
+            if not is_dir or not self._usable_name(entry, path):
+                continue
+            if entry.is_symlink() and self._follow_link(entry, set()) is None:
+                continue
+            out.append((entry.name, entry.path))
+        return sorted(out)
+
+    def files_below(self, folder: str, max_depth: int = 8) -> list[FileEntry]:
+        """Every file below a session folder (one pass, depth-bounded), sorted by relative path."""
+        files: list[FileEntry] = []
+        seen = {os.path.realpath(folder)}
+        stack = [(folder, "", 0)]
+        while stack:
+            path, rel, depth = stack.pop()
+            try:
+                with os.scandir(path) as it:
+                    entries = list(it)
+            except OSError as exc:
+                self._report("DISCOVER.UNREADABLE_DIR", path, f"cannot be listed ({exc.strerror}); files in it "
+                             "are not seen; give the worker's user read access")
+                continue
+            for entry in entries:
+                if not self._usable_name(entry, path):
+                    continue
+                child_rel = f"{rel}/{entry.name}" if rel else entry.name
+                try:
+                    is_dir = entry.is_dir(follow_symlinks=True)
+                except OSError:
+                    continue
+                if is_dir:
+                    if entry.is_symlink():
+                        target = self._follow_link(entry, seen)
+                        if target is None:
+                            continue
+                        seen.add(target)
+                    if depth < max_depth:
+                        stack.append((entry.path, child_rel, depth + 1))
+                elif entry.is_file(follow_symlinks=True):
+                    files.append(FileEntry(child_rel, entry.name, entry.path))
+        files.sort(key=lambda f: f.rel)
+        return files

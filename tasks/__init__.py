@@ -1,0 +1,1 @@
+"""Pipeline stages, one module each: a plain core function and a thin Prefect task."""

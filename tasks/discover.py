@@ -1,0 +1,117 @@
+"""Stage 2, discovery: walk one share and describe every session folder on it.
+
+The walk is pruned by the layout templates: at each folder level only names that fit the
+template's pattern are entered, so ``analysis/`` or ``histology/`` beside ``recordings/``
+are never listed. Below a session folder, one pass collects the files that recording
+systems recognise.
+"""
+
+from __future__ import annotations
+
+import os
+
+import polars as pl
+from prefect import task
+
+from mass_ingest.candidates import SessionCandidate, candidates_to_frame
+from mass_ingest.findings import Finding, finding
+from mass_ingest.layouts import LayoutTemplate, parse_session_start
+from mass_ingest.locations import canonical_location
+from mass_ingest.profile import Profile, Share
+from mass_ingest.readers.tasks_txt import parse_sessions_txt
+from mass_ingest.stage_cache import STAGE_CACHE, StageFrame
+from mass_ingest.systems.neuropixels import NeuropixelsSystem
+from mass_ingest.walk import FileEntry, Walker
+
+_SUSPICIOUS = ("_old", "_copy", "test", "backup")
+
+
+def session_folders(walker: Walker, template: LayoutTemplate) -> list[tuple[str, dict[str, str]]]:
+    """(path, captured fields) of every folder at the template's depth that fits it."""
+    frontier: list[tuple[str, dict[str, str]]] = [(walker.root, {})]
+    for segment in template.segments:
+        next_frontier = []
+        for path, fields in frontier:
+            for name, child in walker.subfolders(path):
+                captured = segment.match(name)
+                if captured is not None:
+                    next_frontier.append((child, {**fields, **captured}))
+        frontier = next_frontier
+    return frontier
+
+
+def describe_session(walker: Walker, share: Share, profile: Profile, template: LayoutTemplate,
+                     path: str, fields: dict[str, str]) -> SessionCandidate:
+    """Read one session folder: start time, probes, task hints, exclusion and projects."""
+    rel = walker.rel(path)
+    findings: list[Finding] = []
+    try:
+        start = parse_session_start(fields, template.segments)
+    except ValueError as exc:
+        start = None
+        findings.append(finding("DISCOVER.BAD_DATE", stage="discover", share=share.name, path=rel,
+                                message=f"folder date {exc}; rename the folder to the layout's format "
+                                f"or exclude it", expected=template.template))
+    if any(marker in rel.rsplit("/", 1)[-1].lower() for marker in _SUSPICIOUS):
+        findings.append(finding("DISCOVER.SUSPICIOUS_COPY", stage="discover", share=share.name, path=rel,
+                                message="the folder name looks like an old, test or backup copy; "
+                                "exclude it in the profile if it is not a real session"))
+    files = walker.files_below(path)
+    ephys = NeuropixelsSystem.recognise(files, share=share.name, session_rel=rel)
+    findings.extend(ephys.findings)
+    for missing in ephys.bins_without_meta:
+        findings.append(finding("EPHYS.BIN_WITHOUT_META", stage="discover", share=share.name,
+                                path=f"{rel}/{missing}", message="this .ap.bin has no .ap.meta beside it; "
+                                "copy the .meta from the acquisition computer"))
+    hints, hint_findings = _task_hints(files, share.name, rel)
+    findings.extend(hint_findings)
+    subject = fields["subject"]
+    candidate = SessionCandidate(
+        share=share.name, rel_path=rel, location=canonical_location(share, rel), subject=subject,
+        session_start=start, layout=template.template, probes=ephys.probes,
+        bins_without_meta=ephys.bins_without_meta, task_hints=hints, findings=findings,
+    )
+    if profile.exclude.matches(subject, candidate.session_id, rel, start):
+        rule = f"exclude: {profile.exclude.describe()}"
+        candidate.excluded_by = rule
+        candidate.findings.append(finding("DISCOVER.EXCLUDED", stage="discover", share=share.name, path=rel,
+                                          message=f"excluded by the profile ({rule})"))
+    candidate.projects = [p.name for p in profile.projects if p.matches(subject, candidate.session_id, rel, start)]
+    return candidate
+
+
+def _task_hints(files: list[FileEntry], share: str, rel: str):
+    txt = next((f for f in files if f.rel == "sessions.txt"), None)
+    if txt is None:
+        return [], []
+    try:
+        with open(txt.path, encoding="utf-8", errors="replace") as fh:
+            text = fh.read()
+    except OSError:
+        return [], []
+    return parse_sessions_txt(text, share=share, rel_path=f"{rel}/sessions.txt")
+
+
+def discover_share(profile: Profile, share_name: str) -> tuple[pl.DataFrame, list[Finding]]:
+    """Every session folder on one share as a candidate frame, plus findings about the share's tree."""
+    share = profile.share(share_name)
+    walker = Walker(share=share.name, root=share.root)
+    candidates: dict[str, SessionCandidate] = {}
+    for layout in share.layouts:
+        template = LayoutTemplate.compile(layout.template)
+        for path, fields in session_folders(walker, template):
+            rel = walker.rel(path)
+            if rel not in candidates:  # a folder fitting two layouts is one session
+                candidate = describe_session(walker, share, profile, template, path, fields)
+                candidate.modality = layout.modality
+                candidates[rel] = candidate
+    ordered = [candidates[k] for k in sorted(candidates)]
+    return candidates_to_frame(ordered), walker.findings
+
+
+@task(name="discover-share", cache_policy=STAGE_CACHE, persist_result=True, result_serializer="json",
+      task_run_name="discover {share_name}")
+def discover_share_task(profile: Profile, share_name: str, ingest_id: str) -> StageFrame:
+    """Discovery of one share, persisted as parquet and cached for the rest of this ingest."""
+    frame, findings = discover_share(profile, share_name)
+    return StageFrame.save(frame, stage="discover", ingest_id=ingest_id, part=share_name, findings=findings)

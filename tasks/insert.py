@@ -1,0 +1,79 @@
+"""Stage 6, insertion: approved sessions into the pipeline, in chunks, one transaction each.
+
+Each chunk re-checks inside its transaction which sessions already exist (by key and by
+location), so a chunk that committed before a crash, or a session another run inserted
+meanwhile, is never inserted twice; a session goes in with all its parts or not at all.
+"""
+
+from __future__ import annotations
+
+
+import polars as pl
+from prefect import task
+
+from mass_ingest.candidates import candidate_id
+from mass_ingest.db import schema
+from mass_ingest.stage_cache import STAGE_CACHE, StageFrame
+
+CHUNK_SIZE = 200
+
+
+def _rows(frame: pl.DataFrame, timezone: str, ingest_id: str) -> dict[str, list[dict]]:
+    """Rows per table for the sessions in ``frame`` (a whole chunk, built outside the transaction)."""
+    sessions, directories, recordings, memberships = [], [], [], []
+    for row in frame.iter_rows(named=True):
+        key = {"subject": row["subject"], "session_start": row["session_start"]}
+        sessions.append({**key, "timezone": timezone, "modality": row["modality"], "ingest_id": ingest_id})
+        directories.append({**key, "share": row["share"], "rel_path": row["rel_path"],
+                            "location": row["location"], "location_hash": candidate_id(row["location"])})
+        for probe in row["probes"]:
+            recordings.append({**key, "recording": probe["folder"] or ".", "meta_file": probe["meta_file"],
+                               **{k: probe[k] for k in ("serial", "probe_type", "part_number", "n_saved_chans",
+                                                        "sample_rate", "file_size_bytes", "file_time_secs",
+                                                        "file_create_time")}})
+        memberships.extend({**key, "project": p} for p in row["projects"])
+    return {"Session": sessions, "Directory": directories, "Recording": recordings, "Membership": memberships}
+
+
+def insert_sessions(frame: pl.DataFrame, *, timezone: str, ingest_id: str) -> int:
+    """Insert the sessions of ``frame`` in one transaction; return how many were new."""
+    if frame.is_empty():
+        return 0
+    schema.activate()
+    connection = schema.Session.connection
+    keys = [{"subject": s, "session_start": t} for s, t in zip(frame["subject"], frame["session_start"])]
+    hashes = [{"location_hash": candidate_id(loc)} for loc in frame["location"]]
+    projects = sorted({p for ps in frame["projects"] for p in ps})
+    with connection.transaction:
+        existing = {(r["subject"], r["session_start"]) for r in (schema.Session & keys).proj().to_dicts()}
+        existing_at = {r["location_hash"] for r in (schema.Session.Directory & hashes).proj("location_hash").to_dicts()}
+        fresh = frame.filter([(s, t) not in existing and candidate_id(loc) not in existing_at
+                              for s, t, loc in zip(frame["subject"], frame["session_start"], frame["location"])])
+        if fresh.is_empty():
+            return 0
+        rows = _rows(fresh, timezone, ingest_id)
+        schema.Project.insert([{"project": p} for p in projects], skip_duplicates=True)
+        schema.Session.insert(rows["Session"])
+        schema.Session.Directory.insert(rows["Directory"])
+        schema.Session.Recording.insert(rows["Recording"])
+        schema.Session.Membership.insert(rows["Membership"])
+    return fresh.height
+
+
+def chunk_bounds(rows: int, chunk_size: int = CHUNK_SIZE) -> list[tuple[int, int]]:
+    return [(start, min(chunk_size, rows - start)) for start in range(0, rows, chunk_size)]
+
+
+@task(name="insert-chunk", cache_policy=STAGE_CACHE, persist_result=True, result_serializer="json",
+      task_run_name="insert rows {offset}+{length}")
+def insert_chunk_task(approved: StageFrame, offset: int, length: int, timezone: str, ingest_id: str) -> int:
+    """One committed chunk; cached, so a re-run after a crash skips chunks already committed."""
+    return insert_sessions(approved.load().slice(offset, length), timezone=timezone, ingest_id=ingest_id)
+
+
+def sessions_inserted_by(ingest_id: str) -> int:
+    """Sessions in the pipeline that this ingest inserted (true after any number of resumes)."""
+    schema.activate()
+    return len(schema.Session & {"ingest_id": ingest_id})
+
+

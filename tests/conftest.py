@@ -1,0 +1,97 @@
+"""One embedded database and one Prefect server for the whole test session.
+
+Everything the tool writes goes below one temporary MASS_INGEST_HOME / PREFECT_HOME, set
+here before Prefect is imported, so the tests never touch a user's ~/.prefect or database.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="mass-ingest-tests-"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+_PREFECT_PORT = _free_port()
+os.environ.update({
+    "MASS_INGEST_HOME": str(_SESSION_DIR / "home"),
+    "MASS_INGEST_SCHEMA_PREFIX": f"mi_test_{os.getpid()}",
+    "PREFECT_HOME": str(_SESSION_DIR / "prefect"),
+    "PREFECT_API_URL": f"http://127.0.0.1:{_PREFECT_PORT}/api",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+    "PREFECT_LOGGING_LEVEL": "WARNING",
+})
+os.environ.pop("MASS_INGEST_DATABASE", None)  # the default run is on the embedded database
+
+import pytest  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def prefect_server():
+    """A real Prefect server on 127.0.0.1 for flows of this process and of child processes."""
+    log = open(_SESSION_DIR / "prefect-server.log", "w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(_PREFECT_PORT),
+         "--no-services"],
+        stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(f"{os.environ['PREFECT_API_URL']}/health", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            raise RuntimeError(f"Prefect server did not start; see {_SESSION_DIR / 'prefect-server.log'}")
+        time.sleep(0.5)
+    yield os.environ["PREFECT_API_URL"]
+    server.terminate()
+    try:
+        server.wait(15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def database():
+    """The embedded PostgreSQL with this session's schemas; dropped and stopped at the end."""
+    from mass_ingest.db import connection, schema
+
+    prefix = schema.activate()
+    yield prefix
+    schema.drop_all(prefix)
+    connection.stop_embedded()
+
+
+@pytest.fixture
+def clean_database(database):
+    """The database emptied of sessions, runs, subjects and projects before the test."""
+    from mass_ingest.db import schema
+
+    # delete() cascades to everything downstream (sessions, parts, quarantine, implants).
+    for table in (schema.IngestRun, schema.Subject, schema.Probe, schema.Project):
+        table.delete()
+    return database
+
+
+def pytest_report_header(config):
+    return [f"mass-ingest test home: {_SESSION_DIR}",
+            f"corpus: {os.environ.get('MASS_INGEST_CORPUS') or 'not set (corpus tests skip)'}"]
