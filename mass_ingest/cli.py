@@ -22,9 +22,10 @@ import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from mass_ingest.errors import MassIngestError  # noqa: E402
+from mass_ingest.errors import MassIngestError, ProfileError  # noqa: E402
 
 warnings.filterwarnings("ignore", message="No datajoint.json found")
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 app = typer.Typer(
     help="Bring a whole recording campaign from network shares into the lab's DataJoint pipeline.\n\n"
@@ -45,9 +46,10 @@ RootOpt = Annotated[Optional[Path], typer.Option("--root", help="Replace the roo
                                                  "(its only share, or the one named by --share).")]
 
 
-def _fail(exc: Exception) -> None:
+def _fail(exc: Exception, code: int = 2) -> None:
+    """Exit 2 for bad input (profile, CSV, arguments), 1 for a run that did not complete."""
     console.print(f"[bold red]error:[/] {exc}", highlight=False)
-    raise typer.Exit(code=2)
+    raise typer.Exit(code=code)
 
 
 def _counts_table(counts, title: str) -> Table:
@@ -63,9 +65,12 @@ def _stage_times(flow_run_id) -> dict[str, float]:
     """Seconds spent in each stage of a flow run, read back from Prefect."""
     from prefect import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.sorting import TaskRunSort
 
+    # Explicit sort and limit: this server version rejects the client's defaults of None.
     with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+                                     sort=TaskRunSort.EXPECTED_START_TIME_ASC, limit=200)
     times: dict[str, float] = {}
     for run in runs:
         name = run.name.split("-")[0] if run.name.startswith(("insert", "discover")) else run.name.rsplit("-", 1)[0]
@@ -81,7 +86,7 @@ def _run_flow(profile: Path, root: Path | None, approval, as_json: bool, title: 
                         return_state=True)
     counts = state.result(raise_on_failure=False)
     if isinstance(counts, BaseException):
-        _fail(counts)
+        _fail(counts, code=2 if isinstance(counts, ProfileError) else 1)
     elapsed = time.perf_counter() - started
     if as_json:
         out.print_json(json.dumps(counts.as_json()))
@@ -91,8 +96,8 @@ def _run_flow(profile: Path, root: Path | None, approval, as_json: bool, title: 
     try:
         stages = _stage_times(state.state_details.flow_run_id)
         out.print("seconds per stage: " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items()))
-    except Exception:  # timings are a courtesy; never fail an ingest over them
-        pass
+    except Exception as exc:  # timings are a courtesy; never fail an ingest over them
+        console.print(f"(stage timings unavailable: {exc})")
     if counts.unreadable_shares:
         out.print(f"[yellow]shares not scanned this run: {', '.join(counts.unreadable_shares)}[/]")
 

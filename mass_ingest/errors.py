@@ -27,3 +27,7 @@ class QualitySuiteError(MassIngestError):
 
 class ShareChangedError(MassIngestError):
     """What would be inserted differs from what the approver was shown."""
+
+
+class ApprovalTimeout(MassIngestError):
+    """Nobody decided within the profile's approval timeout; the ingest was closed with nothing inserted."""

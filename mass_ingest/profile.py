@@ -69,7 +69,10 @@ class Share(_Strict):
 
 
 class MatchRule(_Strict):
-    """Selects sessions by subject, session time range and/or path glob (all given parts must match)."""
+    """Selects sessions: any of the listed subjects, session ids or path globs, within the time range if given.
+
+    With no subjects, sessions or paths, the time range alone decides.
+    """
 
     subjects: list[str] = Field(default_factory=list, description="Subject ids (strings; quote ids like '102_1').")
     sessions: list[str] = Field(default_factory=list,
@@ -83,23 +86,25 @@ class MatchRule(_Strict):
     def _subjects_are_strings(cls, subjects: object) -> object:
         return _require_strings(subjects, "subject ids")
 
-    def describe(self) -> str:
-        parts = [f"{k}={v}" for k, v in self.model_dump(exclude_defaults=True).items()]
-        return ", ".join(parts) or "everything"
-
-    def matches(self, subject: str, session_id: str, rel_path: str, start: datetime | None) -> bool:
-        """True when every part of the rule that is set matches the session."""
-        if self.subjects and subject not in self.subjects:
-            return False
-        if self.sessions and not any(fnmatch.fnmatchcase(session_id, pat) for pat in self.sessions):
-            return False
-        if self.paths and not any(fnmatch.fnmatchcase(rel_path, pat) for pat in self.paths):
-            return False
-        if self.start_after and (start is None or start < self.start_after):
-            return False
-        if self.start_before and (start is None or start >= self.start_before):
-            return False
-        return bool(self.subjects or self.sessions or self.paths or self.start_after or self.start_before)
+    def match(self, subject: str, session_id: str, rel_path: str, start: datetime | None) -> str | None:
+        """Which part of the rule selects the session (e.g. "subjects: '00000'"), or None."""
+        ranged = self.start_after is not None or self.start_before is not None
+        if ranged:
+            if start is None or (self.start_after and start < self.start_after) or (
+                    self.start_before and start >= self.start_before):
+                return None
+        window = f" between {self.start_after or '...'} and {self.start_before or '...'}" if ranged else ""
+        if subject in self.subjects:
+            return f"subjects: '{subject}'{window}"
+        for pattern in self.sessions:
+            if fnmatch.fnmatchcase(session_id, pattern):
+                return f"sessions: '{pattern}'{window}"
+        for pattern in self.paths:
+            if fnmatch.fnmatchcase(rel_path, pattern):
+                return f"paths: '{pattern}'{window}"
+        if ranged and not (self.subjects or self.sessions or self.paths):
+            return f"start{window}"
+        return None
 
 
 class Project(MatchRule):
@@ -113,6 +118,7 @@ class Approval(_Strict):
     """How long an ingest waits for a person, and what may pass without one."""
 
     timeout_s: int = Field(3600, gt=0, description="Seconds the run waits at the approval pause; then it inserts nothing.")
+    poll_s: int = Field(10, gt=0, description="How often the paused run looks for a decision, in seconds.")
 
 
 class Profile(_Strict):

@@ -20,6 +20,7 @@ from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from pydantic import Field
 
+from mass_ingest.errors import ApprovalTimeout
 from mass_ingest.db.runs import Decision, record_decision, stored_decision
 from mass_ingest.profile import Profile
 from mass_ingest.stage_cache import StageFrame
@@ -117,12 +118,15 @@ def request_approval(profile: Profile, checked: StageFrame, ingest_id: str,
     try:
         answer = pause_flow_run(
             wait_for_input=ApprovalInput.with_initial_data(description=markdown, approve=False),
-            timeout=profile.approval.timeout_s, key=f"approval-{ingest_id}")
+            timeout=profile.approval.timeout_s, poll_interval=profile.approval.poll_s, key=f"approval-{ingest_id}")
     except FlowPauseTimeout:
-        decision = Decision(approved=False, approver="", source="timeout", shown_digest=digest,
-                            note=f"no decision within {profile.approval.timeout_s} s; nothing inserted")
-        record_decision(ingest_id, decision, timed_out=True)
-        return decision
+        # Prefect refuses any further state but Failed for a run whose pause expired, so the
+        # run ends here: the ledger says why, and nothing was inserted.
+        note = f"no decision within {profile.approval.timeout_s} s at the approval pause; nothing was inserted"
+        record_decision(ingest_id, Decision(approved=False, approver="", source="timeout", shown_digest=digest,
+                                            note=note), timed_out=True)
+        raise ApprovalTimeout(f"ingest {ingest_id} of profile {profile.name}: {note}. Run it again to be asked "
+                              "again, or raise approval.timeout_s in the profile") from None
     decision = Decision(approved=answer.approve, approver=answer.approver or "unknown", source="ui",
                         excluded=answer.exclude, note=answer.note, shown_digest=digest)
     record_decision(ingest_id, decision)

@@ -71,12 +71,13 @@ def describe_session(walker: Walker, share: Share, profile: Profile, template: L
         session_start=start, layout=template.template, probes=ephys.probes,
         bins_without_meta=ephys.bins_without_meta, task_hints=hints, findings=findings,
     )
-    if profile.exclude.matches(subject, candidate.session_id, rel, start):
-        rule = f"exclude: {profile.exclude.describe()}"
+    rule = profile.exclude.match(subject, candidate.session_id, rel, start)
+    if rule:
+        rule = f"exclude {rule}"
         candidate.excluded_by = rule
         candidate.findings.append(finding("DISCOVER.EXCLUDED", stage="discover", share=share.name, path=rel,
                                           message=f"excluded by the profile ({rule})"))
-    candidate.projects = [p.name for p in profile.projects if p.matches(subject, candidate.session_id, rel, start)]
+    candidate.projects = [p.name for p in profile.projects if p.match(subject, candidate.session_id, rel, start)]
     return candidate
 
 

@@ -47,7 +47,8 @@ def prefect_server():
     log = open(_SESSION_DIR / "prefect-server.log", "w")
     server = subprocess.Popen(
         [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(_PREFECT_PORT),
-         "--no-services"],
+         # Services stay on: task runs are recorded from events by one of them.
+         ],
         stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
     deadline = time.monotonic() + 90
     while True:

@@ -1,0 +1,83 @@
+"""Helpers for end-to-end tests: run the real CLI in a child process, find and resume paused runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from mass_ingest.demo import DemoCampaign, make_demo_campaign
+
+
+def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run ``mass-ingest`` in a child process with this session's environment."""
+    return subprocess.run([sys.executable, "-m", "mass_ingest.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, env=os.environ.copy())
+
+
+def start_cli(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "mass_ingest.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+
+
+def json_out(stdout: str) -> dict:
+    """The JSON object a ``--json`` command printed (the last thing on stdout)."""
+    return json.loads(stdout[stdout.index("{"):])
+
+
+def demo_campaign(base: Path, **approval) -> DemoCampaign:
+    """A demo campaign whose profile waits for approval with the given settings (e.g. poll_s=1)."""
+    campaign = make_demo_campaign(base)
+    if approval:
+        data = yaml.safe_load(campaign.profile_path.read_text())
+        data["approval"] = {**data.get("approval", {}), **approval}
+        campaign.profile_path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return campaign
+
+
+def wait_for_paused_run(profile_path: Path, process: subprocess.Popen | None = None, timeout: float = 120):
+    """The flow run of ``profile_path`` once it is paused for approval."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.objects import StateType
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    paused = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED])))
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline:
+            if process is not None and process.poll() is not None:
+                raise AssertionError(f"the run ended before pausing: {process.stderr.read()[-3000:]}")
+            for run in client.read_flow_runs(flow_run_filter=paused, sort=FlowRunSort.START_TIME_DESC, limit=50):
+                if run.parameters.get("profile_path") == str(profile_path):
+                    return run
+            time.sleep(0.5)
+    raise AssertionError(f"no paused run of {profile_path} within {timeout} s")
+
+
+def task_states(flow_run_id) -> dict[str, str]:
+    """Task-run name -> state name ('Completed', 'Cached', ...) of one flow run."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.sorting import TaskRunSort
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+                                     sort=TaskRunSort.EXPECTED_START_TIME_ASC, limit=200)
+    return {run.name: run.state.name for run in runs}
+
+
+def latest_flow_run_id(profile_path: Path):
+    from prefect import get_client
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    with get_client(sync_client=True) as client:
+        for run in client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=50):
+            if run.parameters.get("profile_path") == str(profile_path):
+                return run.id
+    raise AssertionError(f"no flow run of {profile_path}")
