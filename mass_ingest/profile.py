@@ -16,7 +16,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mass_ingest.errors import ProfileError
 from mass_ingest.layouts import LayoutTemplate
@@ -86,6 +86,11 @@ class MatchRule(_Strict):
     def _subjects_are_strings(cls, subjects: object) -> object:
         return _require_strings(subjects, "subject ids")
 
+    @field_validator("start_after", "start_before")
+    @classmethod
+    def _window_is_local(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else _naive_local(value)
+
     def match(self, subject: str, session_id: str, rel_path: str, start: datetime | None) -> str | None:
         """Which part of the rule selects the session (e.g. "subjects: '00000'"), or None."""
         ranged = self.start_after is not None or self.start_before is not None
@@ -145,19 +150,26 @@ class Profile(_Strict):
             raise ValueError(f"'{tz}' is not an IANA time zone name; write one like 'Europe/Oslo'") from None
         return tz
 
-    @model_validator(mode="after")
-    def _share_names_unique(self) -> "Profile":
-        names = [s.name for s in self.shares]
+    @field_validator("shares")
+    @classmethod
+    def _share_names_unique(cls, shares: list[Share]) -> list[Share]:
+        names = [s.name for s in shares]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise ValueError(f"share names must be unique; {dupes} appear more than once")
-        return self
+            raise ValueError(f"share names must be unique; {dupes} appear more than once (rename one)")
+        return shares
+
+    @field_validator("not_before")
+    @classmethod
+    def _not_before_is_local(cls, value: datetime) -> datetime:
+        return _naive_local(value)
 
     def share(self, name: str) -> Share:
         for share in self.shares:
             if share.name == name:
                 return share
-        raise KeyError(f"profile {self.name}: no share named {name!r} (shares: {[s.name for s in self.shares]})")
+        raise ProfileError(f"profile {self.name}: no share named {name!r}; its shares are "
+                           f"{[s.name for s in self.shares]}")
 
     def content_hash(self) -> str:
         """Hash of the validated model (not the file text), for cache keys and provenance."""
@@ -174,6 +186,14 @@ class Profile(_Strict):
         shares = [s.model_copy(update={"root": str(Path(root).resolve())}) if s.name == target else s
                   for s in self.shares]
         return self.model_copy(update={"shares": shares})
+
+
+def _naive_local(value: datetime) -> datetime:
+    # Folder times are naive local times; an offset here could never be compared with them.
+    if value.tzinfo is not None:
+        raise ValueError(f"{value.isoformat()} has a time-zone offset; write the lab's local time without one "
+                         "(e.g. 2024-03-01T00:00:00): the profile's timezone applies")
+    return value
 
 
 def _require_strings(values: object, what: str) -> object:
@@ -212,6 +232,22 @@ def profile_error_message(source: str, error: ValidationError) -> str:
     return "\n".join(lines)
 
 
+class _TextScalarLoader(yaml.SafeLoader):
+    """Safe YAML that leaves unquoted scalars as the text written.
+
+    YAML 1.1 would read the subject ids ``no`` as false, ``102_1`` as 1021 and ``1e5`` as a
+    float. Here only null and merge keys are resolved; the profile model converts the fields
+    that really are numbers, booleans or dates.
+    """
+
+
+_TextScalarLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers
+            if tag in ("tag:yaml.org,2002:null", "tag:yaml.org,2002:merge")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def load_profile(path: str | Path) -> Profile:
     """Read and validate a profile; raise :class:`ProfileError` naming the file, key and fix."""
     path = Path(path)
@@ -223,7 +259,7 @@ def load_profile(path: str | Path) -> Profile:
     except (OSError, UnicodeDecodeError) as exc:
         raise ProfileError(f"profile {path}: cannot be read ({exc})") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_TextScalarLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise ProfileError(f"profile {source}: not valid YAML ({exc}); fix the syntax at the line shown") from None
     if not isinstance(data, dict):

@@ -54,15 +54,19 @@ class Walker:
             return False
         return True
 
-    def _follow_link(self, entry: os.DirEntry, seen: set[str]) -> str | None:
-        """The real path of a linked folder when it may be walked, else None (with a finding)."""
+    def _follow_link(self, entry: os.DirEntry, seen: set[str], boundary: str | None = None) -> str | None:
+        """The real path of a linked folder when it may be walked, else None (with a finding).
+
+        ``boundary`` is the session folder: a link to it or to any folder above it is a loop, and
+        following it would pull other sessions' files into this one.
+        """
         target = os.path.realpath(entry.path)
-        if target != self._root_real and not target.startswith(self._root_real + os.sep):
+        if not _within(target, self._root_real):
             self._report("DISCOVER.SYMLINK_OUTSIDE", entry.path,
                          f"link points to '{target}', outside the share root; it is not followed "
                          "(copy the data into the share or add that place as a share)")
             return None
-        if target in seen or self._root_real.startswith(target):
+        if target in seen or _within(self._root_real, target) or (boundary and _within(boundary, target)):
             self._report("DISCOVER.SYMLINK_LOOP", entry.path,
                          "link leads back into a folder already walked; it is not followed")
             return None
@@ -93,7 +97,8 @@ class Walker:
     def files_below(self, folder: str, max_depth: int = 8) -> list[FileEntry]:
         """Every file below a session folder (one pass, depth-bounded), sorted by relative path."""
         files: list[FileEntry] = []
-        seen = {os.path.realpath(folder)}
+        folder_real = os.path.realpath(folder)
+        seen = {folder_real}
         stack = [(folder, "", 0)]
         while stack:
             path, rel, depth = stack.pop()
@@ -114,7 +119,7 @@ class Walker:
                     continue
                 if is_dir:
                     if entry.is_symlink():
-                        target = self._follow_link(entry, seen)
+                        target = self._follow_link(entry, seen, boundary=folder_real)
                         if target is None:
                             continue
                         seen.add(target)
@@ -124,3 +129,8 @@ class Walker:
                     files.append(FileEntry(child_rel, entry.name, entry.path))
         files.sort(key=lambda f: f.rel)
         return files
+
+
+def _within(path: str, ancestor: str) -> bool:
+    """True when ``path`` is ``ancestor`` or below it (real paths)."""
+    return path == ancestor or path.startswith(ancestor.rstrip(os.sep) + os.sep)

@@ -45,11 +45,14 @@ def deduplicate(candidates: pl.DataFrame, existing: pl.DataFrame, share_order: l
     by_location = existing.select(pl.col("location"), pl.lit(True).alias("_db_by_location")).unique("location")
     frame = (frame.join(by_key, on=["subject", "session_start"], how="left", nulls_equal=False)
              .join(by_location, on="location", how="left"))
-    # Within the batch: the first (by share order, then path) of each (subject, start) is kept.
-    frame = frame.sort("_share_rank", "rel_path").with_columns(
-        pl.when(pl.col("session_start").is_not_null() & pl.col("excluded_by").is_null())
-        .then(pl.col("location").first().over(["subject", "session_start"], order_by=["_share_rank", "rel_path"]))
-        .alias("_batch_first"))
+    # Within the batch: the first (by share order, then path) of each (subject, start) is kept,
+    # chosen among folders that can be kept at all (not excluded, start known).
+    eligible = pl.col("session_start").is_not_null() & pl.col("excluded_by").is_null()
+    keepers = (frame.filter(eligible).sort("_share_rank", "rel_path")
+               .group_by("subject", "session_start", maintain_order=True)
+               .agg(pl.col("location").first().alias("_batch_first")))
+    frame = frame.join(keepers, on=["subject", "session_start"], how="left", nulls_equal=False)
+    frame = frame.with_columns(pl.when(eligible).then(pl.col("_batch_first")).alias("_batch_first"))
     excluded = pl.col("excluded_by").is_not_null()
     in_db = pl.col("_db_by_key").is_not_null() | pl.col("_db_by_location").fill_null(False)
     copy = pl.col("_batch_first").is_not_null() & (pl.col("_batch_first") != pl.col("location"))

@@ -56,7 +56,12 @@ def describe_session(walker: Walker, share: Share, profile: Profile, template: L
         findings.append(finding("DISCOVER.SUSPICIOUS_COPY", stage="discover", share=share.name, path=rel,
                                 message="the folder name looks like an old, test or backup copy; "
                                 "exclude it in the profile if it is not a real session"))
+    # Problems met while listing this session's own folders belong to the session, so that a
+    # session with an unreadable probe folder is stopped, not taken as complete.
+    before = len(walker.findings)
     files = walker.files_below(path)
+    findings.extend(walker.findings[before:])
+    del walker.findings[before:]
     ephys = NeuropixelsSystem.recognise(files, share=share.name, session_rel=rel)
     findings.extend(ephys.findings)
     for missing in ephys.bins_without_meta:

@@ -44,7 +44,13 @@ EXPECTATIONS: tuple[str, ...] = (
     "session_start_not_before",
     "every_ap_bin_has_meta",
     "probe_count_matches_implants",
+    "no_discovery_errors",
 )
+
+# Discovery findings at or above this severity stop a session, except those another
+# expectation already names (so a reason is never given twice).
+_BLOCKING = ("ERROR", "CRITICAL")
+_COVERED_CODES = ("DISCOVER.BAD_DATE", "EPHYS.BIN_WITHOUT_META")
 
 SUITE_NAME = "mass-ingest-quality"
 # Key in each GX expectation's `meta` holding its name from EXPECTATIONS.
@@ -88,7 +94,8 @@ def validation_frame(frame: pl.DataFrame, context: QualityContext) -> pl.DataFra
 
     Returns:
         Columns ``row``, ``candidate_id``, ``subject``, ``session_start``, ``n_probes``,
-        ``implanted_probes`` (null for an unknown subject) and ``n_bins_without_meta``.
+        ``implanted_probes`` (null for an unknown subject), ``n_bins_without_meta`` and
+        ``n_discovery_errors`` (ERROR findings no other expectation names).
     """
     implants = pl.DataFrame({"subject": list(context.implanted_probes),
                              "implanted_probes": list(context.implanted_probes.values())},
@@ -103,10 +110,17 @@ def validation_frame(frame: pl.DataFrame, context: QualityContext) -> pl.DataFra
             pl.col("session_start"),
             pl.col("probes").list.len().fill_null(0).cast(pl.Int64).alias("n_probes"),
             pl.col("bins_without_meta").list.len().fill_null(0).cast(pl.Int64).alias("n_bins_without_meta"),
+            _blocking_findings().list.len().fill_null(0).cast(pl.Int64).alias("n_discovery_errors"),
         )
         .join(implants.lazy(), on="subject", how="left", maintain_order="left")
         .collect()
     )
+
+
+def _blocking_findings() -> pl.Expr:
+    return pl.col("findings").list.filter(
+        pl.element().struct.field("severity").is_in(_BLOCKING)
+        & ~pl.element().struct.field("code").is_in(_COVERED_CODES))
 
 
 def build_suite() -> ExpectationSuite:
@@ -142,6 +156,9 @@ def build_suite() -> ExpectationSuite:
             column_A="n_probes", column_B="implanted_probes", ignore_row_if="either_value_is_missing",
             meta=named("probe_count_matches_implants"),
             description="As many probes were recorded as the subject has implanted."),
+        gxe.ExpectColumnValuesToBeInSet(
+            column="n_discovery_errors", value_set=[0], meta=named("no_discovery_errors"),
+            description="Discovery read every file of the session (no unreadable folder or .meta)."),
     ])
     names = tuple(e.meta[META_KEY] for e in suite.expectations)
     if names != EXPECTATIONS:
@@ -226,6 +243,9 @@ def _reasons() -> dict[str, pl.Expr]:
         "probe_count_matches_implants": pl.format(
             "{} but subject {} has {}", _plural(pl.col("n_probes"), "probe folder"), pl.col("subject"),
             _plural(pl.col("implanted_probes"), "implanted probe")),
+        "no_discovery_errors": _blocking_findings().list.eval(
+            pl.format("{} at {}: {}", pl.element().struct.field("code"), pl.element().struct.field("path"),
+                      pl.element().struct.field("message"))).list.join("; "),
     }
 
 
@@ -254,6 +274,7 @@ def check_quality(frame: pl.DataFrame, context: QualityContext) -> pl.DataFrame:
     row = pl.int_range(pl.len(), dtype=pl.Int64)
     verdicts = values.with_columns(
         frame["bins_without_meta"],
+        frame["findings"],
         pl.lit(context.not_before.strftime(_STAMP)).alias("_not_before"),
         *[row.is_in(failed[name]).alias(f"_failed_{name}") for name in EXPECTATIONS],
     )

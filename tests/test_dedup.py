@@ -99,9 +99,6 @@ class TestDeduplicate:
                         row("N", "recordings_old/25843/2024-03-05_10-30-58", "excluded", None,
                             "exclude paths: 'recordings_old/*'")]
 
-    @pytest.mark.xfail(strict=True, reason="tasks/dedup.py: `location.first().over([subject, session_start])` "
-                       "takes the first row of the whole group, excluded rows included, so the only kept copy "
-                       "becomes a 'copy' of an excluded folder and the session is never inserted")
     def test_excluded_folder_on_the_first_share_does_not_make_the_second_share_a_copy(self) -> None:
         rows = dedup([candidate("N", "25843", T1, rel="recordings_old/25843/2024-03-05_10-30-58",
                                 excluded_by="exclude paths: 'recordings_old/*'"),

@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from mass_ingest.candidates import CANDIDATE_SCHEMA, ProbeRecording, SessionCandidate, candidates_to_frame
-from mass_ingest.findings import Severity
+from mass_ingest.findings import finding, Severity
 from tasks.quality import (
     EXPECTATIONS,
     META_KEY,
@@ -88,6 +88,23 @@ class TestQualityStage:
         assert _checked(_candidate("s", probes=2)) == [{
             "quality_passed": False, "quality_failures": ["probe_count_matches_implants"],
             "quality_reasons": ["2 probe folders but subject m1 has 1 implanted probe"]}]
+
+    def test_an_error_finding_from_discovery_fails_only_no_discovery_errors_and_names_it(self) -> None:
+        unreadable = finding("DISCOVER.UNREADABLE_DIR", stage="discover", share="N", path="recordings/m1/s/probe_2",
+                             message="cannot be listed (Permission denied)")
+        noted = finding("DISCOVER.SUSPICIOUS_COPY", stage="discover", share="N", path="recordings/m1/s",
+                        message="looks like a copy")  # a warning: reported, but does not stop the session
+        candidate = _candidate("s").model_copy(update={"findings": [unreadable, noted]})
+        assert _checked(candidate) == [{
+            "quality_passed": False, "quality_failures": ["no_discovery_errors"],
+            "quality_reasons": ["DISCOVER.UNREADABLE_DIR at recordings/m1/s/probe_2: cannot be listed "
+                                "(Permission denied)"]}]
+
+    def test_findings_another_expectation_names_are_not_reported_twice(self) -> None:
+        missing = finding("EPHYS.BIN_WITHOUT_META", stage="discover", share="N", path="recordings/m1/s/p.ap.bin",
+                          message="no meta")
+        candidate = _candidate("s", bins_without_meta=("p.ap.bin",)).model_copy(update={"findings": [missing]})
+        assert _checked(candidate)[0]["quality_failures"] == ["every_ap_bin_has_meta"]
 
     def test_several_failures_of_one_candidate_are_all_listed_in_suite_order(self) -> None:
         candidate = _candidate("s", subject="m2", start=None, probes=1,
