@@ -8,10 +8,11 @@ systems recognise.
 
 from __future__ import annotations
 
-import os
+import time
+from collections.abc import Callable
 
 import polars as pl
-from prefect import task
+from prefect import get_run_logger, task
 
 from mass_ingest.candidates import SessionCandidate, candidates_to_frame
 from mass_ingest.findings import Finding, finding
@@ -98,8 +99,15 @@ def _task_hints(files: list[FileEntry], share: str, rel: str):
     return parse_sessions_txt(text, share=share, rel_path=f"{rel}/sessions.txt")
 
 
-def discover_share(profile: Profile, share_name: str) -> tuple[pl.DataFrame, list[Finding]]:
-    """Every session folder on one share as a candidate frame, plus findings about the share's tree."""
+def discover_share(profile: Profile, share_name: str,
+                   progress: Callable[[int], None] | None = None) -> tuple[pl.DataFrame, list[Finding]]:
+    """Every session folder on one share as a candidate frame, plus findings about the share's tree.
+
+    Args:
+        profile: the validated profile.
+        share_name: which of its shares to walk.
+        progress: called with the number of session folders read so far, after each one.
+    """
     share = profile.share(share_name)
     walker = Walker(share=share.name, root=share.root)
     candidates: dict[str, SessionCandidate] = {}
@@ -111,6 +119,8 @@ def discover_share(profile: Profile, share_name: str) -> tuple[pl.DataFrame, lis
                 candidate = describe_session(walker, share, profile, template, path, fields)
                 candidate.modality = layout.modality
                 candidates[rel] = candidate
+                if progress:
+                    progress(len(candidates))
     ordered = [candidates[k] for k in sorted(candidates)]
     return candidates_to_frame(ordered), walker.findings
 
@@ -119,5 +129,16 @@ def discover_share(profile: Profile, share_name: str) -> tuple[pl.DataFrame, lis
       task_run_name="discover {share_name}")
 def discover_share_task(profile: Profile, share_name: str, ingest_id: str) -> StageFrame:
     """Discovery of one share, persisted as parquet and cached for the rest of this ingest."""
-    frame, findings = discover_share(profile, share_name)
+    logger = get_run_logger()
+    started = last = time.monotonic()
+
+    def report(n: int) -> None:  # a line every 10 s, so a long walk is visibly alive
+        nonlocal last
+        if time.monotonic() - last >= 10:
+            last = time.monotonic()
+            logger.info(f"share {share_name}: {n} session folders read in {last - started:.0f} s")
+
+    frame, findings = discover_share(profile, share_name, progress=report)
+    logger.info(f"share {share_name}: {frame.height} session folders, {len(findings)} findings on the share, "
+                f"{time.monotonic() - started:.1f} s")
     return StageFrame.save(frame, stage="discover", ingest_id=ingest_id, part=share_name, findings=findings)
