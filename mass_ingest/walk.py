@@ -72,15 +72,19 @@ class Walker:
             return None
         return target
 
-    def subfolders(self, path: str) -> list[tuple[str, str]]:
-        """(name, path) of the folders directly in ``path``, sorted by name; [] with a finding if unreadable."""
+    def _list(self, path: str, consequence: str) -> list[os.DirEntry]:
+        """The entries of one folder; [] with a finding saying ``consequence`` when it cannot be listed."""
         try:
             with os.scandir(path) as it:
-                entries = list(it)
+                return list(it)
         except OSError as exc:
-            self._report("DISCOVER.UNREADABLE_DIR", path, f"cannot be listed ({exc.strerror}); "
-                         "give the worker's user read access or exclude it in the profile")
+            self._report("DISCOVER.UNREADABLE_DIR", path, f"cannot be listed ({exc.strerror}); {consequence}; "
+                         "give the worker's user read access")
             return []
+
+    def subfolders(self, path: str) -> list[tuple[str, str]]:
+        """(name, path) of the folders directly in ``path``, sorted by name; [] with a finding if unreadable."""
+        entries = self._list(path, "sessions below it are not seen (or exclude it in the profile)")
         out = []
         for entry in entries:
             try:
@@ -102,14 +106,7 @@ class Walker:
         stack = [(folder, "", 0)]
         while stack:
             path, rel, depth = stack.pop()
-            try:
-                with os.scandir(path) as it:
-                    entries = list(it)
-            except OSError as exc:
-                self._report("DISCOVER.UNREADABLE_DIR", path, f"cannot be listed ({exc.strerror}); files in it "
-                             "are not seen; give the worker's user read access")
-                continue
-            for entry in entries:
+            for entry in self._list(path, "files in it are not seen"):
                 if not self._usable_name(entry, path):
                     continue
                 child_rel = f"{rel}/{entry.name}" if rel else entry.name
