@@ -46,6 +46,28 @@ class TaskHint(_Strict):
     kind: str = ""
 
 
+class Recording(_Strict):
+    """A recording of a system other than SpikeGLX probes (those are :class:`ProbeRecording`)."""
+
+    system: str = Field(description="Recording system, e.g. 'axona', 'scanimage', 'tracking'.")
+    name: str = Field(description="Name of the recording: a .set stem, a ScanImage basename, 'motive', ...")
+    folder: str = Field("", description="Folder of its files, relative to the session folder ('' for the session).")
+    files: list[str] = Field(default_factory=list,
+                             description="Files that identify it, relative to the session folder (for long "
+                             "stacks: the first file of each part, not every file).")
+    n_files: int = Field(0, description="How many files belong to it in all.")
+
+
+class Output(_Strict):
+    """A processing output found beside the raw data: spike sorting, suite2p, DeepLabCut."""
+
+    kind: str = Field(description="'kilosort', 'curation', 'suite2p' or 'dlc'.")
+    path: str = Field(description="Its folder, relative to the session folder.")
+    recording: str = Field("", description="The probe folder or recording it belongs to, when known.")
+    files: list[str] = Field(default_factory=list, description="Its key files, relative to its folder.")
+    complete: bool = Field(True, description="Whether every file the kind needs is there.")
+
+
 class SessionCandidate(_Strict):
     """A session folder found on a share, with everything discovery read about it."""
 
@@ -59,6 +81,9 @@ class SessionCandidate(_Strict):
     probes: list[ProbeRecording] = Field(default_factory=list)
     bins_without_meta: list[str] = Field(default_factory=list)
     task_hints: list[TaskHint] = Field(default_factory=list)
+    recordings: list[Recording] = Field(default_factory=list)
+    outputs: list[Output] = Field(default_factory=list)
+    systems: list[str] = Field(default_factory=list, description="Recording systems recognised in the folder.")
     projects: list[str] = Field(default_factory=list)
     excluded_by: str | None = Field(None, description="The profile rule that excluded this folder, if any.")
     findings: list[Finding] = Field(default_factory=list)
@@ -86,6 +111,10 @@ _PROBE = pl.Struct({"folder": pl.String, "meta_file": pl.String, "serial": pl.St
                     "file_size_bytes": pl.Int64, "file_time_secs": pl.Float64,
                     "file_create_time": pl.Datetime("us"), "bin_size": pl.Int64, "has_lf": pl.Boolean})
 _TASK = pl.Struct({"order": pl.Int64, "name": pl.String, "start_s": pl.Float64, "kind": pl.String})
+_RECORDING = pl.Struct({"system": pl.String, "name": pl.String, "folder": pl.String, "files": pl.List(pl.String),
+                        "n_files": pl.Int64})
+_OUTPUT = pl.Struct({"kind": pl.String, "path": pl.String, "recording": pl.String, "files": pl.List(pl.String),
+                     "complete": pl.Boolean})
 
 CANDIDATE_SCHEMA: dict[str, pl.DataType] = {
     "candidate_id": pl.String,
@@ -100,6 +129,9 @@ CANDIDATE_SCHEMA: dict[str, pl.DataType] = {
     "probes": pl.List(_PROBE),
     "bins_without_meta": pl.List(pl.String),
     "task_hints": pl.List(_TASK),
+    "recordings": pl.List(_RECORDING),
+    "outputs": pl.List(_OUTPUT),
+    "systems": pl.List(pl.String),
     "projects": pl.List(pl.String),
     "excluded_by": pl.String,
     "findings": pl.List(_FINDING),

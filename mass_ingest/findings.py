@@ -46,6 +46,17 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "EPHYS.META_WITHOUT_BIN": (Severity.WARNING, "an .ap.meta has no .ap.bin beside it"),
     "TASKS.MALFORMED_LINE": (Severity.WARNING, "a sessions.txt line does not read as a task"),
     "QUALITY.FAILED": (Severity.ERROR, "a data-quality expectation failed"),
+    "EPHYS.CREATE_TIME_MISMATCH": (Severity.WARNING, "a probe's fileCreateTime disagrees with the folder's start"),
+    # ephys-side systems (kilosort, neurologger, axona, neuralynx, tracking)
+    "KILOSORT.INCOMPLETE": (Severity.WARNING, "a spike-sorting output folder lacks files it needs"),
+    "NEURALYNX.MULTIPLE_NTT": (Severity.WARNING, "a Neuralynx session holds more than one .ntt file"),
+    "NEUROLOGGER.INCOMPLETE": (Severity.WARNING, "a Neurologger session lacks a part it needs"),
+    "TRACKING.INCOMPLETE": (Severity.WARNING, "a tracking recording lacks files it needs"),
+    # imaging-side systems (scanimage, wavesurfer, femtonics, suite2p, dlc)
+    "IMAGING.BAD_BASENAME": (Severity.ERROR, "a ScanImage file's basename contains '_'"),
+    "IMAGING.COUNTER_GAP": (Severity.WARNING, "ScanImage file counters skip a number"),
+    "SUITE2P.INCOMPLETE": (Severity.WARNING, "a suite2p output lacks planes or files"),
+    "DLC.INCOMPLETE": (Severity.WARNING, "a DeepLabCut result set lacks files"),
 }
 
 

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from mass_ingest.errors import ProfileError
 from mass_ingest.layouts import LayoutTemplate
 
-Modality = Literal["ephys"]
+Modality = Literal["ephys", "imaging", "tracking", "behaviour"]
 
 
 class _Strict(BaseModel):
@@ -37,6 +37,21 @@ class Layout(_Strict):
         examples=["recordings/{subject}/{session_time:%Y-%m-%d_%H-%M-%S}"],
     )
     modality: Modality = Field("ephys", description="What kind of recording sessions of this layout hold.")
+    systems: list[str] | None = Field(
+        None, description="Recording systems to recognise (see mass_ingest.systems.SYSTEMS); "
+        "default: every system of the modality, plus task hints.", examples=[["spikeglx", "kilosort", "tracking"]])
+    combined: bool = Field(True, description="Imaging: the recordings of one folder form one session (true), "
+                           "or each recording is a session of its own (false).")
+
+    @field_validator("systems")
+    @classmethod
+    def _systems_known(cls, systems: list[str] | None) -> list[str] | None:
+        from mass_ingest.systems import SYSTEMS
+
+        unknown = [s for s in systems or [] if s not in SYSTEMS]
+        if unknown:
+            raise ValueError(f"unknown recording system(s) {unknown}; choose from {sorted(SYSTEMS)}")
+        return systems
 
     @field_validator("template")
     @classmethod

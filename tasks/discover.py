@@ -18,11 +18,10 @@ from mass_ingest.candidates import SessionCandidate, candidates_to_frame
 from mass_ingest.findings import Finding, finding
 from mass_ingest.layouts import LayoutTemplate, parse_session_start
 from mass_ingest.locations import canonical_location
-from mass_ingest.profile import Profile, Share
-from mass_ingest.readers.tasks_txt import parse_sessions_txt
+from mass_ingest.profile import Layout, Profile, Share
 from mass_ingest.stage_cache import STAGE_CACHE, StageFrame
-from mass_ingest.systems.neuropixels import NeuropixelsSystem
-from mass_ingest.walk import FileEntry, Walker
+from mass_ingest.systems import SessionFiles, systems_for
+from mass_ingest.walk import Walker
 
 _SUSPICIOUS = ("_old", "_copy", "test", "backup")
 
@@ -41,10 +40,11 @@ def session_folders(walker: Walker, template: LayoutTemplate) -> list[tuple[str,
     return frontier
 
 
-def describe_session(walker: Walker, share: Share, profile: Profile, template: LayoutTemplate,
+def describe_session(walker: Walker, share: Share, profile: Profile, layout: Layout, template: LayoutTemplate,
                      path: str, fields: dict[str, str]) -> SessionCandidate:
-    """Read one session folder: start time, probes, task hints, exclusion and projects."""
+    """Read one session folder: start time, what each recording system finds, exclusion and projects."""
     rel = walker.rel(path)
+    subject = fields["subject"]
     findings: list[Finding] = []
     try:
         start = parse_session_start(fields, template.segments)
@@ -63,40 +63,29 @@ def describe_session(walker: Walker, share: Share, profile: Profile, template: L
     files = walker.files_below(path)
     findings.extend(walker.findings[before:])
     del walker.findings[before:]
-    ephys = NeuropixelsSystem.recognise(files, share=share.name, session_rel=rel)
-    findings.extend(ephys.findings)
-    for missing in ephys.bins_without_meta:
-        findings.append(finding("EPHYS.BIN_WITHOUT_META", stage="discover", share=share.name,
-                                path=f"{rel}/{missing}", message="this .ap.bin has no .ap.meta beside it; "
-                                "copy the .meta from the acquisition computer"))
-    hints, hint_findings = _task_hints(files, share.name, rel)
-    findings.extend(hint_findings)
-    subject = fields["subject"]
+    session = SessionFiles(share=share.name, session_rel=rel, subject=subject, files=files,
+                           combined=layout.combined)
+    found: dict[str, list] = {"probes": [], "bins_without_meta": [], "task_hints": [], "recordings": [],
+                              "outputs": []}
+    systems = []
+    for system in systems_for(layout.modality, layout.systems):
+        result = system.recognise(session)
+        findings.extend(result.findings)
+        if result.anything:
+            systems.append(system.name)
+        for key, values in found.items():
+            values.extend(getattr(result, key))
     candidate = SessionCandidate(
         share=share.name, rel_path=rel, location=canonical_location(share, rel), subject=subject,
-        session_start=start, layout=template.template, probes=ephys.probes,
-        bins_without_meta=ephys.bins_without_meta, task_hints=hints, findings=findings,
-    )
+        session_start=start, modality=layout.modality, layout=template.template, systems=systems,
+        findings=findings, **found)
     rule = profile.exclude.match(subject, candidate.session_id, rel, start)
     if rule:
-        rule = f"exclude {rule}"
-        candidate.excluded_by = rule
+        candidate.excluded_by = f"exclude {rule}"
         candidate.findings.append(finding("DISCOVER.EXCLUDED", stage="discover", share=share.name, path=rel,
-                                          message=f"excluded by the profile ({rule})"))
+                                          message=f"excluded by the profile ({candidate.excluded_by})"))
     candidate.projects = [p.name for p in profile.projects if p.match(subject, candidate.session_id, rel, start)]
     return candidate
-
-
-def _task_hints(files: list[FileEntry], share: str, rel: str):
-    txt = next((f for f in files if f.rel == "sessions.txt"), None)
-    if txt is None:
-        return [], []
-    try:
-        with open(txt.path, encoding="utf-8", errors="replace") as fh:
-            text = fh.read()
-    except OSError:
-        return [], []
-    return parse_sessions_txt(text, share=share, rel_path=f"{rel}/sessions.txt")
 
 
 def discover_share(profile: Profile, share_name: str,
@@ -116,9 +105,7 @@ def discover_share(profile: Profile, share_name: str,
         for path, fields in session_folders(walker, template):
             rel = walker.rel(path)
             if rel not in candidates:  # a folder fitting two layouts is one session
-                candidate = describe_session(walker, share, profile, template, path, fields)
-                candidate.modality = layout.modality
-                candidates[rel] = candidate
+                candidates[rel] = describe_session(walker, share, profile, layout, template, path, fields)
                 if progress:
                     progress(len(candidates))
     ordered = [candidates[k] for k in sorted(candidates)]

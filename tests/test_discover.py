@@ -94,12 +94,14 @@ def where(findings: list[Finding]) -> list[tuple[str, str]]:
 
 def session_record(rel: str, subject: str, start: datetime | None, **changes: object) -> dict:
     """The whole record :func:`record` gives for a session folder; ``root`` is the share root."""
+    systems = (["spikeglx"] if changes.get("probes") or changes.get("bins_without_meta") else []) + \
+        (["tasks"] if changes.get("task_hints") else [])
     if "probes" in changes:
         changes["probes"] = [p.model_dump() for p in changes["probes"]]
     return {"share": "N", "rel_path": rel, "location": (str(changes.pop("root")) + "/" + rel).lower(),
             "subject": subject, "session_start": start, "modality": "ephys", "layout": LAYOUT, "probes": [],
-            "bins_without_meta": [], "task_hints": [], "projects": [], "excluded_by": None, "findings": [],
-            **changes}
+            "bins_without_meta": [], "task_hints": [], "recordings": [], "outputs": [], "systems": systems,
+            "projects": [], "excluded_by": None, "findings": [], **changes}
 
 
 S1 = "recordings/25843/2024-03-05_10-30-58"

@@ -1,1 +1,28 @@
-"""Recording systems: each module says what it recognises in a session folder's files."""
+"""Recording systems: each module says what it recognises in a session folder's files.
+
+``SYSTEMS`` maps the names a profile may list under ``layouts[].systems`` to their classes.
+A layout without ``systems`` uses every system of its modality, plus task hints.
+"""
+
+from __future__ import annotations
+
+from mass_ingest.systems.base import Recognised, RecordingSystem, SessionFiles
+from mass_ingest.systems.neuropixels import Neuropixels
+from mass_ingest.systems.tasks import SessionsTxt
+
+# One tuple per family, so that modules can be added without touching each other's lines.
+_EPHYS: tuple[type[RecordingSystem], ...] = (Neuropixels,)
+_IMAGING: tuple[type[RecordingSystem], ...] = ()
+_BEHAVIOUR: tuple[type[RecordingSystem], ...] = (SessionsTxt,)
+
+SYSTEMS: dict[str, type[RecordingSystem]] = {cls.name: cls for cls in (*_EPHYS, *_IMAGING, *_BEHAVIOUR)}
+
+
+def systems_for(modality: str, names: list[str] | None) -> list[type[RecordingSystem]]:
+    """The systems a layout asks for: by name, or all of its modality plus task hints."""
+    if names:
+        return [SYSTEMS[n] for n in names]
+    return [cls for cls in SYSTEMS.values() if cls.modality in (modality, "behaviour")]
+
+
+__all__ = ["SYSTEMS", "Recognised", "RecordingSystem", "SessionFiles", "systems_for"]

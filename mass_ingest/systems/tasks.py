@@ -1,0 +1,27 @@
+"""Task hints: ``sessions.txt`` in the session folder, one task per line."""
+
+from __future__ import annotations
+
+from mass_ingest.readers.tasks_txt import parse_sessions_txt
+from mass_ingest.systems.base import Recognised, RecordingSystem, SessionFiles
+
+
+class SessionsTxt(RecordingSystem):
+    name = "tasks"
+    display_name = "Task list (sessions.txt)"
+    modality = "behaviour"
+    associated_suffixes = ("sessions.txt",)
+
+    @classmethod
+    def recognise(cls, session: SessionFiles) -> Recognised:
+        txt = next((f for f in session.files if f.rel == "sessions.txt"), None)
+        if txt is None:
+            return Recognised()
+        try:
+            with open(txt.path, encoding="utf-8", errors="replace") as fh:
+                text = fh.read()
+        except OSError as exc:
+            return Recognised(findings=[session.finding("TASKS.MALFORMED_LINE", "sessions.txt",
+                                                        f"cannot be read ({exc.strerror}); enter the tasks by hand")])
+        hints, findings = parse_sessions_txt(text, share=session.share, rel_path=f"{session.session_rel}/sessions.txt")
+        return Recognised(task_hints=hints, findings=findings)
