@@ -58,7 +58,9 @@ def mass_ingest(profile_path: str, root: str | None = None, approval: Decision |
     for a in access:
         if a.finding:
             logger.warning(str(a.finding))
-    discovered = [discover_share_task.submit(profile, a.share, ingest_id) for a in access if a.readable]
+    # One task per share, or per part of a share (shares[].chunks), running side by side.
+    discovered = [discover_share_task.submit(profile, a.share, ingest_id, i, profile.share(a.share).chunks)
+                  for a in access if a.readable for i in range(profile.share(a.share).chunks)]
     deduped = deduplicate_task(profile, [d.result() for d in discovered], ingest_id)
     checked = quality_stage_task(profile, deduped, ingest_id)
     decision = request_approval(profile, checked, ingest_id, preapproved=approval)

@@ -27,6 +27,10 @@ class SegmentPattern:
     parser: parse.Parser | None  # None for a literal folder name
     date_formats: tuple[tuple[str, str], ...]  # (field, strftime format)
 
+    @property
+    def field_names(self) -> set[str]:
+        return set() if self.parser is None else set(self.parser.named_fields)
+
     def match(self, name: str) -> dict[str, str] | None:
         """Field values captured from one folder name, or None when it does not fit."""
         if self.parser is None:

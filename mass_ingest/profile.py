@@ -73,6 +73,8 @@ class Share(_Strict):
     )
     layouts: list[Layout] = Field(min_length=1, description="Session folder layouts on this share, tried in order.")
     access_timeout_s: float = Field(10.0, gt=0, description="Listing the root slower than this is reported as a slow share.")
+    chunks: int = Field(1, ge=1, le=256, description="Discover this share in this many parallel tasks, each "
+                        "taking every n-th subject folder (for very large shares).")
 
     @field_validator("root")
     @classmethod
@@ -153,6 +155,9 @@ class Profile(_Strict):
                                description="Sessions never to ingest; each excluded folder is listed with this rule.")
     projects: list[Project] = Field(default_factory=list, description="Projects and which sessions belong to them.")
     approval: Approval = Field(default_factory=Approval)
+    start_tolerance_s: float = Field(
+        900, ge=0, description="A probe's .meta fileCreateTime further than this from the folder's start time "
+        "is reported (the folder name may be wrong, or the data belongs to another session).")
     not_before: datetime = Field(datetime(2000, 1, 1),
                                  description="Sessions said to start before this are quality failures (odd dates).")
 

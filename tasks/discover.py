@@ -26,18 +26,45 @@ from mass_ingest.walk import Walker
 _SUSPICIOUS = ("_old", "_copy", "test", "backup")
 
 
-def session_folders(walker: Walker, template: LayoutTemplate) -> list[tuple[str, dict[str, str]]]:
-    """(path, captured fields) of every folder at the template's depth that fits it."""
+def session_folders(walker: Walker, template: LayoutTemplate,
+                    chunk: tuple[int, int] = (0, 1)) -> list[tuple[str, dict[str, str]]]:
+    """(path, captured fields) of every folder at the template's depth that fits it.
+
+    Args:
+        chunk: (i, n): keep only every n-th subject folder starting at the i-th (sorted by name),
+            so n tasks can walk one share in parallel without overlap.
+    """
+    index, count = chunk
     frontier: list[tuple[str, dict[str, str]]] = [(walker.root, {})]
     for segment in template.segments:
         next_frontier = []
         for path, fields in frontier:
-            for name, child in walker.subfolders(path):
-                captured = segment.match(name)
-                if captured is not None:
-                    next_frontier.append((child, {**fields, **captured}))
+            matches = [(child, captured) for name, child in walker.subfolders(path)
+                       if (captured := segment.match(name)) is not None]
+            if count > 1 and "subject" in segment.field_names:
+                matches = matches[index::count]
+            next_frontier.extend((child, {**fields, **captured}) for child, captured in matches)
         frontier = next_frontier
     return frontier
+
+
+def start_time_findings(candidate: SessionCandidate, tolerance_s: float) -> list[Finding]:
+    """A finding per probe whose .meta fileCreateTime is far from the folder's start time."""
+    if candidate.session_start is None:
+        return []
+    out = []
+    for probe in candidate.probes:
+        if probe.file_create_time is None:
+            continue
+        gap = (probe.file_create_time - candidate.session_start).total_seconds()
+        if abs(gap) > tolerance_s:
+            out.append(finding(
+                "EPHYS.CREATE_TIME_MISMATCH", stage="discover", share=candidate.share,
+                path=f"{candidate.rel_path}/{probe.meta_file}",
+                message=f"fileCreateTime {probe.file_create_time:%Y-%m-%d %H:%M:%S} is {gap / 60:+.0f} min from the "
+                f"folder's start {candidate.session_start:%Y-%m-%d %H:%M:%S}; check the folder name",
+                expected=f"within {tolerance_s:g} s of the folder's start"))
+    return out
 
 
 def describe_session(walker: Walker, share: Share, profile: Profile, layout: Layout, template: LayoutTemplate,
@@ -79,6 +106,7 @@ def describe_session(walker: Walker, share: Share, profile: Profile, layout: Lay
         share=share.name, rel_path=rel, location=canonical_location(share, rel), subject=subject,
         session_start=start, modality=layout.modality, layout=template.template, systems=systems,
         findings=findings, **found)
+    candidate.findings.extend(start_time_findings(candidate, profile.start_tolerance_s))
     rule = profile.exclude.match(subject, candidate.session_id, rel, start)
     if rule:
         candidate.excluded_by = f"exclude {rule}"
@@ -88,21 +116,22 @@ def describe_session(walker: Walker, share: Share, profile: Profile, layout: Lay
     return candidate
 
 
-def discover_share(profile: Profile, share_name: str,
-                   progress: Callable[[int], None] | None = None) -> tuple[pl.DataFrame, list[Finding]]:
+def discover_share(profile: Profile, share_name: str, progress: Callable[[int], None] | None = None,
+                   chunk: tuple[int, int] = (0, 1)) -> tuple[pl.DataFrame, list[Finding]]:
     """Every session folder on one share as a candidate frame, plus findings about the share's tree.
 
     Args:
         profile: the validated profile.
         share_name: which of its shares to walk.
         progress: called with the number of session folders read so far, after each one.
+        chunk: (i, n) to walk only the i-th of n interleaved parts of the share's subject folders.
     """
     share = profile.share(share_name)
     walker = Walker(share=share.name, root=share.root)
     candidates: dict[str, SessionCandidate] = {}
     for layout in share.layouts:
         template = LayoutTemplate.compile(layout.template)
-        for path, fields in session_folders(walker, template):
+        for path, fields in session_folders(walker, template, chunk):
             rel = walker.rel(path)
             if rel not in candidates:  # a folder fitting two layouts is one session
                 candidates[rel] = describe_session(walker, share, profile, layout, template, path, fields)
@@ -113,8 +142,9 @@ def discover_share(profile: Profile, share_name: str,
 
 
 @task(name="discover-share", cache_policy=STAGE_CACHE, persist_result=True, result_serializer="json",
-      task_run_name="discover {share_name}")
-def discover_share_task(profile: Profile, share_name: str, ingest_id: str) -> StageFrame:
+      task_run_name="discover {share_name} {chunk_index}/{chunks}")
+def discover_share_task(profile: Profile, share_name: str, ingest_id: str, chunk_index: int = 0,
+                        chunks: int = 1) -> StageFrame:
     """Discovery of one share, persisted as parquet and cached for the rest of this ingest."""
     logger = get_run_logger()
     started = last = time.monotonic()
@@ -123,9 +153,11 @@ def discover_share_task(profile: Profile, share_name: str, ingest_id: str) -> St
         nonlocal last
         if time.monotonic() - last >= 10:
             last = time.monotonic()
-            logger.info(f"share {share_name}: {n} session folders read in {last - started:.0f} s")
+            logger.info(f"share {share_name} part {chunk_index + 1}/{chunks}: {n} session folders read "
+                        f"in {last - started:.0f} s")
 
-    frame, findings = discover_share(profile, share_name, progress=report)
+    frame, findings = discover_share(profile, share_name, progress=report, chunk=(chunk_index, chunks))
     logger.info(f"share {share_name}: {frame.height} session folders, {len(findings)} findings on the share, "
                 f"{time.monotonic() - started:.1f} s")
-    return StageFrame.save(frame, stage="discover", ingest_id=ingest_id, part=share_name, findings=findings)
+    return StageFrame.save(frame, stage="discover", ingest_id=ingest_id, part=f"{share_name}-{chunk_index}",
+                           findings=findings)

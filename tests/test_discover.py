@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -37,18 +38,30 @@ CORPUS_ENV = "MASS_INGEST_CORPUS"
 CORPUS_SKIP = f"set {CORPUS_ENV} to ../shared/corpus (a folder holding spikeglx/*.meta) to discover real .meta files"
 
 
-def meta_text(serial: str, size: int = BIN_SIZE) -> str:
+def meta_text(serial: str, size: int = BIN_SIZE, created: datetime = CREATED) -> str:
     """A minimal valid SpikeGLX .ap.meta for a 1.0 probe whose .bin has ``size`` bytes."""
     return "".join(f"{k}={v}\n" for k, v in {
         "imDatPrb_sn": serial, "imDatPrb_pn": "PRB_1_4_0480_1", "imDatPrb_type": "0", "nSavedChans": "385",
         "imSampRate": "30000", "fileSizeBytes": str(size), "fileTimeSecs": f"{size / 770 / 30000:.9g}",
-        "fileCreateTime": f"{CREATED:%Y-%m-%dT%H:%M:%S}", "typeThis": "imec",
+        "fileCreateTime": f"{created:%Y-%m-%dT%H:%M:%S}", "typeThis": "imec",
     }.items())
 
 
 def probe(folder: str, serial: str, stem: str = "npx.imec") -> list[tuple[str, str | bytes]]:
-    """The two files SpikeGLX writes for one probe's AP band."""
-    return [(f"{folder}/{stem}.ap.meta", meta_text(serial)), (f"{folder}/{stem}.ap.bin", b"\x01" * BIN_SIZE)]
+    """The two files SpikeGLX writes for one probe's AP band, created 9 s after the session folder's time."""
+    return [(f"{folder}/{stem}.ap.meta", meta_text(serial, created=created_for(folder))),
+            (f"{folder}/{stem}.ap.bin", b"\x01" * BIN_SIZE)]
+
+
+def created_for(folder: str) -> datetime:
+    """When SpikeGLX would have written a probe of this session folder: 9 s after its start."""
+    stamp = re.search(r"\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}", folder)
+    try:
+        return datetime.strptime(stamp.group(), "%Y-%m-%d_%H-%M-%S") + timedelta(seconds=9)
+    except (AttributeError, ValueError):  # no date in the path, or an odd one (a test of bad dates)
+        return CREATED
+    return [(f"{folder}/{stem}.ap.meta", meta_text(serial, created=created)),
+            (f"{folder}/{stem}.ap.bin", b"\x01" * BIN_SIZE)]
 
 
 def make_tree(root: Path, entries: list[tuple[str, str | bytes | None]]) -> Path:
@@ -258,7 +271,8 @@ class TestProfileRules:
              [("DISCOVER.EXCLUDED", "recordings/test_rig/2024-03-02_09-00-00")]),
         ]
         assert candidates[0].findings[0].message == "excluded by the profile (exclude subjects: '00000')"
-        assert candidates[0].probes == [probe_record("probe_1", "17131311352")]  # still described in full
+        assert candidates[0].probes == [probe_record(  # still described in full
+            "probe_1", "17131311352", file_create_time=created_for("recordings/00000/2024-03-01_16-45-20"))]
 
     def test_project_membership_follows_the_project_rules(self, tmp_path: Path) -> None:
         root = make_tree(tmp_path / "N", [
@@ -339,7 +353,8 @@ class TestTreeProblems:
         (root / S1 / "up").symlink_to("..")  # recordings/25843: contains this session and its sibling
         candidates, findings = run_with_deadline(lambda: discover(moser(root)), 10)
         assert [c.probes for c in candidates] == [[probe_record("probe_1", "18408403232")],
-                                                  [probe_record("probe_1", "18408403541")]]
+                                                  [probe_record("probe_1", "18408403541", file_create_time=created_for(
+                                                      "recordings/25843/2024-03-12_14-02-11"))]]
         assert ([where(c.findings) for c in candidates], findings) == (
             [[("DISCOVER.SYMLINK_LOOP", f"{S1}/up")], []], [])
 
@@ -485,3 +500,40 @@ class TestRealMetaFiles:
         assert [[(p.serial, p.probe_type, p.bin_size) for p in c.probes] for c in candidates] == [
             [("21144116901", "neuropixels ultra - switchable", size)] for size in sizes]
         assert sizes == [172529280, 378673680, 151333490, 226269120]
+
+
+class TestStartTimeCrossCheck:
+    """The folder name gives the start; each probe's .meta fileCreateTime is a cross-check."""
+
+    def test_create_time_within_tolerance_gives_no_finding(self, tmp_path: Path) -> None:
+        root = make_tree(tmp_path / "N", probe(f"{S1}/probe_1", "18408403232"))  # created 9 s after the folder time
+        [candidate], _ = discover(moser(root))
+        assert [f for f in candidate.findings if f.code == "EPHYS.CREATE_TIME_MISMATCH"] == []
+
+    def test_create_time_far_from_the_folder_time_is_a_finding_on_that_probe(self, tmp_path: Path) -> None:
+        # The folder says 10:30:58 but the .meta was written at 14:30:58: a mistyped folder name, or
+        # another session's data copied in.
+        late = meta_text("18408403232").replace("fileCreateTime=2024-03-05T10:31:07",
+                                                "fileCreateTime=2024-03-05T14:30:58")
+        assert late != meta_text("18408403232")
+        root = make_tree(tmp_path / "N", [(f"{S1}/probe_1/npx.imec.ap.meta", late),
+                                          (f"{S1}/probe_1/npx.imec.ap.bin", b"\x01" * BIN_SIZE)])
+        [candidate], _ = discover(moser(root))
+        [mismatch] = [f for f in candidate.findings if f.code == "EPHYS.CREATE_TIME_MISMATCH"]
+        assert (mismatch.path, mismatch.severity.name, mismatch.expected) == (
+            f"{S1}/probe_1/npx.imec.ap.meta", "WARNING", "within 900 s of the folder's start")
+        assert "is +240 min from the folder's start 2024-03-05 10:30:58" in mismatch.message
+
+
+class TestChunks:
+    """A share walked in n interleaved parts gives exactly the sessions of one walk."""
+
+    def test_parts_cover_every_session_once(self, tmp_path: Path) -> None:
+        subjects = ["25843", "26018", "102_1", "m9", "no"]
+        root = make_tree(tmp_path / "N", [(f"recordings/{s}/2024-0{i + 1}-01_10-00-00/", None)
+                                          for i, s in enumerate(subjects)])
+        whole, _ = discover_share(moser(root), "N")
+        parts = [discover_share(moser(root), "N", chunk=(i, 2))[0] for i in range(2)]
+        assert [p.height for p in parts] == [3, 2]
+        assert sorted(pl.concat(parts)["rel_path"].to_list()) == sorted(whole["rel_path"].to_list())
+        assert set(parts[0]["subject"]).isdisjoint(set(parts[1]["subject"]))

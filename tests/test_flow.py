@@ -117,7 +117,7 @@ class TestResume:
         process = start_cli("run", str(campaign.profile_path))
         paused = wait_for_paused_run(campaign.profile_path, process)
         first_states = task_states(paused.id)
-        assert first_states["discover N"] == "Completed"
+        assert first_states["discover N 0/1"] == "Completed"
         process.send_signal(signal.SIGKILL)  # no cleanup, as when a worker dies
         process.wait(30)
 
@@ -127,8 +127,8 @@ class TestResume:
         states = task_states(latest_flow_run_id(campaign.profile_path))
         # Same ingest, and every stage before the kill is served from the cache, not run again.
         assert ingest_run(counts["ingest_id"])["status"] == "completed"
-        assert {name: states[name] for name in ("discover N", "discover backup")} == \
-            {"discover N": "Cached", "discover backup": "Cached"}
+        assert {name: states[name] for name in ("discover N 0/1", "discover backup 0/1")} == \
+            {"discover N 0/1": "Cached", "discover backup 0/1": "Cached"}
         assert [s for n, s in states.items() if n.startswith(("deduplicate", "quality"))] == ["Cached", "Cached"]
         assert counts["inserted"] == 5 and sessions_in_db() == GOOD_SESSIONS
         assert len(schema.IngestRun.FlowRun & {"ingest_id": counts["ingest_id"]}) == 2
