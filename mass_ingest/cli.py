@@ -37,6 +37,8 @@ app = typer.Typer(
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 subjects_app = typer.Typer(help="Subjects and their probe implants.", no_args_is_help=True)
 app.add_typer(subjects_app, name="subjects")
+db_app = typer.Typer(help="The database: which one, and the embedded server's state.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
 console = Console(stderr=True)
 out = Console()
 
@@ -220,6 +222,36 @@ def subjects_import(
         _fail(exc)
     out.print(f"{report.rows} rows: {report.subjects_added} subjects, {report.probes_added} probes, "
               f"{report.insertions_added} implants added")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Say which database is configured, and count what the pipeline holds."""
+    from mass_ingest import settings
+    from mass_ingest.db import schema
+
+    try:
+        target = settings.database_target()
+        prefix = schema.activate()
+    except MassIngestError as exc:
+        _fail(exc, code=1)
+    where = (f"embedded PostgreSQL in {settings.home() / 'pgdata'}" if target.backend == "embedded"
+             else f"{target.backend}://{target.user}@{target.host}:{target.port or ''}")
+    out.print(f"database: {where}; schemas {prefix}_reference, {prefix}_acquisition, {prefix}_ingest")
+    out.print(f"subjects {len(schema.Subject())}, sessions {len(schema.Session())}, "
+              f"ingest runs {len(schema.IngestRun())}, quarantined {len(schema.Quarantine())}")
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the embedded PostgreSQL (it keeps running between commands so they start fast)."""
+    from mass_ingest import settings
+    from mass_ingest.db.connection import stop_embedded
+
+    if settings.database_target().backend != "embedded":
+        _fail(MassIngestError("MASS_INGEST_DATABASE names a server; only the embedded database is stopped here"))
+    stop_embedded()
+    out.print("embedded PostgreSQL stopped; the next command starts it again")
 
 
 def _resume(flow_run_id: str, approve: bool, exclude: list[str] | None, approver: str | None, note: str) -> None:

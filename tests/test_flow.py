@@ -152,8 +152,14 @@ class TestCommandLine:
     def test_help_lists_every_command(self):
         result = cli("--help")
         assert result.returncode == 0
-        for command in ("demo", "run", "discover", "subjects", "approve", "reject"):
+        for command in ("demo", "run", "discover", "subjects", "approve", "reject", "db"):
             assert command in result.stdout
+
+    def test_db_status_names_the_embedded_database_and_counts_what_it_holds(self):
+        result = cli("db", "status")
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "database: embedded PostgreSQL in" in result.stdout
+        assert "subjects 0, sessions 0, ingest runs 0, quarantined 0" in result.stdout.replace("\n", " ")
 
 
 def ingest_count() -> int:
