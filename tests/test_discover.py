@@ -206,6 +206,8 @@ class TestProbes:
             (f"{S1}/probe_1/npx.imec.lf.bin", b"\x01" * BIN_SIZE),
             (f"{S1}/sync_all.mat", b"MATLAB 5.0"),  # not a probe
             (f"{S1}/motive/matmot.meta", "frameRate=120\n"),  # a .meta that is not .ap.meta: not a probe
+            (f"{S1}/motive/matmot.mtv", b""),  # the rest of a complete Motive recording (tracking, not a probe)
+            (f"{S1}/motive/sync.mat", b""),
         ])
         [candidate], findings = discover(moser(root))
         assert candidate.probes == [probe_record("probe_1", "18408403232", has_lf=True),
@@ -488,7 +490,11 @@ class TestRealMetaFiles:
                            sample_rate=30000.0, file_size_bytes=23598960, file_time_secs=1.0216,
                            file_create_time=datetime(2021, 9, 20, 14, 13, 34), bin_size=23598960),
         ]
-        assert (candidate.findings, findings) == ([], [])
+        # Real files recorded years before this test's folder date: the cross-check says so, per probe.
+        assert ([(f.code, f.path.rsplit("/", 1)[-1]) for f in candidate.findings], findings) == ([
+            ("EPHYS.CREATE_TIME_MISMATCH", "Noise_g0_t0.imec0.ap.meta"),
+            ("EPHYS.CREATE_TIME_MISMATCH", "npx.imec.ap.meta"),
+            ("EPHYS.CREATE_TIME_MISMATCH", "npx.imec.ap.meta")], [])
 
     def test_one_probe_recorded_in_four_sessions_has_one_serial_in_each(self, corpus: Path, tmp_path: Path) -> None:
         # NP1110_*_g0_t0.imec0.ap.meta (probeinterface): four recordings of one switchable NP Ultra probe.
