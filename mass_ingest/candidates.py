@@ -61,7 +61,8 @@ class Recording(_Strict):
 class Output(_Strict):
     """A processing output found beside the raw data: spike sorting, suite2p, DeepLabCut."""
 
-    kind: str = Field(description="'kilosort', 'curation', 'suite2p' or 'dlc'.")
+    kind: str = Field(description="'kilosort', 'curation', 'suite2p', 'suite2p_split' (a split run where a "
+                      "combined one exists), 'dlc' or 'preprocessed'.")
     path: str = Field(description="Its folder, relative to the session folder.")
     recording: str = Field("", description="The probe folder or recording it belongs to, when known.")
     files: list[str] = Field(default_factory=list, description="Its key files, relative to its folder.")

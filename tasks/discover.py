@@ -116,6 +116,14 @@ def describe_session(walker: Walker, share: Share, profile: Profile, layout: Lay
     return candidate
 
 
+def _date_parses(fields: dict[str, str], template: LayoutTemplate) -> bool:
+    try:
+        parse_session_start(fields, template.segments)
+    except ValueError:
+        return False
+    return True
+
+
 def discover_share(profile: Profile, share_name: str, progress: Callable[[int], None] | None = None,
                    chunk: tuple[int, int] = (0, 1)) -> tuple[pl.DataFrame, list[Finding]]:
     """Every session folder on one share as a candidate frame, plus findings about the share's tree.
@@ -128,15 +136,27 @@ def discover_share(profile: Profile, share_name: str, progress: Callable[[int], 
     """
     share = profile.share(share_name)
     walker = Walker(share=share.name, root=share.root)
-    candidates: dict[str, SessionCandidate] = {}
+    # 1. Every layout's matches first: a folder that fits one layout's levels but not its date
+    # (``imaging/60582`` under ``{subject}/{session_date}``) may be explained by another layout.
+    matches = []
     for layout in share.layouts:
         template = LayoutTemplate.compile(layout.template)
         for path, fields in session_folders(walker, template, chunk):
-            rel = walker.rel(path)
-            if rel not in candidates:  # a folder fitting two layouts is one session
-                candidates[rel] = describe_session(walker, share, profile, layout, template, path, fields)
-                if progress:
-                    progress(len(candidates))
+            matches.append((walker.rel(path), layout, template, path, fields, _date_parses(fields, template)))
+    explained = set()
+    for rel, *_, date_ok in matches:
+        if date_ok:
+            parts = rel.split("/")
+            explained.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
+    # 2. Describe each folder once, by the first layout that fits it; an odd date is a finding
+    # only where no layout explains the folder.
+    candidates: dict[str, SessionCandidate] = {}
+    for rel, layout, template, path, fields, date_ok in matches:
+        if rel in candidates or (not date_ok and rel in explained):
+            continue
+        candidates[rel] = describe_session(walker, share, profile, layout, template, path, fields)
+        if progress:
+            progress(len(candidates))
     ordered = [candidates[k] for k in sorted(candidates)]
     return candidates_to_frame(ordered), walker.findings
 

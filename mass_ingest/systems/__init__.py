@@ -6,13 +6,24 @@ A layout without ``systems`` uses every system of its modality, plus task hints.
 
 from __future__ import annotations
 
+from mass_ingest.systems.axona import Axona
 from mass_ingest.systems.base import Recognised, RecordingSystem, SessionFiles
+from mass_ingest.systems.dlc import DeepLabCut
+from mass_ingest.systems.femtonics import Femtonics
+from mass_ingest.systems.imaging_rig import Tracking2D, Video, Wavesurfer, Wheel
+from mass_ingest.systems.kilosort import Kilosort
+from mass_ingest.systems.neuralynx import Neuralynx
+from mass_ingest.systems.neurologger import Neurologger
 from mass_ingest.systems.neuropixels import Neuropixels
+from mass_ingest.systems.scanimage import ScanImage
+from mass_ingest.systems.suite2p import Suite2p
 from mass_ingest.systems.tasks import SessionsTxt
+from mass_ingest.systems.tracking import Tracking
 
 # One tuple per family, so that modules can be added without touching each other's lines.
-_EPHYS: tuple[type[RecordingSystem], ...] = (Neuropixels,)
-_IMAGING: tuple[type[RecordingSystem], ...] = ()
+_EPHYS: tuple[type[RecordingSystem], ...] = (Neuropixels, Kilosort, Axona, Neuralynx, Neurologger, Tracking)
+_IMAGING: tuple[type[RecordingSystem], ...] = (ScanImage, Wavesurfer, Wheel, Tracking2D, Video, Femtonics,
+                                              Suite2p, DeepLabCut)
 _BEHAVIOUR: tuple[type[RecordingSystem], ...] = (SessionsTxt,)
 
 SYSTEMS: dict[str, type[RecordingSystem]] = {cls.name: cls for cls in (*_EPHYS, *_IMAGING, *_BEHAVIOUR)}

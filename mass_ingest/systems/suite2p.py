@@ -1,0 +1,89 @@
+"""suite2p outputs: every ``suite2p/`` folder below the session, one Output each.
+
+The lab runs suite2p in ``combined*/`` (all basenames of the folder together), in
+``split_<basename>*/`` (one basename), in Femtonics ``MUnit_<n>/`` folders, or directly in the
+session. The folder holding ``suite2p/`` is the Output's path; which recording it belongs to is
+read from that folder's name. When a combined run exists, it is the one to use: the split runs
+are still listed (they are real work a person may prefer) but with kind ``suite2p_split``, so
+nothing downstream takes two sets of ROIs for the same cells.
+"""
+
+from __future__ import annotations
+
+import re
+
+from mass_ingest.candidates import Output
+from mass_ingest.systems import femtonics
+from mass_ingest.systems.base import Recognised, RecordingSystem, SessionFiles
+
+_PLANE = re.compile(r"^plane(\d+)$")
+PLANE_FILES = ("F.npy", "iscell.npy", "ops.npy", "stat.npy")  # what reading one plane's ROIs needs
+_KEY_FILES = {"ops1.npy"} | {f"{part}/{name}" for part in ("plane", "combined") for name in PLANE_FILES}
+
+
+def owns_folder(name: str) -> bool:
+    """True for suite2p's own folders: the tifs and CSVs in them are products, not recordings."""
+    return name == "suite2p" or name.startswith(("combined", "split_"))
+
+
+def _recording_of(host: str) -> str:
+    name = host.rpartition("/")[2]
+    if name.startswith("split_"):
+        return name[len("split_"):].split("_", 1)[0]  # split_<basename>[_anything]; basenames hold no '_'
+    return name if femtonics.owns_folder(name) else ""
+
+
+class Suite2p(RecordingSystem):
+    """``<host>/suite2p/`` with ``ops1.npy``, ``plane<k>/`` (ops, F, iscell, stat) and ``combined/``."""
+
+    name = "suite2p"
+    display_name = "suite2p"
+    modality = "imaging"
+    associated_suffixes = (".npy",)
+
+    @classmethod
+    def recognise(cls, session: SessionFiles) -> Recognised:
+        result = Recognised()
+        found: dict[str, tuple[set[int], set[str]]] = {}  # host -> (planes present, key files present)
+        for entry in session.files:
+            parts = entry.rel.split("/")
+            if "suite2p" not in parts[:-1]:
+                continue
+            i = parts.index("suite2p")
+            host, inner = "/".join(parts[:i]), parts[i + 1:]
+            planes, keys = found.setdefault(host, (set(), set()))
+            plane = _PLANE.match(inner[0]) if len(inner) > 1 else None
+            if plane:
+                planes.add(int(plane[1]))
+            # Only key files are kept (not data.bin, reg_tif/...), so an Output stays a few lines.
+            generic = "/".join(["plane" if plane else inner[0], *inner[1:]])
+            if generic in _KEY_FILES:
+                keys.add("/".join(inner))
+        has_combined = any(host.rpartition("/")[2].startswith("combined") for host in found)
+        for host, (planes, keys) in found.items():
+            complete = cls._check(session, host, planes, keys, result)
+            recording = _recording_of(host)
+            split = has_combined and host.rpartition("/")[2].startswith("split_")
+            result.outputs.append(Output(kind="suite2p_split" if split else "suite2p", path=host,
+                                         recording=recording, files=sorted(f"suite2p/{k}" for k in keys),
+                                         complete=complete))
+        result.outputs.sort(key=lambda o: (o.kind != "suite2p", o.path))  # the ones to use first
+        return result
+
+    @staticmethod
+    def _check(session: SessionFiles, host: str, planes: set[int], keys: set[str], result: Recognised) -> bool:
+        """Whether every plane has the four files it needs; a finding per plane that does not."""
+        where = f"{host}/suite2p" if host else "suite2p"
+        if not planes:
+            result.findings.append(session.finding(
+                "SUITE2P.INCOMPLETE", where, "no plane<k>/ folder; rerun suite2p or copy its output"))
+            return False
+        complete = True
+        for k in sorted(planes):
+            missing = [name for name in PLANE_FILES if f"plane{k}/{name}" not in keys]
+            if missing:
+                complete = False
+                result.findings.append(session.finding(
+                    "SUITE2P.INCOMPLETE", f"{where}/plane{k}",
+                    f"plane{k} lacks {', '.join(missing)}; rerun suite2p on this plane or copy the files"))
+        return complete
