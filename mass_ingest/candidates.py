@@ -86,6 +86,8 @@ class SessionCandidate(_Strict):
     outputs: list[Output] = Field(default_factory=list)
     systems: list[str] = Field(default_factory=list, description="Recording systems recognised in the folder.")
     projects: list[str] = Field(default_factory=list)
+    group: str = Field("", description="With a layout's combined: false, the recording this session is "
+                       "(one session per ScanImage basename or Femtonics unit); '' for a whole folder.")
     excluded_by: str | None = Field(None, description="The profile rule that excluded this folder, if any.")
     findings: list[Finding] = Field(default_factory=list)
 
@@ -93,12 +95,12 @@ class SessionCandidate(_Strict):
     def session_id(self) -> str:
         """Readable id used in reports and approval exclusions: '<subject>/<YYYY-MM-DD_HH-MM-SS>'."""
         when = self.session_start.strftime("%Y-%m-%d_%H-%M-%S") if self.session_start else "unknown-time"
-        return f"{self.subject}/{when}"
+        return f"{self.subject}/{when}" + (f"/{self.group}" if self.group else "")
 
     @property
     def candidate_id(self) -> str:
         """Stable id of this folder: a short hash of its canonical location."""
-        return candidate_id(self.location)
+        return candidate_id(self.location + (f"#{self.group}" if self.group else ""))
 
 
 def candidate_id(location: str) -> str:
@@ -134,6 +136,7 @@ CANDIDATE_SCHEMA: dict[str, pl.DataType] = {
     "outputs": pl.List(_OUTPUT),
     "systems": pl.List(pl.String),
     "projects": pl.List(pl.String),
+    "group": pl.String,
     "excluded_by": pl.String,
     "findings": pl.List(_FINDING),
 }

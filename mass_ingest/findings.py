@@ -55,6 +55,8 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     # imaging-side systems (scanimage, wavesurfer, femtonics, suite2p, dlc)
     "IMAGING.BAD_BASENAME": (Severity.ERROR, "a ScanImage file's basename contains '_'"),
     "IMAGING.COUNTER_GAP": (Severity.WARNING, "ScanImage file counters skip a number"),
+    "IMAGING.START_FROM_MTIME": (Severity.INFO, "a recording's start time was taken from its first file's mtime"),
+    "IMAGING.START_UNKNOWN": (Severity.WARNING, "a recording's start time could not be told from the folder's"),
     "SUITE2P.INCOMPLETE": (Severity.WARNING, "a suite2p output lacks planes or files"),
     "DLC.INCOMPLETE": (Severity.WARNING, "a DeepLabCut result set lacks files"),
 }

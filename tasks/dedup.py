@@ -13,7 +13,8 @@ from prefect import task
 from mass_ingest.profile import Profile
 from mass_ingest.stage_cache import STAGE_CACHE, StageFrame
 
-EXISTING_SCHEMA = {"subject": pl.String, "session_start": pl.Datetime("us"), "location": pl.String}
+EXISTING_SCHEMA = {"subject": pl.String, "session_start": pl.Datetime("us"), "location": pl.String,
+                   "group": pl.String}
 
 
 def fetch_existing_sessions() -> pl.DataFrame:
@@ -21,12 +22,12 @@ def fetch_existing_sessions() -> pl.DataFrame:
     from mass_ingest.db import schema
 
     schema.activate()
-    joined = (schema.Session * schema.Session.Directory).proj("location")
+    joined = (schema.Session * schema.Session.Directory).proj("location", "session_group")
     frame = joined.to_polars()
     if frame.is_empty():
         return pl.DataFrame(schema=EXISTING_SCHEMA)
     return frame.select(pl.col("subject").cast(pl.String), pl.col("session_start").cast(pl.Datetime("us")),
-                        pl.col("location").cast(pl.String))
+                        pl.col("location").cast(pl.String), pl.col("session_group").cast(pl.String).alias("group"))
 
 
 def deduplicate(candidates: pl.DataFrame, existing: pl.DataFrame, share_order: list[str]) -> pl.DataFrame:
@@ -42,9 +43,11 @@ def deduplicate(candidates: pl.DataFrame, existing: pl.DataFrame, share_order: l
                                        return_dtype=pl.Int64).alias("_share_rank"))
     by_key = existing.select("subject", "session_start", pl.col("location").alias("_db_by_key")).unique(
         ["subject", "session_start"], keep="first")
-    by_location = existing.select(pl.col("location"), pl.lit(True).alias("_db_by_location")).unique("location")
+    # One folder may hold several sessions (imaging, combined: false): a location is a place + group.
+    by_location = existing.select("location", "group", pl.lit(True).alias("_db_by_location")).unique(
+        ["location", "group"])
     frame = (frame.join(by_key, on=["subject", "session_start"], how="left", nulls_equal=False)
-             .join(by_location, on="location", how="left"))
+             .join(by_location, on=["location", "group"], how="left"))
     # Within the batch: the first (by share order, then path) of each (subject, start) is kept,
     # chosen among folders that can be kept at all (not excluded, start known).
     eligible = pl.col("session_start").is_not_null() & pl.col("excluded_by").is_null()

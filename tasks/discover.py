@@ -16,6 +16,7 @@ from prefect import get_run_logger, task
 
 from mass_ingest.candidates import SessionCandidate, candidates_to_frame
 from mass_ingest.findings import Finding, finding
+from mass_ingest.groups import split_by_recording
 from mass_ingest.layouts import LayoutTemplate, parse_session_start
 from mass_ingest.locations import canonical_location
 from mass_ingest.profile import Layout, Profile, Share
@@ -151,10 +152,17 @@ def discover_share(profile: Profile, share_name: str, progress: Callable[[int], 
     # 2. Describe each folder once, by the first layout that fits it; an odd date is a finding
     # only where no layout explains the folder.
     candidates: dict[str, SessionCandidate] = {}
+    described_folders: set[str] = set()
     for rel, layout, template, path, fields, date_ok in matches:
-        if rel in candidates or (not date_ok and rel in explained):
+        if rel in described_folders or (not date_ok and rel in explained):
             continue
-        candidates[rel] = describe_session(walker, share, profile, layout, template, path, fields)
+        described = describe_session(walker, share, profile, layout, template, path, fields)
+        described_folders.add(rel)
+        if not layout.combined:
+            for part in split_by_recording(described, path, profile.timezone):
+                candidates[f"{rel}#{part.group}" if part.group else rel] = part
+        else:
+            candidates[rel] = described
         if progress:
             progress(len(candidates))
     ordered = [candidates[k] for k in sorted(candidates)]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import polars as pl
 from prefect import task
 
-from mass_ingest.candidates import candidate_id
 from mass_ingest.db import schema
 from mass_ingest.stage_cache import STAGE_CACHE, StageFrame
 
@@ -24,8 +23,8 @@ def _rows(frame: pl.DataFrame, timezone: str, ingest_id: str) -> dict[str, list[
     for row in frame.iter_rows(named=True):
         key = {"subject": row["subject"], "session_start": row["session_start"]}
         sessions.append({**key, "timezone": timezone, "modality": row["modality"], "ingest_id": ingest_id})
-        directories.append({**key, "share": row["share"], "rel_path": row["rel_path"],
-                            "location": row["location"], "location_hash": candidate_id(row["location"])})
+        directories.append({**key, "share": row["share"], "rel_path": row["rel_path"], "location": row["location"],
+                            "session_group": row["group"], "location_hash": row["candidate_id"]})
         for probe in row["probes"]:
             recordings.append({**key, "recording": probe["folder"] or ".", "meta_file": probe["meta_file"],
                                **{k: probe[k] for k in ("serial", "probe_type", "part_number", "n_saved_chans",
@@ -42,13 +41,14 @@ def insert_sessions(frame: pl.DataFrame, *, timezone: str, ingest_id: str) -> in
     schema.activate()
     connection = schema.Session.connection
     keys = [{"subject": s, "session_start": t} for s, t in zip(frame["subject"], frame["session_start"])]
-    hashes = [{"location_hash": candidate_id(loc)} for loc in frame["location"]]
+    # A folder's candidate id hashes its location (and group): the directory's unique key.
+    hashes = [{"location_hash": cid} for cid in frame["candidate_id"]]
     projects = sorted({p for ps in frame["projects"] for p in ps})
     with connection.transaction:
         existing = {(r["subject"], r["session_start"]) for r in (schema.Session & keys).proj().to_dicts()}
         existing_at = {r["location_hash"] for r in (schema.Session.Directory & hashes).proj("location_hash").to_dicts()}
-        fresh = frame.filter([(s, t) not in existing and candidate_id(loc) not in existing_at
-                              for s, t, loc in zip(frame["subject"], frame["session_start"], frame["location"])])
+        fresh = frame.filter([(s, t) not in existing and cid not in existing_at
+                              for s, t, cid in zip(frame["subject"], frame["session_start"], frame["candidate_id"])])
         if fresh.is_empty():
             return 0
         rows = _rows(fresh, timezone, ingest_id)

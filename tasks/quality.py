@@ -45,6 +45,7 @@ EXPECTATIONS: tuple[str, ...] = (
     "every_ap_bin_has_meta",
     "probe_count_matches_implants",
     "no_discovery_errors",
+    "session_key_unique",
 )
 
 # Discovery findings at or above this severity stop a session, except those another
@@ -111,6 +112,7 @@ def validation_frame(frame: pl.DataFrame, context: QualityContext) -> pl.DataFra
             pl.col("probes").list.len().fill_null(0).cast(pl.Int64).alias("n_probes"),
             pl.col("bins_without_meta").list.len().fill_null(0).cast(pl.Int64).alias("n_bins_without_meta"),
             _blocking_findings().list.len().fill_null(0).cast(pl.Int64).alias("n_discovery_errors"),
+            _same_key_count("status" in frame.columns).alias("n_same_key"),
         )
         .join(implants.lazy(), on="subject", how="left", maintain_order="left")
         .collect()
@@ -121,6 +123,20 @@ def _blocking_findings() -> pl.Expr:
     return pl.col("findings").list.filter(
         pl.element().struct.field("severity").is_in(_BLOCKING)
         & ~pl.element().struct.field("code").is_in(_COVERED_CODES))
+
+
+def _same_key_count(has_status: bool) -> pl.Expr:
+    """How many new candidates claim this row's (subject, start): more than one can never all go in.
+
+    Copies across folders were already marked by dedup; this catches what dedup cannot tell
+    apart, e.g. two recordings of one imaging folder whose start times could not be read.
+    A frame without dedup's ``status`` counts every row as new.
+    """
+    claims = pl.col("session_start").is_not_null()
+    if has_status:
+        claims = claims & (pl.col("status") == "new")
+    return (pl.when(claims).then(claims.cast(pl.Int64).sum().over("subject", "session_start"))
+            .otherwise(1).cast(pl.Int64))
 
 
 def build_suite() -> ExpectationSuite:
@@ -159,6 +175,9 @@ def build_suite() -> ExpectationSuite:
         gxe.ExpectColumnValuesToBeInSet(
             column="n_discovery_errors", value_set=[0], meta=named("no_discovery_errors"),
             description="Discovery read every file of the session (no unreadable folder or .meta)."),
+        gxe.ExpectColumnValuesToBeInSet(
+            column="n_same_key", value_set=[1], meta=named("session_key_unique"),
+            description="No other new candidate claims the same subject and start time."),
     ])
     names = tuple(e.meta[META_KEY] for e in suite.expectations)
     if names != EXPECTATIONS:
@@ -246,6 +265,10 @@ def _reasons() -> dict[str, pl.Expr]:
         "no_discovery_errors": _blocking_findings().list.eval(
             pl.format("{} at {}: {}", pl.element().struct.field("code"), pl.element().struct.field("path"),
                       pl.element().struct.field("message"))).list.join("; "),
+        "session_key_unique": pl.format(
+            "{} new candidates claim subject {} starting {}; they cannot all be inserted: give them distinct "
+            "start times, or combine them (layout combined: true)", pl.col("n_same_key"), pl.col("subject"),
+            start),
     }
 
 

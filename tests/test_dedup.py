@@ -26,8 +26,9 @@ def candidate(share: str, subject: str, start: datetime | None, rel: str | None 
                             session_start=start, layout=LAYOUT, excluded_by=excluded_by)
 
 
-def existing(*rows: tuple[str, datetime, str]) -> pl.DataFrame:
-    return pl.DataFrame([dict(zip(EXISTING_SCHEMA, row)) for row in rows], schema=EXISTING_SCHEMA)
+def existing(*rows: tuple) -> pl.DataFrame:
+    """Sessions in the pipeline: (subject, start, location[, group]); group '' for a whole folder."""
+    return pl.DataFrame([dict(zip(EXISTING_SCHEMA, (*row, "")[:4])) for row in rows], schema=EXISTING_SCHEMA)
 
 
 def dedup(candidates: list[SessionCandidate], in_db: pl.DataFrame | None = None) -> list[dict]:
@@ -166,3 +167,17 @@ class TestLocations:
 
     def test_path_on_no_known_share_is_only_normalised(self) -> None:
         assert normalise_location("Z:\\Data\\x\\", [N, BACKUP]) == "z:/data/x"
+
+
+class TestRecordingGroups:
+    """Imaging with combined: false: one folder holds one session per recording (its group)."""
+
+    def test_a_group_in_the_pipeline_does_not_make_the_other_groups_of_its_folder_duplicates(self) -> None:
+        folder = "m1/20240301"
+        first = candidate("N", "m1", datetime(2024, 3, 1, 10, 0), rel=folder).model_copy(update={"group": "fovA"})
+        second = candidate("N", "m1", datetime(2024, 3, 1, 11, 0), rel=folder).model_copy(update={"group": "fovB"})
+        assert first.location == second.location
+        db = existing(("m1", datetime(2024, 3, 1, 10, 0), first.location, "fovA"))
+        frame = deduplicate(candidates_to_frame([first, second]), db, SHARE_ORDER)
+        assert frame.select("session_id", "status").rows() == [
+            ("m1/2024-03-01_10-00-00/fovA", "duplicate"), ("m1/2024-03-01_11-00-00/fovB", "new")]

@@ -114,7 +114,7 @@ def session_record(rel: str, subject: str, start: datetime | None, **changes: ob
     return {"share": "N", "rel_path": rel, "location": (str(changes.pop("root")) + "/" + rel).lower(),
             "subject": subject, "session_start": start, "modality": "ephys", "layout": LAYOUT, "probes": [],
             "bins_without_meta": [], "task_hints": [], "recordings": [], "outputs": [], "systems": systems,
-            "projects": [], "excluded_by": None, "findings": [], **changes}
+            "projects": [], "group": "", "excluded_by": None, "findings": [], **changes}
 
 
 S1 = "recordings/25843/2024-03-05_10-30-58"

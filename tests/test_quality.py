@@ -106,6 +106,21 @@ class TestQualityStage:
         candidate = _candidate("s", bins_without_meta=("p.ap.bin",)).model_copy(update={"findings": [missing]})
         assert _checked(candidate)[0]["quality_failures"] == ["every_ap_bin_has_meta"]
 
+    def test_two_new_candidates_claiming_one_session_key_both_fail_session_key_unique(self) -> None:
+        # Two recordings of one imaging folder whose start times could not be told apart.
+        frame = candidates_to_frame([_candidate("s#fovA"), _candidate("s#fovB")]).with_columns(
+            pl.lit("new").alias("status"))
+        out = check_quality(frame, CONTEXT).select(list(QUALITY_COLUMNS)).to_dicts()
+        reason = ("2 new candidates claim subject m1 starting 2024-03-01 10:00; they cannot all be inserted: give "
+                  "them distinct start times, or combine them (layout combined: true)")
+        assert out == [{"quality_passed": False, "quality_failures": ["session_key_unique"],
+                        "quality_reasons": [reason]}] * 2
+
+    def test_a_copy_or_duplicate_does_not_count_as_a_second_claim(self) -> None:
+        frame = candidates_to_frame([_candidate("s"), _candidate("s-copy")]).with_columns(
+            pl.Series("status", ["new", "copy"]))
+        assert [r["quality_failures"] for r in check_quality(frame, CONTEXT).to_dicts()] == [[], []]
+
     def test_several_failures_of_one_candidate_are_all_listed_in_suite_order(self) -> None:
         candidate = _candidate("s", subject="m2", start=None, probes=1,
                                bins_without_meta=("probe_2/npx.imec.ap.bin", "probe_3/npx.imec.ap.bin"))
@@ -122,8 +137,9 @@ class TestQualityStage:
         assert out.schema == pl.Schema({**CANDIDATE_SCHEMA, **QUALITY_COLUMNS})
 
     def test_candidates_keep_their_order_and_their_other_columns(self) -> None:
-        frame = candidates_to_frame([_candidate("c", probes=2), _candidate("a"), _candidate("b", subject="m9"),
-                                     _candidate("d", start=None)]).with_columns(pl.lit("kept").alias("extra"))
+        frame = candidates_to_frame([_candidate("c", probes=2, start=datetime(2024, 3, 2, 10, 0)), _candidate("a"),
+                                     _candidate("b", subject="m9"), _candidate("d", start=None)]
+                                    ).with_columns(pl.lit("kept").alias("extra"))
         out = check_quality(frame, CONTEXT)
         assert out.select(frame.columns).equals(frame)
         assert out.columns == [*frame.columns, *QUALITY_COLUMNS]

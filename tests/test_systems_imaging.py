@@ -391,7 +391,7 @@ def imaging_record(root: Path, rel: str, subject: str, start: datetime, **change
     return {"share": "I", "rel_path": rel, "location": f"{root}/{rel}".lower(), "subject": subject,
             "session_start": start, "modality": "imaging", "layout": LAYOUT, "probes": [],
             "bins_without_meta": [], "task_hints": [], "recordings": [], "outputs": [], "systems": [],
-            "projects": ["mec-imaging"], "excluded_by": None, "findings": [], **changes}
+            "projects": ["mec-imaging"], "group": "", "excluded_by": None, "findings": [], **changes}
 
 
 def record(c: SessionCandidate) -> dict:

@@ -120,7 +120,8 @@ class Session(dj.Manual):
     """
 
     class Directory(dj.Part):
-        """Where the session's folder is: share name, path relative to its root, canonical location."""
+        """Where the session's folder is: share, path relative to its root, canonical location, and the
+        recording (session_group) when one folder holds several sessions (imaging, combined: false)."""
 
         definition = """
         -> master
@@ -128,6 +129,7 @@ class Session(dj.Manual):
         share: varchar(64)
         rel_path: varchar(1000)
         location: varchar(1000)
+        session_group='': varchar(64)
         location_hash: char(16)
         unique index (location_hash)
         """
