@@ -208,6 +208,51 @@ def discover(
             out.print(f"{entry['share']}: {f['severity']} {f['code']} {f['path']}: {f['message']}")
 
 
+@app.command()
+def validate(
+    profile: ProfileArg,
+    root: RootOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Say what an ingest would do, without inserting or pausing: access, discovery, dedup, quality.
+
+    Prints what would be inserted, what is skipped as a duplicate or copy, and what would be
+    quarantined and why. With --json: one object per candidate with its decision and reasons.
+    """
+    from mass_ingest.preview import decision_rows, preview_ingest
+    from mass_ingest.profile import load_profile
+
+    try:
+        prof = load_profile(profile)
+        if root:
+            prof = prof.with_root(str(root))
+        frame, access, share_findings = preview_ingest(prof)
+    except MassIngestError as exc:
+        _fail(exc)
+    rows = decision_rows(frame)
+    if as_json:
+        out.print_json(json.dumps({
+            "profile": prof.name,
+            "shares": [a.model_dump(mode="json") for a in access],
+            "share_findings": [f.model_dump(mode="json") for f in share_findings],
+            "candidates": rows}))
+        return
+    table = Table(title=f"what an ingest of {prof.name} would do", title_justify="left")
+    for column in ("session", "share", "decision", "why"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["session_id"], row["share"], {"ready": "insert"}.get(row["status"], row["status"]),
+                      "\n".join(row["reasons"]))
+    out.print(table)
+    counts = {s: sum(r["status"] == s for r in rows) for s in ("ready", "duplicate", "copy", "quarantined",
+                                                              "excluded")}
+    out.print(f"would insert {counts['ready']}; {counts['duplicate']} already in the pipeline, {counts['copy']} "
+              f"copies, {counts['quarantined']} quarantined, {counts['excluded']} excluded")
+    for a in access:
+        if a.finding:
+            out.print(f"[yellow]{a.finding}[/]")
+
+
 @subjects_app.command("import")
 def subjects_import(
     csv_file: Annotated[Path, typer.Argument(help="CSV with header subject,probe_name,serial,probe_type,"

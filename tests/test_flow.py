@@ -149,10 +149,24 @@ class TestCommandLine:
         assert "shares[0].layouts" in result.stderr and "add it" in result.stderr
         assert ingest_count() == 0
 
+    def test_validate_reports_every_decision_and_inserts_nothing(self, tmp_path):
+        campaign = demo_campaign(tmp_path)
+        import_subjects_csv(campaign.subjects_csv)
+        result = cli("validate", str(campaign.profile_path), "--json")
+        assert result.returncode == 0, result.stderr[-3000:]
+        decisions = {(c["share"], c["session_id"]): (c["status"], c["reasons"]) for c in
+                     json_out(result.stdout)["candidates"]}
+        assert sorted(status for status, _ in decisions.values()) == \
+            ["copy", "excluded", "quarantined", "quarantined", "ready", "ready", "ready", "ready", "ready"]
+        assert decisions[("N", "m9/2024-06-03_10-12-44")] == (
+            "quarantined", ["subject 'm9' is not known; import it with `mass-ingest subjects import`"])
+        assert decisions[("N", "00000/2024-03-01_16-45-20")] == ("excluded", ["exclude subjects: '00000'"])
+        assert sessions_in_db() == set() and ingest_count() == 0
+
     def test_help_lists_every_command(self):
         result = cli("--help")
         assert result.returncode == 0
-        for command in ("demo", "run", "discover", "subjects", "approve", "reject", "db"):
+        for command in ("demo", "run", "discover", "validate", "subjects", "approve", "reject", "db"):
             assert command in result.stdout
 
     def test_db_status_names_the_embedded_database_and_counts_what_it_holds(self):

@@ -1,0 +1,44 @@
+"""What an ingest would do, without Prefect, the ledger or insertion: ``mass-ingest validate``.
+
+It calls the same stage functions the flow composes (access, discovery, dedup, quality), so
+its verdicts are the flow's verdicts; it only reads the pipeline (subjects, sessions).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from mass_ingest.candidates import CANDIDATE_SCHEMA
+from mass_ingest.findings import Finding
+from mass_ingest.profile import Profile
+from tasks.access import ShareAccess, check_access
+from tasks.dedup import deduplicate, fetch_existing_sessions
+from tasks.discover import discover_share
+from tasks.quality import check_quality, classify, quality_context
+
+
+def preview_ingest(profile: Profile) -> tuple[pl.DataFrame, list[ShareAccess], list[Finding]]:
+    """The classified candidate frame, each share's access, and findings about the shares' trees."""
+    access = check_access(profile)
+    frames, share_findings = [], []
+    for share in access:
+        if not share.readable:
+            continue
+        frame, findings = discover_share(profile, share.share)
+        frames.append(frame)
+        share_findings.extend(findings)
+    candidates = pl.concat(frames) if frames else pl.DataFrame(schema=CANDIDATE_SCHEMA)
+    deduped = deduplicate(candidates, fetch_existing_sessions(), [s.name for s in profile.shares])
+    return classify(check_quality(deduped, quality_context(profile))), access, share_findings
+
+
+def decision_rows(frame: pl.DataFrame) -> list[dict]:
+    """One object per candidate: what would happen to it and why."""
+    reasons = (pl.when(pl.col("status") == "quarantined").then(pl.col("quality_reasons"))
+               .when(pl.col("dedup_reason").is_not_null()).then(pl.concat_list(pl.col("dedup_reason")))
+               .otherwise(pl.lit([], dtype=pl.List(pl.String))))
+    return (frame.with_columns(reasons.alias("reasons"))
+            .select("session_id", "share", "rel_path", "subject", "session_start", "status", "reasons",
+                    "quality_failures", "duplicate_of", "projects")
+            .with_columns(pl.col("session_start").dt.strftime("%Y-%m-%dT%H:%M:%S"))
+            .to_dicts())
