@@ -340,10 +340,14 @@ def lab_now(timezone: str) -> datetime:
     return datetime.now(ZoneInfo(timezone)).replace(tzinfo=None)
 
 
+def quality_context(profile: Profile) -> QualityContext:
+    """The pipeline's subjects and implants, and the time bounds, for checking this profile's candidates."""
+    return QualityContext(implanted_probes=implanted_probe_counts(), now=lab_now(profile.timezone),
+                          not_before=profile.not_before)
+
+
 @task(name="quality", cache_policy=STAGE_CACHE, persist_result=True, result_serializer="json")
 def quality_stage_task(profile: Profile, deduped: StageFrame, ingest_id: str) -> StageFrame:
     """Run the suite over the deduplicated candidates against the pipeline's subjects and implants."""
-    context = QualityContext(implanted_probes=implanted_probe_counts(), now=lab_now(profile.timezone),
-                             not_before=profile.not_before)
-    frame = classify(check_quality(deduped.load(), context))
+    frame = classify(check_quality(deduped.load(), quality_context(profile)))
     return StageFrame.save(frame, stage="quality", ingest_id=ingest_id)
