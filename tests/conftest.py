@@ -96,3 +96,11 @@ def clean_database(database):
 def pytest_report_header(config):
     return [f"mass-ingest test home: {_SESSION_DIR}",
             f"corpus: {os.environ.get('MASS_INGEST_CORPUS') or 'not set (corpus tests skip)'}"]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # A passing run leaves nothing behind; a failing one keeps its logs and database to look at.
+    if exitstatus == 0:
+        import shutil
+
+        shutil.rmtree(_SESSION_DIR, ignore_errors=True)
