@@ -34,6 +34,8 @@ class ProbeRecording(_Strict):
     file_time_secs: float | None = None
     file_create_time: datetime | None = None
     bin_size: int | None = Field(None, description="Size of the .ap.bin on disk; None when it is missing.")
+    bin_mtime: float | None = Field(None, description="When the .ap.bin was last modified, in seconds since the "
+                                    "epoch (the file server's clock); None when it is missing.")
     has_lf: bool = False
 
 
@@ -112,7 +114,8 @@ _FINDING = pl.Struct({"code": pl.String, "severity": pl.String, "stage": pl.Stri
 _PROBE = pl.Struct({"folder": pl.String, "meta_file": pl.String, "serial": pl.String, "probe_type": pl.String,
                     "part_number": pl.String, "n_saved_chans": pl.Int64, "sample_rate": pl.Float64,
                     "file_size_bytes": pl.Int64, "file_time_secs": pl.Float64,
-                    "file_create_time": pl.Datetime("us"), "bin_size": pl.Int64, "has_lf": pl.Boolean})
+                    "file_create_time": pl.Datetime("us"), "bin_size": pl.Int64, "bin_mtime": pl.Float64,
+                    "has_lf": pl.Boolean})
 _TASK = pl.Struct({"order": pl.Int64, "name": pl.String, "start_s": pl.Float64, "kind": pl.String})
 _RECORDING = pl.Struct({"system": pl.String, "name": pl.String, "folder": pl.String, "files": pl.List(pl.String),
                         "n_files": pl.Int64})

@@ -56,10 +56,10 @@ def _fail(exc: Exception, code: int = 2) -> None:
 
 def _counts_table(counts, title: str) -> Table:
     table = Table(title=title, title_justify="left")
-    for column in ("discovered", "duplicates", "quarantined", "excluded", "left out", "inserted"):
+    columns = ("discovered", "duplicates", "quarantined", "pending", "excluded", "left out", "inserted")
+    for column in columns:
         table.add_column(column, justify="right")
-    table.add_row(*(str(getattr(counts, c.replace(" ", "_"))) for c in
-                    ("discovered", "duplicates", "quarantined", "excluded", "left out", "inserted")))
+    table.add_row(*(str(getattr(counts, c.replace(" ", "_"))) for c in columns))
     return table
 
 
@@ -245,9 +245,10 @@ def validate(
                       "\n".join(row["reasons"]))
     out.print(table)
     counts = {s: sum(r["status"] == s for r in rows) for s in ("ready", "duplicate", "copy", "quarantined",
-                                                              "excluded")}
+                                                              "pending", "excluded")}
     out.print(f"would insert {counts['ready']}; {counts['duplicate']} already in the pipeline, {counts['copy']} "
-              f"copies, {counts['quarantined']} quarantined, {counts['excluded']} excluded")
+              f"copies, {counts['quarantined']} quarantined, {counts['pending']} pending (still arriving; looked "
+              f"at again next run), {counts['excluded']} excluded")
     for a in access:
         if a.finding:
             out.print(f"[yellow]{a.finding}[/]")

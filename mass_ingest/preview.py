@@ -29,12 +29,14 @@ def preview_ingest(profile: Profile) -> tuple[pl.DataFrame, list[ShareAccess], l
         share_findings.extend(findings)
     candidates = pl.concat(frames) if frames else pl.DataFrame(schema=CANDIDATE_SCHEMA)
     deduped = deduplicate(candidates, fetch_existing_sessions(), [s.name for s in profile.shares])
-    return classify(check_quality(deduped, quality_context(profile))), access, share_findings
+    checked = check_quality(deduped, quality_context(profile), profile.quality.expectations or None)
+    return classify(checked), access, share_findings
 
 
 def decision_rows(frame: pl.DataFrame) -> list[dict]:
     """One object per candidate: what would happen to it and why."""
     reasons = (pl.when(pl.col("status") == "quarantined").then(pl.col("quality_reasons"))
+               .when(pl.col("status") == "pending").then(pl.col("pending_reasons"))
                .when(pl.col("dedup_reason").is_not_null()).then(pl.concat_list(pl.col("dedup_reason")))
                .otherwise(pl.lit([], dtype=pl.List(pl.String))))
     return (frame.with_columns(reasons.alias("reasons"))

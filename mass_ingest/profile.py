@@ -143,6 +143,27 @@ class Approval(_Strict):
     poll_s: int = Field(10, gt=0, description="How often the paused run looks for a decision, in seconds.")
 
 
+# The quality suite's expectations (tasks/quality.py EXPECTATIONS; a test keeps the two equal).
+ExpectationName = Literal[
+    "subject_known", "session_start_parsed", "session_start_not_in_future", "session_start_not_before",
+    "every_ap_bin_has_meta", "ap_bin_size_matches_meta", "no_zero_byte_data", "channels_and_rate_plausible",
+    "probe_count_matches_implants", "probe_serials_implanted", "no_discovery_errors", "session_key_unique",
+]
+
+
+class Quality(_Strict):
+    """Thresholds of the quality suite, and which expectations each modality is judged on."""
+
+    settle_s: float = Field(900, ge=0, description="A .ap.bin changed more recently than this is still arriving: "
+                            "its session is pending (looked at again next run), not quarantined.")
+    saved_chans: tuple[int, int] = Field((1, 4096), description="Plausible nSavedChans (inclusive).")
+    sample_rate_hz: tuple[float, float] = Field((1000, 100000), description="Plausible imSampRate in Hz (inclusive).")
+    expectations: dict[Modality, list[ExpectationName]] = Field(
+        default_factory=dict, description="Expectations each modality is judged on; a modality not listed gets "
+        "its default suite (ephys: all; imaging, tracking, behaviour: subject, start time, discovery errors, "
+        "unique session key).")
+
+
 class Profile(_Strict):
     """A mass-ingest profile: shares, layouts, exclusions and projects for one campaign."""
 
@@ -155,6 +176,7 @@ class Profile(_Strict):
                                description="Sessions never to ingest; each excluded folder is listed with this rule.")
     projects: list[Project] = Field(default_factory=list, description="Projects and which sessions belong to them.")
     approval: Approval = Field(default_factory=Approval)
+    quality: Quality = Field(default_factory=Quality)
     start_tolerance_s: float = Field(
         900, ge=0, description="A probe's .meta fileCreateTime further than this from the folder's start time "
         "is reported (the folder name may be wrong, or the data belongs to another session).")

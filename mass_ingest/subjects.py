@@ -88,3 +88,12 @@ def implanted_probe_counts() -> dict[str, int]:
     for r in schema.ProbeInsertion.to_dicts():
         counts[r["subject"]] += 1
     return counts
+
+
+def implanted_serials() -> dict[str, list[str]]:
+    """subject -> serials of its implanted probes, for every known subject ([] when none)."""
+    schema.activate()
+    serials: dict[str, list[str]] = {r["subject"]: [] for r in schema.Subject.to_dicts()}
+    for r in (schema.ProbeInsertion * schema.Probe).proj("serial").to_dicts():
+        serials[r["subject"]].append(r["serial"])
+    return {subject: sorted(values) for subject, values in serials.items()}

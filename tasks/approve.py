@@ -64,6 +64,8 @@ def approval_markdown(frame: pl.DataFrame, profile: Profile, ingest_id: str) -> 
     quarantined = frame.filter(pl.col("status") == "quarantined").with_columns(
         pl.col("quality_reasons").list.join("; ").alias("reasons"))
     skipped = frame.filter(pl.col("status").is_in(["duplicate", "copy", "excluded"]))
+    pending = frame.filter(pl.col("status") == "pending").with_columns(
+        pl.col("pending_reasons").list.join("; ").alias("reasons"))
     per_share = frame.filter(pl.col("status") == "ready").group_by("share").len().sort("share")
     return (
         f"# Approve ingest of profile `{profile.name}`\n\n"
@@ -75,6 +77,8 @@ def approval_markdown(frame: pl.DataFrame, profile: Profile, ingest_id: str) -> 
                                or "none") + "\n\n"
         "## Ready to insert\n" + _table(ready, ["session_id", "share", "rel_path", "probes_n", "projects_"])
         + "\n## Quarantined (not inserted)\n" + _table(quarantined, ["session_id", "share", "rel_path", "reasons"])
+        + "\n## Pending (still arriving; looked at again by the next run)\n"
+        + _table(pending, ["session_id", "share", "rel_path", "reasons"])
         + "\n## Skipped\n" + _table(skipped, ["session_id", "share", "rel_path", "status", "dedup_reason"])
         + "\nApprove below, optionally leaving sessions out by id or glob.\n"
     )

@@ -21,6 +21,7 @@ class IngestCounts(BaseModel):
     discovered: int
     duplicates: int
     quarantined: int
+    pending: int
     excluded: int
     left_out: int
     inserted: int
@@ -48,6 +49,7 @@ def record_outcome_task(decided: StageFrame, decision: Decision, ingest_id: str,
         discovered=frame.height - count(frame, "excluded"),
         duplicates=count(frame, "duplicate", "copy"),
         quarantined=count(frame, "quarantined"),
+        pending=count(frame, "pending"),
         excluded=count(frame, "excluded"),
         left_out=count(frame, "left_out"),
         inserted=sessions_inserted_by(ingest_id),
@@ -63,4 +65,10 @@ def record_outcome_task(decided: StageFrame, decision: Decision, ingest_id: str,
         lines = [f"- `{r['session_id']}` ({r['share']}:{r['rel_path']}): " + "; ".join(r["quality_reasons"])
                  for r in quarantined.iter_rows(named=True)]
         create_markdown_artifact(key="quarantine", markdown="# Quarantined\n\n" + "\n".join(lines))
+    pending = frame.filter(pl.col("status") == "pending")
+    if pending.height:
+        lines = [f"- `{r['session_id']}` ({r['share']}:{r['rel_path']}): " + "; ".join(r["pending_reasons"])
+                 for r in pending.iter_rows(named=True)]
+        create_markdown_artifact(key="pending", markdown="# Pending: still arriving, looked at again next run\n\n"
+                                 + "\n".join(lines))
     return counts

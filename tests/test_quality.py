@@ -11,35 +11,47 @@ import pytest
 from pydantic import ValidationError
 
 from mass_ingest.candidates import CANDIDATE_SCHEMA, ProbeRecording, SessionCandidate, candidates_to_frame
+from mass_ingest.errors import QualitySuiteError
 from mass_ingest.findings import finding, Severity
 from tasks.quality import (
     EXPECTATIONS,
     META_KEY,
     QualityContext,
+    build_data_docs,
     check_quality,
+    check_quality_with_results,
+    classify,
+    expectations_for,
     failures_as_findings,
     run_suite,
     validation_frame,
 )
 
-CONTEXT = QualityContext(implanted_probes={"m1": 1, "m2": 2}, now=datetime(2025, 6, 1, 12, 0),
-                         not_before=datetime(2015, 1, 1))
+NOW = datetime(2025, 6, 1, 12, 0)
+# m1's implant has no serial on record, so its probes' serials are not judged.
+CONTEXT = QualityContext(implanted_probes={"m1": 1, "m2": 2}, implanted_serials={"m2": ["18301", "18302"]},
+                         now=NOW, now_epoch=NOW.timestamp(), not_before=datetime(2015, 1, 1))
 QUALITY_COLUMNS = {"quality_passed": pl.Boolean, "quality_failures": pl.List(pl.String),
                    "quality_reasons": pl.List(pl.String)}
+STAGE_COLUMNS = {**QUALITY_COLUMNS, "pending_reasons": pl.List(pl.String)}  # every column the stage adds
 
 
-def _probe(n: int) -> ProbeRecording:
-    return ProbeRecording(folder=f"probe_{n}", meta_file=f"probe_{n}/npx.imec.ap.meta", serial=f"1830{n}",
-                          file_size_bytes=1000, bin_size=1000)
+def _probe(n: int, **changes: object) -> ProbeRecording:
+    """A complete, plausible probe whose .bin was last written an hour before NOW."""
+    return ProbeRecording(**{
+        "folder": f"probe_{n}", "meta_file": f"probe_{n}/npx.imec.ap.meta", "serial": f"1830{n}",
+        "n_saved_chans": 385, "sample_rate": 30000.0, "file_size_bytes": 3080, "bin_size": 3080,
+        "bin_mtime": NOW.timestamp() - 3600, **changes})
 
 
 def _candidate(name: str, *, subject: str = "m1", start: datetime | None = datetime(2024, 3, 1, 10, 0),
-               probes: int = 1, bins_without_meta: tuple[str, ...] = ()) -> SessionCandidate:
-    """A candidate that passes every expectation unless an argument says otherwise."""
+               probes: int | list[ProbeRecording] = 1, bins_without_meta: tuple[str, ...] = (),
+               modality: str = "ephys") -> SessionCandidate:
+    """A candidate that passes every expectation unless an argument says otherwise (probes: a count or the list)."""
     rel_path = f"recordings/{subject}/{name}"
     return SessionCandidate(share="N", rel_path=rel_path, location=f"/mnt/n/{rel_path}", subject=subject,
-                            session_start=start, probes=[_probe(n) for n in range(1, probes + 1)],
-                            bins_without_meta=list(bins_without_meta))
+                            session_start=start, modality=modality, bins_without_meta=list(bins_without_meta),
+                            probes=probes if isinstance(probes, list) else [_probe(n) for n in range(1, probes + 1)])
 
 
 def _checked(*candidates: SessionCandidate) -> list[dict]:
@@ -134,7 +146,7 @@ class TestQualityStage:
     def test_an_empty_frame_comes_back_empty_with_the_three_columns(self) -> None:
         out = check_quality(candidates_to_frame([]), CONTEXT)
         assert out.height == 0
-        assert out.schema == pl.Schema({**CANDIDATE_SCHEMA, **QUALITY_COLUMNS})
+        assert out.schema == pl.Schema({**CANDIDATE_SCHEMA, **STAGE_COLUMNS})
 
     def test_candidates_keep_their_order_and_their_other_columns(self) -> None:
         frame = candidates_to_frame([_candidate("c", probes=2, start=datetime(2024, 3, 2, 10, 0)), _candidate("a"),
@@ -142,7 +154,7 @@ class TestQualityStage:
                                     ).with_columns(pl.lit("kept").alias("extra"))
         out = check_quality(frame, CONTEXT)
         assert out.select(frame.columns).equals(frame)
-        assert out.columns == [*frame.columns, *QUALITY_COLUMNS]
+        assert out.columns == [*frame.columns, *STAGE_COLUMNS]
         assert out["quality_failures"].to_list() == [
             ["probe_count_matches_implants"], [], ["subject_known"], ["session_start_parsed"]]
         assert out["quality_passed"].to_list() == [False, True, False, False]
@@ -185,3 +197,209 @@ class TestQualityStage:
         code = "import sys, tasks.quality; print('great_expectations' in sys.modules)"
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         assert done.stdout.strip() == "False"
+
+
+def _verdict(candidate: SessionCandidate, context: QualityContext = CONTEXT) -> dict:
+    """The stage's verdict on one new candidate: status, failures, reasons and why it may be pending."""
+    frame = candidates_to_frame([candidate]).with_columns(pl.lit("new").alias("status"))
+    row = classify(check_quality(frame, context)).row(0, named=True)
+    return {k: row[k] for k in ("status", "quality_failures", "quality_reasons", "pending_reasons")}
+
+
+def _failed(name: str, reason: str) -> dict:
+    return {"status": "quarantined", "quality_failures": [name], "quality_reasons": [reason], "pending_reasons": []}
+
+
+READY = {"status": "ready", "quality_failures": [], "quality_reasons": [], "pending_reasons": []}
+
+
+class TestProbeFiles:
+    def test_a_bin_larger_than_its_meta_announces_fails_only_ap_bin_size_matches_meta(self) -> None:
+        assert _verdict(_candidate("s", probes=[_probe(1, bin_size=4000)])) == _failed(
+            "ap_bin_size_matches_meta",
+            "probe_1/npx.imec.ap.bin has 4,000 bytes, more than the 3,080 its .ap.meta announces")
+
+    def test_a_meta_without_its_bin_fails_ap_bin_size_matches_meta_and_is_not_pending(self) -> None:
+        candidate = _candidate("s", subject="m2", probes=[_probe(1), _probe(2, bin_size=None, bin_mtime=None)])
+        assert _verdict(candidate) == _failed("ap_bin_size_matches_meta",
+                                              "probe_2/npx.imec.ap.bin is missing beside its .ap.meta")
+
+    def test_every_wrong_bin_of_a_session_is_named_in_one_reason(self) -> None:
+        candidate = _candidate("s", subject="m2", probes=[_probe(1, bin_size=1_234_567),
+                                                         _probe(2, bin_size=None, bin_mtime=None)])
+        assert _verdict(candidate)["quality_reasons"] == [
+            "probe_1/npx.imec.ap.bin has 1,234,567 bytes, more than the 3,080 its .ap.meta announces; "
+            "probe_2/npx.imec.ap.bin is missing beside its .ap.meta"]
+
+    def test_an_old_empty_bin_fails_only_no_zero_byte_data_and_is_not_taken_for_a_copy(self) -> None:
+        # 0 of 3,080 bytes, untouched for an hour: a recording or copy that failed, for a person to look at.
+        assert _verdict(_candidate("s", probes=[_probe(1, bin_size=0)])) == _failed(
+            "no_zero_byte_data", "probe_1/npx.imec.ap.bin is empty (0 bytes; its .ap.meta announces 3,080)")
+
+    def test_an_empty_bin_whose_meta_announces_no_size_fails_no_zero_byte_data(self) -> None:
+        assert _verdict(_candidate("s", probes=[_probe(1, bin_size=0, file_size_bytes=None)])) == _failed(
+            "no_zero_byte_data", "probe_1/npx.imec.ap.bin is empty (0 bytes)")
+
+
+class TestPending:
+    def test_a_bin_shorter_than_announced_is_pending_not_quarantined(self) -> None:
+        assert _verdict(_candidate("s", probes=[_probe(1, bin_size=1200)])) == {
+            "status": "pending", "quality_failures": [], "quality_reasons": [],
+            "pending_reasons": ["probe_1/npx.imec.ap.bin has 1,200 of 3,080 bytes announced: still being copied?"]}
+
+    def test_a_bin_changed_within_the_settle_time_is_pending(self) -> None:
+        candidate = _candidate("s", subject="m2", probes=[_probe(1), _probe(2, bin_mtime=NOW.timestamp() - 200)])
+        assert _verdict(candidate) == {
+            "status": "pending", "quality_failures": [], "quality_reasons": [],
+            "pending_reasons": ["probe_2/npx.imec.ap.bin changed 3 min ago (settle time 15 min)"]}
+
+    def test_a_bin_changed_exactly_the_settle_time_ago_has_settled(self) -> None:
+        assert _verdict(_candidate("s", probes=[_probe(1, bin_mtime=NOW.timestamp() - 900)])) == READY
+
+    def test_the_settle_time_comes_from_the_context(self) -> None:
+        context = CONTEXT.model_copy(update={"settle_s": 45})
+        candidate = _candidate("s", probes=[_probe(1, bin_mtime=NOW.timestamp() - 30)])
+        assert _verdict(candidate, context)["pending_reasons"] == [
+            "probe_1/npx.imec.ap.bin changed 30 s ago (settle time 45 s)"]
+        assert _verdict(_candidate("s", probes=[_probe(1, bin_mtime=NOW.timestamp() - 60)]), context) == READY
+
+    def test_a_bin_dated_after_now_is_pending_and_the_reason_suspects_the_clocks(self) -> None:
+        assert _verdict(_candidate("s", probes=[_probe(1, bin_mtime=NOW.timestamp() + 125)]))["pending_reasons"] == [
+            "probe_1/npx.imec.ap.bin is dated 2 min ahead of this computer's clock (settle time 15 min); are the "
+            "file server's and this computer's clocks apart?"]
+
+    def test_pending_wins_over_a_quality_failure_and_both_are_kept(self) -> None:
+        # A copy in progress of an unknown subject: looked at again next scan, with its failure on record.
+        verdict = _verdict(_candidate("s", subject="m9", probes=[_probe(1, bin_size=1200)]))
+        assert (verdict["status"], verdict["quality_failures"]) == ("pending", ["subject_known"])
+        assert verdict["pending_reasons"] == [
+            "probe_1/npx.imec.ap.bin has 1,200 of 3,080 bytes announced: still being copied?"]
+
+    def test_each_probe_still_arriving_is_named_sizes_first(self) -> None:
+        candidate = _candidate("s", subject="m2", probes=[_probe(1, bin_size=1200, bin_mtime=NOW.timestamp() - 60),
+                                                         _probe(2, bin_size=1, bin_mtime=NOW.timestamp() - 1)])
+        assert _verdict(candidate)["pending_reasons"] == [
+            "probe_1/npx.imec.ap.bin has 1,200 of 3,080 bytes announced: still being copied?",
+            "probe_2/npx.imec.ap.bin has 1 of 3,080 bytes announced: still being copied?",
+            "probe_1/npx.imec.ap.bin changed 1 min ago (settle time 15 min)",
+            "probe_2/npx.imec.ap.bin changed 1 s ago (settle time 15 min)"]
+
+    def test_only_new_candidates_become_pending(self) -> None:
+        frame = candidates_to_frame([_candidate("s", probes=[_probe(1, bin_size=1200)])] * 2).with_columns(
+            pl.Series("status", ["duplicate", "excluded"]))
+        assert classify(check_quality(frame, CONTEXT))["status"].to_list() == ["duplicate", "excluded"]
+
+
+class TestChannelsAndRate:
+    def test_too_many_channels_fails_channels_and_rate_plausible_naming_the_value_and_bounds(self) -> None:
+        assert _verdict(_candidate("s", probes=[_probe(1, n_saved_chans=5000)])) == _failed(
+            "channels_and_rate_plausible", "probe_1/npx.imec.ap.meta has nSavedChans=5000, outside the plausible "
+            "1 to 4096")
+
+    def test_an_implausible_rate_and_channels_on_two_probes_are_all_named(self) -> None:
+        candidate = _candidate("s", subject="m2", probes=[_probe(1, sample_rate=500.0),
+                                                         _probe(2, n_saved_chans=0, sample_rate=250_000.5)])
+        assert _verdict(candidate) == _failed(
+            "channels_and_rate_plausible",
+            "probe_2/npx.imec.ap.meta has nSavedChans=0, outside the plausible 1 to 4096; "
+            "probe_1/npx.imec.ap.meta has imSampRate=500, outside the plausible 1000 to 100000 Hz; "
+            "probe_2/npx.imec.ap.meta has imSampRate=250000.5, outside the plausible 1000 to 100000 Hz")
+
+    def test_values_on_the_bounds_pass_and_unread_values_are_left_to_discovery(self) -> None:
+        candidate = _candidate("s", subject="m2", probes=[_probe(1, n_saved_chans=4096, sample_rate=1000.0),
+                                                         _probe(2, n_saved_chans=None, sample_rate=None)])
+        assert _verdict(candidate) == READY
+
+    def test_the_bounds_come_from_the_context(self) -> None:
+        context = CONTEXT.model_copy(update={"saved_chans": (1, 384), "sample_rate_hz": (2500.0, 30000.0)})
+        assert _verdict(_candidate("s", probes=[_probe(1, sample_rate=2500.0)]), context)["quality_reasons"] == [
+            "probe_1/npx.imec.ap.meta has nSavedChans=385, outside the plausible 1 to 384"]
+
+    def test_bounds_given_highest_first_are_rejected(self) -> None:
+        with pytest.raises(ValidationError, match="4096 is above 1"):
+            CONTEXT.model_validate({**CONTEXT.model_dump(), "saved_chans": (4096, 1)})
+
+
+class TestSerials:
+    def test_a_serial_not_implanted_in_the_subject_fails_probe_serials_implanted_naming_it(self) -> None:
+        candidate = _candidate("s", subject="m2", probes=[_probe(1), _probe(2, serial="18399")])
+        assert _verdict(candidate) == _failed(
+            "probe_serials_implanted", "probe serial 18399 is not implanted in subject m2 (its implants: 18301, "
+            "18302)")
+
+    def test_several_wrong_serials_are_all_named(self) -> None:
+        candidate = _candidate("s", subject="m2", probes=[_probe(1, serial="18398"), _probe(2, serial="18399")])
+        assert _verdict(candidate)["quality_reasons"] == [
+            "probe serials 18398, 18399 are not implanted in subject m2 (its implants: 18301, 18302)"]
+
+    def test_a_probe_without_a_serial_is_not_judged_on_it(self) -> None:
+        assert _verdict(_candidate("s", subject="m2", probes=[_probe(1), _probe(2, serial=None)])) == READY
+
+    def test_serials_are_not_judged_for_a_subject_without_serials_on_record_or_an_unknown_one(self) -> None:
+        assert _verdict(_candidate("s", probes=[_probe(1, serial="99999")])) == READY  # m1: none on record
+        assert _verdict(_candidate("s", subject="m9", probes=[_probe(1, serial="99999")]))["quality_failures"] == [
+            "subject_known"]
+
+
+class TestModalitySuites:
+    def test_ephys_is_judged_on_everything_and_imaging_only_on_what_a_session_without_probes_has(self) -> None:
+        assert expectations_for("ephys") == EXPECTATIONS
+        assert expectations_for("imaging") == (
+            "subject_known", "session_start_parsed", "session_start_not_in_future", "session_start_not_before",
+            "no_discovery_errors", "session_key_unique")
+
+    def test_an_imaging_session_is_not_judged_on_probe_counts(self) -> None:
+        # m2 has two implants; an ephys session without probes fails the count, an imaging one does not.
+        frame = candidates_to_frame([_candidate("e", subject="m2", probes=0),
+                                     _candidate("i", subject="m2", probes=0, modality="imaging",
+                                                start=datetime(2024, 3, 1, 11, 0)),
+                                     _candidate("e2", subject="m9", probes=0, start=datetime(2024, 3, 1, 12, 0))])
+        out = check_quality(frame, CONTEXT)
+        assert out["quality_failures"].to_list() == [["probe_count_matches_implants"], [], ["subject_known"]]
+
+    def test_rows_of_interleaved_modalities_keep_their_order_and_their_own_verdicts(self) -> None:
+        kinds = ["imaging", "ephys", "imaging", "ephys"]
+        frame = candidates_to_frame([_candidate(f"s{i}", subject="m2", probes=0, modality=kind,
+                                                start=datetime(2024, 3, 1, 10, i)) for i, kind in enumerate(kinds)])
+        out, results = check_quality_with_results(frame, CONTEXT)
+        assert out["rel_path"].to_list() == frame["rel_path"].to_list()
+        assert out["quality_failures"].to_list() == [[], ["probe_count_matches_implants"]] * 2
+        assert [(r.suite_name, len(r.results)) for r in results] == [
+            ("mass-ingest-quality-imaging", 6), ("mass-ingest-quality-ephys", len(EXPECTATIONS))]
+
+    def test_a_suite_chosen_for_a_modality_replaces_its_default(self) -> None:
+        frame = candidates_to_frame([_candidate("s", subject="m2", probes=[_probe(1, bin_size=0)])])
+        chosen = check_quality(frame, CONTEXT, expectations={"ephys": ["subject_known", "no_zero_byte_data"]})
+        assert chosen["quality_failures"].to_list() == [["no_zero_byte_data"]]  # the count is not judged
+
+    def test_an_unknown_expectation_name_is_an_error_naming_it(self) -> None:
+        frame = candidates_to_frame([_candidate("s")])
+        with pytest.raises(QualitySuiteError, match="subject_knwon"):
+            check_quality(frame, CONTEXT, expectations={"ephys": ["subject_knwon"]})
+
+
+class TestDataDocs:
+    def test_data_docs_are_written_with_an_index_linking_each_suites_result(self, tmp_path) -> None:
+        frame = candidates_to_frame([_candidate("e", subject="m2"),
+                                     _candidate("i", subject="m2", probes=0, modality="imaging",
+                                                start=datetime(2024, 3, 1, 11, 0))])
+        out, results = check_quality_with_results(frame, CONTEXT)
+        index = build_data_docs(results, tmp_path / "docs")
+        assert index == tmp_path / "docs" / "index.html"
+        html = index.read_text()
+        assert "mass-ingest-quality-ephys" in html and "mass-ingest-quality-imaging" in html
+        # The ephys result's page names each expectation, and the candidate that failed one.
+        [page] = (index.parent / "validations" / "mass-ingest-quality-ephys").rglob("*.html")
+        assert page.relative_to(index.parent).as_posix() in html
+        text = page.read_text()
+        assert "probe_count_matches_implants: as many probes were recorded as the subject has implanted." in text
+        assert out["candidate_id"][0] in text
+
+
+def test_the_profile_names_exactly_the_suites_expectations():
+    from typing import get_args
+
+    from mass_ingest.profile import ExpectationName
+    from tasks.quality import EXPECTATIONS
+
+    assert get_args(ExpectationName) == EXPECTATIONS

@@ -21,6 +21,7 @@ from mass_ingest.systems.neuralynx import Neuralynx
 from mass_ingest.systems.neurologger import Neurologger
 from mass_ingest.systems.tracking import Tracking
 from mass_ingest.walk import Walker
+from tests.test_discover import without_bin_mtimes
 from tasks.discover import discover_share
 
 LAYOUT = "recordings/{subject}/{session_time:%Y-%m-%d_%H-%M-%S}"
@@ -81,7 +82,7 @@ def profile(root: Path, systems: list[str] | None = None) -> Profile:
 def discover(root: Path, systems: list[str] | None = None) -> tuple[SessionCandidate, list[Finding]]:
     frame, findings = discover_share(profile(root, systems), "N")
     [candidate] = frame_to_candidates(frame)
-    return candidate, findings
+    return without_bin_mtimes(candidate), findings
 
 
 def record(c: SessionCandidate) -> dict:

@@ -49,15 +49,21 @@ class Neuropixels(RecordingSystem):
             "n_saved_chans": meta.n_saved_chans, "sample_rate": meta.sample_rate,
             "file_size_bytes": meta.file_size_bytes, "file_time_secs": meta.file_time_secs,
             "file_create_time": meta.file_create_time}
-        return ProbeRecording(folder=entry.rel.rpartition("/")[0], meta_file=entry.rel, bin_size=_size(bin_entry),
-                              has_lf=stem + ".lf.meta" in by_rel, **fields)
+        bin_size, bin_mtime = _size_and_mtime(bin_entry)
+        return ProbeRecording(folder=entry.rel.rpartition("/")[0], meta_file=entry.rel, bin_size=bin_size,
+                              bin_mtime=bin_mtime, has_lf=stem + ".lf.meta" in by_rel, **fields)
 
 
-def _size(entry: FileEntry | None) -> int | None:
-    # Only the .bin files are stat'ed: the walker's scandir gave types, not sizes.
+def _size_and_mtime(entry: FileEntry | None) -> tuple[int | None, float | None]:
+    """Size and modification time (epoch seconds) of a .bin, from one stat; (None, None) when it is missing.
+
+    Only the .bin files are stat'ed: the walker's scandir gave types, not sizes. Quality reads
+    both to tell a finished recording from one still being copied.
+    """
     if entry is None:
-        return None
+        return None, None
     try:
-        return os.stat(entry.path).st_size
+        stat = os.stat(entry.path)
     except OSError:
-        return None
+        return None, None
+    return stat.st_size, stat.st_mtime
