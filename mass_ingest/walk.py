@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from mass_ingest.findings import Finding, finding
 
 
-@dataclass(frozen=True)
-class FileEntry:
-    """A file below a session folder."""
+class FileEntry(NamedTuple):
+    """A file below a session folder (a tuple: discovery makes one per file on the share)."""
 
     rel: str          # relative to the session folder, POSIX separators
     name: str
@@ -101,30 +101,34 @@ class Walker:
     def files_below(self, folder: str, max_depth: int = 8) -> list[FileEntry]:
         """Every file below a session folder (one pass, depth-bounded), sorted by relative path."""
         files: list[FileEntry] = []
-        folder_real = os.path.realpath(folder)
-        seen = {folder_real}
+        folder_real: str | None = None  # resolved at the first linked folder: most sessions have none
+        seen: set[str] = set()
         stack = [(folder, "", 0)]
         while stack:
-            path, rel, depth = stack.pop()
+            path, prefix, depth = stack.pop()
             for entry in self._list(path, "files in it are not seen"):
-                if not self._usable_name(entry, path):
+                name = entry.name
+                # Only a non-ASCII name can fail to encode; encoding every name costs a bytes object each.
+                if not name.isascii() and not self._usable_name(entry, path):
                     continue
-                child_rel = f"{rel}/{entry.name}" if rel else entry.name
                 try:
-                    is_dir = entry.is_dir(follow_symlinks=True)
+                    is_dir = entry.is_dir()  # follows links; from the scandir type for all else
                 except OSError:
                     continue
                 if is_dir:
                     if entry.is_symlink():
+                        if folder_real is None:
+                            folder_real = os.path.realpath(folder)
+                            seen.add(folder_real)
                         target = self._follow_link(entry, seen, boundary=folder_real)
                         if target is None:
                             continue
                         seen.add(target)
                     if depth < max_depth:
-                        stack.append((entry.path, child_rel, depth + 1))
-                elif entry.is_file(follow_symlinks=True):
-                    files.append(FileEntry(child_rel, entry.name, entry.path))
-        files.sort(key=lambda f: f.rel)
+                        stack.append((entry.path, f"{prefix}{name}/", depth + 1))
+                elif entry.is_file():
+                    files.append(FileEntry(prefix + name, name, entry.path))
+        files.sort()  # by rel: the first field, and unique
         return files
 
 

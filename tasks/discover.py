@@ -12,9 +12,10 @@ import time
 from collections.abc import Callable
 
 import polars as pl
+import pyarrow as pa
 from prefect import get_run_logger, task
 
-from mass_ingest.candidates import SessionCandidate, candidates_to_frame
+from mass_ingest.candidates import SessionCandidate, candidates_to_table
 from mass_ingest.findings import Finding, finding
 from mass_ingest.groups import split_by_recording
 from mass_ingest.layouts import LayoutTemplate, parse_session_start
@@ -24,6 +25,7 @@ from mass_ingest.stage_cache import STAGE_CACHE, StageFrame
 from mass_ingest.systems import SessionFiles, systems_for
 from mass_ingest.walk import Walker
 
+_BATCH = 1000  # candidates per arrow batch
 _SUSPICIOUS = ("_old", "_copy", "test", "backup")
 
 
@@ -151,7 +153,11 @@ def discover_share(profile: Profile, share_name: str, progress: Callable[[int], 
             explained.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
     # 2. Describe each folder once, by the first layout that fits it; an odd date is a finding
     # only where no layout explains the folder.
-    candidates: dict[str, SessionCandidate] = {}
+    # Candidates go to arrow every _BATCH sessions: compact, and no longer re-scanned by the
+    # garbage collector, so memory and time per session stay flat however large the share.
+    keys: list[str] = []
+    batch: list[SessionCandidate] = []
+    tables: list[pa.Table] = []
     described_folders: set[str] = set()
     for rel, layout, template, path, fields, date_ok in matches:
         if rel in described_folders or (not date_ok and rel in explained):
@@ -160,13 +166,19 @@ def discover_share(profile: Profile, share_name: str, progress: Callable[[int], 
         described_folders.add(rel)
         if not layout.combined:
             for part in split_by_recording(described, path, profile.timezone):
-                candidates[f"{rel}#{part.group}" if part.group else rel] = part
+                keys.append(f"{rel}#{part.group}" if part.group else rel)
+                batch.append(part)
         else:
-            candidates[rel] = described
+            keys.append(rel)
+            batch.append(described)
         if progress:
-            progress(len(candidates))
-    ordered = [candidates[k] for k in sorted(candidates)]
-    return candidates_to_frame(ordered), walker.findings
+            progress(len(keys))
+        if len(batch) >= _BATCH:
+            tables.append(candidates_to_table(batch))
+            batch = []
+    tables.append(candidates_to_table(batch))
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    return pl.from_arrow(pa.concat_tables(tables).take(pa.array(order, pa.int64()))), walker.findings
 
 
 @task(name="discover-share", cache_policy=STAGE_CACHE, persist_result=True, result_serializer="json",

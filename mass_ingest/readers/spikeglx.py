@@ -7,6 +7,7 @@ never raises for bad data; it returns :class:`~mass_ingest.findings.Finding` obj
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import datetime
 from pathlib import Path
@@ -89,11 +90,10 @@ def parse_meta_text(text: str) -> tuple[dict[str, str], list[int]]:
     # split('\n'), not splitlines(): the latter also breaks on \x0c, \x1c, \u2028 ..., which would
     # make the reported line numbers disagree with an editor's.
     for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
         key, sep, value = line.partition("=")  # first '=' only: CatGT command lines hold '=' in values
         if not sep:
-            malformed.append(number)
+            if line.strip():  # a blank line is not malformed
+                malformed.append(number)
             continue
         mapping[key.strip().removeprefix("~")] = value.strip()
     return mapping, malformed
@@ -139,7 +139,12 @@ def read_meta(path: str | Path, *, share: str, rel_path: str) -> tuple[SpikeGLXM
     # A real .meta is tens of KB; a .bin misnamed .meta must not be read into memory.
     try:
         with open(path, "rb") as fh:
-            data = fh.read(MAX_META_BYTES + 1)
+            # Ask for what the file holds, not for MAX_META_BYTES: read(n) allocates n bytes first,
+            # and a 4 MB allocation per file costs more than reading a 20 KB file.
+            size = os.fstat(fh.fileno()).st_size
+            data = fh.read(min(size, MAX_META_BYTES) + 1)
+            if size < len(data) <= MAX_META_BYTES:  # it grew, or its size is not known: read on to the cap
+                data += fh.read(MAX_META_BYTES + 1 - len(data))
     except OSError as exc:
         add("META.UNREADABLE", f"Could not read the .meta file ({exc.strerror or exc}). Check that this worker "
             "can read the share and that no program holds the file open, then run discovery again.")

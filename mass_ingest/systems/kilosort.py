@@ -36,11 +36,13 @@ class Kilosort(RecordingSystem):
         result = Recognised()
         names_in: dict[str, set[str]] = {}   # only folders that are sortings: bounded by probes, not files
         probe_folders: set[str] = set()
+        kinds: dict[str, str | None] = {}  # per folder, not per file: ~70 files sit in ~7 folders
         for entry in session.files:
             folder = entry.rel.rpartition("/")[0]
             if entry.name.endswith((".ap.meta", ".ap.bin")):
                 probe_folders.add(folder)
-            if cls._kind(folder):
+            kind = kinds[folder] if folder in kinds else kinds.setdefault(folder, cls._kind(folder))
+            if kind:
                 names_in.setdefault(folder, set()).add(entry.name)
         for folder in sorted(names_in):
             kind = cls._kind(folder)

@@ -18,8 +18,8 @@ class SessionsTxt(RecordingSystem):
         if txt is None:
             return Recognised()
         try:
-            with open(txt.path, encoding="utf-8", errors="replace") as fh:
-                text = fh.read()
+            with open(txt.path, "rb") as fh:  # a text-mode file object costs more than the read
+                text = fh.read().decode("utf-8", errors="replace")
         except OSError as exc:
             return Recognised(findings=[session.finding("TASKS.MALFORMED_LINE", "sessions.txt",
                                                         f"cannot be read ({exc.strerror}); enter the tasks by hand")])
