@@ -244,11 +244,12 @@ def validate(
         table.add_row(row["session_id"], row["share"], {"ready": "insert"}.get(row["status"], row["status"]),
                       "\n".join(row["reasons"]))
     out.print(table)
-    counts = {s: sum(r["status"] == s for r in rows) for s in ("ready", "duplicate", "copy", "quarantined",
-                                                              "pending", "excluded")}
+    counts = {s: sum(r["status"] == s for r in rows) for s in ("ready", "duplicate", "copy", "moved", "update",
+                                                              "quarantined", "pending", "excluded")}
     out.print(f"would insert {counts['ready']}; {counts['duplicate']} already in the pipeline, {counts['copy']} "
-              f"copies, {counts['quarantined']} quarantined, {counts['pending']} pending (still arriving; looked "
-              f"at again next run), {counts['excluded']} excluded")
+              f"copies, {counts['moved']} moved since ingested, {counts['update']} with new data since ingested, "
+              f"{counts['quarantined']} quarantined, {counts['pending']} pending (still arriving; looked at again "
+              f"next run), {counts['excluded']} excluded")
     for a in access:
         if a.finding:
             out.print(f"[yellow]{a.finding}[/]")

@@ -3,15 +3,33 @@
 ``N:\\x\\y``, ``N:/x/y`` and ``/mnt/N/x/y`` are one place when the profile says share N's
 root is /mnt/N with alias ``N:/``; case and trailing separators do not matter (lab
 shares are SMB, case-insensitive).
+
+Two spellings of one rule: :func:`normalise_location` for one path and
+:func:`normalise_locations` for a whole polars column (the pipeline's stored
+locations, a million at a time). Both walk the same prefix table, in profile order,
+and give the same string for the same input.
 """
 
 from __future__ import annotations
+
+import re
+
+import polars as pl
 
 from mass_ingest.profile import Share
 
 
 def _norm(path: str) -> str:
     return path.replace("\\", "/").rstrip("/").lower()
+
+
+def _norm_expr(path: pl.Expr) -> pl.Expr:
+    return path.str.replace_all("\\", "/", literal=True).str.strip_chars_end("/").str.to_lowercase()
+
+
+def _prefixes(shares: list[Share]) -> list[tuple[str, str]]:
+    """(normalised prefix, normalised root) for each share's root and aliases; the first match wins."""
+    return [(_norm(prefix), _norm(share.root)) for share in shares for prefix in [share.root, *share.aliases]]
 
 
 def canonical_location(share: Share, rel_path: str) -> str:
@@ -24,9 +42,71 @@ def canonical_location(share: Share, rel_path: str) -> str:
 def normalise_location(path: str, shares: list[Share]) -> str:
     """Rewrite any alias spelling to the share root, then canonicalise."""
     norm = _norm(path)
-    for share in shares:
-        for prefix in [share.root, *share.aliases]:
-            p = _norm(prefix)
-            if norm == p or norm.startswith(p + "/"):
-                return canonical_location(share, norm[len(p):])
+    for prefix, root in _prefixes(shares):
+        if norm == prefix or norm.startswith(prefix + "/"):
+            rel = norm[len(prefix):].lstrip("/")
+            return f"{root}/{rel}" if rel else root
     return norm
+
+
+def normalise_locations(locations: pl.Series, shares: list[Share]) -> pl.Series:
+    """:func:`normalise_location` for a whole column at once (no Python per row); nulls stay null.
+
+    Locations already canonical (below a share root, lower case, single '/', ASCII) are found
+    with one regular expression and left as they are; only the others are rewritten, in two
+    steps: the spelling is normalised (separators, case, trailing '/'), then one expression
+    picks, per row, the first share root or alias it starts with (``when`` / ``starts_with`` per
+    prefix, in the order :func:`normalise_location` tries them) and puts the share's root in
+    its place. Only the matched prefix's length and root are chosen per prefix; the path is cut
+    and joined once, so many aliases cost little more than one.
+    """
+    prefixes = _prefixes(shares)
+    pattern = _canonical_pattern(prefixes)
+    if pattern is None:
+        return _rewrite(locations, prefixes)
+    todo = locations.to_frame("p").select(
+        pl.int_range(pl.len(), dtype=pl.UInt32).filter(~pl.col("p").str.contains(pattern).fill_null(True)))
+    todo = todo.to_series()
+    if todo.is_empty():
+        return locations
+    return locations.clone().scatter(todo, _rewrite(locations.gather(todo), prefixes))
+
+
+def _rewrite(locations: pl.Series, prefixes: list[tuple[str, str]]) -> pl.Series:
+    # The normalised spelling is made once, then used by every branch of the prefix expression.
+    norm = locations.to_frame("norm").select(_norm_expr(pl.col("norm")))
+    return norm.select(_rewrite_prefix(pl.col("norm"), prefixes)).to_series().alias(locations.name)
+
+
+def _canonical_pattern(prefixes: list[tuple[str, str]]) -> str | None:
+    """A regular expression that only canonical locations match, or None when no root allows one.
+
+    A root is left out when an earlier prefix could take paths below it (nested roots or aliases):
+    there the first matching prefix decides, and only the full rewrite knows which it is.
+    """
+    roots = []
+    for i, (prefix, root) in enumerate(prefixes):
+        if prefix != root or root in roots:
+            continue
+        earlier = [p for p, _ in prefixes[:i]]
+        if not any(p == root or root.startswith(p + "/") or p.startswith(root + "/") for p in earlier):
+            roots.append(root)
+    if not roots:
+        return None
+    # Below the root: one or more '/'-separated parts of printable ASCII other than '/', '\\' and A-Z.
+    return "^(?:" + "|".join(re.escape(root) for root in roots) + r")(?:/[ -.0-@\[\]-~]+)*$"
+
+
+def _rewrite_prefix(norm: pl.Expr, prefixes: list[tuple[str, str]]) -> pl.Expr:
+    if not prefixes:
+        return norm
+    which = pl.when((norm == prefixes[0][0]) | norm.str.starts_with(prefixes[0][0] + "/")).then(0)
+    for i, (prefix, _) in enumerate(prefixes[1:], start=1):
+        which = which.when((norm == prefix) | norm.str.starts_with(prefix + "/")).then(i)
+    numbers = list(range(len(prefixes)))
+    cut = which.replace_strict(numbers, [len(prefix) for prefix, _ in prefixes], return_dtype=pl.UInt32)
+    root = which.replace_strict(numbers, [root for _, root in prefixes], return_dtype=pl.String)
+    rel = norm.str.slice(cut).str.strip_chars_start("/")
+    return (pl.when(which.is_null()).then(norm)
+            .when(rel == "").then(root)
+            .otherwise(pl.concat_str(root, pl.lit("/"), rel)))

@@ -28,7 +28,7 @@ def preview_ingest(profile: Profile) -> tuple[pl.DataFrame, list[ShareAccess], l
         frames.append(frame)
         share_findings.extend(findings)
     candidates = pl.concat(frames) if frames else pl.DataFrame(schema=CANDIDATE_SCHEMA)
-    deduped = deduplicate(candidates, fetch_existing_sessions(), [s.name for s in profile.shares])
+    deduped = deduplicate(candidates, fetch_existing_sessions(), profile.shares)
     checked = check_quality(deduped, quality_context(profile), profile.quality.expectations or None)
     return classify(checked), access, share_findings
 
@@ -37,6 +37,8 @@ def decision_rows(frame: pl.DataFrame) -> list[dict]:
     """One object per candidate: what would happen to it and why."""
     reasons = (pl.when(pl.col("status") == "quarantined").then(pl.col("quality_reasons"))
                .when(pl.col("status") == "pending").then(pl.col("pending_reasons"))
+               .when(pl.col("status") == "update").then(
+                   pl.col("new_parts").list.eval(pl.format("new since ingested: {}", pl.element())))
                .when(pl.col("dedup_reason").is_not_null()).then(pl.concat_list(pl.col("dedup_reason")))
                .otherwise(pl.lit([], dtype=pl.List(pl.String))))
     return (frame.with_columns(reasons.alias("reasons"))

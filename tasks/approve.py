@@ -66,6 +66,10 @@ def approval_markdown(frame: pl.DataFrame, profile: Profile, ingest_id: str) -> 
     skipped = frame.filter(pl.col("status").is_in(["duplicate", "copy", "excluded"]))
     pending = frame.filter(pl.col("status") == "pending").with_columns(
         pl.col("pending_reasons").list.join("; ").alias("reasons"))
+    # Known sessions that moved or gained data: shown so a person knows, not inserted by this run.
+    known = frame.filter(pl.col("status").is_in(["moved", "update"])).with_columns(
+        pl.when(pl.col("status") == "update").then(pl.col("new_parts").list.join(", "))
+        .otherwise(pl.col("dedup_reason")).alias("what"))
     per_share = frame.filter(pl.col("status") == "ready").group_by("share").len().sort("share")
     return (
         f"# Approve ingest of profile `{profile.name}`\n\n"
@@ -79,6 +83,8 @@ def approval_markdown(frame: pl.DataFrame, profile: Profile, ingest_id: str) -> 
         + "\n## Quarantined (not inserted)\n" + _table(quarantined, ["session_id", "share", "rel_path", "reasons"])
         + "\n## Pending (still arriving; looked at again by the next run)\n"
         + _table(pending, ["session_id", "share", "rel_path", "reasons"])
+        + "\n## Known sessions that moved or gained data (reported, not inserted by this run)\n"
+        + _table(known, ["session_id", "share", "rel_path", "status", "what"])
         + "\n## Skipped\n" + _table(skipped, ["session_id", "share", "rel_path", "status", "dedup_reason"])
         + "\nApprove below, optionally leaving sessions out by id or glob.\n"
     )

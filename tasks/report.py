@@ -22,6 +22,8 @@ class IngestCounts(BaseModel):
     duplicates: int
     quarantined: int
     pending: int
+    moved: int
+    updates: int
     excluded: int
     left_out: int
     inserted: int
@@ -50,6 +52,8 @@ def record_outcome_task(decided: StageFrame, decision: Decision, ingest_id: str,
         duplicates=count(frame, "duplicate", "copy"),
         quarantined=count(frame, "quarantined"),
         pending=count(frame, "pending"),
+        moved=count(frame, "moved"),
+        updates=count(frame, "update"),
         excluded=count(frame, "excluded"),
         left_out=count(frame, "left_out"),
         inserted=sessions_inserted_by(ingest_id),
