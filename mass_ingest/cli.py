@@ -40,12 +40,18 @@ app.add_typer(subjects_app, name="subjects")
 db_app = typer.Typer(help="The database: which one, and the embedded server's state.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 console = Console(stderr=True)
-out = Console()
+# Piped or logged output gets room for whole column names instead of rich's 80-column guess.
+out = Console() if sys.stdout.isatty() else Console(width=120)
 
 ProfileArg = Annotated[Path, typer.Argument(help="Profile YAML, e.g. profiles/moser-ephys.yaml.", show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 RootOpt = Annotated[Optional[Path], typer.Option("--root", help="Replace the root of the profile's share "
                                                  "(its only share, or the one named by --share).")]
+
+
+def _print_json(data: object) -> None:
+    # Plain print: rich would wrap long strings at the console width, and machines read this.
+    print(json.dumps(data, indent=2, default=str))
 
 
 def _fail(exc: Exception, code: int = 2) -> None:
@@ -91,7 +97,7 @@ def _run_flow(profile: Path, root: Path | None, approval, as_json: bool, title: 
         _fail(counts, code=2 if isinstance(counts, ProfileError) else 1)
     elapsed = time.perf_counter() - started
     if as_json:
-        out.print_json(json.dumps(counts.as_json()))
+        _print_json(counts.as_json())
         return
     out.print(_counts_table(counts, title))
     out.print(f"ingest {counts.ingest_id}: {counts.decision}; {elapsed:.1f} s in all")
@@ -194,7 +200,7 @@ def discover(
                                              **candidate.model_dump(mode="json")})
         result["shares"].append(entry)
     if as_json:
-        out.print_json(json.dumps(result))
+        _print_json(result)
         return
     table = Table(title=f"sessions found by profile {prof.name}", title_justify="left")
     for column in ("session", "share", "folder", "probes", "findings", "excluded"):
@@ -231,11 +237,11 @@ def validate(
         _fail(exc)
     rows = decision_rows(frame)
     if as_json:
-        out.print_json(json.dumps({
+        _print_json({
             "profile": prof.name,
             "shares": [a.model_dump(mode="json") for a in access],
             "share_findings": [f.model_dump(mode="json") for f in share_findings],
-            "candidates": rows}))
+            "candidates": rows})
         return
     table = Table(title=f"what an ingest of {prof.name} would do", title_justify="left")
     for column in ("session", "share", "decision", "why"):
