@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import polars as pl
 
-from mass_ingest.candidates import CANDIDATE_SCHEMA
 from mass_ingest.findings import Finding
 from mass_ingest.profile import Profile
 from tasks.access import ShareAccess, check_access
-from tasks.dedup import deduplicate, fetch_existing_sessions
+from tasks.dedup import deduplicate_discovered
 from tasks.discover import discover_share
-from tasks.quality import check_quality, classify, quality_context
+from tasks.quality import check_profile_quality
 
 
 def preview_ingest(profile: Profile) -> tuple[pl.DataFrame, list[ShareAccess], list[Finding]]:
@@ -27,10 +26,8 @@ def preview_ingest(profile: Profile) -> tuple[pl.DataFrame, list[ShareAccess], l
         frame, findings = discover_share(profile, share.share)
         frames.append(frame)
         share_findings.extend(findings)
-    candidates = pl.concat(frames) if frames else pl.DataFrame(schema=CANDIDATE_SCHEMA)
-    deduped = deduplicate(candidates, fetch_existing_sessions(), profile.shares)
-    checked = check_quality(deduped, quality_context(profile), profile.quality.expectations or None)
-    return classify(checked), access, share_findings
+    checked, _ = check_profile_quality(deduplicate_discovered(frames, profile.shares), profile)
+    return checked, access, share_findings
 
 
 def decision_rows(frame: pl.DataFrame) -> list[dict]:

@@ -32,6 +32,7 @@ from __future__ import annotations
 import polars as pl
 from prefect import task
 
+from mass_ingest.candidates import CANDIDATE_SCHEMA
 from mass_ingest.locations import normalise_locations
 from mass_ingest.profile import Profile, Share
 from mass_ingest.stage_cache import STAGE_CACHE, StageFrame
@@ -365,13 +366,13 @@ def _classify(frame: pl.DataFrame, order: list[str], locations: pl.Series) -> pl
         pl.when(status == "update").then(pl.col("_new_parts")).otherwise(empty).alias("new_parts"))
 
 
+def deduplicate_discovered(frames: list[pl.DataFrame], shares: list[Share]) -> pl.DataFrame:
+    """Every share's discovery frame, deduplicated against the pipeline and within the batch."""
+    candidates = pl.concat(frames, how="vertical") if frames else pl.DataFrame(schema=CANDIDATE_SCHEMA)
+    return deduplicate(candidates, fetch_existing_sessions(), shares)
+
+
 @task(name="deduplicate", cache_policy=STAGE_CACHE, persist_result=True, result_serializer="json")
 def deduplicate_task(profile: Profile, discovered: list[StageFrame], ingest_id: str) -> StageFrame:
-    frames = [d.load() for d in discovered]
-    candidates = pl.concat(frames, how="vertical") if frames else pl.DataFrame()
-    if candidates.is_empty():
-        from mass_ingest.candidates import CANDIDATE_SCHEMA
-
-        candidates = pl.DataFrame(schema=CANDIDATE_SCHEMA)
-    frame = deduplicate(candidates, fetch_existing_sessions(), profile.shares)
+    frame = deduplicate_discovered([d.load() for d in discovered], profile.shares)
     return StageFrame.save(frame, stage="dedup", ingest_id=ingest_id)

@@ -633,13 +633,20 @@ def quality_context(profile: Profile) -> QualityContext:
                           sample_rate_hz=profile.quality.sample_rate_hz)
 
 
+def check_profile_quality(frame: pl.DataFrame, profile: Profile
+                          ) -> tuple[pl.DataFrame, list[ExpectationSuiteValidationResult]]:
+    """The profile's suites over deduplicated candidates, classified (ready, pending, quarantined, ...)."""
+    checked, results = check_quality_with_results(frame, quality_context(profile),
+                                                  profile.quality.expectations or None)
+    return classify(checked), results
+
+
 @task(name="quality", cache_policy=STAGE_CACHE, persist_result=True, result_serializer="json")
 def quality_stage_task(profile: Profile, deduped: StageFrame, ingest_id: str) -> StageFrame:
     """Run the suites over the deduplicated candidates, and publish GX's Data Docs of the run."""
-    frame, results = check_quality_with_results(deduped.load(), quality_context(profile),
-                                                profile.quality.expectations or None)
+    frame, results = check_profile_quality(deduped.load(), profile)
     docs = build_data_docs(results, run_dir(ingest_id) / "data-docs")
     get_run_logger().info("Great Expectations Data Docs of the quality suites: %s", docs)
     create_link_artifact(key="quality-data-docs", link=docs.as_uri(), link_text="Data Docs",
                          description="Great Expectations Data Docs of this ingest's quality suites")
-    return StageFrame.save(classify(frame), stage="quality", ingest_id=ingest_id)
+    return StageFrame.save(frame, stage="quality", ingest_id=ingest_id)
