@@ -70,7 +70,7 @@ def approval_markdown(frame: pl.DataFrame, profile: Profile, ingest_id: str) -> 
     known = frame.filter(pl.col("status").is_in(["moved", "update"])).with_columns(
         pl.when(pl.col("status") == "update").then(pl.col("new_parts").list.join(", "))
         .otherwise(pl.col("dedup_reason")).alias("what"))
-    per_share = frame.filter(pl.col("status") == "ready").group_by("share").len().sort("share")
+    per_share = ready.group_by("share").len().sort("share")
     return (
         f"# Approve ingest of profile `{profile.name}`\n\n"
         f"Ingest `{ingest_id}`, profile hash `{profile.content_hash()}`.\n\n"

@@ -38,19 +38,30 @@ def count(frame: pl.DataFrame, *statuses: str) -> int:
     return frame.filter(pl.col("status").is_in(list(statuses))).height
 
 
+def _publish_reasons(rows: pl.DataFrame, reasons: str, key: str, title: str) -> None:
+    """A markdown artifact listing each session of ``rows`` with its reasons (none when empty)."""
+    if rows.is_empty():
+        return
+    lines = [f"- `{r['session_id']}` ({r['share']}:{r['rel_path']}): " + "; ".join(r[reasons])
+             for r in rows.iter_rows(named=True)]
+    create_markdown_artifact(key=key, markdown=f"# {title}\n\n" + "\n".join(lines))
+
+
 @task(name="record-outcome")
 def record_outcome_task(decided: StageFrame, decision: Decision, ingest_id: str,
                         unreadable_shares: list[str]) -> IngestCounts:
     """Store quarantine reasons and counts with the ingest run; publish the summary."""
+    # A timed-out approval never gets here: request_approval records it and fails the run.
     frame = decided.load()
-    record_quarantine(ingest_id, frame.filter(pl.col("status") == "quarantined").to_dicts())
-    label = ("timed out" if decision.source == "timeout" else
-             f"{'approved' if decision.approved else 'rejected'} by {decision.approver} ({decision.source})")
+    quarantined = frame.filter(pl.col("status") == "quarantined")
+    record_quarantine(ingest_id, quarantined.to_dicts())
+    verdict = "approved" if decision.approved else "rejected"
+    label = f"{verdict} by {decision.approver} ({decision.source})"
     counts = IngestCounts(
         ingest_id=ingest_id,
         discovered=frame.height - count(frame, "excluded"),
         duplicates=count(frame, "duplicate", "copy"),
-        quarantined=count(frame, "quarantined"),
+        quarantined=quarantined.height,
         pending=count(frame, "pending"),
         moved=count(frame, "moved"),
         updates=count(frame, "update"),
@@ -60,19 +71,11 @@ def record_outcome_task(decided: StageFrame, decision: Decision, ingest_id: str,
         decision=label,
         unreadable_shares=unreadable_shares,
     )
-    status = "completed" if decision.approved else ("timed_out" if decision.source == "timeout" else "rejected")
-    finish_ingest(ingest_id, counts.model_dump(exclude={"ingest_id", "unreadable_shares", "decision"}), status)
+    finish_ingest(ingest_id, counts.model_dump(exclude={"ingest_id", "unreadable_shares", "decision"}),
+                  "completed" if decision.approved else "rejected")
     create_table_artifact(key="ingest-counts", table=[counts.model_dump(exclude={"unreadable_shares"})],
                           description=f"Outcome of ingest {ingest_id}")
-    quarantined = frame.filter(pl.col("status") == "quarantined")
-    if quarantined.height:
-        lines = [f"- `{r['session_id']}` ({r['share']}:{r['rel_path']}): " + "; ".join(r["quality_reasons"])
-                 for r in quarantined.iter_rows(named=True)]
-        create_markdown_artifact(key="quarantine", markdown="# Quarantined\n\n" + "\n".join(lines))
-    pending = frame.filter(pl.col("status") == "pending")
-    if pending.height:
-        lines = [f"- `{r['session_id']}` ({r['share']}:{r['rel_path']}): " + "; ".join(r["pending_reasons"])
-                 for r in pending.iter_rows(named=True)]
-        create_markdown_artifact(key="pending", markdown="# Pending: still arriving, looked at again next run\n\n"
-                                 + "\n".join(lines))
+    _publish_reasons(quarantined, "quality_reasons", "quarantine", "Quarantined")
+    _publish_reasons(frame.filter(pl.col("status") == "pending"), "pending_reasons", "pending",
+                     "Pending: still arriving, looked at again next run")
     return counts
