@@ -62,14 +62,9 @@ def wait_for_paused_run(profile_path: Path, process: subprocess.Popen | None = N
 
 def task_states(flow_run_id) -> dict[str, str]:
     """Task-run name -> state name ('Completed', 'Cached', ...) of one flow run."""
-    from prefect import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-    from prefect.client.schemas.sorting import TaskRunSort
+    from mass_ingest.prefect_api import task_runs_of
 
-    with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
-                                     sort=TaskRunSort.EXPECTED_START_TIME_ASC, limit=200)
-    return {run.name: run.state.name for run in runs}
+    return {run.name: run.state.name for run in task_runs_of(flow_run_id)}
 
 
 def latest_flow_run_id(profile_path: Path):

@@ -1,0 +1,17 @@
+"""Reading runs back from the Prefect API."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+
+def task_runs_of(flow_run_id: UUID | str) -> list:
+    """Every task run of one flow run, in the order they were scheduled."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.sorting import TaskRunSort
+
+    # Explicit sort and limit: this server version rejects the client's defaults of None.
+    with get_client(sync_client=True) as client:
+        return client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+                                     sort=TaskRunSort.EXPECTED_START_TIME_ASC, limit=200)
