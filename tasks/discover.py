@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import datetime
 
 import polars as pl
 import pyarrow as pa
@@ -71,18 +72,19 @@ def start_time_findings(candidate: SessionCandidate, tolerance_s: float) -> list
 
 
 def describe_session(walker: Walker, share: Share, profile: Profile, layout: Layout, template: LayoutTemplate,
-                     path: str, fields: dict[str, str]) -> SessionCandidate:
-    """Read one session folder: start time, what each recording system finds, exclusion and projects."""
+                     path: str, fields: dict[str, str], start: datetime | str) -> SessionCandidate:
+    """Read one session folder: what each recording system finds, exclusion and projects.
+
+    ``start`` is the folder's start time, or why its date did not parse (see :func:`_folder_start`).
+    """
     rel = walker.rel(path)
     subject = fields["subject"]
     findings: list[Finding] = []
-    try:
-        start = parse_session_start(fields, template.segments)
-    except ValueError as exc:
-        start = None
+    if isinstance(start, str):
         findings.append(finding("DISCOVER.BAD_DATE", stage="discover", share=share.name, path=rel,
-                                message=f"folder date {exc}; rename the folder to the layout's format "
+                                message=f"folder date {start}; rename the folder to the layout's format "
                                 f"or exclude it", expected=template.template))
+        start = None
     if any(marker in rel.rsplit("/", 1)[-1].lower() for marker in _SUSPICIOUS):
         findings.append(finding("DISCOVER.SUSPICIOUS_COPY", stage="discover", share=share.name, path=rel,
                                 message="the folder name looks like an old, test or backup copy; "
@@ -119,12 +121,12 @@ def describe_session(walker: Walker, share: Share, profile: Profile, layout: Lay
     return candidate
 
 
-def _date_parses(fields: dict[str, str], template: LayoutTemplate) -> bool:
+def _folder_start(fields: dict[str, str], template: LayoutTemplate) -> datetime | str:
+    """The start time the folder's name gives, or the reason it gives none."""
     try:
-        parse_session_start(fields, template.segments)
-    except ValueError:
-        return False
-    return True
+        return parse_session_start(fields, template.segments)
+    except ValueError as exc:
+        return str(exc)
 
 
 def discover_share(profile: Profile, share_name: str, progress: Callable[[int], None] | None = None,
@@ -145,10 +147,10 @@ def discover_share(profile: Profile, share_name: str, progress: Callable[[int], 
     for layout in share.layouts:
         template = LayoutTemplate.compile(layout.template)
         for path, fields in session_folders(walker, template, chunk):
-            matches.append((walker.rel(path), layout, template, path, fields, _date_parses(fields, template)))
+            matches.append((walker.rel(path), layout, template, path, fields, _folder_start(fields, template)))
     explained = set()
-    for rel, *_, date_ok in matches:
-        if date_ok:
+    for rel, *_, start in matches:
+        if isinstance(start, datetime):
             parts = rel.split("/")
             explained.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
     # 2. Describe each folder once, by the first layout that fits it; an odd date is a finding
@@ -159,10 +161,10 @@ def discover_share(profile: Profile, share_name: str, progress: Callable[[int], 
     batch: list[SessionCandidate] = []
     tables: list[pa.Table] = []
     described_folders: set[str] = set()
-    for rel, layout, template, path, fields, date_ok in matches:
-        if rel in described_folders or (not date_ok and rel in explained):
+    for rel, layout, template, path, fields, start in matches:
+        if rel in described_folders or (isinstance(start, str) and rel in explained):
             continue
-        described = describe_session(walker, share, profile, layout, template, path, fields)
+        described = describe_session(walker, share, profile, layout, template, path, fields, start)
         described_folders.add(rel)
         if not layout.combined:
             for part in split_by_recording(described, path, profile.timezone):
