@@ -6,7 +6,6 @@ resumes the unfinished ingest where it stopped.
 
 from __future__ import annotations
 
-import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.runtime import flow_run
 
@@ -17,7 +16,8 @@ from tasks.access import check_access_task
 from tasks.approve import apply_decision, request_approval
 from tasks.dedup import deduplicate_task
 from tasks.discover import discover_share_task
-from tasks.insert import chunk_bounds, insert_chunk_task
+from tasks.followup import publish_followup_task
+from tasks.insert import InsertOptions, chunk_bounds, insert_chunk_task, select_for_insertion
 from tasks.quality import quality_stage_task
 from tasks.report import IngestCounts, record_outcome_task
 
@@ -34,7 +34,7 @@ def apply_decision_task(checked: StageFrame, decision: Decision, ingest_id: str)
 
 @task(name="approved-sessions")
 def approved_sessions_task(decided: StageFrame, ingest_id: str) -> StageFrame:
-    frame = decided.load().filter(pl.col("status") == "approved")
+    frame = select_for_insertion(decided.load())
     return StageFrame.save(frame, stage="approved", ingest_id=ingest_id)
 
 
@@ -67,5 +67,6 @@ def mass_ingest(profile_path: str, root: str | None = None, approval: Decision |
     decided = apply_decision_task(checked, decision, ingest_id)
     approved = approved_sessions_task(decided, ingest_id)
     for offset, length in chunk_bounds(approved.rows):
-        insert_chunk_task(approved, offset, length, profile.timezone, ingest_id)
+        insert_chunk_task(approved, offset, length, profile.timezone, ingest_id, InsertOptions.from_profile(profile))
+    publish_followup_task(ingest_id, profile.probe_association)
     return record_outcome_task(decided, decision, ingest_id, unreadable)

@@ -338,6 +338,86 @@ def reject(
     _resume(flow_run_id, False, None, approver, note)
 
 
+@app.command()
+def runs(
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """List ingest runs: profile, status, when, who approved, sessions inserted."""
+    from mass_ingest.db.runs import list_runs
+
+    try:
+        rows = list_runs(limit)
+    except MassIngestError as exc:
+        _fail(exc, code=1)
+    if as_json:
+        _print_json(rows)
+        return
+    columns = ("ingest_id", "profile_name", "status", "started_at", "finished_at", "approver", "sessions")
+    table = Table(title="ingest runs, newest first", title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(str(row[c] if row[c] is not None else "") for c in columns))
+    out.print(table)
+
+
+@app.command()
+def undo(
+    run_id: Annotated[str, typer.Argument(help="The ingest id (see `mass-ingest runs`).", show_default=False)],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete what an ingest inserted (listing it first), unless something already depends on it."""
+    from mass_ingest.db.undo import plan_undo, undo_ingest
+
+    try:
+        plan = plan_undo(run_id)
+    except MassIngestError as exc:
+        _fail(exc, code=1)
+    table = Table(title=f"undo of ingest {run_id} ({plan.status}) would delete", title_justify="left")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, n in plan.deleted.items():
+        table.add_row(name, str(n))
+    out.print(table)
+    if plan.restored_locations:
+        out.print(f"and put {plan.restored_locations} moved session(s) back at their previous place")
+    if plan.blockers:
+        _fail(MassIngestError(f"ingest {run_id} cannot be undone:\n- " + "\n- ".join(plan.blockers)), code=1)
+    if not yes and not typer.confirm("delete these rows?", default=False):
+        out.print("nothing deleted")
+        raise typer.Exit(code=1)
+    try:
+        undo_ingest(run_id, getpass.getuser())
+    except MassIngestError as exc:
+        _fail(exc, code=1)
+    out.print(f"ingest {run_id} undone; the ledger keeps the record")
+
+
+@app.command()
+def todo(
+    subject: Annotated[Optional[str], typer.Option(help="Only this subject.")] = None,
+    run_id: Annotated[Optional[str], typer.Option("--run", help="Only what this ingest inserted.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """What still needs manual entry per session: tasks to confirm, arenas, clustering details, probes."""
+    from tasks.followup import followup_frame
+
+    try:
+        frame = followup_frame(ingest_id=run_id, subject=subject)
+    except MassIngestError as exc:
+        _fail(exc, code=1)
+    if as_json:
+        _print_json(frame.to_dicts())
+        return
+    table = Table(title=f"to enter by hand ({frame.height} items)", title_justify="left")
+    for column in ("session_id", "need", "item", "detail"):
+        table.add_column(column)
+    for row in frame.iter_rows(named=True):
+        table.add_row(row["session_id"], row["need"], row["item"], row["detail"])
+    out.print(table)
+
+
 def main() -> None:  # pragma: no cover - entry point
     app()
 

@@ -164,6 +164,14 @@ class Quality(_Strict):
         "unique session key).")
 
 
+class Dedup(_Strict):
+    """What deduplication does with known sessions found again."""
+
+    record_moved_location: bool = Field(
+        True, description="A session found moved (same subject, start and probes, another folder): when "
+        "approved, record its new place (the old one is kept as its location history); false: only report it.")
+
+
 class Profile(_Strict):
     """A mass-ingest profile: shares, layouts, exclusions and projects for one campaign."""
 
@@ -182,6 +190,11 @@ class Profile(_Strict):
         "is reported (the folder name may be wrong, or the data belongs to another session).")
     not_before: datetime = Field(datetime(2000, 1, 1),
                                  description="Sessions said to start before this are quality failures (odd dates).")
+    dedup: Dedup = Field(default_factory=Dedup)
+    probe_association: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="Per subject, the probe (its name in the pipeline) that recorded each "
+        "probe folder, for recordings whose .meta serial names no probe (or several).",
+        examples=[{"25843": {"probe_1": "npx_1_18408403232"}}])
 
     @field_validator("timezone")
     @classmethod
@@ -205,6 +218,21 @@ class Profile(_Strict):
     @classmethod
     def _not_before_is_local(cls, value: datetime) -> datetime:
         return _naive_local(value)
+
+    @field_validator("probe_association")
+    @classmethod
+    def _one_folder_per_probe(cls, mapping: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for subject, folders in mapping.items():
+            for folder, probe in folders.items():
+                if not folder.strip() or not probe.strip():
+                    raise ValueError(f"subject '{subject}': probe folder '{folder}' -> probe '{probe}' has an "
+                                     "empty side; write it as `probe_1: <probe name>`")
+            probes = list(folders.values())
+            twice = sorted({p for p in probes if probes.count(p) > 1})
+            if twice:
+                raise ValueError(f"subject '{subject}': probe(s) {twice} are mapped to more than one folder; a "
+                                 "probe records into one folder of a session, so map each folder to its own probe")
+        return mapping
 
     def share(self, name: str) -> Share:
         for share in self.shares:

@@ -83,7 +83,8 @@ def approval_markdown(frame: pl.DataFrame, profile: Profile, ingest_id: str) -> 
         + "\n## Quarantined (not inserted)\n" + _table(quarantined, ["session_id", "share", "rel_path", "reasons"])
         + "\n## Pending (still arriving; looked at again by the next run)\n"
         + _table(pending, ["session_id", "share", "rel_path", "reasons"])
-        + "\n## Known sessions that moved or gained data (reported, not inserted by this run)\n"
+        + "\n## Known sessions that moved or gained data (when approved: new parts added; a new place "
+        "recorded if the profile's dedup.record_moved_location says so)\n"
         + _table(known, ["session_id", "share", "rel_path", "status", "what"])
         + "\n## Skipped\n" + _table(skipped, ["session_id", "share", "rel_path", "status", "dedup_reason"])
         + "\nApprove below, optionally leaving sessions out by id or glob.\n"
@@ -91,7 +92,11 @@ def approval_markdown(frame: pl.DataFrame, profile: Profile, ingest_id: str) -> 
 
 
 def apply_decision(frame: pl.DataFrame, decision: Decision) -> pl.DataFrame:
-    """Mark ready candidates ``approved``, ``left_out`` (excluded by the approver) or ``rejected``."""
+    """Mark ready candidates ``approved``, ``left_out`` (excluded by the approver) or ``rejected``.
+
+    Known sessions that moved or gained data keep their status; ``change_approved`` says whether
+    the approver let the change in (approved, not excluded).
+    """
     def left_out(session_id: str) -> bool:
         return any(fnmatch.fnmatchcase(session_id, pattern) for pattern in decision.excluded)
 
@@ -101,7 +106,9 @@ def apply_decision(frame: pl.DataFrame, decision: Decision) -> pl.DataFrame:
         pl.when(ready & pl.lit(not decision.approved)).then(pl.lit("rejected"))
         .when(ready & out).then(pl.lit("left_out"))
         .when(ready).then(pl.lit("approved"))
-        .otherwise(pl.col("status")).alias("status"))
+        .otherwise(pl.col("status")).alias("status"),
+        (pl.col("status").is_in(["update", "moved"]) & pl.lit(decision.approved) & ~out.fill_null(False))
+        .alias("change_approved"))
 
 
 def command_line_decision(excluded: list[str] | None = None, note: str = "") -> Decision:

@@ -47,10 +47,8 @@ EXISTING_SCHEMA = {
     # from a conflict and to see probes recorded since.
     "existing_serials": pl.List(pl.String),
     "existing_recordings": pl.List(pl.String),
-    # Output folders (relative to the session folder) the pipeline holds. Null: not recorded for this
-    # session, so outputs are not compared. Insertion does not store outputs yet (issue 5 will fill
-    # this); until then every stored session has null here, else every sorted session would show as
-    # an update on every scan.
+    # Output folders (relative to the session folder) the pipeline holds (Session.Output: insertion
+    # stores complete outputs). Null: not recorded for this session, so outputs are not compared.
     "existing_outputs": pl.List(pl.String),
 }
 DEDUP_SCHEMA = {"status": pl.String, "duplicate_of": pl.String, "dedup_reason": pl.String,
@@ -75,6 +73,15 @@ def fetch_existing_sessions() -> pl.DataFrame:
         .group_by(KEY)
         .agg(pl.col("serial").drop_nulls().unique().sort().alias("existing_serials"),
              pl.col("recording").sort().alias("existing_recordings")))
+    outputs = schema.Session.Output.proj().to_polars()
+    if outputs.is_empty():
+        outputs = pl.DataFrame(schema={"subject": pl.String, "session_start": pl.Datetime("us"),
+                                       "output_path": pl.String})
+    per_session = per_session.join(
+        outputs.select(pl.col("subject").cast(pl.String), pl.col("session_start").cast(pl.Datetime("us")),
+                       pl.col("output_path").cast(pl.String))
+        .group_by(KEY).agg(pl.col("output_path").unique().sort().alias("existing_outputs")),
+        on=KEY, how="full", coalesce=True)
     no_list = pl.lit([], dtype=pl.List(pl.String))
     return (
         sessions.select(pl.col("subject").cast(pl.String), pl.col("session_start").cast(pl.Datetime("us")),
@@ -82,7 +89,7 @@ def fetch_existing_sessions() -> pl.DataFrame:
         .join(per_session, on=KEY, how="left", maintain_order="left")
         .select(*KEY, "location", "group",
                 pl.col("existing_serials").fill_null(no_list), pl.col("existing_recordings").fill_null(no_list),
-                pl.lit(None, dtype=pl.List(pl.String)).alias("existing_outputs")))
+                pl.col("existing_outputs").fill_null(no_list)))
 
 
 def _key_hash(columns: list[str]) -> pl.Expr:

@@ -1,63 +1,228 @@
 """Stage 6, insertion: approved sessions into the pipeline, in chunks, one transaction each.
 
-Each chunk re-checks inside its transaction which sessions already exist (by key and by
-location), so a chunk that committed before a crash, or a session another run inserted
-meanwhile, is never inserted twice; a session goes in with all its parts or not at all.
+A chunk holds new sessions (status ``approved``) and, where the approver approved them, known
+sessions that gained data (``update``: only the parts listed in ``new_parts`` go in) or moved
+(``moved``: the new place is recorded when the profile says so, the old one kept as history).
+Rows for a whole chunk are built outside the transaction, with what they need from the database
+(probes, implants) read once per chunk; inside it each table gets one batch insert, after the
+sessions already present (by key or location) are re-checked, so a chunk that committed before
+a crash, or a session another run inserted meanwhile, is never inserted twice. A session goes in
+with all its parts or not at all.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 
 import polars as pl
 from prefect import task
+from pydantic import BaseModel, ConfigDict, Field
 
 from mass_ingest.db import schema
 from mass_ingest.stage_cache import STAGE_CACHE, StageFrame
+from mass_ingest.probe_association import ProbeIndex
 
 CHUNK_SIZE = 200
+# Tables in the order a chunk inserts them (parents first).
+TABLES = ("Session", "Directory", "Recording", "AddedRecording", "ProbeAssociation", "Membership", "Task",
+          "Output", "Clustering")
 
 
-def _rows(frame: pl.DataFrame, timezone: str, ingest_id: str) -> dict[str, list[dict]]:
-    """Rows per table for the sessions in ``frame`` (a whole chunk, built outside the transaction)."""
-    sessions, directories, recordings, memberships = [], [], [], []
+class InsertOptions(BaseModel):
+    """What insertion takes from the profile."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    probe_association: dict[str, dict[str, str]] = Field(default_factory=dict)
+    record_moved_location: bool = True
+
+    @classmethod
+    def from_profile(cls, profile) -> "InsertOptions":
+        return cls(probe_association=profile.probe_association,
+                   record_moved_location=profile.dedup.record_moved_location)
+
+
+def _recording_name(folder: str | None) -> str:
+    return folder or "."
+
+
+def _tasks(row: dict, key: dict, ingest_id: str) -> list[dict]:
+    """Inferred tasks: each stops where the next starts, the last where the recording ends (if known)."""
+    hints = sorted(row["task_hints"] or [], key=lambda h: (h["start_s"], h["order"]))
+    lengths = [p["file_time_secs"] for p in row["probes"] if p["file_time_secs"] is not None]
+    end = max(lengths) if lengths else None
+    out = []
+    for i, hint in enumerate(hints):
+        stop = hints[i + 1]["start_s"] if i + 1 < len(hints) else end
+        out.append({**key, "task_order": i + 1, "task": hint["name"], "task_type": hint["kind"] or "",
+                    "start_s": hint["start_s"], "stop_s": stop if stop is not None and stop >= hint["start_s"]
+                    else None, "confirmed": False, "ingest_id": ingest_id})
+    return out
+
+
+def _output_rows(outputs: list[dict], key: dict, ingest_id: str) -> tuple[list[dict], list[dict]]:
+    """Complete outputs (an incomplete one comes in as late data once complete), and the clustering
+    candidates among them. A curation is preferred over the sorting it curates."""
+    complete = [o for o in outputs if o["complete"]]
+    curated = {o["recording"] for o in complete if o["kind"] == "curation"}
+    rows, clusterings = [], []
+    for o in complete:
+        name = next((f for f in o["files"] if f.endswith(".h5")), "") if o["kind"] == "dlc" else ""
+        preferred = o["kind"] != "suite2p_split" and not (o["kind"] == "kilosort" and o["recording"] in curated)
+        out = {**key, "output_path": o["path"], "output_name": name}
+        rows.append({**out, "kind": o["kind"], "recording": o["recording"] or "", "files": list(o["files"]),
+                     "preferred": preferred, "ingest_id": ingest_id})
+        if o["kind"] in ("kilosort", "curation"):
+            clusterings.append({**out, "recording": o["recording"] or ""})
+    return rows, clusterings
+
+
+def _parts(row: dict, key: dict, ingest_id: str, probes: ProbeIndex, options: InsertOptions,
+           new_parts: list[str] | None = None) -> dict[str, list[dict]]:
+    """Rows per part table of one session; with ``new_parts`` (an update), only those parts."""
+    rows: dict[str, list[dict]] = {name: [] for name in TABLES}
+    new_probes = {p.split(" ", 1)[1] for p in new_parts or [] if p.startswith("probe ")}
+    new_outputs = {p.split(" ", 2)[2] for p in new_parts or [] if p.startswith("output ")}
+    for probe in row["probes"]:
+        name = _recording_name(probe["folder"])
+        if new_parts is not None and name not in new_probes:
+            continue
+        recording = {**key, "recording": name}
+        rows["Recording"].append({**recording, "meta_file": probe["meta_file"],
+                                  **{k: probe[k] for k in ("serial", "probe_type", "part_number", "n_saved_chans",
+                                                           "sample_rate", "file_size_bytes", "file_time_secs",
+                                                           "file_create_time")}})
+        if new_parts is not None:
+            rows["AddedRecording"].append({**recording, "ingest_id": ingest_id})
+        found = probes.associate(key["subject"], name, probe["serial"], options.probe_association)
+        if found.probe:
+            rows["ProbeAssociation"].append({**recording, "probe": found.probe, "decided_by": found.decided_by,
+                                             "ingest_id": ingest_id})
+    outputs = row["outputs"] if new_parts is None else [o for o in row["outputs"] if o["path"] in new_outputs]
+    rows["Output"], rows["Clustering"] = _output_rows(outputs, key, ingest_id)
+    if new_parts is None:
+        rows["Task"] = _tasks(row, key, ingest_id)
+        rows["Membership"] = [{**key, "project": p} for p in row["projects"]]
+    return rows
+
+
+def _merge(into: dict[str, list[dict]], rows: dict[str, list[dict]]) -> None:
+    for name, table_rows in rows.items():
+        into[name].extend(table_rows)
+
+
+def _new_session_rows(frame: pl.DataFrame, timezone: str, ingest_id: str, probes: ProbeIndex,
+                      options: InsertOptions) -> dict[str, list[dict]]:
+    rows: dict[str, list[dict]] = {name: [] for name in TABLES}
     for row in frame.iter_rows(named=True):
         key = {"subject": row["subject"], "session_start": row["session_start"]}
-        sessions.append({**key, "timezone": timezone, "modality": row["modality"], "ingest_id": ingest_id})
-        directories.append({**key, "share": row["share"], "rel_path": row["rel_path"], "location": row["location"],
-                            "session_group": row["group"], "location_hash": row["candidate_id"]})
-        for probe in row["probes"]:
-            recordings.append({**key, "recording": probe["folder"] or ".", "meta_file": probe["meta_file"],
-                               **{k: probe[k] for k in ("serial", "probe_type", "part_number", "n_saved_chans",
-                                                        "sample_rate", "file_size_bytes", "file_time_secs",
-                                                        "file_create_time")}})
-        memberships.extend({**key, "project": p} for p in row["projects"])
-    return {"Session": sessions, "Directory": directories, "Recording": recordings, "Membership": memberships}
+        rows["Session"].append({**key, "timezone": timezone, "modality": row["modality"], "ingest_id": ingest_id})
+        rows["Directory"].append({**key, "share": row["share"], "rel_path": row["rel_path"],
+                                  "location": row["location"], "session_group": row["group"],
+                                  "location_hash": row["candidate_id"]})
+        _merge(rows, _parts(row, key, ingest_id, probes, options))
+    return rows
 
 
-def insert_sessions(frame: pl.DataFrame, *, timezone: str, ingest_id: str) -> int:
-    """Insert the sessions of ``frame`` in one transaction; return how many were new."""
+def _update_rows(frame: pl.DataFrame, ingest_id: str, probes: ProbeIndex, options: InsertOptions,
+                 stored: set[tuple], stored_outputs: set[tuple]) -> dict[str, list[dict]]:
+    """The new parts of known sessions, less any that are stored already (``stored``: session keys and
+    (key, recording) pairs; ``stored_outputs``: (key, path) pairs), read inside the transaction."""
+    rows: dict[str, list[dict]] = {name: [] for name in TABLES}
+    for row in frame.iter_rows(named=True):
+        key = {"subject": row["subject"], "session_start": row["session_start"]}
+        if (row["subject"], row["session_start"]) not in stored:
+            continue  # gone since dedup (undone): nothing to add to
+        parts = _parts(row, key, ingest_id, probes, options, new_parts=row["new_parts"])
+        fresh = {r["recording"] for r in parts["Recording"]
+                 if (r["subject"], r["session_start"], r["recording"]) not in stored}
+        for name in ("Recording", "AddedRecording", "ProbeAssociation"):
+            parts[name] = [r for r in parts[name] if r["recording"] in fresh]
+        for name in ("Output", "Clustering"):
+            parts[name] = [r for r in parts[name]
+                           if (r["subject"], r["session_start"], r["output_path"]) not in stored_outputs]
+        _merge(rows, parts)
+    return rows
+
+
+def _record_moves(frame: pl.DataFrame, ingest_id: str) -> int:
+    """Point each moved session's Directory at its new place, keeping the old one; inside the transaction."""
     if frame.is_empty():
         return 0
+    keys = [{"subject": s, "session_start": t} for s, t in zip(frame["subject"], frame["session_start"])]
+    current = {(d["subject"], d["session_start"]): d for d in (schema.Session.Directory & keys).to_dicts()}
+    taken = {d["location_hash"] for d in (schema.Session.Directory
+                                          & [{"location_hash": c} for c in frame["candidate_id"]]).to_dicts()}
+    now = datetime.now().replace(microsecond=0)
+    history, moved = [], 0
+    for row in frame.iter_rows(named=True):
+        old = current.get((row["subject"], row["session_start"]))
+        if old is None or row["candidate_id"] in taken:
+            continue  # undone meanwhile, or the place is already recorded (a re-run)
+        history.append({k: old[k] for k in ("subject", "session_start", "share", "rel_path", "location",
+                                            "session_group")}
+                       | {"previous_hash": old["location_hash"], "moved_at": now, "ingest_id": ingest_id})
+        # One statement per moved session: moves are rare, and update1 is the only way to change a row.
+        schema.Session.Directory.update1({"subject": row["subject"], "session_start": row["session_start"],
+                                          "share": row["share"], "rel_path": row["rel_path"],
+                                          "location": row["location"], "session_group": row["group"],
+                                          "location_hash": row["candidate_id"]})
+        moved += 1
+    schema.Session.PreviousLocation.insert(history)
+    return moved
+
+
+def insert_sessions(frame: pl.DataFrame, *, timezone: str, ingest_id: str,
+                    options: InsertOptions | None = None) -> int:
+    """Insert the chunk ``frame`` in one transaction; return how many sessions were new.
+
+    Rows with status ``update`` add their ``new_parts`` to the stored session, rows with status
+    ``moved`` record the new place (when ``options.record_moved_location``); other rows (or a
+    frame without ``status``) are new sessions.
+    """
+    if frame.is_empty():
+        return 0
+    options = options or InsertOptions()
     schema.activate()
-    connection = schema.Session.connection
+    status = frame["status"] if "status" in frame.columns else pl.repeat("approved", frame.height, eager=True)
+    updates = frame.filter(status == "update")
+    moves = frame.filter(status == "moved") if options.record_moved_location else frame.clear()
+    frame = frame.filter(~status.is_in(["update", "moved"]))
+    probes = ProbeIndex.fetch(set(frame["subject"]) | set(updates["subject"]))
     keys = [{"subject": s, "session_start": t} for s, t in zip(frame["subject"], frame["session_start"])]
     # A folder's candidate id hashes its location (and group): the directory's unique key.
     hashes = [{"location_hash": cid} for cid in frame["candidate_id"]]
     projects = sorted({p for ps in frame["projects"] for p in ps})
+    update_keys = [{"subject": s, "session_start": t} for s, t in zip(updates["subject"], updates["session_start"])]
+    connection = schema.Session.connection
     with connection.transaction:
-        existing = {(r["subject"], r["session_start"]) for r in (schema.Session & keys).proj().to_dicts()}
-        existing_at = {r["location_hash"] for r in (schema.Session.Directory & hashes).proj("location_hash").to_dicts()}
+        existing = {(r["subject"], r["session_start"]) for r in (schema.Session & keys).proj().to_dicts()} \
+            if keys else set()
+        existing_at = {r["location_hash"] for r in (schema.Session.Directory & hashes).proj("location_hash")
+                       .to_dicts()} if hashes else set()
         fresh = frame.filter([(s, t) not in existing and cid not in existing_at
                               for s, t, cid in zip(frame["subject"], frame["session_start"], frame["candidate_id"])])
-        if fresh.is_empty():
-            return 0
-        rows = _rows(fresh, timezone, ingest_id)
-        schema.Project.insert([{"project": p} for p in projects], skip_duplicates=True)
-        schema.Session.insert(rows["Session"])
-        schema.Session.Directory.insert(rows["Directory"])
-        schema.Session.Recording.insert(rows["Recording"])
-        schema.Session.Membership.insert(rows["Membership"])
+        rows = _new_session_rows(fresh, timezone, ingest_id, probes, options)
+        if update_keys:
+            stored = {(r["subject"], r["session_start"]) for r in (schema.Session & update_keys).proj().to_dicts()}
+            stored |= {(r["subject"], r["session_start"], r["recording"])
+                       for r in (schema.Session.Recording & update_keys).proj().to_dicts()}
+            stored_outputs = {(r["subject"], r["session_start"], r["output_path"])
+                              for r in (schema.Session.Output & update_keys).proj().to_dicts()}
+            _merge(rows, _update_rows(updates, ingest_id, probes, options, stored, stored_outputs))
+        if projects:
+            schema.Project.insert([{"project": p} for p in projects], skip_duplicates=True)
+        for name in TABLES:
+            if rows[name]:
+                table = schema.Session if name == "Session" else getattr(schema.Session, name)
+                table.insert(rows[name])
+        _record_moves(moves, ingest_id)
     return fresh.height
+
+
+def select_for_insertion(decided: pl.DataFrame) -> pl.DataFrame:
+    """What the decision lets in: new sessions approved, and known ones whose late data or move was approved."""
+    return decided.filter((pl.col("status") == "approved") | pl.col("change_approved"))
 
 
 def chunk_bounds(rows: int, chunk_size: int = CHUNK_SIZE) -> list[tuple[int, int]]:
@@ -66,9 +231,11 @@ def chunk_bounds(rows: int, chunk_size: int = CHUNK_SIZE) -> list[tuple[int, int
 
 @task(name="insert-chunk", cache_policy=STAGE_CACHE, persist_result=True, result_serializer="json",
       task_run_name="insert rows {offset}+{length}")
-def insert_chunk_task(approved: StageFrame, offset: int, length: int, timezone: str, ingest_id: str) -> int:
+def insert_chunk_task(approved: StageFrame, offset: int, length: int, timezone: str, ingest_id: str,
+                      options: InsertOptions | None = None) -> int:
     """One committed chunk; cached, so a re-run after a crash skips chunks already committed."""
-    return insert_sessions(approved.load().slice(offset, length), timezone=timezone, ingest_id=ingest_id)
+    return insert_sessions(approved.load().slice(offset, length), timezone=timezone, ingest_id=ingest_id,
+                           options=options)
 
 
 def sessions_inserted_by(ingest_id: str) -> int:
@@ -77,3 +244,12 @@ def sessions_inserted_by(ingest_id: str) -> int:
     return len(schema.Session & {"ingest_id": ingest_id})
 
 
+def sessions_changed_by(ingest_id: str) -> dict[str, int]:
+    """Known sessions this ingest added late parts to, and moves it recorded."""
+    schema.activate()
+    run = {"ingest_id": ingest_id}
+    own = (schema.Session & run).proj()
+    added = {(r["subject"], r["session_start"])
+             for table in (schema.Session.AddedRecording, schema.Session.Output)
+             for r in ((table & run) - own).proj().to_dicts()}
+    return {"updated": len(added), "moves_recorded": len(schema.Session.PreviousLocation & run)}

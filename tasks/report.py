@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from mass_ingest.db.runs import Decision, finish_ingest, record_quarantine
 from mass_ingest.stage_cache import StageFrame
-from tasks.insert import sessions_inserted_by
+from tasks.insert import sessions_changed_by, sessions_inserted_by
 
 
 class IngestCounts(BaseModel):
@@ -28,6 +28,8 @@ class IngestCounts(BaseModel):
     left_out: int
     inserted: int
     decision: str
+    updated: int = 0
+    moves_recorded: int = 0
     unreadable_shares: list[str] = []
 
     def as_json(self) -> dict:
@@ -68,6 +70,7 @@ def record_outcome_task(decided: StageFrame, decision: Decision, ingest_id: str,
         excluded=count(frame, "excluded"),
         left_out=count(frame, "left_out"),
         inserted=sessions_inserted_by(ingest_id),
+        **sessions_changed_by(ingest_id),
         decision=label,
         unreadable_shares=unreadable_shares,
     )

@@ -309,7 +309,7 @@ class TestLateData:
         assert dedup_rows([found], db) == [("N", R1, "duplicate", HERE, IN_PIPELINE, [])]
 
     def test_outputs_are_not_compared_while_the_pipeline_does_not_record_them(self) -> None:
-        # existing_outputs null: what fetch_existing_sessions gives until insertion stores outputs.
+        # existing_outputs null: outputs not recorded for the session (a caller's snapshot without them).
         db = existing(("25843", T1, HERE, "", [SN1], ["probe_1"], None))
         found = candidate("N", "25843", T1, probes={"probe_1": SN1}, outputs=[("kilosort", "probe_1/ks25")])
         assert dedup_rows([found], db) == [("N", R1, "duplicate", HERE, IN_PIPELINE, [])]
@@ -342,14 +342,16 @@ class TestFetchExistingSessions:
         schema.Subject.insert1({"subject": "25843"})
         schema.IngestRun.insert1({"ingest_id": "run-1", "profile_name": "test", "profile_hash": "0" * 16,
                                   "status": "open", "started_at": datetime(2024, 6, 1)})
-        sessions = [candidate("N", "25843", T1, probes={"probe_2": SN2, "probe_1": None, "": SN1}),
+        sessions = [candidate("N", "25843", T1, probes={"probe_2": SN2, "probe_1": None, "": SN1},
+                              outputs=[("kilosort", "probe_2/ks25"), ("kilosort", "probe_1/ks4", False)]),
                     candidate("N", "25843", T2)]
         insert_sessions(candidates_to_frame(sessions), timezone="Europe/Oslo", ingest_id="run-1")
         snapshot = fetch_existing_sessions()
         assert snapshot.schema == pl.Schema(EXISTING_SCHEMA)
         assert snapshot.sort("session_start").rows() == [
-            ("25843", T1, HERE, "", [SN1, SN2], [".", "probe_1", "probe_2"], None),
-            ("25843", T2, f"/mnt/n/{R2}", "", [], [], None)]
+            # Complete outputs only: an incomplete one is late data once it is complete.
+            ("25843", T1, HERE, "", [SN1, SN2], [".", "probe_1", "probe_2"], ["probe_2/ks25"]),
+            ("25843", T2, f"/mnt/n/{R2}", "", [], [], [])]
 
     def test_pipeline_without_any_probe_recording(self, clean_database: str) -> None:
         from mass_ingest.db import schema
@@ -360,7 +362,7 @@ class TestFetchExistingSessions:
                                   "status": "open", "started_at": datetime(2024, 6, 1)})
         insert_sessions(candidates_to_frame([candidate("N", "25843", T2)]), timezone="Europe/Oslo",
                         ingest_id="run-1")
-        assert fetch_existing_sessions().rows() == [("25843", T2, f"/mnt/n/{R2}", "", [], [], None)]
+        assert fetch_existing_sessions().rows() == [("25843", T2, f"/mnt/n/{R2}", "", [], [], [])]
 
     def test_empty_pipeline_gives_an_empty_snapshot_with_the_schema(self, clean_database: str) -> None:
         snapshot = fetch_existing_sessions()

@@ -78,3 +78,14 @@ def finish_ingest(ingest_id: str, counts: dict[str, int], status: str = "complet
     schema.activate()
     schema.IngestRun.update1({"ingest_id": ingest_id, "status": status, "counts": counts,
                               "finished_at": datetime.now().replace(microsecond=0)})
+
+
+def list_runs(limit: int = 50) -> list[dict]:
+    """The latest ingest runs, newest first, with how many sessions each inserted (one query per table)."""
+    schema.activate()
+    runs = schema.IngestRun.proj("profile_name", "status", "started_at", "finished_at", "approver") \
+        .to_dicts(order_by="started_at DESC", limit=limit)
+    inserted: dict[str, int] = {}
+    for row in (schema.Session & [{"ingest_id": r["ingest_id"]} for r in runs]).proj("ingest_id").to_dicts():
+        inserted[row["ingest_id"]] = inserted.get(row["ingest_id"], 0) + 1
+    return [{**r, "sessions": inserted.get(r["ingest_id"], 0)} for r in runs]

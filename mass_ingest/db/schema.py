@@ -63,7 +63,7 @@ class IngestRun(dj.Manual):
     """One mass ingestion: the profile it ran, who approved it and what it did.
 
     ingest_id: stable across resumes of the same interrupted ingest; status: open, approved,
-    rejected, timed_out, completed; counts: final counts (discovered, duplicates, ...).
+    rejected, timed_out, completed, undone; counts: final counts (discovered, duplicates, ...).
     """
 
     definition = """
@@ -90,6 +90,17 @@ class IngestRun(dj.Manual):
         flow_run_id: varchar(36)
         ---
         started_at: datetime
+        """
+
+    class Undo(dj.Part):
+        """The undo of this ingest: when, by whom, and how many rows it deleted per table."""
+
+        definition = """
+        -> master
+        ---
+        undone_at: datetime
+        undone_by: varchar(128)
+        deleted: json
         """
 
 
@@ -158,6 +169,99 @@ class Session(dj.Manual):
         definition = """
         -> master
         -> Project
+        """
+
+    # Parts below carry the ingest that inserted them: late data and moves are added by later ingests
+    # to sessions an earlier one inserted, and an undo removes exactly what its ingest added.
+
+    class AddedRecording(dj.Part):
+        """A recording added to the session by a later ingest (late data); ingest_id: that ingest."""
+
+        definition = """
+        -> master.Recording
+        ---
+        -> IngestRun
+        """
+
+    class ProbeAssociation(dj.Part):
+        """Which probe made a recording. decided_by: 'serial' (the Probe's name holds the .meta serial,
+        the lab's '<serial>_<subject>_<n>') or 'profile_map' (the profile's probe_association)."""
+
+        definition = """
+        -> master.Recording
+        ---
+        -> Probe
+        decided_by: varchar(16)
+        -> IngestRun
+        """
+
+    class Task(dj.Part):
+        """A task of the session, inferred from sessions.txt until a person confirms it.
+
+        task_order: 1, 2, ... by start; task: its name; task_type: the <TYPE> tag; start_s, stop_s:
+        seconds from the session start (stop: the next task's start, else the recording's end from the
+        .meta fileTimeSecs; null when unknown); arena: entered by a person; confirmed: a person checked it.
+        """
+
+        definition = """
+        -> master
+        task_order: int32
+        ---
+        task: varchar(128)
+        task_type='': varchar(64)
+        start_s: float64
+        stop_s=null: float64
+        arena='': varchar(64)
+        confirmed=false: bool
+        -> IngestRun
+        """
+
+    class Output(dj.Part):
+        """A processing output beside the raw data, with its key files.
+
+        output_path: its folder relative to the session folder; output_name: the DeepLabCut result set
+        ('' for other kinds); kind: suite2p, suite2p_split, dlc, kilosort or curation; preferred: the
+        one to use (a combined suite2p run over split ones); files: relative to its folder.
+        """
+
+        definition = """
+        -> master
+        output_path: varchar(255)
+        output_name: varchar(255)
+        ---
+        kind: varchar(32)
+        recording='': varchar(255)
+        files: json
+        preferred: bool
+        -> IngestRun
+        """
+
+    class Clustering(dj.Part):
+        """A Kilosort sorting (or curated copy) of a probe's recording: a candidate for spike sorting
+        downstream. curator and curation_time are entered by a person."""
+
+        definition = """
+        -> master.Output
+        ---
+        recording: varchar(255)
+        curator=null: varchar(128)
+        curation_time=null: datetime
+        """
+
+    class PreviousLocation(dj.Part):
+        """Where a moved session's folder was (Directory holds where it is now); ingest_id: the ingest
+        that recorded the move."""
+
+        definition = """
+        -> master
+        previous_hash: char(16)
+        ---
+        share: varchar(64)
+        rel_path: varchar(1000)
+        location: varchar(1000)
+        session_group='': varchar(64)
+        moved_at: datetime
+        -> IngestRun
         """
 
 

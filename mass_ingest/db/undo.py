@@ -1,0 +1,136 @@
+"""Undoing an ingest: delete what it inserted, while nothing downstream depends on it yet.
+
+What an ingest inserted: its sessions with all their parts; recordings and outputs it added to
+known sessions (late data); moves it recorded (the old place is put back). Refused, with the
+reason and the fix, when rows outside this tool's tables reference any of it, when a person has
+worked on it (confirmed tasks, curated clusterings), when a later ingest built on it, or while
+the ingest is still running. Everything happens in one transaction, and the ledger keeps the
+undo (IngestRun.Undo, status ``undone``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import datajoint as dj
+from pydantic import BaseModel, ConfigDict
+
+from mass_ingest.db import schema
+from mass_ingest.errors import MassIngestError
+
+
+class UndoRefused(MassIngestError):
+    """An ingest cannot be undone: something depends on it, or it is not finished."""
+
+
+class UndoPlan(BaseModel):
+    """What undoing an ingest would delete (rows per table) and restore, or why it may not."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ingest_id: str
+    status: str
+    deleted: dict[str, int]
+    restored_locations: int
+    blockers: list[str]
+
+
+def _name(full_table_name: str) -> tuple[str, str]:
+    database, _, table = full_table_name.replace('"', "").replace("`", "").partition(".")
+    return database, table
+
+
+def _targets(ingest_id: str) -> list[tuple[dj.Table, str]]:
+    """Expressions to delete (with their part integrity): own sessions, and parts added to others."""
+    run = {"ingest_id": ingest_id}
+    own = (schema.Session & run).proj()
+    # Keys fetched first: a restriction by a subquery on AddedRecording would see it emptied by the
+    # cascade (leaves are deleted first) before the recordings themselves.
+    added = (schema.Session.AddedRecording & run).proj().to_dicts()
+    outputs = ((schema.Session.Output & run) - own).proj().to_dicts()
+    return [(schema.Session & run, "enforce"),
+            (schema.Session.Recording & added, "ignore"),
+            (schema.Session.Output & outputs, "ignore"),
+            (schema.Session.PreviousLocation & run, "ignore")]
+
+
+def _later_ingests(ingest_id: str) -> set[str]:
+    """Other ingests that added to, or moved, sessions this one inserted (any) or changed (later ones)."""
+    run = {"ingest_id": ingest_id}
+    added = (schema.Session.AddedRecording, schema.Session.Output, schema.Session.PreviousLocation)
+    own = {(r["subject"], r["session_start"]) for r in (schema.Session & run).proj().to_dicts()}
+    changed = {(r["subject"], r["session_start"]) for t in added for r in (t & run).proj().to_dicts()} - own
+    keys = [{"subject": s, "session_start": t} for s, t in own | changed]
+    if not keys:
+        return set()
+    started = {r["ingest_id"]: r["started_at"] for r in schema.IngestRun.proj("started_at").to_dicts()}
+    return {r["ingest_id"] for t in added for r in (t & keys).proj("ingest_id").to_dicts()
+            if r["ingest_id"] != ingest_id and ((r["subject"], r["session_start"]) in own
+                                               or started[r["ingest_id"]] > started[ingest_id])}
+
+
+def _blockers(ingest_id: str, status: str, deleted: dict[str, int]) -> list[str]:
+    run = {"ingest_id": ingest_id}
+    own = (schema.Session & run).proj()
+    found = []
+    if status == "undone":
+        found.append(f"ingest {ingest_id} was undone already")
+    elif status in ("open", "approved"):
+        found.append(f"ingest {ingest_id} is not finished (status {status}); run its profile again to finish it, "
+                     "then undo it")
+    ours = {s.database for s in (schema.reference, schema.ingest, schema.acquisition)}
+    for table, n in sorted(deleted.items()):
+        database, name = _name(table)
+        if n and database not in ours:
+            found.append(f"{n} rows of {database}.{name} reference what this ingest inserted; the pipeline uses "
+                         "them, so delete those first (or keep the ingest)")
+    later = _later_ingests(ingest_id)
+    if later:
+        found.append(f"later ingest(s) {', '.join(sorted(later))} added to or moved sessions of this one; undo "
+                     "them first")
+    confirmed = len(schema.Session.Task & run & {"confirmed": True})
+    if confirmed:
+        found.append(f"a person confirmed {confirmed} of its tasks; undoing would delete their work")
+    clusterings = schema.Session.Clustering & (schema.Session.Output & run).proj()
+    curated = len(clusterings - (clusterings & {"curator": None}).proj())
+    if curated:
+        found.append(f"a person entered the curator of {curated} of its clusterings; undoing would delete their "
+                     "work")
+    return found
+
+
+def plan_undo(ingest_id: str) -> UndoPlan:
+    """What ``undo_ingest`` would do; reads only."""
+    schema.activate()
+    runs = (schema.IngestRun & {"ingest_id": ingest_id}).to_dicts()
+    if not runs:
+        raise UndoRefused(f"no ingest {ingest_id!r} in the ledger; `mass-ingest runs` lists them")
+    deleted: dict[str, int] = {}
+    for expr, integrity in _targets(ingest_id):
+        for table, n in dj.Diagram.cascade(expr, part_integrity=integrity).counts().items():
+            deleted[table] = deleted.get(table, 0) + n
+    deleted = {t: n for t, n in deleted.items() if n}
+    restored = len(schema.Session.PreviousLocation & {"ingest_id": ingest_id})
+    return UndoPlan(ingest_id=ingest_id, status=runs[0]["status"], restored_locations=restored,
+                    deleted={".".join(_name(t)): n for t, n in deleted.items()},
+                    blockers=_blockers(ingest_id, runs[0]["status"], deleted))
+
+
+def undo_ingest(ingest_id: str, undone_by: str) -> UndoPlan:
+    """Delete what ``ingest_id`` inserted and put moved sessions back, in one transaction; record the undo."""
+    plan = plan_undo(ingest_id)
+    if plan.blockers:
+        raise UndoRefused(f"ingest {ingest_id} cannot be undone: " + "; ".join(plan.blockers))
+    run = {"ingest_id": ingest_id}
+    with schema.IngestRun.connection.transaction:
+        for old in (schema.Session.PreviousLocation & run).to_dicts():
+            schema.Session.Directory.update1(
+                {k: old[k] for k in ("subject", "session_start", "share", "rel_path", "location", "session_group")}
+                | {"location_hash": old["previous_hash"]})
+        for expr, integrity in _targets(ingest_id):
+            expr.delete(prompt=False, part_integrity=integrity)
+        now = datetime.now().replace(microsecond=0)
+        schema.IngestRun.Undo.insert1({"ingest_id": ingest_id, "undone_at": now, "undone_by": undone_by,
+                                       "deleted": plan.deleted})
+        schema.IngestRun.update1({"ingest_id": ingest_id, "status": "undone", "finished_at": now})
+    return plan
