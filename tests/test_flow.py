@@ -10,9 +10,11 @@ import getpass
 import signal
 from datetime import datetime
 
+import polars as pl
 import pytest
 
 from mass_ingest.db import schema
+from mass_ingest.stage_cache import run_dir
 from mass_ingest.subjects import import_subjects_csv
 from tests.e2e import cli, demo_campaign, json_out, latest_flow_run_id, start_cli, task_states, wait_for_paused_run
 
@@ -58,6 +60,10 @@ class TestDemo:
         assert (directory["share"], directory["rel_path"]) == ("N", "recordings/102_1/2024-05-14_15-22-09")
         assert len(schema.Session.Recording & {"subject": "25843"}) == 6
         assert {r["project"] for r in (schema.Session.Membership & {"subject": "26018"}).to_dicts()} == {"grid-cells"}
+        # Probes found by their serial; the tasks from sessions.txt wait for a person, listed in followup.csv.
+        assert len(schema.Session.ProbeAssociation & {"decided_by": "serial"}) == len(schema.Session.Recording()) == 8
+        followup = pl.read_csv(run_dir(counts["ingest_id"]) / "followup.csv")
+        assert set(followup["need"]) == {"task"} and followup.height == len(schema.Session.Task()) > 0
 
         second = cli("demo", "--base", str(tmp_path / "demo"), "--json")
         assert second.returncode == 0, second.stderr[-3000:]

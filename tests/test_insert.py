@@ -303,3 +303,29 @@ class TestFollowup:
         assert path.name == "followup.csv" and path.parent.name == "run-1"
         assert pl.read_csv(path).select("session_id", "need", "item").rows() == [
             ("25843/2024-03-05_10-30-58", "task", "1. sleep")]
+
+
+class TestProfileOptions:
+    PROFILE = ("name: t\ntimezone: Europe/Oslo\nshares: [{name: N, root: /mnt/N, layouts: "
+               "[{template: 'recordings/{subject}/{session_time:%Y-%m-%d_%H-%M-%S}'}]}]\n")
+
+    def load(self, tmp_path, extra: str):
+        from mass_ingest.profile import load_profile
+
+        path = tmp_path / "p.yaml"
+        path.write_text(self.PROFILE + extra)
+        return load_profile(path)
+
+    def test_the_map_and_the_move_option_reach_insertion(self, tmp_path) -> None:
+        profile = self.load(tmp_path, "probe_association:\n  102_1: {probe_1: npx_1}\n"
+                                      "dedup: {record_moved_location: false}\n")
+        assert InsertOptions.from_profile(profile) == InsertOptions(
+            probe_association={"102_1": {"probe_1": "npx_1"}}, record_moved_location=False)
+        assert InsertOptions.from_profile(self.load(tmp_path, "")).record_moved_location is True
+
+    def test_one_probe_mapped_to_two_folders_is_refused_by_name(self, tmp_path) -> None:
+        from mass_ingest.errors import ProfileError
+
+        with pytest.raises(ProfileError, match=r"probe_association subject '25843': probe\(s\) \['npx_1'\] are "
+                           "mapped to more than one folder"):
+            self.load(tmp_path, "probe_association:\n  25843: {probe_1: npx_1, probe_2: npx_1}\n")
