@@ -8,13 +8,16 @@ meanwhile, is never inserted twice; a session goes in with all its parts or not 
 from __future__ import annotations
 
 
+import datajoint as dj
 import polars as pl
 from prefect import task
 
+from mass_ingest import settings
 from mass_ingest.db import schema
+from mass_ingest.db.connection import outage_reported
+from mass_ingest.db.locks import share_locks
+from mass_ingest.errors import DatabaseError
 from mass_ingest.stage_cache import STAGE_CACHE, StageFrame
-
-CHUNK_SIZE = 200
 
 
 def _rows(frame: pl.DataFrame, timezone: str, ingest_id: str) -> dict[str, list[dict]]:
@@ -44,7 +47,7 @@ def insert_sessions(frame: pl.DataFrame, *, timezone: str, ingest_id: str) -> in
     # A folder's candidate id hashes its location (and group): the directory's unique key.
     hashes = [{"location_hash": cid} for cid in frame["candidate_id"]]
     projects = sorted({p for ps in frame["projects"] for p in ps})
-    with connection.transaction:
+    with share_locks(connection, frame["share"]), connection.transaction:  # see db/locks.py
         existing = {(r["subject"], r["session_start"]) for r in (schema.Session & keys).proj().to_dicts()}
         existing_at = {r["location_hash"] for r in (schema.Session.Directory & hashes).proj("location_hash").to_dicts()}
         fresh = frame.filter([(s, t) not in existing and cid not in existing_at
@@ -60,15 +63,24 @@ def insert_sessions(frame: pl.DataFrame, *, timezone: str, ingest_id: str) -> in
     return fresh.height
 
 
-def chunk_bounds(rows: int, chunk_size: int = CHUNK_SIZE) -> list[tuple[int, int]]:
+def chunk_bounds(rows: int, chunk_size: int | None = None) -> list[tuple[int, int]]:
+    chunk_size = chunk_size or settings.insert_chunk_size()
     return [(start, min(chunk_size, rows - start)) for start in range(0, rows, chunk_size)]
 
 
+def _retry_when_redoing_helps(task, task_run, state) -> bool:
+    """A lost connection, or a session another run inserted meanwhile: the retry re-checks and goes on."""
+    exc = state.result(raise_on_failure=False)
+    return isinstance(exc, (DatabaseError, dj.errors.DuplicateError))
+
+
 @task(name="insert-chunk", cache_policy=STAGE_CACHE, persist_result=True, result_serializer="json",
-      task_run_name="insert rows {offset}+{length}")
+      task_run_name="insert rows {offset}+{length}", retries=2, retry_delay_seconds=[2, 10],
+      retry_condition_fn=_retry_when_redoing_helps)
 def insert_chunk_task(approved: StageFrame, offset: int, length: int, timezone: str, ingest_id: str) -> int:
     """One committed chunk; cached, so a re-run after a crash skips chunks already committed."""
-    return insert_sessions(approved.load().slice(offset, length), timezone=timezone, ingest_id=ingest_id)
+    with outage_reported(f"inserting rows {offset}+{length} of ingest {ingest_id}"):
+        return insert_sessions(approved.load().slice(offset, length), timezone=timezone, ingest_id=ingest_id)
 
 
 def sessions_inserted_by(ingest_id: str) -> int:
