@@ -50,10 +50,15 @@ class _FaultPoint:
                 return
         if self.action == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
-        self.hold_file.with_suffix(".waiting").write_text(f"{task_run.name}\n")
+        waiting_file(self.hold_file).write_text(f"{task_run.name}\n")
         deadline = time.monotonic() + _HOLD_LIMIT_S
         while not self.hold_file.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
+
+
+def waiting_file(hold_file: Path) -> Path:
+    """The file a ``hold`` fault point writes when the flow stands still at it."""
+    return hold_file.with_name(hold_file.name + ".waiting")
 
 
 def arm(namespace: dict) -> None:

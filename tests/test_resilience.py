@@ -20,7 +20,7 @@ import pytest
 
 from mass_ingest.db import connection, schema
 from mass_ingest.errors import DatabaseError
-from mass_ingest.fault_points import VARIABLE as FAULT
+from mass_ingest.fault_points import VARIABLE as FAULT, waiting_file
 from mass_ingest.prefect_api import task_runs_of
 from mass_ingest.subjects import import_subjects_csv
 from tests.e2e import cli, demo_campaign, json_out, start_cli, task_states, wait_for_paused_run
@@ -152,7 +152,7 @@ class TestDatabaseRestart:
         hold = tmp_path / "hold"
         process = start_cli("run", str(campaign.profile_path), "--approve", "--json",
                             env={**CHUNKS, FAULT: f"insert-chunk#1 hold {hold}"})
-        wait_for_file(hold.with_suffix(".waiting"), process)
+        wait_for_file(waiting_file(hold), process)
         before = postmaster_pid()
         connection.stop_embedded()  # pg_ctl stop: the held run's connection is cut mid-ingest
         assert postmaster_pid() is None
@@ -196,7 +196,7 @@ class TestTwoRunsAtOnce:
                                env={"MASS_INGEST_CHUNK_SIZE": "1", FAULT: f"approved-sessions hold {hold}"})
                      for hold in holds]
         for hold, process in zip(holds, processes):
-            wait_for_file(hold.with_suffix(".waiting"), process)
+            wait_for_file(waiting_file(hold), process)
         for hold in holds:
             hold.touch()
         outputs = [process.communicate(timeout=300) for process in processes]
