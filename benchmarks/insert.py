@@ -144,7 +144,8 @@ def run(args: argparse.Namespace) -> None:
         assert inserted == frame.height, f"inserted {inserted} of {frame.height}"
         (schema.IngestRun & {"ingest_id": ingest_id}).delete()  # cascades to the sessions and their parts
     db = min(db_times)
-    print(f"database only: {db:.2f} s, {frame.height / db:,.0f} sessions/s; rows {counts}")
+    print(f"database only: {db:.2f} s, {frame.height / db:,.0f} sessions/s "
+          f"(repeats: {', '.join(f'{t:.2f}' for t in db_times)} s); rows {counts}")
 
     # 3. Through Prefect, as the ingest flow inserts.
     warm_up = new_ingest()  # one session, to start the temporary Prefect server before timing
