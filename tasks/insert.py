@@ -14,9 +14,8 @@ from prefect import task
 
 from mass_ingest import settings
 from mass_ingest.db import schema
-from mass_ingest.db.connection import outage_reported
+from mass_ingest.db.connection import is_connection_error, outage_reported
 from mass_ingest.db.locks import share_locks
-from mass_ingest.errors import DatabaseError
 from mass_ingest.stage_cache import STAGE_CACHE, StageFrame
 
 
@@ -71,7 +70,7 @@ def chunk_bounds(rows: int, chunk_size: int | None = None) -> list[tuple[int, in
 def _retry_when_redoing_helps(task, task_run, state) -> bool:
     """A lost connection, or a session another run inserted meanwhile: the retry re-checks and goes on."""
     exc = state.result(raise_on_failure=False)
-    return isinstance(exc, (DatabaseError, dj.errors.DuplicateError))
+    return is_connection_error(exc) or isinstance(exc, dj.errors.DuplicateError)
 
 
 @task(name="insert-chunk", cache_policy=STAGE_CACHE, persist_result=True, result_serializer="json",
