@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test benchmark clean
+.PHONY: setup demo test benchmark benchmark-insert clean
 
 setup: $(STAMP)
 
@@ -22,6 +22,9 @@ test: $(STAMP)
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/discovery.py
+
+benchmark-insert: $(STAMP)
+	$(BIN)/python benchmarks/insert.py
 
 clean:
 	rm -rf $(VENV) *.egg-info

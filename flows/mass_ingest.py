@@ -10,6 +10,7 @@ from prefect import flow, get_run_logger, task
 from prefect.runtime import flow_run
 
 from mass_ingest.db.runs import Decision, open_ingest
+from mass_ingest.fault_points import arm
 from mass_ingest.profile import Profile, load_profile
 from mass_ingest.stage_cache import StageFrame
 from tasks.access import check_access_task
@@ -70,3 +71,6 @@ def mass_ingest(profile_path: str, root: str | None = None, approval: Decision |
         insert_chunk_task(approved, offset, length, profile.timezone, ingest_id, InsertOptions.from_profile(profile))
     publish_followup_task(ingest_id, profile.probe_association)
     return record_outcome_task(decided, decision, ingest_id, unreadable)
+
+
+arm(globals())  # test-only fault points (MASS_INGEST_TEST_FAULT); does nothing otherwise

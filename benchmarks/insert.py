@@ -1,0 +1,175 @@
+#!/usr/bin/env python
+"""Insertion speed: 10,000 approved sessions with their parts into the embedded database.
+
+What it does:
+
+1. Starts its own embedded PostgreSQL and Prefect (temporary MASS_INGEST_HOME and PREFECT_HOME,
+   removed afterwards unless ``--keep``), and generates the approved frame in polars with the
+   dedup benchmark's generator: new sessions of about 5,000 subjects, one or two probes each,
+   half of them in a project. The subjects and the ingest run are inserted first (not timed).
+2. Database only: ``insert_sessions`` on each chunk in turn, no Prefect (best of ``--repeats``;
+   the sessions are deleted between repeats).
+3. Through Prefect: a flow calling ``insert_chunk_task`` per chunk, as the ingest flow does, on a
+   fresh ingest id (no cache hits). The time inside ``insert_sessions`` is summed from within the
+   same run, so the rest of the flow's wall time is Prefect's (task runs, their state and result
+   records, events).
+
+Both paths go through ``tasks.insert``, so whatever parts insertion writes (now: session,
+directory, recordings, project membership) are timed with it. It prints sessions/s for both,
+the flow's split into Prefect and database time, and how many rows each table got.
+
+Nothing is asserted: timings depend on the machine.
+
+Examples::
+
+    .venv/bin/python benchmarks/insert.py
+    .venv/bin/python benchmarks/insert.py --sessions 2000 --chunk-size 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+_HOME = Path(tempfile.mkdtemp(prefix="mass-ingest-insert-bench-"))
+# Before Prefect and the tool are imported: everything below goes to the temporary home.
+os.environ.update({"MASS_INGEST_HOME": str(_HOME / "home"), "PREFECT_HOME": str(_HOME / "prefect"),
+                   "MASS_INGEST_SCHEMA_PREFIX": "insert_bench", "PREFECT_LOGGING_LEVEL": "WARNING",
+                   "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"})
+os.environ.pop("PREFECT_API_URL", None)  # a temporary local server, started by the first flow
+os.environ.pop("MASS_INGEST_DATABASE", None)
+
+import numpy as np  # noqa: E402
+import polars as pl  # noqa: E402
+from prefect import flow  # noqa: E402
+
+import tasks.insert as insert  # noqa: E402
+from benchmarks.dedup import YEARS, _candidates, _sessions  # noqa: E402
+from mass_ingest.candidates import candidate_id  # noqa: E402
+from mass_ingest.db import connection, schema  # noqa: E402
+from mass_ingest.stage_cache import StageFrame  # noqa: E402
+
+
+def approved_frame(sessions: int, seed: int = 0) -> pl.DataFrame:
+    """``sessions`` new sessions as the approval stage leaves them (candidate columns, status approved)."""
+    rng = np.random.default_rng(seed)
+    starts = rng.permutation(np.unique(rng.integers(0, YEARS * 365 * 86400, size=2 * sessions)))[:sessions]
+    base = _sessions(rng, sessions, starts).with_columns(
+        pl.format("recordings/{}/{}", "subject", pl.col("session_start").dt.strftime("%Y-%m-%d_%H-%M-%S"))
+        .alias("rel_path"), pl.lit(False).alias("late_output"))
+    frame = _candidates(base, "N")
+    return frame.with_columns(
+        # The real id (sha1 of the location): Directory.location_hash holds 16 characters.
+        pl.Series("candidate_id", [candidate_id(loc) for loc in frame["location"]]),
+        pl.when(pl.int_range(pl.len()) % 2 == 0).then(pl.lit(["grid-cells"])).otherwise(pl.lit([], pl.List(pl.String)))
+        .alias("projects"), pl.lit("approved").alias("status"))
+
+
+def new_ingest() -> str:
+    ingest_id = str(uuid.uuid4())
+    schema.IngestRun.insert1({"ingest_id": ingest_id, "profile_name": "insert-bench", "profile_hash": "0" * 16,
+                              "status": "approved", "started_at": datetime.now().replace(microsecond=0)})
+    return ingest_id
+
+
+class Timer:
+    """Wraps a function of ``tasks.insert`` (or a task's ``fn``) and sums the seconds spent in it."""
+
+    def __init__(self, name: str, owner=insert):
+        self.owner, self.name, self.inner, self.seconds = owner, name, getattr(owner, name), 0.0
+        functools.update_wrapper(self, self.inner)  # Prefect binds a task's parameters by its signature
+        setattr(owner, name, self)
+
+    def __call__(self, *args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return self.inner(*args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+
+@flow(name="insert-benchmark")
+def insert_flow(approved: StageFrame, timezone: str, ingest_id: str) -> int:
+    return sum(insert.insert_chunk_task(approved, offset, length, timezone, ingest_id)
+               for offset, length in insert.chunk_bounds(approved.rows))
+
+
+def row_counts() -> dict[str, int]:
+    return {"Session": len(schema.Session()), "Directory": len(schema.Session.Directory()),
+            "Recording": len(schema.Session.Recording()), "Membership": len(schema.Session.Membership())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, default=10_000)
+    parser.add_argument("--chunk-size", type=int, default=200, help="sessions per transaction (MASS_INGEST_CHUNK_SIZE)")
+    parser.add_argument("--repeats", type=int, default=2, help="database-only repeats (best is shown)")
+    parser.add_argument("--keep", action="store_true", help=f"keep the temporary home ({_HOME})")
+    args = parser.parse_args()
+    os.environ["MASS_INGEST_CHUNK_SIZE"] = str(args.chunk_size)
+    try:
+        run(args)
+    finally:
+        connection.stop_embedded()
+        if not args.keep:
+            shutil.rmtree(_HOME, ignore_errors=True)
+
+
+def run(args: argparse.Namespace) -> None:
+    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; home {_HOME}")
+    frame = approved_frame(args.sessions)
+    schema.activate()
+    schema.Subject.insert([{"subject": s, "source": "benchmark"} for s in frame["subject"].unique()])
+    bounds = insert.chunk_bounds(frame.height)
+    print(f"{frame.height} sessions, {frame['probes'].list.len().sum()} recordings, "
+          f"{len(bounds)} chunks of {args.chunk_size}")
+
+    # 2. Database only.
+    db_times = []
+    for _ in range(args.repeats):
+        ingest_id = new_ingest()
+        started = time.perf_counter()
+        inserted = sum(insert.insert_sessions(frame.slice(o, n), timezone="Europe/Oslo", ingest_id=ingest_id)
+                       for o, n in bounds)
+        db_times.append(time.perf_counter() - started)
+        counts = row_counts()
+        assert inserted == frame.height, f"inserted {inserted} of {frame.height}"
+        (schema.IngestRun & {"ingest_id": ingest_id}).delete()  # cascades to the sessions and their parts
+    db = min(db_times)
+    print(f"database only: {db:.2f} s, {frame.height / db:,.0f} sessions/s "
+          f"(repeats: {', '.join(f'{t:.2f}' for t in db_times)} s); rows {counts}")
+
+    # 3. Through Prefect, as the ingest flow inserts.
+    warm_up = new_ingest()  # one session, to start the temporary Prefect server before timing
+    insert_flow(StageFrame.save(frame.head(1), stage="approved", ingest_id=warm_up), "Europe/Oslo", warm_up)
+    (schema.IngestRun & {"ingest_id": warm_up}).delete()
+    ingest_id = new_ingest()
+    approved = StageFrame.save(frame, stage="approved", ingest_id=ingest_id)
+    # The task's body (reading its slice of the frame, then insert_sessions) and what it calls.
+    in_task, in_insert, in_rows = Timer("fn", insert.insert_chunk_task), Timer("insert_sessions"), Timer("_rows")
+    started = time.perf_counter()
+    inserted = insert_flow(approved, "Europe/Oslo", ingest_id)
+    total = time.perf_counter() - started
+    assert inserted == frame.height, f"inserted {inserted} of {frame.height}"
+    prefect_s, reading_s = total - in_task.seconds, in_task.seconds - in_insert.seconds
+    print(f"through Prefect: {total:.2f} s, {frame.height / total:,.0f} sessions/s, "
+          f"{len(bounds)} task runs ({prefect_s / len(bounds) * 1000:.0f} ms Prefect per task run)")
+    print(f"  Prefect (task runs, states, cache, results, events): {prefect_s:.2f} s = {prefect_s / total:.0%}")
+    print(f"  database (insert_sessions, transactions): {in_insert.seconds:.2f} s = {in_insert.seconds / total:.0%}"
+          f", of which building rows in Python {in_rows.seconds:.2f} s")
+    print(f"  reading each chunk's rows from the approved parquet: {reading_s:.2f} s = {reading_s / total:.0%}")
+    print(f"rows {row_counts()}")
+
+
+if __name__ == "__main__":
+    main()
