@@ -12,6 +12,8 @@ from mass_ingest.profile import Profile
 
 # An ingest in one of these states is resumed by the next run of the same profile.
 UNFINISHED = ("open", "approved")
+# An approved folder changed between the pause and insertion: refused, nothing (more) inserted.
+SHARE_CHANGED = "share_changed"
 
 
 class Decision(BaseModel):
@@ -78,3 +80,15 @@ def finish_ingest(ingest_id: str, counts: dict[str, int], status: str = "complet
     schema.activate()
     schema.IngestRun.update1({"ingest_id": ingest_id, "status": status, "counts": counts,
                               "finished_at": datetime.now().replace(microsecond=0)})
+
+
+def record_share_changed(ingest_id: str, *, approved: int, sessions: int, changes: int) -> None:
+    """Close an ingest refused because approved folders changed after the pause (status ``share_changed``).
+
+    It is finished, not resumed: the next run of the profile starts a new ingest and discovers afresh.
+    ``inserted`` counts sessions an earlier, interrupted attempt of this ingest had committed.
+    """
+    schema.activate()
+    inserted = len(schema.Session & {"ingest_id": ingest_id})
+    finish_ingest(ingest_id, {"approved": approved, "changed_sessions": sessions, "changes": changes,
+                              "inserted": inserted}, status=SHARE_CHANGED)
