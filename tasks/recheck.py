@@ -120,7 +120,8 @@ def share_changes(shown: pl.DataFrame, approved: pl.DataFrame, now: pl.DataFrame
             .drop("file"))
 
 
-def share_changed_message(changes: pl.DataFrame, approved: int, profile: Profile, ingest_id: str) -> str:
+def share_changed_message(changes: pl.DataFrame, approved: int, profile: Profile, ingest_id: str,
+                          inserted_before: int = 0) -> str:
     """The error's text: which shares, which sessions, what changed, and what to do."""
     shares = ", ".join(changes["share"].unique(maintain_order=True).to_list())
     sessions = changes.group_by("share", "session_id", maintain_order=True).agg("change")
@@ -134,7 +135,9 @@ def share_changed_message(changes: pl.DataFrame, approved: int, profile: Profile
     return (f"ingest {ingest_id} of profile {profile.name}: {word} {shares} changed after the approval pause; "
             f"{sessions.height} of the {approved} approved sessions are no longer what was shown:\n  "
             + "\n  ".join(listed)
-            + "\nNothing was inserted. Start a new run (`mass-ingest run PROFILE`): it discovers the share as it "
+            + ("\nNothing was inserted." if not inserted_before else
+               f"\nNothing more was inserted ({inserted_before} sessions committed before an interruption stay).")
+            + " Start a new run (`mass-ingest run PROFILE`): it discovers the share as it "
             "is now and asks for approval again.")
 
 
@@ -155,9 +158,9 @@ def recheck_share(profile: Profile, shown: pl.DataFrame, approved: pl.DataFrame,
     changes = share_changes(shown, approved, fingerprint(approved, profile.shares))
     if changes.is_empty():
         return
-    record_share_changed(ingest_id, approved=approved.height,
-                         sessions=changes["candidate_id"].n_unique(), changes=changes.height)
-    raise ShareChangedError(share_changed_message(changes, approved.height, profile, ingest_id))
+    inserted = record_share_changed(ingest_id, approved=approved.height,
+                                    sessions=changes["candidate_id"].n_unique(), changes=changes.height)
+    raise ShareChangedError(share_changed_message(changes, approved.height, profile, ingest_id, inserted))
 
 
 @task(name="recheck-share")

@@ -82,13 +82,14 @@ def finish_ingest(ingest_id: str, counts: dict[str, int], status: str = "complet
                               "finished_at": datetime.now().replace(microsecond=0)})
 
 
-def record_share_changed(ingest_id: str, *, approved: int, sessions: int, changes: int) -> None:
+def record_share_changed(ingest_id: str, *, approved: int, sessions: int, changes: int) -> int:
     """Close an ingest refused because approved folders changed after the pause (status ``share_changed``).
 
     It is finished, not resumed: the next run of the profile starts a new ingest and discovers afresh.
-    ``inserted`` counts sessions an earlier, interrupted attempt of this ingest had committed.
+    Returns how many sessions an earlier, interrupted attempt of this ingest had committed (they stay).
     """
     schema.activate()
     inserted = len(schema.Session & {"ingest_id": ingest_id})
     finish_ingest(ingest_id, {"approved": approved, "changed_sessions": sessions, "changes": changes,
                               "inserted": inserted}, status=SHARE_CHANGED)
+    return inserted
