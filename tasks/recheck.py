@@ -22,6 +22,7 @@ from prefect import get_run_logger, task
 
 from mass_ingest.db.runs import record_share_changed
 from mass_ingest.errors import ShareChangedError
+from mass_ingest.expectations.reasons import byte_count
 from mass_ingest.profile import Profile, Share
 from mass_ingest.stage_cache import STAGE_CACHE, StageFrame
 from mass_ingest.walk import Walker
@@ -82,11 +83,6 @@ def fingerprint(candidates: pl.DataFrame, shares: Iterable[Share]) -> pl.DataFra
             .explode("files").unnest("files").select(list(FINGERPRINT_SCHEMA)))
 
 
-def _bytes(n: pl.Expr) -> pl.Expr:
-    return n.cast(pl.String).str.reverse().str.replace_all(r"(\d{3})", "${1},").str.reverse() \
-        .str.strip_chars_start(",")
-
-
 def share_changes(shown: pl.DataFrame, approved: pl.DataFrame, now: pl.DataFrame) -> pl.DataFrame:
     """What differs between the fingerprints ``shown`` at the pause and ``now``, for the ``approved`` candidates.
 
@@ -109,7 +105,8 @@ def share_changes(shown: pl.DataFrame, approved: pl.DataFrame, now: pl.DataFrame
         .when(folder).then(None)  # its file count changes with the files, which are named below
         .when(was.is_null()).then(pl.format("added {}", "file"))
         .when(now_size.is_null()).then(pl.format("removed {}", "file"))
-        .when(was != now_size).then(pl.format("modified {} ({} -> {} bytes)", "file", _bytes(was), _bytes(now_size)))
+        .when(was != now_size).then(pl.format("modified {} ({} -> {} bytes)", "file", byte_count(was),
+                                              byte_count(now_size)))
         .when(pl.col("mtime_ns") != pl.col("mtime_ns_now")).then(pl.format("modified {} (same size, newer time)",
                                                                            "file")))
     changed = (both.with_columns(change.alias("change")).drop_nulls("change")
