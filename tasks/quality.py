@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -32,8 +33,13 @@ if TYPE_CHECKING:
 # The quality API as callers knew it from this module (tests, validate, other stages).
 __all__ = ["EXPECTATIONS", "INDEX_COLUMNS", "META_KEY", "SUITE_NAME", "VALUE_COLUMNS", "QualityContext",
            "build_data_docs", "build_suite", "check_profile_quality", "check_quality", "check_quality_with_results",
-           "classify", "expectations_for", "failing_rows", "failures_as_findings", "lab_now", "pending_reasons",
+           "classify", "data_docs_dir", "expectations_for", "failing_rows", "failures_as_findings", "lab_now", "pending_reasons",
            "quality_context", "quality_stage_task", "run_suite", "validation_frame"]
+
+
+def data_docs_dir(ingest_id: str) -> Path:
+    """Where the quality stage writes an ingest's Great Expectations Data Docs (``index.html`` in it)."""
+    return run_dir(ingest_id) / "data-docs"
 
 
 def lab_now(timezone: str) -> datetime:
@@ -62,7 +68,7 @@ def check_profile_quality(frame: pl.DataFrame, profile: Profile
 def quality_stage_task(profile: Profile, deduped: StageFrame, ingest_id: str) -> StageFrame:
     """Run the suites over the deduplicated candidates, and publish GX's Data Docs of the run."""
     frame, results = check_profile_quality(deduped.load(), profile)
-    docs = build_data_docs(results, run_dir(ingest_id) / "data-docs")
+    docs = build_data_docs(results, data_docs_dir(ingest_id))
     get_run_logger().info("Great Expectations Data Docs of the quality suites: %s", docs)
     create_link_artifact(key="quality-data-docs", link=docs.as_uri(), link_text="Data Docs",
                          description="Great Expectations Data Docs of this ingest's quality suites")
