@@ -12,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import getpass
 import hashlib
+from typing import Literal
 
 import polars as pl
 from prefect.artifacts import create_markdown_artifact
@@ -36,6 +37,9 @@ class ApprovalInput(RunInput):
                                description="Session ids or globs, e.g. '25843/2024-03-05_10-30-58' or '26018/*'.")
     approver: str = Field("", title="Approved by", description="Your name, stored with the ingest run.")
     note: str = Field("", title="Note", description="Why, or anything the next person should know.")
+    via: Literal["ui", "cli", "api"] = Field(
+        "ui", title="Decided in", description="Where the decision was made, stored with it; leave 'ui' here "
+        "(`mass-ingest approve` and `reject` send 'cli').")
 
 
 def shown_digest(frame: pl.DataFrame) -> str:
@@ -93,7 +97,7 @@ def request_approval(profile: Profile, checked: StageFrame, ingest_id: str,
                                             note=note), timed_out=True)
         raise ApprovalTimeout(f"ingest {ingest_id} of profile {profile.name}: {note}. Run it again to be asked "
                               "again, or raise approval.timeout_s in the profile") from None
-    decision = Decision(approved=answer.approve, approver=answer.approver or "unknown", source="ui",
+    decision = Decision(approved=answer.approve, approver=answer.approver or "unknown", source=answer.via,
                         excluded=answer.exclude, note=answer.note, shown_digest=digest)
     record_decision(ingest_id, decision)
     return decision
