@@ -113,5 +113,7 @@ def approval_markdown(frame: pl.DataFrame, profile_name: str, profile_hash: str,
         + markdown_table(known, [*sessions, "status", "why"], "sessions")
         + "\n## Skipped\n" + markdown_table(skipped, [*sessions, "status", "why"], "skipped folders")
         + "\nEvery candidate with its decision and reasons: `mass-ingest validate PROFILE --json`.\n"
+        "Only what is shown here can be inserted: if an approved session's folder changes before insertion "
+        "(a file added, removed or modified), the run inserts nothing and asks for a new run.\n"
         "Approve below, optionally leaving sessions out by id or glob.\n"
     )
