@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 
 from mass_ingest.db.runs import record_share_changed
 from mass_ingest.errors import ShareChangedError
@@ -44,8 +45,9 @@ def folder_fingerprint(share: Share, rel_path: str) -> list[tuple[str, int, int]
 
     Files are those discovery would see (:meth:`Walker.files_below`). A file that is a link is
     described by its target only when the target is inside the share; a link leading outside
-    is described by the link itself, never followed. A folder below that cannot be listed is a
-    row ``"<path> (cannot be listed)"``, so a permission change shows too.
+    is described by the link itself, never followed. What the listing reports (a folder that
+    cannot be listed, a link not followed) is a row ``"<path> [<finding code>]"``, so a permission
+    change shows too.
     """
     folder = os.path.join(share.root, rel_path)
     if not os.path.isdir(folder):
@@ -60,7 +62,7 @@ def folder_fingerprint(share: Share, rel_path: str) -> list[tuple[str, int, int]
             rows.append((entry.rel, st.st_size, st.st_mtime_ns))
         except OSError:  # gone between the listing and the stat
             rows.append((entry.rel, -1, -1))
-    rows.extend((f"{f.path} (cannot be listed)", -1, -1) for f in walker.findings)
+    rows.extend((f"{f.path} [{f.code}]", -1, -1) for f in walker.findings)
     return [(FOLDER, len(rows), -1), *sorted(rows)]
 
 
@@ -160,7 +162,7 @@ def recheck_share(profile: Profile, shown: pl.DataFrame, approved: pl.DataFrame,
     raise ShareChangedError(share_changed_message(changes, approved.height, profile, ingest_id, inserted))
 
 
-@task(name="recheck-share")
+@task(name="recheck-share", cache_policy=NO_CACHE)
 def recheck_share_task(profile: Profile, shown: StageFrame, approved: StageFrame, ingest_id: str) -> None:
     """Re-list the approved folders (never cached) and refuse the insertion if any changed since the pause."""
     frame = approved.load()

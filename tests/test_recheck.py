@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -11,6 +14,7 @@ import pytest
 from mass_ingest.profile import Share
 from tasks.recheck import FOLDER, fingerprint, folder_fingerprint, share_changes
 
+REPO = Path(__file__).resolve().parent.parent
 LAYOUT = [{"template": "{subject}/{session_time:%Y-%m-%d_%H-%M-%S}"}]
 SESSION = "m1/2024-03-05_10-30-58"
 OLD = 1_700_000_000  # a fixed, old modification time
@@ -73,6 +77,27 @@ class TestFolderFingerprint:
                                        os.lstat(Path(share.root) / SESSION / "outside.bin").st_mtime_ns)
         assert rows["outside.bin"][0] != 5000
         assert not any(name.startswith("outside_dir/") for name in rows)
+        assert f"{SESSION}/outside_dir [DISCOVER.SYMLINK_OUTSIDE]" in rows
+
+    def test_a_folder_that_cannot_be_listed_is_a_row_naming_it(self, share):
+        # Root reads through chmod 000: list in a child without the capabilities that bypass it.
+        prefix = []
+        if os.geteuid() == 0:
+            if shutil.which("setpriv") is None:
+                pytest.skip("running as root and setpriv (util-linux) is missing, so chmod 000 cannot be tested")
+            prefix = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+        probe = Path(share.root) / SESSION / "probe_0"
+        code = ("import sys; from mass_ingest.profile import Share; from tasks.recheck import folder_fingerprint; "
+                f"print(folder_fingerprint(Share(name='N', root={share.root!r}, layouts={LAYOUT!r}), {SESSION!r}))")
+        probe.chmod(0)
+        try:
+            done = subprocess.run([*prefix, sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                                  timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
+        finally:
+            probe.chmod(0o755)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert f"('{SESSION}/probe_0 [DISCOVER.UNREADABLE_DIR]', -1, -1)" in done.stdout
+        assert "run_g0_t0" not in done.stdout
 
     def test_one_listing_per_folder_shared_by_several_candidates(self, share):
         two = pl.concat([_candidates(SESSION), _candidates(SESSION).with_columns(pl.lit("c9").alias("candidate_id"))])
