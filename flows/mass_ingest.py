@@ -20,6 +20,7 @@ from tasks.discover import discover_share_task
 from tasks.followup import publish_followup_task
 from tasks.insert import InsertOptions, chunk_bounds, insert_chunk_task, select_for_insertion
 from tasks.quality import quality_stage_task
+from tasks.recheck import fingerprint_shown_task, recheck_share_task
 from tasks.report import IngestCounts, record_outcome_task
 
 
@@ -64,9 +65,11 @@ def mass_ingest(profile_path: str, root: str | None = None, approval: Decision |
                   for a in access if a.readable for i in range(profile.share(a.share).chunks)]
     deduped = deduplicate_task(profile, [d.result() for d in discovered], ingest_id)
     checked = quality_stage_task(profile, deduped, ingest_id)
+    shown = fingerprint_shown_task(profile, checked, ingest_id)
     decision = request_approval(profile, checked, ingest_id, preapproved=approval)
     decided = apply_decision_task(checked, decision, ingest_id)
     approved = approved_sessions_task(decided, ingest_id)
+    recheck_share_task(profile, shown, approved, ingest_id)  # refuses if an approved folder changed since
     for offset, length in chunk_bounds(approved.rows):
         insert_chunk_task(approved, offset, length, profile.timezone, ingest_id, InsertOptions.from_profile(profile))
     publish_followup_task(ingest_id, profile.probe_association)

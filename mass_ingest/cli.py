@@ -307,7 +307,7 @@ def _resume(flow_run_id: str, approve: bool, exclude: list[str] | None, approver
     from prefect.flow_runs import resume_flow_run
 
     run_input = {"approve": approve, "exclude": exclude or [], "approver": approver or getpass.getuser(),
-                 "note": note}
+                 "note": note, "via": "cli"}
     try:
         resume_flow_run(UUID(flow_run_id), run_input=run_input)
     except ValueError:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import getpass
 import hashlib
+from typing import Literal
 
 import polars as pl
 from prefect.artifacts import create_markdown_artifact
@@ -20,10 +21,12 @@ from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from pydantic import Field
 
+from mass_ingest.approval_summary import approval_markdown, offered
 from mass_ingest.errors import ApprovalTimeout
 from mass_ingest.db.runs import Decision, record_decision, stored_decision
 from mass_ingest.profile import Profile
 from mass_ingest.stage_cache import StageFrame
+from tasks.quality import data_docs_dir
 
 
 class ApprovalInput(RunInput):
@@ -34,61 +37,15 @@ class ApprovalInput(RunInput):
                                description="Session ids or globs, e.g. '25843/2024-03-05_10-30-58' or '26018/*'.")
     approver: str = Field("", title="Approved by", description="Your name, stored with the ingest run.")
     note: str = Field("", title="Note", description="Why, or anything the next person should know.")
+    via: Literal["ui", "cli", "api"] = Field(
+        "ui", title="Decided in", description="Where the decision was made, stored with it; leave 'ui' here "
+        "(`mass-ingest approve` and `reject` send 'cli').")
 
 
 def shown_digest(frame: pl.DataFrame) -> str:
     """Digest of the candidates that would be inserted: what the approver was shown."""
-    ready = sorted(frame.filter(pl.col("status") == "ready")["candidate_id"].to_list())
+    ready = sorted(offered(frame)["candidate_id"].to_list())
     return hashlib.sha256("\n".join(ready).encode()).hexdigest()[:16]
-
-
-def _table(rows: pl.DataFrame, columns: list[str], limit: int = 200) -> str:
-    if rows.is_empty():
-        return "_none_\n"
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for row in rows.head(limit).iter_rows(named=True):
-        cells = [str(row[c]).replace("|", "\\|").replace("\n", " ") for c in columns]
-        lines.append("| " + " | ".join(cells) + " |")
-    if rows.height > limit:
-        lines.append(f"\n... and {rows.height - limit} more")
-    return "\n".join(lines) + "\n"
-
-
-def approval_markdown(frame: pl.DataFrame, profile: Profile, ingest_id: str) -> str:
-    """The readable summary shown above the approval form."""
-    counts = frame.group_by("status").len().sort("status")
-    by = {r["status"]: r["len"] for r in counts.iter_rows(named=True)}
-    ready = frame.filter(pl.col("status") == "ready").with_columns(
-        pl.col("probes").list.len().alias("probes_n"),
-        pl.col("projects").list.join(", ").alias("projects_"))
-    quarantined = frame.filter(pl.col("status") == "quarantined").with_columns(
-        pl.col("quality_reasons").list.join("; ").alias("reasons"))
-    skipped = frame.filter(pl.col("status").is_in(["duplicate", "copy", "excluded"]))
-    pending = frame.filter(pl.col("status") == "pending").with_columns(
-        pl.col("pending_reasons").list.join("; ").alias("reasons"))
-    # Known sessions that moved or gained data: shown so a person knows, not inserted by this run.
-    known = frame.filter(pl.col("status").is_in(["moved", "update"])).with_columns(
-        pl.when(pl.col("status") == "update").then(pl.col("new_parts").list.join(", "))
-        .otherwise(pl.col("dedup_reason")).alias("what"))
-    per_share = ready.group_by("share").len().sort("share")
-    return (
-        f"# Approve ingest of profile `{profile.name}`\n\n"
-        f"Ingest `{ingest_id}`, profile hash `{profile.content_hash()}`.\n\n"
-        f"**{by.get('ready', 0)} ready to insert**, {by.get('quarantined', 0)} quarantined, "
-        f"{by.get('duplicate', 0)} already in the pipeline, {by.get('copy', 0)} copies within this batch, "
-        f"{by.get('excluded', 0)} excluded by the profile.\n\n"
-        f"Ready per share: " + (", ".join(f"{r['share']}: {r['len']}" for r in per_share.iter_rows(named=True))
-                               or "none") + "\n\n"
-        "## Ready to insert\n" + _table(ready, ["session_id", "share", "rel_path", "probes_n", "projects_"])
-        + "\n## Quarantined (not inserted)\n" + _table(quarantined, ["session_id", "share", "rel_path", "reasons"])
-        + "\n## Pending (still arriving; looked at again by the next run)\n"
-        + _table(pending, ["session_id", "share", "rel_path", "reasons"])
-        + "\n## Known sessions that moved or gained data (when approved: new parts added; a new place "
-        "recorded if the profile's dedup.record_moved_location says so)\n"
-        + _table(known, ["session_id", "share", "rel_path", "status", "what"])
-        + "\n## Skipped\n" + _table(skipped, ["session_id", "share", "rel_path", "status", "dedup_reason"])
-        + "\nApprove below, optionally leaving sessions out by id or glob.\n"
-    )
 
 
 def apply_decision(frame: pl.DataFrame, decision: Decision) -> pl.DataFrame:
@@ -125,7 +82,9 @@ def request_approval(profile: Profile, checked: StageFrame, ingest_id: str,
     decision = stored_decision(ingest_id)
     if decision is not None:
         return decision
-    markdown = approval_markdown(frame, profile, ingest_id)
+    docs = data_docs_dir(ingest_id) / "index.html"
+    markdown = approval_markdown(frame, profile.name, profile.content_hash(), ingest_id,
+                                 docs if docs.is_file() else None)
     create_markdown_artifact(markdown=markdown, key="approval-summary",
                              description=f"What ingest {ingest_id} would insert")
     if preapproved is not None:
@@ -144,7 +103,7 @@ def request_approval(profile: Profile, checked: StageFrame, ingest_id: str,
                                             note=note), timed_out=True)
         raise ApprovalTimeout(f"ingest {ingest_id} of profile {profile.name}: {note}. Run it again to be asked "
                               "again, or raise approval.timeout_s in the profile") from None
-    decision = Decision(approved=answer.approve, approver=answer.approver or "unknown", source="ui",
+    decision = Decision(approved=answer.approve, approver=answer.approver or "unknown", source=answer.via,
                         excluded=answer.exclude, note=answer.note, shown_digest=digest)
     record_decision(ingest_id, decision)
     return decision

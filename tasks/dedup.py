@@ -24,7 +24,8 @@ Statuses, the first that applies:
 Only the rows that can be anything but new (in the pipeline by key or place, repeated in the
 batch, excluded) go through the costly steps; matching is done on 64-bit hashes and checked on
 the real keys (see :func:`_pairs`). A million candidates against a million stored sessions take
-about 1.5 s (2 CPU-seconds) on two idle cores; see benchmarks/dedup.py.
+about 0.9 s (1 CPU-second) in discovery order, 1.4 s (2 CPU-seconds) shuffled, on two cores; see
+benchmarks/dedup.py.
 """
 
 from __future__ import annotations
@@ -218,17 +219,23 @@ def _conflict_reasons(frame: pl.DataFrame) -> pl.DataFrame:
 def _output_order(light: pl.DataFrame) -> pl.Series | None:
     """Row order that sorts by (share, rel_path, group); None when the rows are in that order already.
 
-    Discovery emits each share sorted, so a whole-frame string sort (seconds for a million rows) is
-    mostly avoided; a stable sort makes the rest cheaper, as it merges runs already in order.
+    Discovery emits each share sorted, so a whole-frame string sort is mostly avoided. When one is
+    needed, it sorts one binary key, the three columns joined by a NUL byte: the same order as the
+    three columns (NUL sorts below every other byte, and no path holds one), at half the cost of a
+    sort on three columns. A stable sort makes the rest cheaper, as it merges runs already in order.
     """
     cols = ["share", "rel_path", "group"]
-    if light.select(pl.any_horizontal(pl.col(cols).is_null().any())).item() is False:
-        later = [pl.col(c).shift(-1) for c in cols]
-        ahead = (pl.col("share") > later[0]) | ((pl.col("share") == later[0]) & (
-            (pl.col("rel_path") > later[1]) | ((pl.col("rel_path") == later[1]) & (pl.col("group") > later[2]))))
-        if not light.select(ahead.any()).item():
-            return None
-    return light.select(pl.arg_sort_by(cols, maintain_order=True)).to_series()
+    if light.select(pl.any_horizontal(pl.col(cols).is_null().any())).item():
+        return light.select(pl.arg_sort_by(cols, maintain_order=True)).to_series()
+    later = [pl.col(c).shift(-1) for c in cols]
+    ahead = (pl.col("share") > later[0]) | ((pl.col("share") == later[0]) & (
+        (pl.col("rel_path") > later[1]) | ((pl.col("rel_path") == later[1]) & (pl.col("group") > later[2]))))
+    if not light.select(ahead.any()).item():
+        return None
+    if light.select(pl.any_horizontal(pl.col(cols).str.contains("\x00", literal=True).any())).item():
+        return light.select(pl.arg_sort_by(cols, maintain_order=True)).to_series()
+    key = pl.concat_str(cols, separator="\x00").cast(pl.Binary)
+    return light.select(pl.arg_sort_by(key, maintain_order=True)).to_series()
 
 
 def deduplicate(candidates: pl.DataFrame, existing: pl.DataFrame, shares: list[Share]) -> pl.DataFrame:

@@ -168,6 +168,22 @@ class TestDeduplicate:
             pl.element().struct.field("serial"))).rows() == [
             ("N", R1, "new", [SN3]), ("N", R2, "new", [SN2]), ("backup", R2, "copy", [SN1])]
 
+    @pytest.mark.parametrize("rel_paths", [
+        # A path that is a prefix of another, names differing only after it, and non-ASCII.
+        ["recordings/a/b", "recordings/a", "recordings/a-b", "recordings/a/b/c", "recordings/ä", "recordings/A"],
+        # A NUL in a path cannot happen on a share; the stage still sorts it by the columns.
+        ["recordings/a\x00b", "recordings/a", "recordings/a\x00"],
+    ])
+    def test_unsorted_batch_comes_out_in_share_path_group_order(self, rel_paths: list[str]) -> None:
+        shares = ["N2", "N", "N", "backup", "N2", "N"]
+        groups = ["g1", "", "g10", "g2", "", "g1"]
+        frame = pl.concat([
+            candidates_to_frame([candidate(share, "25843", None, rel=rel)]).with_columns(pl.lit(group).alias("group"))
+            for share, rel, group in zip(shares, rel_paths * 2, groups * 2)])
+        out = deduplicate(frame, existing(), SHARES)
+        expected = sorted(zip(frame["share"], frame["rel_path"], frame["group"]))
+        assert list(zip(out["share"], out["rel_path"], out["group"])) == expected
+
     def test_pipeline_snapshot_without_the_list_columns_still_works(self) -> None:
         # Serials and recordings unknown: the names decide (none on either side); outputs not compared.
         db = pl.DataFrame({"subject": ["25843", "25843"], "session_start": [T1, T2],

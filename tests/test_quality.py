@@ -403,3 +403,48 @@ def test_the_profile_names_exactly_the_suites_expectations():
     from tasks.quality import EXPECTATIONS
 
     assert get_args(ExpectationName) == EXPECTATIONS
+
+
+def _one_failure_each() -> dict[str, tuple[list[SessionCandidate], str]]:
+    """Expectation -> (candidates failing it and nothing else, a phrase its reason must hold)."""
+    unreadable = finding("DISCOVER.UNREADABLE_DIR", stage="discover", share="N", path="recordings/m1/e/probe_1",
+                         message="cannot be listed (Permission denied)")
+    return {
+        "subject_known": ([_candidate("a", subject="m9")], "subject 'm9' is not known"),
+        "session_start_parsed": ([_candidate("b", start=None)], "could not be read"),
+        "session_start_not_in_future": ([_candidate("c", start=datetime(2031, 1, 1))], "2031-01-01 00:00 is in the"),
+        "session_start_not_before": ([_candidate("d", start=datetime(2009, 1, 1))], "is before 2015-01-01"),
+        "every_ap_bin_has_meta": ([_candidate("e", start=datetime(2024, 3, 2), bins_without_meta=("p2.ap.bin",))],
+                                  "p2.ap.bin has no .ap.meta"),
+        "ap_bin_size_matches_meta": ([_candidate("f", start=datetime(2024, 3, 3), probes=[_probe(1, bin_size=5000)])],
+                                     "has 5,000 bytes, more than the 3,080"),
+        "no_zero_byte_data": ([_candidate("g", start=datetime(2024, 3, 4), probes=[_probe(1, bin_size=0)])],
+                              "is empty (0 bytes"),
+        "channels_and_rate_plausible": ([_candidate("h", start=datetime(2024, 3, 5),
+                                                    probes=[_probe(1, n_saved_chans=5000)])], "nSavedChans=5000"),
+        "probe_count_matches_implants": ([_candidate("i", start=datetime(2024, 3, 6), probes=2)],
+                                         "2 probe folders but subject m1 has 1"),
+        "probe_serials_implanted": ([_candidate("j", subject="m2", probes=[_probe(1), _probe(2, serial="99999")])],
+                                    "serial 99999 is not implanted in subject m2"),
+        "no_discovery_errors": ([_candidate("k", start=datetime(2024, 3, 7)).model_copy(
+            update={"findings": [unreadable]})], "DISCOVER.UNREADABLE_DIR"),
+        "session_key_unique": ([_candidate("l#1", start=datetime(2024, 3, 8)),
+                                _candidate("l#2", start=datetime(2024, 3, 8))], "2 new candidates claim subject m1"),
+    }
+
+
+def test_every_expectation_fails_alone_for_its_own_reason_in_one_suite_run():
+    """One candidate (two for the key) per expectation, all in one frame: each fails exactly its own,
+    with a reason naming its values; an expectation added without a case here fails this test."""
+    cases = _one_failure_each()
+    assert tuple(cases) == EXPECTATIONS
+    candidates = [c for group, _ in cases.values() for c in group]
+    frame = candidates_to_frame(candidates).with_columns(pl.lit("new").alias("status"))
+    out = check_quality(frame, CONTEXT)
+    row = 0
+    for name, (group, phrase) in cases.items():
+        for _ in group:
+            failures, reasons = out["quality_failures"][row].to_list(), out["quality_reasons"][row].to_list()
+            assert (failures, len(reasons)) == ([name], 1), (name, failures, reasons)
+            assert phrase in reasons[0], (name, reasons[0])
+            row += 1

@@ -12,6 +12,8 @@ from mass_ingest.profile import Profile
 
 # An ingest in one of these states is resumed by the next run of the same profile.
 UNFINISHED = ("open", "approved")
+# An approved folder changed between the pause and insertion: refused, nothing (more) inserted.
+SHARE_CHANGED = "share_changed"
 
 
 class Decision(BaseModel):
@@ -89,3 +91,16 @@ def list_runs(limit: int = 50) -> list[dict]:
     for row in (schema.Session & [{"ingest_id": r["ingest_id"]} for r in runs]).proj("ingest_id").to_dicts():
         inserted[row["ingest_id"]] = inserted.get(row["ingest_id"], 0) + 1
     return [{**r, "sessions": inserted.get(r["ingest_id"], 0)} for r in runs]
+
+
+def record_share_changed(ingest_id: str, *, approved: int, sessions: int, changes: int) -> int:
+    """Close an ingest refused because approved folders changed after the pause (status ``share_changed``).
+
+    It is finished, not resumed: the next run of the profile starts a new ingest and discovers afresh.
+    Returns how many sessions an earlier, interrupted attempt of this ingest had committed (they stay).
+    """
+    schema.activate()
+    inserted = len(schema.Session & {"ingest_id": ingest_id})
+    finish_ingest(ingest_id, {"approved": approved, "changed_sessions": sessions, "changes": changes,
+                              "inserted": inserted}, status=SHARE_CHANGED)
+    return inserted

@@ -1,0 +1,129 @@
+"""The markdown a person reads at the approval pause: counts, the candidates and their findings, links.
+
+Readable for thousands of candidates: counts come first (per status, per share, per subject,
+per project), and every table is cut after :data:`ROWS` rows with "and N more".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+ROWS = 50  # rows per table; the rest is counted, and listed by `mass-ingest validate`
+_FINDINGS_SHOWN = 3  # findings per candidate in a table cell
+_CELL = 160  # characters of one finding's message in a cell
+
+# What the counts' columns mean, in the order shown: column -> statuses it counts.
+CATEGORIES: dict[str, tuple[str, ...]] = {
+    "ready": ("ready",),
+    "quarantined": ("quarantined",),
+    "pending": ("pending",),
+    "in pipeline": ("duplicate",),
+    "copy": ("copy",),
+    "moved or new data": ("moved", "update"),
+    "excluded": ("excluded",),
+}
+
+
+# What an approval lets in: new sessions, and known ones that moved or gained data.
+OFFERED = ("ready", "moved", "update")
+
+
+def offered(frame: pl.DataFrame) -> pl.DataFrame:
+    """The candidates the approval offers for insertion."""
+    return frame.filter(pl.col("status").is_in(OFFERED))
+
+
+def markdown_table(rows: pl.DataFrame, columns: list[str], what: str = "rows", limit: int = ROWS) -> str:
+    """A markdown table of ``columns``, cut after ``limit`` rows with "... and N more <what>"."""
+    if rows.is_empty():
+        return "_none_\n"
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows.head(limit).select(columns).iter_rows():
+        cells = ["" if v is None else str(v).replace("|", "\\|").replace("\n", " ") for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    if rows.height > limit:
+        lines.append(f"\n... and {rows.height - limit} more {what}")
+    return "\n".join(lines) + "\n"
+
+
+def counts_by(frame: pl.DataFrame, key: str) -> pl.DataFrame:
+    """Candidates per value of ``key`` (a list column counts each of its values) and :data:`CATEGORIES`.
+
+    Sorted by most ready first, then by the key; a candidate without a value counts under "(none)".
+    """
+    keyed = frame.select(key, "status")
+    if isinstance(frame.schema[key], pl.List):
+        keyed = keyed.with_columns(pl.when(pl.col(key).list.len() > 0).then(key)).explode(key)
+    keyed = keyed.with_columns(pl.col(key).cast(pl.String).fill_null("(none)"))
+    return (keyed.group_by(key)
+            .agg(*[pl.col("status").is_in(list(s)).sum().alias(c) for c, s in CATEGORIES.items()])
+            .sort(["ready", key], descending=[True, False]))
+
+
+def _findings_cell() -> pl.Expr:
+    """A candidate's discovery findings above INFO, as "CODE at path: message", a few per cell."""
+    shown = (pl.col("findings").list.filter(pl.element().struct.field("severity") != "INFO")
+             .list.eval(pl.format("{} at {}: {}", pl.element().struct.field("code"),
+                                  pl.element().struct.field("path"),
+                                  pl.element().struct.field("message").str.slice(0, _CELL))))
+    extra = shown.list.len().cast(pl.Int64) - _FINDINGS_SHOWN
+    return (pl.when(extra > 0).then(pl.format("{}; and {} more", shown.list.head(_FINDINGS_SHOWN).list.join("; "),
+                                              extra))
+            .otherwise(shown.list.join("; ")))
+
+
+def approval_markdown(frame: pl.DataFrame, profile_name: str, profile_hash: str, ingest_id: str,
+                      data_docs: Path | None = None) -> str:
+    """The summary shown above the approval form.
+
+    Args:
+        frame: the quality stage's classified candidates (``status``: ready, quarantined, ...).
+        data_docs: the Great Expectations Data Docs index of this ingest, when built.
+    """
+    by = dict(frame.group_by("status").len().iter_rows())
+    ready = frame.filter(pl.col("status") == "ready").with_columns(
+        pl.col("probes").list.len().alias("probes"), pl.col("projects").list.join(", "),
+        _findings_cell().alias("findings"))
+    quarantined = frame.filter(pl.col("status") == "quarantined").with_columns(
+        pl.col("quality_reasons").list.join("; ").alias("why"))
+    pending = frame.filter(pl.col("status") == "pending").with_columns(
+        pl.col("pending_reasons").list.join("; ").alias("why"))
+    # Known sessions that moved or gained data: approved, their new parts (or new place) go in.
+    known = frame.filter(pl.col("status").is_in(["moved", "update"])).with_columns(
+        pl.when(pl.col("status") == "update").then(pl.col("new_parts").list.join(", "))
+        .otherwise(pl.col("dedup_reason")).alias("why"))
+    skipped = frame.filter(pl.col("status").is_in(["duplicate", "copy", "excluded"])).rename({"dedup_reason": "why"})
+    per = {key: counts_by(frame, key) for key in ("share", "subject", "projects")}
+    per["projects"] = per["projects"].rename({"projects": "project"})
+    docs = (f"Quality: every expectation and every failing row in the [Great Expectations Data Docs]"
+            f"({data_docs.as_uri()}) (`{data_docs}`; also this run's `quality-data-docs` artifact).\n\n"
+            if data_docs is not None else "")
+    columns = list(CATEGORIES)
+    sessions = ["session_id", "share", "rel_path"]
+    return (
+        f"# Approve ingest of profile `{profile_name}`\n\n"
+        f"Ingest `{ingest_id}`, profile hash `{profile_hash}`.\n\n"
+        f"**{by.get('ready', 0)} ready to insert**, {by.get('quarantined', 0)} quarantined, "
+        f"{by.get('pending', 0)} pending (still arriving), {by.get('duplicate', 0)} already in the pipeline, "
+        f"{by.get('copy', 0)} copies within this batch, {by.get('moved', 0)} moved, "
+        f"{by.get('update', 0)} with new data, {by.get('excluded', 0)} excluded by the profile.\n\n"
+        + docs
+        + "## Per share\n" + markdown_table(per["share"], ["share", *columns], "shares")
+        + "\n## Per subject\n" + markdown_table(per["subject"], ["subject", *columns], "subjects")
+        + "\n## Per project\n" + markdown_table(per["projects"], ["project", *columns], "projects")
+        + "\n## Ready to insert\n"
+        + markdown_table(ready, [*sessions, "probes", "projects", "findings"], "ready sessions")
+        + "\n## Quarantined (not inserted)\n" + markdown_table(quarantined, [*sessions, "why"], "quarantined sessions")
+        + "\n## Pending (still arriving; looked at again by the next run)\n"
+        + markdown_table(pending, [*sessions, "why"], "pending sessions")
+        + "\n## Known sessions that moved or gained data (when approved: new parts added; a new place "
+        "recorded if the profile's dedup.record_moved_location says so)\n"
+        + markdown_table(known, [*sessions, "status", "why"], "sessions")
+        + "\n## Skipped\n" + markdown_table(skipped, [*sessions, "status", "why"], "skipped folders")
+        + "\nEvery candidate with its decision and reasons: `mass-ingest validate PROFILE --json`.\n"
+        "Only what is shown here can be inserted: if an approved session's folder changes before insertion "
+        "(a file added, removed or modified), the run inserts nothing and asks for a new run.\n"
+        "Approve below, optionally leaving sessions out by id or glob.\n"
+    )

@@ -1,0 +1,105 @@
+"""From GX's per-row results to each candidate's verdict: failures, reasons, and what becomes of it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from importlib.metadata import version
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from mass_ingest.expectations.context import QualityContext
+from mass_ingest.expectations.gx_run import failing_rows, run_suite
+from mass_ingest.expectations.reasons import pending_reasons, reasons_for
+from mass_ingest.expectations.suites import EXPECTATIONS, SUITE_NAME, selected_expectations
+from mass_ingest.expectations.values import VALUE_COLUMNS, derived_values
+from mass_ingest.findings import Finding, finding
+
+if TYPE_CHECKING:
+    from great_expectations.core.expectation_validation_result import ExpectationSuiteValidationResult
+
+_ORIGIN = f"mass-ingest quality suite (great-expectations {version('great-expectations')})"
+
+
+def check_quality_with_results(
+        frame: pl.DataFrame, context: QualityContext, expectations: Mapping[str, Sequence[str]] | None = None,
+) -> tuple[pl.DataFrame, list[ExpectationSuiteValidationResult]]:
+    """:func:`check_quality`, also returning GX's raw result of each modality's suite (for Data Docs)."""
+    if frame.is_empty():
+        return frame.with_columns(pl.lit(True).alias("quality_passed"),
+                                  pl.lit([], dtype=pl.List(pl.String)).alias("quality_failures"),
+                                  pl.lit([], dtype=pl.List(pl.String)).alias("quality_reasons"),
+                                  pl.lit([], dtype=pl.List(pl.String)).alias("pending_reasons")), []
+
+    # 1. derive the checked values; 2. let GX judge each modality's rows on its suite;
+    # 3. turn its verdicts into columns.
+    derived = derived_values(frame, context)
+    values = derived.select(VALUE_COLUMNS)
+    failed: dict[str, list[int]] = {name: [] for name in EXPECTATIONS}
+    results = []
+    for modality in values["modality"].unique(maintain_order=True).to_list():
+        names = selected_expectations(modality, expectations)
+        rows = values.filter(pl.col("modality") == modality)
+        result = run_suite(rows.to_pandas(), context, names, f"{SUITE_NAME}-{modality or 'unknown'}")
+        results.append(result)
+        for name, failed_rows in failing_rows(result, names).items():
+            failed[name].extend(failed_rows)
+
+    row = pl.int_range(pl.len(), dtype=pl.Int64)
+    verdicts = derived.with_columns(*[row.is_in(failed[name]).alias(f"_failed_{name}") for name in EXPECTATIONS])
+    reasons = reasons_for(context)
+    when_failed = {name: pl.when(pl.col(f"_failed_{name}")) for name in EXPECTATIONS}
+    verdicts = verdicts.select(
+        pl.concat_list([when_failed[n].then(pl.lit(n)) for n in EXPECTATIONS])
+        .list.drop_nulls().alias("quality_failures"),
+        # fill_null: a failure never loses its sentence, so failures and reasons stay aligned.
+        pl.concat_list([when_failed[n].then(reasons[n].fill_null(pl.lit(f"{n} failed"))) for n in EXPECTATIONS])
+        .list.drop_nulls().alias("quality_reasons"),
+    )
+    return frame.with_columns(
+        (verdicts["quality_failures"].list.len() == 0).alias("quality_passed"),
+        verdicts["quality_failures"],
+        verdicts["quality_reasons"],
+        pending_reasons(frame, context),
+    ), results
+
+
+def check_quality(frame: pl.DataFrame, context: QualityContext,
+                  expectations: Mapping[str, Sequence[str]] | None = None) -> pl.DataFrame:
+    """Run each modality's expectation suite over its candidates, and tell which may still be arriving.
+
+    Args:
+        frame: Candidate frame (:data:`mass_ingest.candidates.CANDIDATE_SCHEMA`, extra columns kept).
+        context: Known subjects with their implanted probes and serials, the time bounds, the
+            settle time and the plausible probe settings.
+        expectations: Modality -> names of the expectations its candidates are judged on; a
+            modality not listed gets :func:`expectations_for` it.
+
+    Returns:
+        ``frame`` in its order with four columns added: ``quality_passed`` (bool),
+        ``quality_failures`` (names of failed expectations, in :data:`EXPECTATIONS` order),
+        ``quality_reasons`` (one sentence per failure, naming the values) and
+        ``pending_reasons`` (see :func:`pending_reasons`). An empty frame comes back empty
+        with the four columns, without running GX.
+    """
+    return check_quality_with_results(frame, context, expectations)[0]
+
+
+def failures_as_findings(row: dict[str, Any]) -> list[Finding]:
+    """One ``QUALITY.FAILED`` finding per failed expectation of a checked candidate row."""
+    return [
+        finding("QUALITY.FAILED", stage="quality", share=row["share"], path=row["rel_path"],
+                message=reason, expected=name).model_copy(update={"origin": _ORIGIN})
+        for name, reason in zip(row["quality_failures"], row["quality_reasons"], strict=True)
+    ]
+
+
+def classify(frame: pl.DataFrame) -> pl.DataFrame:
+    """New candidates become ``pending`` (may still be arriving), else ``ready`` or ``quarantined``;
+    duplicates, copies and exclusions keep their status."""
+    new = pl.col("status") == "new"
+    return frame.with_columns(
+        pl.when(new & (pl.col("pending_reasons").list.len() > 0)).then(pl.lit("pending"))
+        .when(new & pl.col("quality_passed")).then(pl.lit("ready"))
+        .when(new).then(pl.lit("quarantined"))
+        .otherwise(pl.col("status")).alias("status"))
