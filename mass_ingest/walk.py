@@ -2,7 +2,8 @@
 
 Discovery asks for one folder at a time (so it can prune by layout depth) and for
 the files below a session folder. ``os.scandir`` tells file/folder type without a
-second stat; sizes are read only for the files that need them. Symbolic links are
+second stat; sizes are read only for the files that need them. A session's files are kept
+as names per folder (:class:`FileList`), not as an object per file. Symbolic links are
 followed only while they stay inside the share root and do not lead back into a folder
 already walked; every other problem becomes a finding, never an exception.
 """
@@ -10,6 +11,7 @@ already walked; every other problem becomes a finding, never an exception.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -17,11 +19,86 @@ from mass_ingest.findings import Finding, finding
 
 
 class FileEntry(NamedTuple):
-    """A file below a session folder (a tuple: discovery makes one per file on the share)."""
+    """A file below a session folder."""
 
     rel: str          # relative to the session folder, POSIX separators
     name: str
     path: str         # absolute path on this worker
+
+
+class FileList(Sequence[FileEntry]):
+    """The files below one session folder, kept per folder as plain names (no object per file).
+
+    As a sequence it is every file as a :class:`FileEntry`, sorted by relative path (made on first
+    use). The recording systems mostly ask narrower questions, answered from indexes made once
+    per session and shared by all of them: :meth:`names_in` one folder, :meth:`folder_items`,
+    :meth:`with_suffix` (by the lower-cased last extension).
+    """
+
+    __slots__ = ("folder", "_folders", "_entries", "_by_ext")
+
+    def __init__(self, folder: str, folders: dict[str, list[str]]) -> None:
+        """``folder``: the session folder on this worker; ``folders``: folder rel ('' for the session
+        folder itself) -> sorted names of the files directly in it (folders without files may be left out)."""
+        self.folder = folder.rstrip(os.sep) or folder
+        self._folders = folders
+        self._entries: list[FileEntry] | None = None
+        self._by_ext: dict[str, list[tuple[str, str]]] | None = None
+
+    def path(self, rel: str) -> str:
+        """The file's path on this worker (as ``os.scandir`` gives it)."""
+        return f"{self.folder}{os.sep}{rel.replace('/', os.sep)}"
+
+    def entry(self, folder: str, name: str) -> FileEntry:
+        rel = f"{folder}/{name}" if folder else name
+        return FileEntry(rel, name, self.path(rel))
+
+    def names_in(self, folder: str) -> list[str]:
+        """Sorted names of the files directly in ``folder`` ('' for the session folder)."""
+        return self._folders.get(folder, [])
+
+    def folder_items(self) -> list[tuple[str, list[str]]]:
+        """(folder rel, sorted names) of every folder holding files, in the order of their first file."""
+        return sorted(((f, n) for f, n in self._folders.items() if n),
+                      key=lambda item: f"{item[0]}/{item[1][0]}" if item[0] else item[1][0])
+
+    def with_suffix(self, *suffixes: str, exact_case: bool = False) -> list[FileEntry]:
+        """The files whose name ends with one of ``suffixes``, sorted by path.
+
+        Names are compared lower-cased (give ``suffixes`` in lower case) unless ``exact_case``.
+        """
+        if self._by_ext is None:
+            by_ext: dict[str, list[tuple[str, str]]] = {}
+            for folder, names in self._folders.items():
+                for name in names:
+                    by_ext.setdefault(name[name.rfind("."):].lower() if "." in name else "", []).append(
+                        (folder, name))
+            self._by_ext = by_ext
+        exts = {s[s.rfind("."):].lower() if "." in s else "" for s in suffixes}
+        if "" in exts:  # a suffix without a dot ('params.py' is fine, 'txt' is not): look at every file
+            exts = set(self._by_ext)
+        found = [self.entry(folder, name) for ext in exts for folder, name in self._by_ext.get(ext, ())
+                 if (name if exact_case else name.lower()).endswith(suffixes)]
+        found.sort()
+        return found
+
+    def _all(self) -> list[FileEntry]:
+        if self._entries is None:
+            self._entries = sorted(self.entry(folder, name) for folder, names in self._folders.items()
+                                   for name in names)
+        return self._entries
+
+    def __len__(self) -> int:
+        return sum(map(len, self._folders.values()))
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return self._all()[index]
+
+    def __iter__(self) -> Iterator[FileEntry]:
+        return iter(self._all())
+
+    def __repr__(self) -> str:
+        return f"FileList({self.folder!r}, {len(self)} files)"
 
 
 @dataclass
@@ -98,14 +175,15 @@ class Walker:
             out.append((entry.name, entry.path))
         return sorted(out)
 
-    def files_below(self, folder: str, max_depth: int = 8) -> list[FileEntry]:
-        """Every file below a session folder (one pass, depth-bounded), sorted by relative path."""
-        files: list[FileEntry] = []
+    def files_below(self, folder: str, max_depth: int = 8) -> FileList:
+        """Every file below a session folder (one pass, depth-bounded), kept per folder."""
+        folders: dict[str, list[str]] = {}
         folder_real: str | None = None  # resolved at the first linked folder: most sessions have none
         seen: set[str] = set()
         stack = [(folder, "", 0)]
         while stack:
-            path, prefix, depth = stack.pop()
+            path, rel, depth = stack.pop()
+            names = []
             for entry in self._list(path, "files in it are not seen"):
                 name = entry.name
                 # Only a non-ASCII name can fail to encode; encoding every name costs a bytes object each.
@@ -115,21 +193,24 @@ class Walker:
                     is_dir = entry.is_dir()  # follows links; from the scandir type for all else
                 except OSError:
                     continue
-                if is_dir:
-                    if entry.is_symlink():
-                        if folder_real is None:
-                            folder_real = os.path.realpath(folder)
-                            seen.add(folder_real)
-                        target = self._follow_link(entry, seen, boundary=folder_real)
-                        if target is None:
-                            continue
-                        seen.add(target)
-                    if depth < max_depth:
-                        stack.append((entry.path, f"{prefix}{name}/", depth + 1))
-                elif entry.is_file():
-                    files.append(FileEntry(prefix + name, name, entry.path))
-        files.sort()  # by rel: the first field, and unique
-        return files
+                if not is_dir:
+                    if entry.is_file():
+                        names.append(name)
+                    continue
+                if entry.is_symlink():
+                    if folder_real is None:
+                        folder_real = os.path.realpath(folder)
+                        seen.add(folder_real)
+                    target = self._follow_link(entry, seen, boundary=folder_real)
+                    if target is None:
+                        continue
+                    seen.add(target)
+                if depth < max_depth:
+                    stack.append((entry.path, f"{rel}/{name}" if rel else name, depth + 1))
+            if names:
+                names.sort()
+                folders[rel] = names
+        return FileList(folder, folders)
 
 
 def _within(path: str, ancestor: str) -> bool:

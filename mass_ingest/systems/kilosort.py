@@ -34,16 +34,10 @@ class Kilosort(RecordingSystem):
     @classmethod
     def recognise(cls, session: SessionFiles) -> Recognised:
         result = Recognised()
-        names_in: dict[str, set[str]] = {}   # only folders that are sortings: bounded by probes, not files
-        probe_folders: set[str] = set()
-        kinds: dict[str, str | None] = {}  # per folder, not per file: ~70 files sit in ~7 folders
-        for entry in session.files:
-            folder = entry.rel.rpartition("/")[0]
-            if entry.name.endswith((".ap.meta", ".ap.bin")):
-                probe_folders.add(folder)
-            kind = kinds[folder] if folder in kinds else kinds.setdefault(folder, cls._kind(folder))
-            if kind:
-                names_in.setdefault(folder, set()).add(entry.name)
+        # Only folders that are sortings: bounded by probes, not files.
+        names_in = {folder: set(names) for folder, names in session.files.folder_items() if cls._kind(folder)}
+        probe_folders = {entry.rel.rpartition("/")[0]
+                         for entry in session.files.with_suffix(".ap.meta", ".ap.bin", exact_case=True)}
         for folder in sorted(names_in):
             kind = cls._kind(folder)
             recording = folder.rpartition("/")[2] if kind == "curation" else _probe_of(folder, probe_folders)

@@ -14,11 +14,10 @@ class SessionsTxt(RecordingSystem):
 
     @classmethod
     def recognise(cls, session: SessionFiles) -> Recognised:
-        txt = next((f for f in session.files if f.rel == "sessions.txt"), None)
-        if txt is None:
+        if "sessions.txt" not in session.files.names_in(""):
             return Recognised()
         try:
-            with open(txt.path, "rb") as fh:  # a text-mode file object costs more than the read
+            with open(session.files.path("sessions.txt"), "rb") as fh:  # a text-mode file object costs more than the read
                 text = fh.read().decode("utf-8", errors="replace")
         except OSError as exc:
             return Recognised(findings=[session.finding("TASKS.MALFORMED_LINE", "sessions.txt",
