@@ -148,21 +148,34 @@ CANDIDATE_SCHEMA: dict[str, pl.DataType] = {
 _ARROW_SCHEMA = pl.DataFrame(schema=CANDIDATE_SCHEMA).to_arrow().schema
 
 
-def _finding_row(f: Finding) -> dict:
-    return {k: v for k, v in f.model_dump(mode="json").items() if k in _FINDING.to_schema()}
-
-
 def candidates_to_table(candidates: list[SessionCandidate]) -> pa.Table:
-    """One row per candidate, as arrow with the fixed :data:`CANDIDATE_SCHEMA` (also when empty)."""
-    rows = []
-    for c in candidates:
-        row = c.model_dump(exclude={"findings"})
-        row["findings"] = [_finding_row(f) for f in c.findings]
-        row["candidate_id"] = c.candidate_id
-        row["session_id"] = c.session_id
-        rows.append(row)
-    # pyarrow builds these nested columns ~8x faster than polars' from_dicts, to the same frame.
-    return pa.Table.from_pylist(rows, schema=_ARROW_SCHEMA)
+    """One row per candidate, as arrow with the fixed :data:`CANDIDATE_SCHEMA` (also when empty).
+
+    Built column by column straight from the models' attributes: no dict per model (model_dump)
+    and no row-wise conversion, which together cost about three times as much, to the same table.
+    """
+    return pa.Table.from_arrays([_arrow_column(_attribute(candidates, field.name), field.type)
+                                 for field in _ARROW_SCHEMA], schema=_ARROW_SCHEMA)
+
+
+def _attribute(models: list, name: str) -> list:
+    if name == "severity":  # a Finding's severity is stored by name, as its serializer writes it
+        return [m.severity.name for m in models]
+    return [getattr(m, name) for m in models]
+
+
+def _arrow_column(values: list, kind: pa.DataType) -> pa.Array:
+    """``values`` (models for a struct, lists for a list, else plain values) as one arrow array."""
+    if pa.types.is_struct(kind):
+        return pa.StructArray.from_arrays([_arrow_column(_attribute(values, f.name), f.type) for f in kind],
+                                          fields=list(kind))
+    if pa.types.is_large_list(kind):
+        offsets, flat = [0], []
+        for items in values:
+            flat += items
+            offsets.append(len(flat))
+        return pa.LargeListArray.from_arrays(pa.array(offsets, pa.int64()), _arrow_column(flat, kind.value_type))
+    return pa.array(values, type=kind)
 
 
 def candidates_to_frame(candidates: list[SessionCandidate]) -> pl.DataFrame:

@@ -30,12 +30,11 @@ class FileList(Sequence[FileEntry]):
     """The files below one session folder, kept per folder as plain names (no object per file).
 
     As a sequence it is every file as a :class:`FileEntry`, sorted by relative path (made on first
-    use). The recording systems mostly ask narrower questions, answered from indexes made once
-    per session and shared by all of them: :meth:`names_in` one folder, :meth:`folder_items`,
-    :meth:`with_suffix` (by the lower-cased last extension).
+    use). The recording systems mostly ask narrower questions, answered without a Python step per
+    file: :meth:`names_in` one folder, :meth:`folder_items`, :meth:`with_suffix`.
     """
 
-    __slots__ = ("folder", "_folders", "_entries", "_by_ext")
+    __slots__ = ("folder", "_folders", "_entries", "_exact", "_lower")
 
     def __init__(self, folder: str, folders: dict[str, list[str]]) -> None:
         """``folder``: the session folder on this worker; ``folders``: folder rel ('' for the session
@@ -43,7 +42,8 @@ class FileList(Sequence[FileEntry]):
         self.folder = folder.rstrip(os.sep) or folder
         self._folders = folders
         self._entries: list[FileEntry] | None = None
-        self._by_ext: dict[str, list[tuple[str, str]]] | None = None
+        self._exact: dict[str, str] | None = None
+        self._lower: dict[str, str] | None = None
 
     def path(self, rel: str) -> str:
         """The file's path on this worker (as ``os.scandir`` gives it)."""
@@ -66,21 +66,31 @@ class FileList(Sequence[FileEntry]):
         """The files whose name ends with one of ``suffixes``, sorted by path.
 
         Names are compared lower-cased (give ``suffixes`` in lower case) unless ``exact_case``.
+        A folder is looked into only when its names, joined, hold a suffix: one substring search
+        per folder instead of a test per file, as most systems find nothing in most sessions.
         """
-        if self._by_ext is None:
-            by_ext: dict[str, list[tuple[str, str]]] = {}
-            for folder, names in self._folders.items():
-                for name in names:
-                    by_ext.setdefault(name[name.rfind("."):].lower() if "." in name else "", []).append(
-                        (folder, name))
-            self._by_ext = by_ext
-        exts = {s[s.rfind("."):].lower() if "." in s else "" for s in suffixes}
-        if "" in exts:  # a suffix without a dot ('params.py' is fine, 'txt' is not): look at every file
-            exts = set(self._by_ext)
-        found = [self.entry(folder, name) for ext in exts for folder, name in self._by_ext.get(ext, ())
-                 if (name if exact_case else name.lower()).endswith(suffixes)]
+        if exact_case:
+            blobs = self._exact or self._blobs(exact_case)
+        else:
+            blobs = self._lower or self._blobs(exact_case)
+        keys = [f"{s}\n" for s in suffixes]
+        found = []
+        for folder, names in self._folders.items():
+            blob = blobs[folder]
+            if any(key in blob for key in keys):
+                found.extend(self.entry(folder, name) for name in names
+                             if (name if exact_case else name.lower()).endswith(suffixes))
         found.sort()
         return found
+
+    def _blobs(self, exact_case: bool) -> dict[str, str]:
+        """Per folder, its names joined by (and ending with) newlines; lower-cased unless ``exact_case``."""
+        blobs = {folder: "\n".join(names) + "\n" for folder, names in self._folders.items()}
+        if exact_case:
+            self._exact = blobs
+        else:
+            self._lower = blobs = {folder: blob.lower() for folder, blob in blobs.items()}
+        return blobs
 
     def _all(self) -> list[FileEntry]:
         if self._entries is None:

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from mass_ingest.findings import Finding, finding
+from mass_ingest.layouts import parse_time
 
 MAX_META_BYTES = 4_000_000
 _STAGE = "discover"
@@ -160,7 +161,9 @@ def read_meta(path: str | Path, *, share: str, rel_path: str) -> tuple[SpikeGLXM
 
     # 2. Text. SpikeGLX on Windows may write latin-1; latin-1 decodes any bytes, so nothing is lost.
     try:
-        text = data.decode("utf-8-sig")  # -sig: a BOM from a Windows editor must not join the first key
+        # As "utf-8-sig" (a BOM from a Windows editor must not join the first key), without that codec's
+        # Python-level wrapper.
+        text = (data[3:] if data.startswith(b"\xef\xbb\xbf") else data).decode("utf-8")
     except UnicodeDecodeError:
         text = data.decode("latin-1")
     raw, malformed = parse_meta_text(text)
@@ -191,7 +194,7 @@ def read_meta(path: str | Path, *, share: str, rel_path: str) -> tuple[SpikeGLXM
     create_time: datetime | None = None
     if time_key in raw:
         try:
-            create_time = datetime.strptime(raw[time_key], _TIME_FORMAT)
+            create_time = parse_time(raw[time_key], _TIME_FORMAT)
         except ValueError:
             add("META.BAD_VALUE", f"{time_key}={raw[time_key][:60]!r} is not a date like 2019-10-08T11:48:45, "
                 "so the start time was left empty. Enter it by hand or fix the file.", _TIME_FORMAT)
