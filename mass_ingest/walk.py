@@ -34,7 +34,7 @@ class FileList(Sequence[FileEntry]):
     file: :meth:`names_in` one folder, :meth:`folder_items`, :meth:`with_suffix`.
     """
 
-    __slots__ = ("folder", "_folders", "_entries", "_exact", "_lower")
+    __slots__ = ("folder", "_folders", "_entries", "_items", "_exact", "_lower")
 
     def __init__(self, folder: str, folders: dict[str, list[str]]) -> None:
         """``folder``: the session folder on this worker; ``folders``: folder rel ('' for the session
@@ -42,6 +42,7 @@ class FileList(Sequence[FileEntry]):
         self.folder = folder.rstrip(os.sep) or folder
         self._folders = folders
         self._entries: list[FileEntry] | None = None
+        self._items: list[tuple[str, list[str]]] | None = None
         self._exact: dict[str, str] | None = None
         self._lower: dict[str, str] | None = None
 
@@ -59,8 +60,10 @@ class FileList(Sequence[FileEntry]):
 
     def folder_items(self) -> list[tuple[str, list[str]]]:
         """(folder rel, sorted names) of every folder holding files, in the order of their first file."""
-        return sorted(((f, n) for f, n in self._folders.items() if n),
-                      key=lambda item: f"{item[0]}/{item[1][0]}" if item[0] else item[1][0])
+        if self._items is None:
+            self._items = sorted(((f, n) for f, n in self._folders.items() if n),
+                                 key=lambda item: f"{item[0]}/{item[1][0]}" if item[0] else item[1][0])
+        return self._items
 
     def with_suffix(self, *suffixes: str, exact_case: bool = False) -> list[FileEntry]:
         """The files whose name ends with one of ``suffixes``, sorted by path.
@@ -119,11 +122,17 @@ class Walker:
     root: str
     findings: list[Finding] = field(default_factory=list)
     _root_real: str = ""
+    _prefix: str = ""
 
     def __post_init__(self) -> None:
         self._root_real = os.path.realpath(self.root)
+        # Paths the walk makes are the root + os.sep + names; other spellings go through relpath.
+        self._prefix = self.root + os.sep if not self.root.endswith(os.sep) else "\0"
 
     def rel(self, path: str) -> str:
+        """``path`` relative to the root, POSIX separators (a path the walk made is cut, not normalised)."""
+        if path.startswith(self._prefix):
+            return path[len(self._prefix):].replace(os.sep, "/")
         return os.path.relpath(path, self.root).replace(os.sep, "/")
 
     def _report(self, code: str, path: str, message: str) -> None:
@@ -199,13 +208,13 @@ class Walker:
                 # Only a non-ASCII name can fail to encode; encoding every name costs a bytes object each.
                 if not name.isascii() and not self._usable_name(entry, path):
                     continue
-                try:
-                    is_dir = entry.is_dir()  # follows links; from the scandir type for all else
-                except OSError:
-                    continue
-                if not is_dir:
+                try:  # both follow links; from the scandir type for all else. Files first: most entries are.
                     if entry.is_file():
                         names.append(name)
+                        continue
+                    if not entry.is_dir():
+                        continue
+                except OSError:
                     continue
                 if entry.is_symlink():
                     if folder_real is None:

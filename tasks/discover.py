@@ -8,8 +8,11 @@ systems recognise.
 
 from __future__ import annotations
 
+import gc
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 import polars as pl
@@ -129,6 +132,35 @@ def _folder_start(fields: dict[str, str], template: LayoutTemplate) -> datetime 
         return str(exc)
 
 
+_gc_lock = threading.Lock()
+_gc_pausers = 0
+_gc_was_enabled = False
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Python's cycle collector off while any discovery in this process runs.
+
+    Discovery makes a few hundred short-lived objects per session and no reference cycles, so
+    the collector finds nothing, yet each pass walks every object the worker holds (the imports
+    alone are ~170,000): ~10-15% of discovery's time. Reference counting still frees everything;
+    the collector is switched back on (if it was on) when the last discovery of the process ends.
+    """
+    global _gc_pausers, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pausers == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pausers += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pausers -= 1
+            if _gc_pausers == 0 and _gc_was_enabled:
+                gc.enable()
+
+
 def discover_share(profile: Profile, share_name: str, progress: Callable[[int], None] | None = None,
                    chunk: tuple[int, int] = (0, 1)) -> tuple[pl.DataFrame, list[Finding]]:
     """Every session folder on one share as a candidate frame, plus findings about the share's tree.
@@ -139,6 +171,12 @@ def discover_share(profile: Profile, share_name: str, progress: Callable[[int], 
         progress: called with the number of session folders read so far, after each one.
         chunk: (i, n) to walk only the i-th of n interleaved parts of the share's subject folders.
     """
+    with _gc_paused():
+        return _discover_share(profile, share_name, progress, chunk)
+
+
+def _discover_share(profile: Profile, share_name: str, progress: Callable[[int], None] | None,
+                    chunk: tuple[int, int]) -> tuple[pl.DataFrame, list[Finding]]:
     share = profile.share(share_name)
     walker = Walker(share=share.name, root=share.root)
     # 1. Every layout's matches first: a folder that fits one layout's levels but not its date
@@ -155,8 +193,8 @@ def discover_share(profile: Profile, share_name: str, progress: Callable[[int], 
             explained.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
     # 2. Describe each folder once, by the first layout that fits it; an odd date is a finding
     # only where no layout explains the folder.
-    # Candidates go to arrow every _BATCH sessions: compact, and no longer re-scanned by the
-    # garbage collector, so memory and time per session stay flat however large the share.
+    # Candidates go to arrow every _BATCH sessions: compact, so memory per session stays flat
+    # however large the share.
     keys: list[str] = []
     batch: list[SessionCandidate] = []
     tables: list[pa.Table] = []

@@ -7,7 +7,6 @@ never raises for bad data; it returns :class:`~mass_ingest.findings.Finding` obj
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mass_ingest.findings import Finding, finding
 from mass_ingest.layouts import parse_time
+from mass_ingest.readers import read_head
 
 MAX_META_BYTES = 4_000_000
 _STAGE = "discover"
@@ -139,13 +139,7 @@ def read_meta(path: str | Path, *, share: str, rel_path: str) -> tuple[SpikeGLXM
     # 1. Bytes. A crash during copy can leave a file of zeros, which is as empty as 0 bytes.
     # A real .meta is tens of KB; a .bin misnamed .meta must not be read into memory.
     try:
-        with open(path, "rb") as fh:
-            # Ask for what the file holds, not for MAX_META_BYTES: read(n) allocates n bytes first,
-            # and a 4 MB allocation per file costs more than reading a 20 KB file.
-            size = os.fstat(fh.fileno()).st_size
-            data = fh.read(min(size, MAX_META_BYTES) + 1)
-            if size < len(data) <= MAX_META_BYTES:  # it grew, or its size is not known: read on to the cap
-                data += fh.read(MAX_META_BYTES + 1 - len(data))
+        data = read_head(path, MAX_META_BYTES + 1)
     except OSError as exc:
         add("META.UNREADABLE", f"Could not read the .meta file ({exc.strerror or exc}). Check that this worker "
             "can read the share and that no program holds the file open, then run discovery again.")

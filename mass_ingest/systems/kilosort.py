@@ -7,6 +7,7 @@ may take, with ``complete`` saying whether the files it needs are there.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from mass_ingest.candidates import Output
 from mass_ingest.systems.base import Recognised, RecordingSystem, SessionFiles
@@ -45,6 +46,7 @@ class Kilosort(RecordingSystem):
         return result
 
     @classmethod
+    @lru_cache(maxsize=4096)  # the same few folder paths (probe_1/ks25, ...) recur in every session
     def _kind(cls, folder: str) -> str | None:
         if cls.curation_pattern.match(folder):
             return "curation"

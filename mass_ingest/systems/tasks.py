@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mass_ingest.readers import read_head
 from mass_ingest.readers.tasks_txt import parse_sessions_txt
 from mass_ingest.systems.base import Recognised, RecordingSystem, SessionFiles
 
@@ -17,8 +18,7 @@ class SessionsTxt(RecordingSystem):
         if "sessions.txt" not in session.files.names_in(""):
             return Recognised()
         try:
-            with open(session.files.path("sessions.txt"), "rb") as fh:  # a text-mode file object costs more than the read
-                text = fh.read().decode("utf-8", errors="replace")
+            text = read_head(session.files.path("sessions.txt")).decode("utf-8", errors="replace")
         except OSError as exc:
             return Recognised(findings=[session.finding("TASKS.MALFORMED_LINE", "sessions.txt",
                                                         f"cannot be read ({exc.strerror}); enter the tasks by hand")])
