@@ -218,7 +218,7 @@ def _discover_share(profile: Profile, share_name: str, progress: Callable[[int],
             batch = []
     tables.append(candidates_to_table(batch))
     order = sorted(range(len(keys)), key=keys.__getitem__)
-    return pl.from_arrow(pa.concat_tables(tables).take(pa.array(order, pa.int64()))), walker.findings
+    return pl.from_arrow(pa.concat_tables(tables))[order], walker.findings
 
 
 @task(name="discover-share", cache_policy=STAGE_CACHE, persist_result=True, result_serializer="json",
