@@ -7,7 +7,9 @@ never raises for bad data; it returns :class:`~mass_ingest.findings.Finding` obj
 
 from __future__ import annotations
 
+import io
 import re
+from collections.abc import Container
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,10 @@ _NUMBERS: dict[str, tuple[str, type, bool]] = {
     "file_size_bytes": ("fileSizeBytes", int, False),
     "file_time_secs": ("fileTimeSecs", float, False),
 }
+# Every key read_meta reads; the other lines of a .meta (channel tables, ...) are only split off.
+_KEYS = frozenset({key for key, _, _ in _NUMBERS.values()} | {
+    "fileCreateTime_original", "fileCreateTime", "imDatPrb_sn", "imProbeSN", "imDatPrb_pn", "imProbeOpt",
+    "appVersion", "typeThis"})
 
 
 class SpikeGLXMeta(BaseModel):
@@ -86,17 +92,30 @@ def parse_meta_text(text: str) -> tuple[dict[str, str], list[int]]:
         The mapping (a repeated key keeps its last value, as in probeinterface) and the 1-based
         numbers of non-blank lines that have no ``=``.
     """
+    return _parse_meta_bytes(text.encode("utf-8", "surrogatepass"), "utf-8")
+
+
+def _parse_meta_bytes(data: bytes, codec: str, keys: Container[str] | None = None
+                      ) -> tuple[dict[str, str], list[int]]:
+    """:func:`parse_meta_text` on the file's bytes, each line decoded with ``codec`` on its own.
+
+    Lines are found by ``io.BytesIO`` (memchr) rather than ``str.split`` (a test per character):
+    the three channel tables of a .meta are most of its 20 KB. With ``keys``, only those keys are
+    kept (and decoded). '\n' never occurs inside a UTF-8 character, so lines split the same way.
+    """
     mapping: dict[str, str] = {}
     malformed: list[int] = []
-    # split('\n'), not splitlines(): the latter also breaks on \x0c, \x1c, \u2028 ..., which would
+    # Lines end at '\n' only, not as splitlines() would also at \x0c, \x1c, \u2028 ..., which would
     # make the reported line numbers disagree with an editor's.
-    for number, line in enumerate(text.split("\n"), start=1):
-        key, sep, value = line.partition("=")  # first '=' only: CatGT command lines hold '=' in values
+    for number, line in enumerate(io.BytesIO(data).readlines(), start=1):
+        key, sep, value = line.partition(b"=")  # first '=' only: CatGT command lines hold '=' in values
         if not sep:
-            if line.strip():  # a blank line is not malformed
+            if line.decode(codec, "surrogatepass").strip():  # a blank line is not malformed
                 malformed.append(number)
             continue
-        mapping[key.strip().removeprefix("~")] = value.strip()
+        name = key.decode(codec, "surrogatepass").strip().removeprefix("~")
+        if keys is None or name in keys:
+            mapping[name] = value.decode(codec, "surrogatepass").strip()
     return mapping, malformed
 
 
@@ -154,13 +173,14 @@ def read_meta(path: str | Path, *, share: str, rel_path: str) -> tuple[SpikeGLXM
         return None, findings
 
     # 2. Text. SpikeGLX on Windows may write latin-1; latin-1 decodes any bytes, so nothing is lost.
-    try:
-        # As "utf-8-sig" (a BOM from a Windows editor must not join the first key), without that codec's
-        # Python-level wrapper.
-        text = (data[3:] if data.startswith(b"\xef\xbb\xbf") else data).decode("utf-8")
-    except UnicodeDecodeError:
-        text = data.decode("latin-1")
-    raw, malformed = parse_meta_text(text)
+    # As "utf-8-sig": a BOM from a Windows editor must not join the first key.
+    body, codec = (data[3:] if data.startswith(b"\xef\xbb\xbf") else data), "utf-8"
+    if not body.isascii():
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            body, codec = data, "latin-1"
+    raw, malformed = _parse_meta_bytes(body, codec, _KEYS)
     if malformed:
         # Cap the list: a binary file saved as .meta would otherwise give a message thousands of lines long.
         more = f" and {len(malformed) - 20} more" if len(malformed) > 20 else ""
