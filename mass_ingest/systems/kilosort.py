@@ -66,7 +66,7 @@ class Kilosort(RecordingSystem):
                 "KILOSORT.INCOMPLETE", folder,
                 f"this {kind} folder lacks {', '.join(missing)}; copy them from the sorting computer "
                 "or sort the probe again", expected="spike_times.npy and spike_clusters.npy (or spike_templates.npy)"))
-        return Output(kind=kind, path=folder, recording=recording, files=sorted(names & set(cls.key_files)),
+        return Output(kind=kind, path=folder, recording=recording, files=sorted(names.intersection(cls.key_files)),
                       complete=not missing)
 
 
