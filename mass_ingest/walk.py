@@ -26,6 +26,13 @@ class FileEntry(NamedTuple):
     path: str         # absolute path on this worker
 
 
+def _holds_any(text: str, parts: list[str]) -> bool:
+    for part in parts:  # a loop, not any(generator): this runs for every folder of every session
+        if part in text:
+            return True
+    return False
+
+
 class FileList(Sequence[FileEntry]):
     """The files below one session folder, kept per folder as plain names (no object per file).
 
@@ -78,14 +85,15 @@ class FileList(Sequence[FileEntry]):
             blobs = self._lower or self._blobs(exact_case)
         keys = [f"{s}\n" for s in suffixes]
         found: list[FileEntry] = []
-        whole = blobs[None]
-        if not any(key in whole for key in keys):  # the usual answer: this system has nothing here
+        if not _holds_any(blobs[None], keys):  # the usual answer: this system has nothing here
             return found
+        entry = self.entry
         for folder, names in self._folders.items():
-            blob = blobs[folder]
-            if any(key in blob for key in keys):
-                found.extend(self.entry(folder, name) for name in names
-                             if (name if exact_case else name.lower()).endswith(suffixes))
+            if _holds_any(blobs[folder], keys):
+                if exact_case:
+                    found += [entry(folder, name) for name in names if name.endswith(suffixes)]
+                else:
+                    found += [entry(folder, name) for name in names if name.lower().endswith(suffixes)]
         found.sort()
         return found
 
