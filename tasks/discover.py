@@ -222,8 +222,10 @@ def _discover_share(profile: Profile, share_name: str, progress: Callable[[int],
             tables.append(candidates_to_table(batch))
             batch = []
     tables.append(candidates_to_table(batch))
-    order = sorted(range(len(keys)), key=keys.__getitem__)
-    return pl.from_arrow(pa.concat_tables(tables))[order], walker.findings
+    frame = pl.from_arrow(pa.concat_tables(tables))
+    if any(keys[i] > keys[i + 1] for i in range(len(keys) - 1)):  # the walk's order is by folder level
+        frame = frame[sorted(range(len(keys)), key=keys.__getitem__)]
+    return frame, walker.findings
 
 
 @task(name="discover-share", cache_policy=STAGE_CACHE, persist_result=True, result_serializer="json",
