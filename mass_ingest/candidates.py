@@ -148,21 +148,37 @@ CANDIDATE_SCHEMA: dict[str, pl.DataType] = {
 _ARROW_SCHEMA = pl.DataFrame(schema=CANDIDATE_SCHEMA).to_arrow().schema
 
 
-def _finding_row(f: Finding) -> dict:
-    return {k: v for k, v in f.model_dump(mode="json").items() if k in _FINDING.to_schema()}
-
-
 def candidates_to_table(candidates: list[SessionCandidate]) -> pa.Table:
-    """One row per candidate, as arrow with the fixed :data:`CANDIDATE_SCHEMA` (also when empty)."""
-    rows = []
-    for c in candidates:
-        row = c.model_dump(exclude={"findings"})
-        row["findings"] = [_finding_row(f) for f in c.findings]
-        row["candidate_id"] = c.candidate_id
-        row["session_id"] = c.session_id
-        rows.append(row)
-    # pyarrow builds these nested columns ~8x faster than polars' from_dicts, to the same frame.
-    return pa.Table.from_pylist(rows, schema=_ARROW_SCHEMA)
+    """One row per candidate, as arrow with the fixed :data:`CANDIDATE_SCHEMA` (also when empty).
+
+    Built column by column straight from the models' attributes: no dict per model (model_dump)
+    and no row-wise conversion, which together cost about three times as much, to the same table.
+    The leaves are converted by polars: ``pa.array`` on a Python list imports pandas (~0.4 s per
+    process) to ask whether the list is a pandas object.
+    """
+    return pa.Table.from_arrays([_arrow_column(_attribute(candidates, name), kind)
+                                 for name, kind in CANDIDATE_SCHEMA.items()], schema=_ARROW_SCHEMA)
+
+
+def _attribute(models: list, name: str) -> list:
+    if name == "severity":  # a Finding's severity is stored by name, as its serializer writes it
+        return [m.severity.name for m in models]
+    return [getattr(m, name) for m in models]
+
+
+def _arrow_column(values: list, kind: pl.DataType) -> pa.Array:
+    """``values`` (models for a struct, lists for a list, else plain values) as one arrow array of ``kind``."""
+    if isinstance(kind, pl.Struct):
+        return pa.StructArray.from_arrays([_arrow_column(_attribute(values, f.name), f.dtype) for f in kind.fields],
+                                          names=[f.name for f in kind.fields])
+    if isinstance(kind, pl.List):
+        offsets, flat = [0], []
+        for items in values:
+            flat += items
+            offsets.append(len(flat))
+        return pa.LargeListArray.from_arrays(pl.Series(offsets, dtype=pl.Int64).to_arrow(),
+                                             _arrow_column(flat, kind.inner))
+    return pl.Series(values, dtype=kind).to_arrow()
 
 
 def candidates_to_frame(candidates: list[SessionCandidate]) -> pl.DataFrame:

@@ -2,7 +2,8 @@
 
 Discovery asks for one folder at a time (so it can prune by layout depth) and for
 the files below a session folder. ``os.scandir`` tells file/folder type without a
-second stat; sizes are read only for the files that need them. Symbolic links are
+second stat; sizes are read only for the files that need them. A session's files are kept
+as names per folder (:class:`FileList`), not as an object per file. Symbolic links are
 followed only while they stay inside the share root and do not lead back into a folder
 already walked; every other problem becomes a finding, never an exception.
 """
@@ -10,6 +11,7 @@ already walked; every other problem becomes a finding, never an exception.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -17,11 +19,112 @@ from mass_ingest.findings import Finding, finding
 
 
 class FileEntry(NamedTuple):
-    """A file below a session folder (a tuple: discovery makes one per file on the share)."""
+    """A file below a session folder."""
 
     rel: str          # relative to the session folder, POSIX separators
     name: str
     path: str         # absolute path on this worker
+
+
+def _holds_any(text: str, parts: list[str]) -> bool:
+    for part in parts:  # a loop, not any(generator): this runs for every folder of every session
+        if part in text:
+            return True
+    return False
+
+
+class FileList(Sequence[FileEntry]):
+    """The files below one session folder, kept per folder as plain names (no object per file).
+
+    As a sequence it is every file as a :class:`FileEntry`, sorted by relative path (made on first
+    use). The recording systems mostly ask narrower questions, answered without a Python step per
+    file: :meth:`names_in` one folder, :meth:`folder_items`, :meth:`with_suffix`.
+    """
+
+    __slots__ = ("folder", "_folders", "_entries", "_items", "_exact", "_lower")
+
+    def __init__(self, folder: str, folders: dict[str, list[str]]) -> None:
+        """``folder``: the session folder on this worker; ``folders``: folder rel ('' for the session
+        folder itself) -> sorted names of the files directly in it (folders without files may be left out)."""
+        self.folder = folder.rstrip(os.sep) or folder
+        self._folders = folders
+        self._entries: list[FileEntry] | None = None
+        self._items: list[tuple[str, list[str]]] | None = None
+        self._exact: dict[str | None, str] | None = None
+        self._lower: dict[str | None, str] | None = None
+
+    def path(self, rel: str) -> str:
+        """The file's path on this worker (as ``os.scandir`` gives it)."""
+        return f"{self.folder}{os.sep}{rel.replace('/', os.sep)}"
+
+    def entry(self, folder: str, name: str) -> FileEntry:
+        rel = f"{folder}/{name}" if folder else name
+        return FileEntry(rel, name, self.path(rel))
+
+    def names_in(self, folder: str) -> list[str]:
+        """Sorted names of the files directly in ``folder`` ('' for the session folder)."""
+        return self._folders.get(folder, [])
+
+    def folder_items(self) -> list[tuple[str, list[str]]]:
+        """(folder rel, sorted names) of every folder holding files, in the order of their first file."""
+        if self._items is None:
+            self._items = sorted(((f, n) for f, n in self._folders.items() if n),
+                                 key=lambda item: f"{item[0]}/{item[1][0]}" if item[0] else item[1][0])
+        return self._items
+
+    def with_suffix(self, *suffixes: str, exact_case: bool = False) -> list[FileEntry]:
+        """The files whose name ends with one of ``suffixes``, sorted by path.
+
+        Names are compared lower-cased (give ``suffixes`` in lower case) unless ``exact_case``.
+        A folder is looked into only when its names, joined, hold a suffix: one substring search
+        per folder instead of a test per file, as most systems find nothing in most sessions.
+        """
+        if exact_case:
+            blobs = self._exact or self._blobs(exact_case)
+        else:
+            blobs = self._lower or self._blobs(exact_case)
+        keys = [f"{s}\n" for s in suffixes]
+        found: list[FileEntry] = []
+        if not _holds_any(blobs[None], keys):  # the usual answer: this system has nothing here
+            return found
+        entry = self.entry
+        for folder, names in self._folders.items():
+            if _holds_any(blobs[folder], keys):
+                if exact_case:
+                    found += [entry(folder, name) for name in names if name.endswith(suffixes)]
+                else:
+                    found += [entry(folder, name) for name in names if name.lower().endswith(suffixes)]
+        found.sort()
+        return found
+
+    def _blobs(self, exact_case: bool) -> dict[str | None, str]:
+        """Per folder (None: all of them), its names joined by and ending with newlines; lower-cased
+        unless ``exact_case``."""
+        blobs: dict[str | None, str] = {folder: "\n".join(names) + "\n" for folder, names in self._folders.items()}
+        blobs[None] = "".join(blobs.values())
+        if exact_case:
+            self._exact = blobs
+        else:
+            self._lower = blobs = {folder: blob.lower() for folder, blob in blobs.items()}
+        return blobs
+
+    def _all(self) -> list[FileEntry]:
+        if self._entries is None:
+            self._entries = sorted(self.entry(folder, name) for folder, names in self._folders.items()
+                                   for name in names)
+        return self._entries
+
+    def __len__(self) -> int:
+        return sum(map(len, self._folders.values()))
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return self._all()[index]
+
+    def __iter__(self) -> Iterator[FileEntry]:
+        return iter(self._all())
+
+    def __repr__(self) -> str:
+        return f"FileList({self.folder!r}, {len(self)} files)"
 
 
 @dataclass
@@ -32,11 +135,17 @@ class Walker:
     root: str
     findings: list[Finding] = field(default_factory=list)
     _root_real: str = ""
+    _prefix: str = ""
 
     def __post_init__(self) -> None:
         self._root_real = os.path.realpath(self.root)
+        # Paths the walk makes are the root + os.sep + names; other spellings go through relpath.
+        self._prefix = self.root + os.sep if not self.root.endswith(os.sep) else "\0"
 
     def rel(self, path: str) -> str:
+        """``path`` relative to the root, POSIX separators (a path the walk made is cut, not normalised)."""
+        if path.startswith(self._prefix):
+            return path[len(self._prefix):].replace(os.sep, "/")
         return os.path.relpath(path, self.root).replace(os.sep, "/")
 
     def _report(self, code: str, path: str, message: str) -> None:
@@ -98,38 +207,77 @@ class Walker:
             out.append((entry.name, entry.path))
         return sorted(out)
 
-    def files_below(self, folder: str, max_depth: int = 8) -> list[FileEntry]:
-        """Every file below a session folder (one pass, depth-bounded), sorted by relative path."""
-        files: list[FileEntry] = []
-        folder_real: str | None = None  # resolved at the first linked folder: most sessions have none
-        seen: set[str] = set()
+    def files_below(self, folder: str, max_depth: int = 8) -> FileList:
+        """Every file below a session folder (one pass, depth-bounded), kept per folder."""
+        folders: dict[str, list[str]] = {}
+        links = _Links(self, folder)
         stack = [(folder, "", 0)]
         while stack:
-            path, prefix, depth = stack.pop()
-            for entry in self._list(path, "files in it are not seen"):
-                name = entry.name
-                # Only a non-ASCII name can fail to encode; encoding every name costs a bytes object each.
-                if not name.isascii() and not self._usable_name(entry, path):
-                    continue
-                try:
-                    is_dir = entry.is_dir()  # follows links; from the scandir type for all else
-                except OSError:
-                    continue
-                if is_dir:
-                    if entry.is_symlink():
-                        if folder_real is None:
-                            folder_real = os.path.realpath(folder)
-                            seen.add(folder_real)
-                        target = self._follow_link(entry, seen, boundary=folder_real)
-                        if target is None:
+            path, rel, depth = stack.pop()
+            entries = self._list(path, "files in it are not seen")
+            split = _split_plain(entries)
+            if split is None:  # a name to check or a link that cannot be followed: entry by entry
+                names = []
+                for entry in entries:
+                    # Only a non-ASCII name can fail to encode; encoding every name costs a bytes object each.
+                    if not entry.name.isascii() and not self._usable_name(entry, path):
+                        continue
+                    try:  # both follow links; from the scandir type for all else
+                        if entry.is_file():
+                            names.append(entry.name)
                             continue
-                        seen.add(target)
-                    if depth < max_depth:
-                        stack.append((entry.path, f"{prefix}{name}/", depth + 1))
-                elif entry.is_file():
-                    files.append(FileEntry(prefix + name, name, entry.path))
-        files.sort()  # by rel: the first field, and unique
-        return files
+                        if not entry.is_dir():
+                            continue
+                    except OSError:
+                        continue
+                    if links.enter(entry) and depth < max_depth:
+                        stack.append((entry.path, f"{rel}/{entry.name}" if rel else entry.name, depth + 1))
+            else:
+                names, subfolders = split
+                for entry in subfolders:
+                    if links.enter(entry) and depth < max_depth:
+                        stack.append((entry.path, f"{rel}/{entry.name}" if rel else entry.name, depth + 1))
+            if names:
+                names.sort()
+                folders[rel] = names
+        return FileList(folder, folders)
+
+
+def _split_plain(entries: list[os.DirEntry]) -> tuple[list[str], list[os.DirEntry]] | None:
+    """(file names, folder entries) when every name is ASCII and every type can be told; else None.
+
+    The usual folder, in a few comprehensions instead of a Python step per test per entry.
+    """
+    try:
+        if not "".join([entry.name for entry in entries]).isascii():
+            return None
+        is_file = [entry.is_file() for entry in entries]
+        return ([entry.name for entry, file in zip(entries, is_file) if file],
+                [entry for entry, file in zip(entries, is_file) if not file and entry.is_dir()])
+    except OSError:
+        return None
+
+
+class _Links:
+    """Which linked folders below one session folder may be entered (see :meth:`Walker._follow_link`)."""
+
+    def __init__(self, walker: Walker, folder: str) -> None:
+        self.walker, self.folder = walker, folder
+        self.folder_real: str | None = None  # resolved at the first linked folder: most sessions have none
+        self.seen: set[str] = set()
+
+    def enter(self, entry: os.DirEntry) -> bool:
+        """True for a folder to walk: not a link, or a link the walker may follow (reported if not)."""
+        if not entry.is_symlink():
+            return True
+        if self.folder_real is None:
+            self.folder_real = os.path.realpath(self.folder)
+            self.seen.add(self.folder_real)
+        target = self.walker._follow_link(entry, self.seen, boundary=self.folder_real)
+        if target is None:
+            return False
+        self.seen.add(target)
+        return True
 
 
 def _within(path: str, ancestor: str) -> bool:

@@ -549,3 +549,73 @@ class TestChunks:
         assert [p.height for p in parts] == [3, 2]
         assert sorted(pl.concat(parts)["rel_path"].to_list()) == sorted(whole["rel_path"].to_list())
         assert set(parts[0]["subject"]).isdisjoint(set(parts[1]["subject"]))
+
+
+class TestFastPaths:
+    """The shortcuts discovery takes for speed give what the plain way gives, on real files."""
+
+    def test_file_list_answers_like_a_scan_of_every_file(self, tmp_path: Path) -> None:
+        # 'a', 'a-b' and 'a/sub' sort differently as folders than as paths; names differ in case.
+        names = ["a/x.AP.meta", "a/x.ap.bin", "a/sub/y.ap.meta", "a-b/z.ap.meta", "a-b/Set1.SET", "top.set",
+                 "a/sub/deeper/w.Ntt", "b/readme", "sessions.txt", "a/sub/notes.txt"]
+        root = make_tree(tmp_path / "N", [(f"s/{n}", "x") for n in names] + [("s/empty/", None)])
+        files = Walker("N", str(root)).files_below(str(root / "s"))
+        every = sorted(names)
+        assert [e.rel for e in files] == every and len(files) == len(every)
+        assert all(e.path == str(root / "s" / e.rel) and e.name == e.rel.rpartition("/")[2] for e in files)
+        for suffixes in [(".ap.meta",), (".set", ".ntt"), ("readme",), (".txt",), (".mesc",), ("x.ap.bin",)]:
+            assert [e.rel for e in files.with_suffix(*suffixes)] == [
+                n for n in every if n.rpartition("/")[2].lower().endswith(suffixes)]
+            assert [e.rel for e in files.with_suffix(*suffixes, exact_case=True)] == [
+                n for n in every if n.rpartition("/")[2].endswith(suffixes)]
+        first_seen = list(dict.fromkeys(n.rpartition("/")[0] for n in every))
+        assert [folder for folder, _ in files.folder_items()] == first_seen
+        assert files.names_in("a") == ["x.AP.meta", "x.ap.bin"] and files.names_in("empty") == []
+
+    @pytest.mark.parametrize("fmt", ["%Y-%m-%d_%H-%M-%S", "%Y-%m-%dT%H:%M:%S", "%Y%m%d", "%d.%m.%Y", "%Y-%m-%d %H:%M",
+                                     "%y%m%d", "%Y-%b-%d", "%Y-%m-%dk%H"])
+    def test_dates_read_as_strptime_reads_them(self, fmt: str) -> None:
+        from mass_ingest.layouts import parse_time
+
+        samples = ["2019-01-07_08-00-00", "2019-1-7_8-0-0", "2019-13-07_08-00-00", "2019-02-30_08-00-00",
+                   "2019-01-07_24-00-00", "0000-01-07_08-00-00", "2019-10-08T11:48:45", "2019-10-08t11:48:45",
+                   "20190107", "07.01.2019", "2019-01-07 08:00", "2019-01-07  08:00", "190107", "2019-Jan-07",
+                   "\u0662\u0660\u0661\u0669" "0107", "2019-01-07\n", "2019-01-07k08", "2019-01-07\u212a08", ""]
+
+        def outcome(parse) -> tuple:
+            try:
+                return ("ok", parse())
+            except ValueError as exc:
+                return ("error", str(exc))
+
+        for text in samples:
+            assert outcome(lambda: parse_time(text, fmt)) == outcome(lambda: datetime.strptime(text, fmt)), text
+
+    def test_read_head_reads_what_the_file_holds_up_to_the_limit(self, tmp_path: Path) -> None:
+        from mass_ingest.readers import read_head
+
+        for size in (0, 1, 65535, 65536, 65537, 200_000):
+            data = os.urandom(size)
+            (tmp_path / "f").write_bytes(data)
+            for limit in (None, 1, 65536, 65537, 4_000_001):
+                assert read_head(tmp_path / "f", limit) == (data if limit is None else data[:limit])
+        with pytest.raises(IsADirectoryError):
+            read_head(tmp_path)
+
+    def test_collector_is_switched_back_on_after_discovery_even_when_it_fails(self, tmp_path: Path) -> None:
+        import gc
+
+        root = make_tree(tmp_path / "N", [(f"{S1}/", None)])
+        assert gc.isenabled()
+        discover_share(moser(root), "N")
+        assert gc.isenabled()
+        with pytest.raises(Exception, match="nowhere"):
+            discover_share(moser(root), "nowhere")
+        assert gc.isenabled()
+
+    def test_frame_is_in_path_order_where_the_walk_order_differs(self, tmp_path: Path) -> None:
+        # The walk goes folder level by level ('a' before 'a-b'); as paths, 'a-b/...' sorts before 'a/...'.
+        root = make_tree(tmp_path / "N", [(f"recordings/{s}/2024-03-05_10-30-58/", None) for s in ("a", "a-b", "b")])
+        frame, _ = discover_share(moser(root), "N")
+        assert frame["subject"].to_list() == ["a-b", "a", "b"]
+        assert frame["rel_path"].to_list() == sorted(frame["rel_path"].to_list())

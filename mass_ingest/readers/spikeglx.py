@@ -7,8 +7,9 @@ never raises for bad data; it returns :class:`~mass_ingest.findings.Finding` obj
 
 from __future__ import annotations
 
-import os
+import io
 import re
+from collections.abc import Container
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from mass_ingest.findings import Finding, finding
+from mass_ingest.layouts import parse_time
+from mass_ingest.readers import read_head
 
 MAX_META_BYTES = 4_000_000
 _STAGE = "discover"
@@ -54,6 +57,10 @@ _NUMBERS: dict[str, tuple[str, type, bool]] = {
     "file_size_bytes": ("fileSizeBytes", int, False),
     "file_time_secs": ("fileTimeSecs", float, False),
 }
+# Every key read_meta reads; the other lines of a .meta (channel tables, ...) are only split off.
+_KEYS = frozenset({key for key, _, _ in _NUMBERS.values()} | {
+    "fileCreateTime_original", "fileCreateTime", "imDatPrb_sn", "imProbeSN", "imDatPrb_pn", "imProbeOpt",
+    "appVersion", "typeThis"})
 
 
 class SpikeGLXMeta(BaseModel):
@@ -85,17 +92,30 @@ def parse_meta_text(text: str) -> tuple[dict[str, str], list[int]]:
         The mapping (a repeated key keeps its last value, as in probeinterface) and the 1-based
         numbers of non-blank lines that have no ``=``.
     """
+    return _parse_meta_bytes(text.encode("utf-8", "surrogatepass"), "utf-8")
+
+
+def _parse_meta_bytes(data: bytes, codec: str, keys: Container[str] | None = None
+                      ) -> tuple[dict[str, str], list[int]]:
+    """:func:`parse_meta_text` on the file's bytes, each line decoded with ``codec`` on its own.
+
+    Lines are found by ``io.BytesIO`` (memchr) rather than ``str.split`` (a test per character):
+    the three channel tables of a .meta are most of its 20 KB. With ``keys``, only those keys are
+    kept (and decoded). '\n' never occurs inside a UTF-8 character, so lines split the same way.
+    """
     mapping: dict[str, str] = {}
     malformed: list[int] = []
-    # split('\n'), not splitlines(): the latter also breaks on \x0c, \x1c, \u2028 ..., which would
+    # Lines end at '\n' only, not as splitlines() would also at \x0c, \x1c, \u2028 ..., which would
     # make the reported line numbers disagree with an editor's.
-    for number, line in enumerate(text.split("\n"), start=1):
-        key, sep, value = line.partition("=")  # first '=' only: CatGT command lines hold '=' in values
+    for number, line in enumerate(io.BytesIO(data).readlines(), start=1):
+        key, sep, value = line.partition(b"=")  # first '=' only: CatGT command lines hold '=' in values
         if not sep:
-            if line.strip():  # a blank line is not malformed
+            if line.decode(codec, "surrogatepass").strip():  # a blank line is not malformed
                 malformed.append(number)
             continue
-        mapping[key.strip().removeprefix("~")] = value.strip()
+        name = key.decode(codec, "surrogatepass").strip().removeprefix("~")
+        if keys is None or name in keys:
+            mapping[name] = value.decode(codec, "surrogatepass").strip()
     return mapping, malformed
 
 
@@ -138,13 +158,7 @@ def read_meta(path: str | Path, *, share: str, rel_path: str) -> tuple[SpikeGLXM
     # 1. Bytes. A crash during copy can leave a file of zeros, which is as empty as 0 bytes.
     # A real .meta is tens of KB; a .bin misnamed .meta must not be read into memory.
     try:
-        with open(path, "rb") as fh:
-            # Ask for what the file holds, not for MAX_META_BYTES: read(n) allocates n bytes first,
-            # and a 4 MB allocation per file costs more than reading a 20 KB file.
-            size = os.fstat(fh.fileno()).st_size
-            data = fh.read(min(size, MAX_META_BYTES) + 1)
-            if size < len(data) <= MAX_META_BYTES:  # it grew, or its size is not known: read on to the cap
-                data += fh.read(MAX_META_BYTES + 1 - len(data))
+        data = read_head(path, MAX_META_BYTES + 1)
     except OSError as exc:
         add("META.UNREADABLE", f"Could not read the .meta file ({exc.strerror or exc}). Check that this worker "
             "can read the share and that no program holds the file open, then run discovery again.")
@@ -159,11 +173,14 @@ def read_meta(path: str | Path, *, share: str, rel_path: str) -> tuple[SpikeGLXM
         return None, findings
 
     # 2. Text. SpikeGLX on Windows may write latin-1; latin-1 decodes any bytes, so nothing is lost.
-    try:
-        text = data.decode("utf-8-sig")  # -sig: a BOM from a Windows editor must not join the first key
-    except UnicodeDecodeError:
-        text = data.decode("latin-1")
-    raw, malformed = parse_meta_text(text)
+    # As "utf-8-sig": a BOM from a Windows editor must not join the first key.
+    body, codec = (data[3:] if data.startswith(b"\xef\xbb\xbf") else data), "utf-8"
+    if not body.isascii():
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            body, codec = data, "latin-1"
+    raw, malformed = _parse_meta_bytes(body, codec, _KEYS)
     if malformed:
         # Cap the list: a binary file saved as .meta would otherwise give a message thousands of lines long.
         more = f" and {len(malformed) - 20} more" if len(malformed) > 20 else ""
@@ -191,7 +208,7 @@ def read_meta(path: str | Path, *, share: str, rel_path: str) -> tuple[SpikeGLXM
     create_time: datetime | None = None
     if time_key in raw:
         try:
-            create_time = datetime.strptime(raw[time_key], _TIME_FORMAT)
+            create_time = parse_time(raw[time_key], _TIME_FORMAT)
         except ValueError:
             add("META.BAD_VALUE", f"{time_key}={raw[time_key][:60]!r} is not a date like 2019-10-08T11:48:45, "
                 "so the start time was left empty. Enter it by hand or fix the file.", _TIME_FORMAT)

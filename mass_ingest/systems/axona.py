@@ -25,7 +25,7 @@ class Axona(RecordingSystem):
     @classmethod
     def recognise(cls, session: SessionFiles) -> Recognised:
         result = Recognised()
-        sets = [f for f in session.files if f.name.lower().endswith(".set")]
+        sets = session.files.with_suffix(".set")
         if not sets:
             return result
         # (folder, stem) of every trial; a file joins the longest stem it continues, so that
@@ -35,11 +35,11 @@ class Axona(RecordingSystem):
             folder = entry.rel.rpartition("/")[0]
             stems.setdefault(folder, []).append(entry.name[: -len(".set")])
         members: dict[tuple[str, str], list[str]] = {}
-        for entry in session.files:
-            folder = entry.rel.rpartition("/")[0]
-            stem = cls._stem_of(entry.name, stems.get(folder, []))
-            if stem is not None:
-                members.setdefault((folder, stem), []).append(entry.rel)
+        for folder, folder_stems in stems.items():
+            for name in session.files.names_in(folder):
+                stem = cls._stem_of(name, folder_stems)
+                if stem is not None:
+                    members.setdefault((folder, stem), []).append(f"{folder}/{name}" if folder else name)
         for entry in sets:
             folder = entry.rel.rpartition("/")[0]
             stem = entry.name[: -len(".set")]

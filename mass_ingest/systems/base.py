@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from mass_ingest.candidates import Output, ProbeRecording, Recording, TaskHint
 from mass_ingest.findings import Finding, finding
-from mass_ingest.walk import FileEntry
+from mass_ingest.walk import FileList
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class SessionFiles:
     share: str
     session_rel: str            # session folder relative to the share root
     subject: str
-    files: list[FileEntry]      # every file below the folder, sorted by relative path
+    files: FileList             # every file below the folder; ask it by folder or suffix, not file by file
     combined: bool = True       # the layout's `combined` switch (imaging)
 
     def finding(self, code: str, rel: str, message: str, expected: str | None = None) -> Finding:

@@ -43,12 +43,14 @@ class DeepLabCut(RecordingSystem):
     @classmethod
     def recognise(cls, session: SessionFiles) -> Recognised:
         result = Recognised()
-        folders: dict[str, list[str]] = {}  # folder rel -> its file names, in file order
-        for entry in session.files:
-            folder, _, name = entry.rel.rpartition("/")
-            if owns_folder(folder.rpartition("/")[2]) and name.endswith(cls.associated_suffixes):
-                folders.setdefault(folder, []).append(name)
-        for folder, names in folders.items():
+        folders: list[tuple[str, list[str]]] = []  # (folder rel, its file names), in file order
+        for folder, names in session.files.folder_items():
+            if folder and owns_folder(folder.rpartition("/")[2]):
+                mine = [name for name in names if name.endswith(cls.associated_suffixes)]
+                if mine:
+                    folders.append((folder, mine))
+        folders.sort(key=lambda item: f"{item[0]}/{item[1][0]}")  # by the first file taken, as a walk meets them
+        for folder, names in folders:
             basename = _FOLDER.match(folder.rpartition("/")[2])["basename"]
             cls._result_sets(session, folder, basename, names, result)
         return result

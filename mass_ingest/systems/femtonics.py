@@ -34,21 +34,29 @@ class Femtonics(RecordingSystem):
     @classmethod
     def recognise(cls, session: SessionFiles) -> Recognised:
         result = Recognised()
-        munits: dict[str, list] = {}  # MUnit folder rel -> [first tif or None, tif count]
-        for entry in session.files:
-            parents = entry.rel.split("/")[:-1]
-            if entry.name.lower().endswith(".mesc") and _SUITE2P not in parents:
+        for entry in session.files.with_suffix(".mesc"):
+            folder = entry.rel.rpartition("/")[0]
+            if _SUITE2P not in folder.split("/"):
                 result.recordings.append(Recording(system=cls.name, name=entry.name[: -len(".mesc")],
-                                                   folder="/".join(parents), files=[entry.rel], n_files=1))
-                continue
+                                                   folder=folder, files=[entry.rel], n_files=1))
+        munits: dict[str, list] = {}  # MUnit folder rel -> [first tif or None, tif count]
+        for folder, names in session.files.folder_items():
+            parents = folder.split("/")
             at = next((i for i, p in enumerate(parents) if owns_folder(p)), None)
             if at is None:
                 continue
-            unit = munits.setdefault("/".join(parents[: at + 1]), [None, 0])
+            mesc_taken = _SUITE2P not in parents  # a .mesc there is a recording of its own (above)
             # suite2p's own products inside the MUnit (reg_tif/...) are not raw frames.
-            if entry.name.lower().endswith(_TIF) and _SUITE2P not in parents[at + 1:]:
-                unit[0] = unit[0] or entry.rel
-                unit[1] += 1
+            raw = _SUITE2P not in parents[at + 1:]
+            for name in names:
+                lower = name.lower()
+                if mesc_taken and lower.endswith(".mesc"):
+                    continue
+                unit = munits.setdefault("/".join(parents[: at + 1]), [None, 0])
+                if raw and lower.endswith(_TIF):
+                    rel = f"{folder}/{name}"
+                    unit[0] = rel if unit[0] is None or rel < unit[0] else unit[0]  # the first in path order
+                    unit[1] += 1
         # An MUnit with only suite2p left in it is still listed, with no raw files, so its output has a home.
         for folder, (first, count) in munits.items():
             result.recordings.append(Recording(system=cls.name, name=folder.rpartition("/")[2], folder=folder,

@@ -22,8 +22,8 @@ _WHEEL = "_wheel.csv"  # the lab writes _WHEEL.csv; compared case-insensitively
 
 def _raw(session: SessionFiles, suffixes: tuple[str, ...]) -> Iterator[tuple[FileEntry, str]]:
     """(file, folder) of the rig's own files with one of ``suffixes``."""
-    for entry in session.files:
-        if entry.name.lower().endswith(suffixes) and not elsewhere(entry.rel) and not dlc.is_result_file(entry.name):
+    for entry in session.files.with_suffix(*suffixes):
+        if not elsewhere(entry.rel) and not dlc.is_result_file(entry.name):
             yield entry, entry.rel.rpartition("/")[0]
 
 

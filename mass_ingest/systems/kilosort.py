@@ -7,6 +7,7 @@ may take, with ``complete`` saying whether the files it needs are there.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from mass_ingest.candidates import Output
 from mass_ingest.systems.base import Recognised, RecordingSystem, SessionFiles
@@ -34,16 +35,10 @@ class Kilosort(RecordingSystem):
     @classmethod
     def recognise(cls, session: SessionFiles) -> Recognised:
         result = Recognised()
-        names_in: dict[str, set[str]] = {}   # only folders that are sortings: bounded by probes, not files
-        probe_folders: set[str] = set()
-        kinds: dict[str, str | None] = {}  # per folder, not per file: ~70 files sit in ~7 folders
-        for entry in session.files:
-            folder = entry.rel.rpartition("/")[0]
-            if entry.name.endswith((".ap.meta", ".ap.bin")):
-                probe_folders.add(folder)
-            kind = kinds[folder] if folder in kinds else kinds.setdefault(folder, cls._kind(folder))
-            if kind:
-                names_in.setdefault(folder, set()).add(entry.name)
+        # Only folders that are sortings: bounded by probes, not files.
+        names_in = {folder: set(names) for folder, names in session.files.folder_items() if cls._kind(folder)}
+        probe_folders = {entry.rel.rpartition("/")[0]
+                         for entry in session.files.with_suffix(".ap.meta", ".ap.bin", exact_case=True)}
         for folder in sorted(names_in):
             kind = cls._kind(folder)
             recording = folder.rpartition("/")[2] if kind == "curation" else _probe_of(folder, probe_folders)
@@ -51,6 +46,7 @@ class Kilosort(RecordingSystem):
         return result
 
     @classmethod
+    @lru_cache(maxsize=4096)  # the same few folder paths (probe_1/ks25, ...) recur in every session
     def _kind(cls, folder: str) -> str | None:
         if cls.curation_pattern.match(folder):
             return "curation"
@@ -70,7 +66,7 @@ class Kilosort(RecordingSystem):
                 "KILOSORT.INCOMPLETE", folder,
                 f"this {kind} folder lacks {', '.join(missing)}; copy them from the sorting computer "
                 "or sort the probe again", expected="spike_times.npy and spike_clusters.npy (or spike_templates.npy)"))
-        return Output(kind=kind, path=folder, recording=recording, files=sorted(names & set(cls.key_files)),
+        return Output(kind=kind, path=folder, recording=recording, files=sorted(names.intersection(cls.key_files)),
                       complete=not missing)
 
 

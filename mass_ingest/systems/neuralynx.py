@@ -24,14 +24,13 @@ class Neuralynx(RecordingSystem):
     @classmethod
     def recognise(cls, session: SessionFiles) -> Recognised:
         result = Recognised()
-        ntts = [f for f in session.files if f.name.lower().endswith(cls.spikes)]
+        ntts = session.files.with_suffix(cls.spikes)
         if not ntts:
             return result
         # Continuous channels (.ncs, one per channel) are only counted: there may be dozens.
         beside: dict[str, list[str]] = {}
-        for entry in session.files:
-            if entry.name.lower().endswith(cls.companions):
-                beside.setdefault(entry.rel.rpartition("/")[0], []).append(entry.rel)
+        for entry in session.files.with_suffix(*cls.companions):
+            beside.setdefault(entry.rel.rpartition("/")[0], []).append(entry.rel)
         for ntt in ntts:
             folder = ntt.rel.rpartition("/")[0]
             others = beside.get(folder, [])

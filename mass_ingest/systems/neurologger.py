@@ -27,7 +27,7 @@ class Neurologger(RecordingSystem):
     @classmethod
     def recognise(cls, session: SessionFiles) -> Recognised:
         result = Recognised()
-        headers = [f for f in session.files
+        headers = [f for f in session.files.with_suffix(cls.header)
                    if f.name.lower() == cls.header and f.rel.count("/") <= cls.max_depth]
         for header in headers:
             result.recordings.append(cls._recording(session, header.rel, result))

@@ -21,7 +21,7 @@ class Neuropixels(RecordingSystem):
     @classmethod
     def recognise(cls, session: SessionFiles) -> Recognised:
         result = Recognised()
-        by_rel = {f.rel: f for f in session.files if f.name.endswith(cls.associated_suffixes)}
+        by_rel = {f.rel: f for f in session.files.with_suffix(*cls.associated_suffixes, exact_case=True)}
         for entry in by_rel.values():
             if entry.name.endswith(".ap.bin") and entry.rel[: -len(".bin")] + ".meta" not in by_rel:
                 result.bins_without_meta.append(entry.rel)

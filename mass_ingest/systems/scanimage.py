@@ -70,7 +70,7 @@ class ScanImage(RecordingSystem):
         result = Recognised()
         raw: dict[tuple[str, str], _Stack] = {}
         products: dict[tuple[str, str], _Stack] = {}
-        for entry in session.files:
+        for entry in session.files.with_suffix(*cls.associated_suffixes):  # every name _TIF matches too
             parents = entry.rel.split("/")[:-1]
             match = _TIF.match(entry.name)
             if PREPROCESSED in parents and entry.name.lower().endswith(cls.associated_suffixes):

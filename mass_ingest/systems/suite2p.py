@@ -45,20 +45,25 @@ class Suite2p(RecordingSystem):
     def recognise(cls, session: SessionFiles) -> Recognised:
         result = Recognised()
         found: dict[str, tuple[set[int], set[str]]] = {}  # host -> (planes present, key files present)
-        for entry in session.files:
-            parts = entry.rel.split("/")
-            if "suite2p" not in parts[:-1]:
+        first: dict[str, str] = {}  # host -> its first file, so hosts are read in the order a walk meets them
+        for folder, names in session.files.folder_items():
+            parts = folder.split("/")
+            if "suite2p" not in parts:
                 continue
             i = parts.index("suite2p")
-            host, inner = "/".join(parts[:i]), parts[i + 1:]
+            host, inner_folder = "/".join(parts[:i]), parts[i + 1:]
+            first[host] = min(first.get(host, f"{folder}/{names[0]}"), f"{folder}/{names[0]}")
             planes, keys = found.setdefault(host, (set(), set()))
-            plane = _PLANE.match(inner[0]) if len(inner) > 1 else None
+            plane = _PLANE.match(inner_folder[0]) if inner_folder else None
             if plane:
                 planes.add(int(plane[1]))
-            # Only key files are kept (not data.bin, reg_tif/...), so an Output stays a few lines.
-            generic = "/".join(["plane" if plane else inner[0], *inner[1:]])
-            if generic in _KEY_FILES:
-                keys.add("/".join(inner))
+            for name in names:
+                inner = [*inner_folder, name]
+                # Only key files are kept (not data.bin, reg_tif/...), so an Output stays a few lines.
+                generic = "/".join(["plane" if plane else inner[0], *inner[1:]])
+                if generic in _KEY_FILES:
+                    keys.add("/".join(inner))
+        found = {host: found[host] for host in sorted(found, key=first.__getitem__)}
         has_combined = any(host.rpartition("/")[2].startswith("combined") for host in found)
         for host, (planes, keys) in found.items():
             complete = cls._check(session, host, planes, keys, result)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mass_ingest.readers import read_head
 from mass_ingest.readers.tasks_txt import parse_sessions_txt
 from mass_ingest.systems.base import Recognised, RecordingSystem, SessionFiles
 
@@ -14,12 +15,10 @@ class SessionsTxt(RecordingSystem):
 
     @classmethod
     def recognise(cls, session: SessionFiles) -> Recognised:
-        txt = next((f for f in session.files if f.rel == "sessions.txt"), None)
-        if txt is None:
+        if "sessions.txt" not in session.files.names_in(""):
             return Recognised()
         try:
-            with open(txt.path, "rb") as fh:  # a text-mode file object costs more than the read
-                text = fh.read().decode("utf-8", errors="replace")
+            text = read_head(session.files.path("sessions.txt")).decode("utf-8", errors="replace")
         except OSError as exc:
             return Recognised(findings=[session.finding("TASKS.MALFORMED_LINE", "sessions.txt",
                                                         f"cannot be read ({exc.strerror}); enter the tasks by hand")])

@@ -33,13 +33,12 @@ class Tracking(RecordingSystem):
         # Only files directly in a motive/ or Optitrack/ folder; bounded by those folders' sizes.
         motive: dict[str, list[str]] = {}
         optitrack: dict[str, list[str]] = {}
-        for entry in session.files:
-            folder = entry.rel.rpartition("/")[0]
+        for folder, names in session.files.folder_items():
             kind = folder.rpartition("/")[2].lower()
             if kind == cls.motive:
-                motive.setdefault(folder, []).append(entry.name)
+                motive[folder] = names
             elif kind == cls.optitrack:
-                optitrack.setdefault(folder, []).append(entry.name)
+                optitrack[folder] = names
         for folder, names in sorted(motive.items()):
             result.recordings.append(cls._motive(session, folder, names, result))
         for folder, names in sorted(optitrack.items()):
