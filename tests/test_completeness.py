@@ -57,12 +57,13 @@ def profile(root: Path) -> Profile:
         "name": "N", "root": str(root), "layouts": [{"template": LAYOUT, "systems": ["spikeglx"]}]}]})
 
 
-def verdict(root: Path) -> dict:
-    """Discover the share at ``root`` and run the quality stage on its one session, as of now."""
+def verdict(root: Path, dedup_status: str = "new") -> dict:
+    """Discover the share at ``root`` and run the quality stage on its one session, as of now, as dedup
+    left it with ``dedup_status``."""
     frame, _ = discover_share(profile(root), "N")
     context = QualityContext(implanted_probes={"s1": 1}, implanted_serials={"s1": ["18301"]},
                              now=datetime.now(), now_epoch=time.time(), not_before=datetime(2015, 1, 1))
-    row = classify(check_quality(frame.with_columns(pl.lit("new").alias("status")), context)).row(0, named=True)
+    row = classify(check_quality(frame.with_columns(pl.lit(dedup_status).alias("status")), context)).row(0, named=True)
     return {k: row[k] for k in ("status", "quality_failures", "quality_reasons", "pending_reasons")}
 
 
@@ -130,3 +131,21 @@ class TestQuarantinedOnDisk:
     def test_an_empty_bin_just_created_is_pending_a_copy_that_has_only_begun(self, tmp_path: Path) -> None:
         just_created = verdict(write_probe(tmp_path / "N", 0, age_s=None))
         assert (just_created["status"], just_created["quality_failures"]) == ("pending", ["no_zero_byte_data"])
+
+
+class TestLateDataIsJudgedToo:
+    """A known session's late data (``update``) or new place (``moved``) goes in when approved: it is
+    held back while still arriving and quarantined when wrong, like a new session."""
+
+    def test_late_data_still_being_copied_is_pending(self, tmp_path: Path) -> None:
+        assert verdict(write_probe(tmp_path / "N", 1200), "update")["status"] == "pending"
+
+    def test_a_moved_folder_with_a_bin_larger_than_announced_is_quarantined(self, tmp_path: Path) -> None:
+        checked = verdict(write_probe(tmp_path / "N", ANNOUNCED + 770), "moved")
+        assert (checked["status"], checked["quality_failures"]) == ("quarantined", ["ap_bin_size_matches_meta"])
+
+    def test_complete_late_data_stays_an_update(self, tmp_path: Path) -> None:
+        assert verdict(write_probe(tmp_path / "N", ANNOUNCED), "update")["status"] == "update"
+
+    def test_a_duplicate_keeps_its_status_whatever_its_files_say(self, tmp_path: Path) -> None:
+        assert verdict(write_probe(tmp_path / "N", 1200), "duplicate")["status"] == "duplicate"

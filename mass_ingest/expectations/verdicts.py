@@ -95,11 +95,16 @@ def failures_as_findings(row: dict[str, Any]) -> list[Finding]:
 
 
 def classify(frame: pl.DataFrame) -> pl.DataFrame:
-    """New candidates become ``pending`` (may still be arriving), else ``ready`` or ``quarantined``;
-    duplicates, copies and exclusions keep their status."""
+    """New candidates become ``pending`` (may still be arriving), else ``ready`` or ``quarantined``.
+
+    Known sessions that moved or gained data (``moved``, ``update``) are judged the same way, since
+    what they bring goes in too: still arriving makes them ``pending``, a failure ``quarantined``,
+    and otherwise they keep their status. Duplicates, copies and exclusions keep theirs.
+    """
     new = pl.col("status") == "new"
+    offered = new | pl.col("status").is_in(["moved", "update"])
     return frame.with_columns(
-        pl.when(new & (pl.col("pending_reasons").list.len() > 0)).then(pl.lit("pending"))
-        .when(new & pl.col("quality_passed")).then(pl.lit("ready"))
-        .when(new).then(pl.lit("quarantined"))
+        pl.when(offered & (pl.col("pending_reasons").list.len() > 0)).then(pl.lit("pending"))
+        .when(offered & ~pl.col("quality_passed")).then(pl.lit("quarantined"))
+        .when(new).then(pl.lit("ready"))
         .otherwise(pl.col("status")).alias("status"))
