@@ -47,5 +47,8 @@ class StageFrame(BaseModel):
         os.replace(tmp, target)  # atomic: a crash never leaves half a frame under the real name
         return cls(path=str(target), rows=frame.height, findings=findings or [])
 
-    def load(self) -> pl.DataFrame:
-        return pl.read_parquet(self.path)
+    def load(self, offset: int = 0, length: int | None = None) -> pl.DataFrame:
+        """The frame, or only rows ``offset`` to ``offset + length`` (a chunk reads just its own rows)."""
+        if offset == 0 and length is None:
+            return pl.read_parquet(self.path)
+        return pl.scan_parquet(self.path).slice(offset, length).collect()

@@ -247,7 +247,7 @@ def insert_chunk_task(approved: StageFrame, offset: int, length: int, timezone: 
                       options: InsertOptions | None = None) -> int:
     """One committed chunk; cached, so a re-run after a crash skips chunks already committed."""
     with outage_reported(f"inserting rows {offset}+{length} of ingest {ingest_id}"):
-        return insert_sessions(approved.load().slice(offset, length), timezone=timezone, ingest_id=ingest_id,
+        return insert_sessions(approved.load(offset, length), timezone=timezone, ingest_id=ingest_id,
                                options=options)
 
 
