@@ -289,6 +289,24 @@ def rescan(
         out.print(f"[yellow]being re-scanned by another run, left to it: {', '.join(outcome.busy_shares)}[/]")
 
 
+@app.command()
+def deploy(
+    name: Annotated[Optional[list[str]], typer.Option("--name", "-n", help="Only this deployment (repeatable); "
+                                                      "default: every deployment of prefect.yaml.")] = None,
+) -> None:
+    """Deploy prefect.yaml to the Prefect server (run it in the checkout the workers run from).
+
+    This is `prefect deploy --all`, with a bug of Prefect 3.8.8's command worked around (it stops
+    after the first deployment against a server of the same version).
+    """
+    from mass_ingest.deploy import prefect_deploy
+
+    args = [a for n in name for a in ("--name", n)] if name else ["--all"]
+    code = prefect_deploy(args)
+    if code:
+        raise typer.Exit(code=code)
+
+
 @subjects_app.command("import")
 def subjects_import(
     csv_file: Annotated[Path, typer.Argument(help="CSV with header subject,probe_name,serial,probe_type,"
