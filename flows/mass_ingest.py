@@ -1,10 +1,13 @@
 """The mass-ingest flow: access check, discovery, dedup, quality, approval, insertion.
 
 Every stage is cached on the ingest id, so running the same profile again after a crash
-resumes the unfinished ingest where it stopped.
+resumes the unfinished ingest where it stopped. :func:`ingest_profile` composes the stages;
+the manual flow here and the scheduled re-scan (flows/rescan.py) both call it.
 """
 
 from __future__ import annotations
+
+import uuid
 
 from prefect import flow, get_run_logger, task
 from prefect.runtime import flow_run
@@ -14,14 +17,15 @@ from mass_ingest.fault_points import arm
 from mass_ingest.profile import Profile, load_profile
 from mass_ingest.stage_cache import StageFrame
 from tasks.access import check_access_task
-from tasks.approve import apply_decision, request_approval
+from tasks.approve import apply_decision, auto_decision, request_approval
 from tasks.dedup import deduplicate_task
 from tasks.discover import discover_share_task
 from tasks.followup import publish_followup_task
 from tasks.insert import InsertOptions, chunk_bounds, insert_chunk_task, select_for_insertion
 from tasks.quality import quality_stage_task
 from tasks.recheck import fingerprint_shown_task, recheck_share_task
-from tasks.report import IngestCounts, record_outcome_task
+from tasks.report import IngestCounts, dry_run_outcome_task, record_outcome_task
+from tasks.watermark import pending_first_task
 
 
 @task(name="open-ingest")
@@ -40,21 +44,25 @@ def approved_sessions_task(decided: StageFrame, ingest_id: str) -> StageFrame:
     return StageFrame.save(frame, stage="approved", ingest_id=ingest_id)
 
 
-@flow(name="mass-ingest", log_prints=True)
-def mass_ingest(profile_path: str, root: str | None = None, approval: Decision | None = None) -> IngestCounts:
-    """Ingest every new session the profile's shares hold.
+def select_profile(profile_path: str, shares: list[str] | None, root: str | None) -> Profile:
+    """The profile a run works on: loaded, limited to ``shares`` when given, with ``root`` replaced."""
+    profile = load_profile(profile_path)
+    if shares:
+        profile = profile.with_shares(shares)
+    return profile.with_root(root) if root else profile
 
-    Args:
-        profile_path: the profile YAML, e.g. profiles/moser-ephys.yaml.
-        root: replace the root of the profile's only share (for a copy of a share, or a test tree).
-        approval: a decision given up front (the command line's --approve); without it the run
-            pauses for approval in the Prefect UI.
+
+def ingest_profile(profile: Profile, *, approval: Decision | None = None, dry_run: bool = False,
+                   approval_timeout_s: int | None = None, auto_approve: bool = False,
+                   pending_before: dict[str, list[str]] | None = None) -> tuple[IngestCounts, StageFrame]:
+    """Run the stages on ``profile``'s shares; return the counts and the last frame (decided, or checked).
+
+    A dry run stops after the expectations: no ledger entry, no pause, no insert. ``auto_approve``
+    approves the clean candidates without a pause; ``pending_before`` (share -> folders) puts the
+    folders an earlier re-scan found still arriving first.
     """
     logger = get_run_logger()
-    profile = load_profile(profile_path)
-    if root:
-        profile = profile.with_root(root)
-    ingest_id = open_ingest_task(profile)
+    ingest_id = f"dry-run-{uuid.uuid4()}" if dry_run else open_ingest_task(profile)
     access = check_access_task(profile)
     unreadable = [a.share for a in access if not a.readable]
     for a in access:
@@ -65,15 +73,43 @@ def mass_ingest(profile_path: str, root: str | None = None, approval: Decision |
                   for a in access if a.readable for i in range(profile.share(a.share).chunks)]
     deduped = deduplicate_task(profile, [d.result() for d in discovered], ingest_id)
     checked = quality_stage_task(profile, deduped, ingest_id)
+    if pending_before:
+        checked = pending_first_task(checked, pending_before, ingest_id)
+    if dry_run:
+        return dry_run_outcome_task(profile, checked, ingest_id, unreadable), checked
+    preapproved = approval or (auto_decision(profile) if auto_approve else None)
     shown = fingerprint_shown_task(profile, checked, ingest_id)
-    decision = request_approval(profile, checked, ingest_id, preapproved=approval)
+    decision = request_approval(profile, checked, ingest_id, preapproved=preapproved, timeout_s=approval_timeout_s)
     decided = apply_decision_task(checked, decision, ingest_id)
     approved = approved_sessions_task(decided, ingest_id)
     recheck_share_task(profile, shown, approved, ingest_id)  # refuses if an approved folder changed since
     for offset, length in chunk_bounds(approved.rows):
         insert_chunk_task(approved, offset, length, profile.timezone, ingest_id, InsertOptions.from_profile(profile))
     publish_followup_task(ingest_id, profile.probe_association)
-    return record_outcome_task(decided, decision, ingest_id, unreadable)
+    return record_outcome_task(decided, decision, ingest_id, unreadable), decided
+
+
+@flow(name="mass-ingest", log_prints=True)
+def mass_ingest(profile_path: str, shares: list[str] | None = None, dry_run: bool = False,
+                approval_timeout_s: int | None = None, root: str | None = None,
+                approval: Decision | None = None) -> IngestCounts:
+    """Ingest every new session the profile's shares hold.
+
+    Args:
+        profile_path: The profile YAML, relative to the worker's checkout or absolute, e.g.
+            profiles/moser-ephys.yaml.
+        shares: Scan only these of the profile's shares, by name (e.g. ["N"]); empty: all of them.
+        dry_run: Stop after the expectations: report what would be inserted, quarantined and skipped,
+            without pausing for approval or inserting anything.
+        approval_timeout_s: Seconds to wait at the approval pause before giving up and inserting
+            nothing; empty: the profile's approval.timeout_s.
+        root: Replace the root of the profile's only share (for a copy of a share, or a test tree).
+        approval: A decision given up front (the command line's --approve); without it the run
+            pauses for approval in the Prefect UI.
+    """
+    profile = select_profile(profile_path, shares, root)
+    counts, _ = ingest_profile(profile, approval=approval, dry_run=dry_run, approval_timeout_s=approval_timeout_s)
+    return counts
 
 
 arm(globals())  # test-only fault points (MASS_INGEST_TEST_FAULT); does nothing otherwise

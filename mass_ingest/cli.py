@@ -255,6 +255,58 @@ def validate(
             out.print(f"[yellow]{a.finding}[/]")
 
 
+@app.command()
+def rescan(
+    profile: ProfileArg,
+    share: Annotated[Optional[list[str]], typer.Option("--share", help="Only this share (repeatable).")] = None,
+    busy_wait: Annotated[float, typer.Option(help="Seconds to wait for a share another re-scan holds.")] = 30,
+    root: RootOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Re-scan now what the nightly `rescan` deployment scans: new sessions and late data since each
+    share's last successful re-scan, one re-scan per share at a time.
+
+    It pauses for approval like `run`, unless the profile sets approval.auto_approve_clean.
+    """
+    from flows.rescan import rescan as rescan_flow
+
+    state = rescan_flow(profile_path=str(profile), shares=share, busy_wait_s=busy_wait,
+                        root=str(root) if root else None, return_state=True)
+    outcome = state.result(raise_on_failure=False)
+    if isinstance(outcome, BaseException):
+        _fail(outcome, code=2 if isinstance(outcome, ProfileError) else 1)
+    if as_json:
+        _print_json(outcome.as_json())
+        return
+    if outcome.counts:
+        out.print(f"ingest {outcome.counts['ingest_id']}: {outcome.counts['decision']}; "
+                  f"inserted {outcome.counts['inserted']}, updates {outcome.counts['updates']}, "
+                  f"pending {outcome.counts['pending']}, quarantined {outcome.counts['quarantined']}")
+    for name, mark in outcome.watermarks.items():
+        out.print(f"share {name}: last successful re-scan {mark.scanned_at or 'never'}"
+                  + (f", {len(mark.pending)} folder(s) still arriving" if mark.pending else ""))
+    if outcome.busy_shares:
+        out.print(f"[yellow]being re-scanned by another run, left to it: {', '.join(outcome.busy_shares)}[/]")
+
+
+@app.command()
+def deploy(
+    name: Annotated[Optional[list[str]], typer.Option("--name", "-n", help="Only this deployment (repeatable); "
+                                                      "default: every deployment of prefect.yaml.")] = None,
+) -> None:
+    """Deploy prefect.yaml to the Prefect server (run it in the checkout the workers run from).
+
+    This is `prefect deploy --all`, with a bug of Prefect 3.8.8's command worked around (it stops
+    after the first deployment against a server of the same version).
+    """
+    from mass_ingest.deploy import prefect_deploy
+
+    args = [a for n in name for a in ("--name", n)] if name else ["--all"]
+    code = prefect_deploy(args)
+    if code:
+        raise typer.Exit(code=code)
+
+
 @subjects_app.command("import")
 def subjects_import(
     csv_file: Annotated[Path, typer.Argument(help="CSV with header subject,probe_name,serial,probe_type,"

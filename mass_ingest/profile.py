@@ -141,6 +141,10 @@ class Approval(_Strict):
 
     timeout_s: int = Field(3600, gt=0, description="Seconds the run waits at the approval pause; then it inserts nothing.")
     poll_s: int = Field(10, gt=0, description="How often the paused run looks for a decision, in seconds.")
+    auto_approve_clean: bool = Field(
+        False, description="Scheduled re-scans (flows/rescan.py) insert the sessions that pass every expectation "
+        "without waiting for a person; quarantined and pending ones are still held back and reported. A manual "
+        "ingest always asks.")
 
 
 # The quality suite's expectations (tasks/quality.py EXPECTATIONS; a test keeps the two equal).
@@ -256,6 +260,11 @@ class Profile(_Strict):
         shares = [s.model_copy(update={"root": str(Path(root).resolve())}) if s.name == target else s
                   for s in self.shares]
         return self.model_copy(update={"shares": shares})
+
+
+    def with_shares(self, names: list[str]) -> "Profile":
+        """A copy that scans only the named shares (each must be one of the profile's)."""
+        return self.model_copy(update={"shares": [self.share(name) for name in dict.fromkeys(names)]})
 
 
 def _naive_local(value: datetime) -> datetime:

@@ -29,6 +29,11 @@ def run_dir(ingest_id: str) -> Path:
     return path
 
 
+def data_docs_dir(ingest_id: str) -> Path:
+    """Where the quality stage writes an ingest's Great Expectations Data Docs (``index.html`` in it)."""
+    return run_dir(ingest_id) / "data-docs"
+
+
 class StageFrame(BaseModel):
     """A stage's output: where its parquet frame is, how many rows, and findings not tied to a row."""
 

@@ -25,8 +25,7 @@ from mass_ingest.approval_summary import approval_markdown, offered
 from mass_ingest.errors import ApprovalTimeout
 from mass_ingest.db.runs import Decision, record_decision, stored_decision
 from mass_ingest.profile import Profile
-from mass_ingest.stage_cache import StageFrame
-from tasks.quality import data_docs_dir
+from mass_ingest.stage_cache import StageFrame, data_docs_dir
 
 
 class ApprovalInput(RunInput):
@@ -74,9 +73,20 @@ def command_line_decision(excluded: list[str] | None = None, note: str = "") -> 
                     note=note or "approved on the command line")
 
 
+def auto_decision(profile: Profile) -> Decision:
+    """The decision of a re-scan whose profile allows auto-approval: the clean (ready) sessions go in."""
+    return Decision(approved=True, approver="auto-approval", source="auto",
+                    note=f"profile {profile.name} sets approval.auto_approve_clean: sessions that passed every "
+                    "expectation were inserted without a person; quarantined and pending ones were held back")
+
+
 def request_approval(profile: Profile, checked: StageFrame, ingest_id: str,
-                     preapproved: Decision | None = None) -> Decision:
-    """The decision for this ingest: stored (resume), given up front, or asked for at a pause."""
+                     preapproved: Decision | None = None, timeout_s: int | None = None) -> Decision:
+    """The decision for this ingest: stored (resume), given up front, or asked for at a pause.
+
+    ``timeout_s`` replaces the profile's approval.timeout_s for this run (the deployment's parameter).
+    """
+    timeout_s = timeout_s or profile.approval.timeout_s
     frame = checked.load()
     digest = shown_digest(frame)
     decision = stored_decision(ingest_id)
@@ -94,11 +104,11 @@ def request_approval(profile: Profile, checked: StageFrame, ingest_id: str,
     try:
         answer = pause_flow_run(
             wait_for_input=ApprovalInput.with_initial_data(description=markdown, approve=False),
-            timeout=profile.approval.timeout_s, poll_interval=profile.approval.poll_s, key=f"approval-{ingest_id}")
+            timeout=timeout_s, poll_interval=profile.approval.poll_s, key=f"approval-{ingest_id}")
     except FlowPauseTimeout:
         # Prefect refuses any further state but Failed for a run whose pause expired, so the
         # run ends here: the ledger says why, and nothing was inserted.
-        note = f"no decision within {profile.approval.timeout_s} s at the approval pause; nothing was inserted"
+        note = f"no decision within {timeout_s} s at the approval pause; nothing was inserted"
         record_decision(ingest_id, Decision(approved=False, approver="", source="timeout", shown_digest=digest,
                                             note=note), timed_out=True)
         raise ApprovalTimeout(f"ingest {ingest_id} of profile {profile.name}: {note}. Run it again to be asked "

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -24,7 +23,7 @@ from mass_ingest.expectations.values import VALUE_COLUMNS, validation_frame
 from mass_ingest.expectations.reasons import pending_reasons
 from mass_ingest.expectations.verdicts import check_quality, check_quality_with_results, classify, failures_as_findings
 from mass_ingest.profile import Profile
-from mass_ingest.stage_cache import STAGE_CACHE, StageFrame, run_dir
+from mass_ingest.stage_cache import STAGE_CACHE, StageFrame, data_docs_dir
 from mass_ingest.subjects import implanted_probe_counts, implanted_serials
 
 if TYPE_CHECKING:
@@ -35,11 +34,6 @@ __all__ = ["EXPECTATIONS", "INDEX_COLUMNS", "META_KEY", "SUITE_NAME", "VALUE_COL
            "build_data_docs", "build_suite", "check_profile_quality", "check_quality", "check_quality_with_results",
            "classify", "data_docs_dir", "expectations_for", "failing_rows", "failures_as_findings", "lab_now", "pending_reasons",
            "quality_context", "quality_stage_task", "run_suite", "validation_frame"]
-
-
-def data_docs_dir(ingest_id: str) -> Path:
-    """Where the quality stage writes an ingest's Great Expectations Data Docs (``index.html`` in it)."""
-    return run_dir(ingest_id) / "data-docs"
 
 
 def lab_now(timezone: str) -> datetime:

@@ -7,8 +7,10 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from pydantic import BaseModel, ConfigDict
 
+from mass_ingest.approval_summary import approval_markdown
 from mass_ingest.db.runs import Decision, finish_ingest, record_quarantine
-from mass_ingest.stage_cache import StageFrame
+from mass_ingest.profile import Profile
+from mass_ingest.stage_cache import StageFrame, data_docs_dir
 from tasks.insert import sessions_changed_by, sessions_inserted_by
 
 
@@ -49,6 +51,44 @@ def _publish_reasons(rows: pl.DataFrame, reasons: str, key: str, title: str) -> 
     create_markdown_artifact(key=key, markdown=f"# {title}\n\n" + "\n".join(lines))
 
 
+def ingest_counts(frame: pl.DataFrame, ingest_id: str, decision: str, unreadable_shares: list[str],
+                  inserted: int, changed: dict[str, int] | None = None) -> IngestCounts:
+    """The counts of a classified (and perhaps decided) candidate frame; ``changed``: known sessions
+    updated and moves recorded (see :func:`tasks.insert.sessions_changed_by`)."""
+    return IngestCounts(
+        ingest_id=ingest_id,
+        discovered=frame.height - count(frame, "excluded"),
+        duplicates=count(frame, "duplicate", "copy"),
+        quarantined=count(frame, "quarantined"),
+        pending=count(frame, "pending"),
+        moved=count(frame, "moved"),
+        updates=count(frame, "update"),
+        excluded=count(frame, "excluded"),
+        left_out=count(frame, "left_out"),
+        inserted=inserted,
+        **(changed or {}),
+        decision=decision,
+        unreadable_shares=unreadable_shares,
+    )
+
+
+@task(name="dry-run-outcome")
+def dry_run_outcome_task(profile: Profile, checked: StageFrame, ingest_id: str,
+                         unreadable_shares: list[str]) -> IngestCounts:
+    """What a dry run found: counts and the summary an approver would read (nothing inserted or stored)."""
+    frame = checked.load()
+    docs = data_docs_dir(ingest_id) / "index.html"
+    summary = approval_markdown(frame, profile.name, profile.content_hash(), ingest_id,
+                                docs if docs.is_file() else None)
+    create_markdown_artifact(key="dry-run-summary", markdown=summary,
+                             description=f"What an ingest would insert (dry run {ingest_id})")
+    ready = count(frame, "ready")
+    counts = ingest_counts(frame, ingest_id, f"dry run: {ready} ready, nothing inserted", unreadable_shares, 0)
+    create_table_artifact(key="dry-run-counts", table=[counts.model_dump(exclude={"unreadable_shares"})],
+                          description=f"What an ingest would do (dry run {ingest_id})")
+    return counts
+
+
 @task(name="record-outcome")
 def record_outcome_task(decided: StageFrame, decision: Decision, ingest_id: str,
                         unreadable_shares: list[str]) -> IngestCounts:
@@ -59,21 +99,8 @@ def record_outcome_task(decided: StageFrame, decision: Decision, ingest_id: str,
     record_quarantine(ingest_id, quarantined.to_dicts())
     verdict = "approved" if decision.approved else "rejected"
     label = f"{verdict} by {decision.approver} ({decision.source})"
-    counts = IngestCounts(
-        ingest_id=ingest_id,
-        discovered=frame.height - count(frame, "excluded"),
-        duplicates=count(frame, "duplicate", "copy"),
-        quarantined=quarantined.height,
-        pending=count(frame, "pending"),
-        moved=count(frame, "moved"),
-        updates=count(frame, "update"),
-        excluded=count(frame, "excluded"),
-        left_out=count(frame, "left_out"),
-        inserted=sessions_inserted_by(ingest_id),
-        **sessions_changed_by(ingest_id),
-        decision=label,
-        unreadable_shares=unreadable_shares,
-    )
+    counts = ingest_counts(frame, ingest_id, label, unreadable_shares, sessions_inserted_by(ingest_id),
+                           sessions_changed_by(ingest_id))
     finish_ingest(ingest_id, counts.model_dump(exclude={"ingest_id", "unreadable_shares", "decision"}),
                   "completed" if decision.approved else "rejected")
     create_table_artifact(key="ingest-counts", table=[counts.model_dump(exclude={"unreadable_shares"})],

@@ -72,6 +72,17 @@ def prefect_server():
 
 
 @pytest.fixture(scope="session")
+def deployments(prefect_server):
+    """prefect.yaml deployed to the session's server, and a process worker serving its pool."""
+    from tests.deployment import deploy_all, start_worker, stop
+
+    deploy_all()
+    worker = start_worker(_SESSION_DIR / "prefect-worker.log")
+    yield _SESSION_DIR / "prefect-worker.log"
+    stop(worker)
+
+
+@pytest.fixture(scope="session")
 def database():
     """The embedded PostgreSQL with this session's schemas; dropped and stopped at the end."""
     from mass_ingest.db import connection, schema

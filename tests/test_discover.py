@@ -60,8 +60,6 @@ def created_for(folder: str) -> datetime:
         return datetime.strptime(stamp.group(), "%Y-%m-%d_%H-%M-%S") + timedelta(seconds=9)
     except (AttributeError, ValueError):  # no date in the path, or an odd one (a test of bad dates)
         return CREATED
-    return [(f"{folder}/{stem}.ap.meta", meta_text(serial, created=created)),
-            (f"{folder}/{stem}.ap.bin", b"\x01" * BIN_SIZE)]
 
 
 def make_tree(root: Path, entries: list[tuple[str, str | bytes | None]]) -> Path:

@@ -119,6 +119,24 @@ class Quarantine(dj.Manual):
     """
 
 
+class ScanWatermark(dj.Manual):
+    """The last successful re-scan of one share of a profile (flows/rescan.py).
+
+    scanned_at: when that re-scan began (UTC); a failed re-scan leaves it where it was;
+    ingest_id: the re-scan's ingest; pending: folders (rel_path) still arriving at that scan,
+    which the next re-scan looks at first.
+    """
+
+    definition = """
+    profile_name: varchar(64)
+    share: varchar(64)
+    ---
+    scanned_at: datetime
+    -> IngestRun
+    pending=null: json
+    """
+
+
 class Session(dj.Manual):
     """A recording session. session_start: naive local time in `timezone`; ingest_id: the run that inserted it."""
 
@@ -277,9 +295,10 @@ def activate(prefix: str | None = None) -> str:
     if _activated == prefix and reference.connection is connection:
         return prefix
     # Foreign keys resolve by class name in this context.
-    context = {t.__name__: t for t in (Subject, Probe, ProbeInsertion, Project, IngestRun, Quarantine, Session)}
+    context = {t.__name__: t for t in (Subject, Probe, ProbeInsertion, Project, IngestRun, Quarantine, Session,
+                                               ScanWatermark)}
     for schema, name, tables in ((reference, "reference", (Subject, Probe, ProbeInsertion, Project)),
-                                 (ingest, "ingest", (IngestRun, Quarantine)),
+                                 (ingest, "ingest", (IngestRun, Quarantine, ScanWatermark)),
                                  (acquisition, "acquisition", (Session,))):
         schema.activate(f"{prefix}_{name}", connection=connection, add_objects=context)
         for table in tables:

@@ -71,7 +71,6 @@ def _later_ingests(ingest_id: str) -> set[str]:
 
 def _blockers(ingest_id: str, status: str, deleted: dict[str, int]) -> list[str]:
     run = {"ingest_id": ingest_id}
-    own = (schema.Session & run).proj()
     found = []
     if status == "undone":
         found.append(f"ingest {ingest_id} was undone already")
