@@ -34,7 +34,15 @@ os.environ.update({
     "DO_NOT_TRACK": "1",
     "PREFECT_LOGGING_LEVEL": "WARNING",
 })
-os.environ.pop("MASS_INGEST_DATABASE", None)  # the default run is on the embedded database
+# The default run is on the embedded database. `make test` with MASS_INGEST_TEST_BACKENDS=postgresql,mysql
+# runs the `backends` tests once more per server, naming it in MASS_INGEST_TEST_BACKEND.
+TEST_SERVERS = {"postgresql": "postgresql://postgres@127.0.0.1:5432/postgres", "mysql": "mysql://root@127.0.0.1:3306"}
+_server = os.environ.get("MASS_INGEST_TEST_BACKEND", "")
+if _server:
+    os.environ["MASS_INGEST_DATABASE"] = os.environ.get(f"MASS_INGEST_TEST_{_server.upper()}_URL",
+                                                        TEST_SERVERS.get(_server, _server))
+else:
+    os.environ.pop("MASS_INGEST_DATABASE", None)
 
 import pytest  # noqa: E402
 
@@ -95,6 +103,7 @@ def clean_database(database):
 
 def pytest_report_header(config):
     return [f"mass-ingest test home: {_SESSION_DIR}",
+            f"database: {os.environ.get('MASS_INGEST_DATABASE', 'embedded')}",
             f"corpus: {os.environ.get('MASS_INGEST_CORPUS') or 'not set (corpus tests skip)'}"]
 
 
