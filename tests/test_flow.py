@@ -36,6 +36,7 @@ def ingest_run(ingest_id: str) -> dict:
     return (schema.IngestRun & {"ingest_id": ingest_id}).to_dicts()[0]
 
 
+@pytest.mark.backends  # the whole flow, dedup and insertion included, also on the servers
 class TestDemo:
     def test_first_demo_inserts_the_good_sessions_and_second_inserts_none(self, tmp_path):
         first = cli("demo", "--base", str(tmp_path / "demo"), "--json")

@@ -87,6 +87,7 @@ class TestImportEndToEnd:
 
         return {r["session_start"] for r in (schema.Session & {"subject": subject}).to_dicts()}
 
+    @pytest.mark.backends
     def test_the_example_file_is_ingested_once_with_its_project(self, tmp_path: Path) -> None:
         from mass_ingest.db import schema
         from mass_ingest.subjects import import_subjects_csv
