@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
 import time
-import urllib.request
 
 import pytest
 
-from tests.e2e import cli, json_out
+from tests.e2e import cli, json_out, prefect_server_process
 
 PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
 
@@ -60,34 +57,13 @@ def prefect_on_postgres(tmp_path, monkeypatch):
     _sql("postgres", f'DROP DATABASE IF EXISTS "{database}"')
     _sql("postgres", f'CREATE DATABASE "{database}"')
     port = _free_port()
-    api = f"http://127.0.0.1:{port}/api"
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": api,
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
            "PREFECT_API_DATABASE_CONNECTION_URL": f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{database}"}
-    log = open(tmp_path / "server.log", "w")
-    server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-                               "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{api}/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"Prefect server on PostgreSQL did not start: "
-                                     f"{(tmp_path / 'server.log').read_text()[-3000:]}")
-            time.sleep(0.5)
-        monkeypatch.setenv("PREFECT_API_URL", api)  # children started by cli() talk to this server
-        yield database
+        with prefect_server_process(port, env, tmp_path / "server.log") as api:
+            monkeypatch.setenv("PREFECT_API_URL", api)  # children started by cli() talk to this server
+            yield database
     finally:
-        server.terminate()
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
         _sql("postgres", f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
