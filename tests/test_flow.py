@@ -167,7 +167,7 @@ class TestCommandLine:
     def test_help_lists_every_command(self):
         result = cli("--help")
         assert result.returncode == 0
-        for command in ("demo", "run", "discover", "validate", "subjects", "approve", "reject", "db"):
+        for command in ("demo", "run", "import", "discover", "validate", "subjects", "approve", "reject", "db"):
             assert command in result.stdout
 
     def test_db_status_names_the_embedded_database_and_counts_what_it_holds(self):
