@@ -17,8 +17,13 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/mass-ingest demo
 
+# MASS_INGEST_TEST_BACKENDS=postgresql,mysql also runs the `backends` tests on those servers (tests/conftest.py).
 test: $(STAMP)
 	$(BIN)/python -m pytest
+	@for backend in $$(echo "$${MASS_INGEST_TEST_BACKENDS:-}" | tr ',' ' '); do \
+	  echo "== backends tests on $$backend"; \
+	  MASS_INGEST_TEST_BACKEND=$$backend $(BIN)/python -m pytest -m backends -q || exit 1; \
+	done
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/discovery.py

@@ -14,13 +14,16 @@ from prefect.runtime import flow_run
 
 from mass_ingest.db.runs import Decision, open_ingest
 from mass_ingest.fault_points import arm
+from mass_ingest.input_files import profile_for_import
 from mass_ingest.profile import Profile, load_profile
 from mass_ingest.stage_cache import StageFrame
-from tasks.access import check_access_task
+from mass_ingest.task_runners import configured_task_runner
+from tasks.access import ShareAccess, check_access_task
 from tasks.approve import apply_decision, auto_decision, request_approval
 from tasks.dedup import deduplicate_task
 from tasks.discover import discover_share_task
 from tasks.followup import publish_followup_task
+from tasks.import_file import import_input_file_task
 from tasks.insert import InsertOptions, chunk_bounds, insert_chunk_task, select_for_insertion
 from tasks.quality import quality_stage_task
 from tasks.recheck import fingerprint_shown_task, recheck_share_task
@@ -44,22 +47,36 @@ def approved_sessions_task(decided: StageFrame, ingest_id: str) -> StageFrame:
     return StageFrame.save(frame, stage="approved", ingest_id=ingest_id)
 
 
-def select_profile(profile_path: str, shares: list[str] | None, root: str | None) -> Profile:
-    """The profile a run works on: loaded, limited to ``shares`` when given, with ``root`` replaced."""
+def select_profile(profile_path: str, shares: list[str] | None, root: str | None,
+                   input_file: str | None = None) -> Profile:
+    """The profile a run works on: loaded, limited to ``shares`` when given, with ``root`` replaced,
+    and marked with ``input_file`` for an import (an ingest of its own)."""
     profile = load_profile(profile_path)
     if shares:
         profile = profile.with_shares(shares)
-    return profile.with_root(root) if root else profile
+    if root:
+        profile = profile.with_root(root)
+    return profile_for_import(profile, input_file) if input_file else profile
+
+
+def discover_shares(profile: Profile, access: list[ShareAccess], ingest_id: str) -> list[StageFrame]:
+    """One task per readable share, or per part of a share (shares[].chunks), run side by side on
+    the flow's task runner (MASS_INGEST_TASK_RUNNER: threads, processes or a Dask cluster)."""
+    discovered = [discover_share_task.submit(profile, a.share, ingest_id, i, profile.share(a.share).chunks)
+                  for a in access if a.readable for i in range(profile.share(a.share).chunks)]
+    return [d.result() for d in discovered]
 
 
 def ingest_profile(profile: Profile, *, approval: Decision | None = None, dry_run: bool = False,
                    approval_timeout_s: int | None = None, auto_approve: bool = False,
-                   pending_before: dict[str, list[str]] | None = None) -> tuple[IngestCounts, StageFrame]:
+                   pending_before: dict[str, list[str]] | None = None,
+                   input_file: str | None = None) -> tuple[IngestCounts, StageFrame]:
     """Run the stages on ``profile``'s shares; return the counts and the last frame (decided, or checked).
 
     A dry run stops after the expectations: no ledger entry, no pause, no insert. ``auto_approve``
     approves the clean candidates without a pause; ``pending_before`` (share -> folders) puts the
-    folders an earlier re-scan found still arriving first.
+    folders an earlier re-scan found still arriving first; ``input_file`` (a lab's per-subject
+    input file) replaces discovery with the sessions it lists.
     """
     logger = get_run_logger()
     ingest_id = f"dry-run-{uuid.uuid4()}" if dry_run else open_ingest_task(profile)
@@ -68,10 +85,9 @@ def ingest_profile(profile: Profile, *, approval: Decision | None = None, dry_ru
     for a in access:
         if a.finding:
             logger.warning(str(a.finding))
-    # One task per share, or per part of a share (shares[].chunks), running side by side.
-    discovered = [discover_share_task.submit(profile, a.share, ingest_id, i, profile.share(a.share).chunks)
-                  for a in access if a.readable for i in range(profile.share(a.share).chunks)]
-    deduped = deduplicate_task(profile, [d.result() for d in discovered], ingest_id)
+    discovered = ([import_input_file_task(profile, input_file, ingest_id)] if input_file
+                  else discover_shares(profile, access, ingest_id))
+    deduped = deduplicate_task(profile, discovered, ingest_id)
     checked = quality_stage_task(profile, deduped, ingest_id)
     if pending_before:
         checked = pending_first_task(checked, pending_before, ingest_id)
@@ -89,10 +105,10 @@ def ingest_profile(profile: Profile, *, approval: Decision | None = None, dry_ru
     return record_outcome_task(decided, decision, ingest_id, unreadable), decided
 
 
-@flow(name="mass-ingest", log_prints=True)
+@flow(name="mass-ingest", log_prints=True, task_runner=configured_task_runner())
 def mass_ingest(profile_path: str, shares: list[str] | None = None, dry_run: bool = False,
                 approval_timeout_s: int | None = None, root: str | None = None,
-                approval: Decision | None = None) -> IngestCounts:
+                approval: Decision | None = None, input_file: str | None = None) -> IngestCounts:
     """Ingest every new session the profile's shares hold.
 
     Args:
@@ -106,9 +122,12 @@ def mass_ingest(profile_path: str, shares: list[str] | None = None, dry_run: boo
         root: Replace the root of the profile's only share (for a copy of a share, or a test tree).
         approval: A decision given up front (the command line's --approve); without it the run
             pauses for approval in the Prefect UI.
+        input_file: A lab's per-subject input file (YAML or JSON) whose sessions replace discovery;
+            they still go through dedup, expectations and approval (`mass-ingest import`).
     """
-    profile = select_profile(profile_path, shares, root)
-    counts, _ = ingest_profile(profile, approval=approval, dry_run=dry_run, approval_timeout_s=approval_timeout_s)
+    profile = select_profile(profile_path, shares, root, input_file)
+    counts, _ = ingest_profile(profile, approval=approval, dry_run=dry_run, approval_timeout_s=approval_timeout_s,
+                               input_file=input_file)
     return counts
 
 

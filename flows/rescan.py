@@ -12,10 +12,11 @@ from __future__ import annotations
 from prefect import flow
 
 from flows.mass_ingest import ingest_profile, select_profile
+from mass_ingest.task_runners import configured_task_runner
 from tasks.watermark import RescanOutcome, advance_watermarks_task, read_watermarks_task, share_slots
 
 
-@flow(name="rescan", log_prints=True)
+@flow(name="rescan", log_prints=True, task_runner=configured_task_runner())
 def rescan(profile_path: str, shares: list[str] | None = None, approval_timeout_s: int | None = None,
            busy_wait_s: float = 30, root: str | None = None) -> RescanOutcome:
     """Ingest what arrived since the last successful re-scan of each share.

@@ -22,7 +22,7 @@ import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from mass_ingest.errors import MassIngestError, ProfileError  # noqa: E402
+from mass_ingest.errors import InputFileError, MassIngestError, ProfileError  # noqa: E402
 
 warnings.filterwarnings("ignore", message="No datajoint.json found")
 warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
@@ -80,15 +80,16 @@ def _stage_times(flow_run_id) -> dict[str, float]:
     return times
 
 
-def _run_flow(profile: Path, root: Path | None, approval, as_json: bool, title: str) -> None:
+def _run_flow(profile: Path, root: Path | None, approval, as_json: bool, title: str,
+              input_file: Path | None = None) -> None:
     from flows.mass_ingest import mass_ingest
 
     started = time.perf_counter()
     state = mass_ingest(profile_path=str(profile), root=str(root) if root else None, approval=approval,
-                        return_state=True)
+                        input_file=str(input_file.resolve()) if input_file else None, return_state=True)
     counts = state.result(raise_on_failure=False)
     if isinstance(counts, BaseException):
-        _fail(counts, code=2 if isinstance(counts, ProfileError) else 1)
+        _fail(counts, code=2 if isinstance(counts, (ProfileError, InputFileError)) else 1)
     elapsed = time.perf_counter() - started
     if as_json:
         _print_json(counts.as_json())
@@ -154,6 +155,36 @@ def run(
     approval = command_line_decision(exclude, note) if approve else None
     try:
         _run_flow(profile, root, approval, as_json, f"ingest of {profile.name}")
+    except MassIngestError as exc:
+        _fail(exc)
+
+
+@app.command("import")
+def import_file(
+    input_file: Annotated[Path, typer.Argument(help="A lab's per-subject input file (YAML or JSON) with subject "
+                                               "and sessions (location, experimenter, tasks, probe_association, "
+                                               "project, clustering).", show_default=False)],
+    profile: Annotated[Path, typer.Option("--profile", help="The profile whose shares the locations are on "
+                                          "(its roots and aliases, time zone, expectations).")],
+    approve: Annotated[bool, typer.Option("--approve", help="Approve now, on the command line; without it the "
+                                          "run pauses for approval like `run`.")] = False,
+    exclude: Annotated[Optional[list[str]], typer.Option("--exclude", help="With --approve: leave out sessions "
+                                                         "by id or glob (repeatable).")] = None,
+    note: Annotated[str, typer.Option(help="With --approve: a note stored with the decision.")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Ingest the sessions a lab's input file lists, through the same dedup, expectations and approval.
+
+    Each listed folder is read from the share as discovery reads it; the file's subject, probe
+    serials and clustering are checked against it.
+    """
+    from mass_ingest.input_files import read_input_file
+    from tasks.approve import command_line_decision
+
+    try:
+        read_input_file(input_file)  # a bad file stops here, before any run starts
+        approval = command_line_decision(exclude, note) if approve else None
+        _run_flow(profile, None, approval, as_json, f"import of {input_file.name}", input_file=input_file)
     except MassIngestError as exc:
         _fail(exc)
 

@@ -31,3 +31,11 @@ class ShareChangedError(MassIngestError):
 
 class ApprovalTimeout(MassIngestError):
     """Nobody decided within the profile's approval timeout; the ingest was closed with nothing inserted."""
+
+
+class ConfigError(MassIngestError):
+    """An environment setting (MASS_INGEST_*) has a value this tool cannot use."""
+
+
+class InputFileError(MassIngestError):
+    """A lab's per-subject input file is missing, is not valid YAML/JSON, or does not match its model."""

@@ -59,6 +59,12 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "IMAGING.START_UNKNOWN": (Severity.WARNING, "a recording's start time could not be told from the folder's"),
     "SUITE2P.INCOMPLETE": (Severity.WARNING, "a suite2p output lacks planes or files"),
     "DLC.INCOMPLETE": (Severity.WARNING, "a DeepLabCut result set lacks files"),
+    # sessions named by a lab's input file (mass-ingest import)
+    "IMPORT.NOT_FOUND": (Severity.ERROR, "a session folder an input file names is not on the share"),
+    "IMPORT.NO_LAYOUT": (Severity.ERROR, "a session folder an input file names fits none of its share's layouts"),
+    "IMPORT.SUBJECT_MISMATCH": (Severity.ERROR, "the folder's subject is not the input file's subject"),
+    "IMPORT.PROBE_MISMATCH": (Severity.ERROR, "a probe the input file associates is not the one in the folder"),
+    "IMPORT.NO_CLUSTERING": (Severity.WARNING, "the clustering an input file names is not in the folder"),
 }
 
 

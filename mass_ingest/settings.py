@@ -8,6 +8,7 @@
 | MASS_INGEST_DATABASE_PASSWORD_BLOCK | (none) | name of a Prefect Secret block holding the password |
 | MASS_INGEST_SCHEMA_PREFIX | mass_ingest | schemas are `<prefix>_reference`, `<prefix>_acquisition`, `<prefix>_ingest` |
 | MASS_INGEST_CHUNK_SIZE | 200 | sessions per insert transaction (one cached task each) |
+| MASS_INGEST_TASK_RUNNER | threads | where discovery chunks run: `threads[:N]`, `processes[:N]`, `dask[:N]` (a local Dask cluster of N worker processes) or `dask:tcp://host:8786` (a running Dask scheduler) |
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from urllib.parse import unquote, urlparse
 
 from pydantic import BaseModel, ConfigDict
 
-from mass_ingest.errors import DatabaseError
+from mass_ingest.errors import ConfigError, DatabaseError
 
 
 class DatabaseTarget(BaseModel):
@@ -78,3 +79,31 @@ def insert_chunk_size() -> int:
     if not raw.isdigit() or int(raw) < 1:
         raise DatabaseError(f"MASS_INGEST_CHUNK_SIZE='{raw}' is not a positive whole number; unset it for 200")
     return int(raw)
+
+
+class TaskRunnerChoice(BaseModel):
+    """Where the flow's parallel tasks (discovery chunks) run, from MASS_INGEST_TASK_RUNNER."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: str  # "threads", "processes" or "dask"
+    workers: int | None = None  # None: the runner's default (cores, or threads for I/O)
+    address: str | None = None  # dask only: a running scheduler, e.g. tcp://10.0.0.5:8786
+
+
+def task_runner_choice() -> TaskRunnerChoice:
+    """Parse MASS_INGEST_TASK_RUNNER (default ``threads``)."""
+    raw = os.environ.get("MASS_INGEST_TASK_RUNNER", "threads").strip() or "threads"
+    kind, _, arg = raw.partition(":")
+    kind = kind.lower()
+    if kind not in ("threads", "processes", "dask"):
+        raise ConfigError(f"MASS_INGEST_TASK_RUNNER='{raw}': '{kind}' is not a task runner; write threads, "
+                          "processes, dask, dask:4 or dask:tcp://scheduler-host:8786")
+    if not arg:
+        return TaskRunnerChoice(kind=kind)
+    if kind == "dask" and "://" in arg:
+        return TaskRunnerChoice(kind=kind, address=arg)
+    if not arg.isdigit() or int(arg) < 1:
+        raise ConfigError(f"MASS_INGEST_TASK_RUNNER='{raw}': '{arg}' is not a number of workers (1 or more)"
+                          + (" or a scheduler address like tcp://host:8786" if kind == "dask" else ""))
+    return TaskRunnerChoice(kind=kind, workers=int(arg))

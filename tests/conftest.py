@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="mass-ingest-tests-"))
@@ -34,7 +30,15 @@ os.environ.update({
     "DO_NOT_TRACK": "1",
     "PREFECT_LOGGING_LEVEL": "WARNING",
 })
-os.environ.pop("MASS_INGEST_DATABASE", None)  # the default run is on the embedded database
+# The default run is on the embedded database. `make test` with MASS_INGEST_TEST_BACKENDS=postgresql,mysql
+# runs the `backends` tests once more per server, naming it in MASS_INGEST_TEST_BACKEND.
+TEST_SERVERS = {"postgresql": "postgresql://postgres@127.0.0.1:5432/postgres", "mysql": "mysql://root@127.0.0.1:3306"}
+_server = os.environ.get("MASS_INGEST_TEST_BACKEND", "")
+if _server:
+    os.environ["MASS_INGEST_DATABASE"] = os.environ.get(f"MASS_INGEST_TEST_{_server.upper()}_URL",
+                                                        TEST_SERVERS.get(_server, _server))
+else:
+    os.environ.pop("MASS_INGEST_DATABASE", None)
 
 import pytest  # noqa: E402
 
@@ -44,31 +48,11 @@ REPO = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="session")
 def prefect_server():
     """A real Prefect server on 127.0.0.1 for flows of this process and of child processes."""
-    log = open(_SESSION_DIR / "prefect-server.log", "w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(_PREFECT_PORT),
-         # Services stay on: task runs are recorded from events by one of them.
-         ],
-        stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(f"{os.environ['PREFECT_API_URL']}/health", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.kill()
-            raise RuntimeError(f"Prefect server did not start; see {_SESSION_DIR / 'prefect-server.log'}")
-        time.sleep(0.5)
-    yield os.environ["PREFECT_API_URL"]
-    server.terminate()
-    try:
-        server.wait(15)
-    except subprocess.TimeoutExpired:
-        server.kill()
-    log.close()
+    from tests.e2e import prefect_server_process
+
+    with prefect_server_process(_PREFECT_PORT, os.environ.copy(), _SESSION_DIR / "prefect-server.log", 90) as api:
+        assert api == os.environ["PREFECT_API_URL"]
+        yield api
 
 
 @pytest.fixture(scope="session")
@@ -106,6 +90,7 @@ def clean_database(database):
 
 def pytest_report_header(config):
     return [f"mass-ingest test home: {_SESSION_DIR}",
+            f"database: {os.environ.get('MASS_INGEST_DATABASE', 'embedded')}",
             f"corpus: {os.environ.get('MASS_INGEST_CORPUS') or 'not set (corpus tests skip)'}"]
 
 

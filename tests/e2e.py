@@ -7,11 +7,44 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
 
 from mass_ingest.demo import DemoCampaign, make_demo_campaign
+
+
+@contextmanager
+def prefect_server_process(port: int, env: dict[str, str], log_path: Path, timeout: float = 120):
+    """A real ``prefect server start`` on 127.0.0.1:port with ``env``; yields its API URL once healthy.
+
+    Services stay on: task runs are recorded from events by one of them.
+    """
+    api = f"http://127.0.0.1:{port}/api"
+    with open(log_path, "w") as log:
+        server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+                                   "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{api}/health", timeout=2) as response:
+                        if response.status == 200:
+                            break
+                except OSError:
+                    pass
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"Prefect server did not start; see {log_path}")
+                time.sleep(0.5)
+            yield api
+        finally:
+            server.terminate()
+            try:
+                server.wait(20)
+            except subprocess.TimeoutExpired:
+                server.kill()
 
 
 def cli(*args: str, timeout: float = 300, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

@@ -348,6 +348,7 @@ class TestLateData:
         assert dedup_rows([found], db) == [("N", R1, "excluded", None, "exclude subjects: '25843'", [])]
 
 
+@pytest.mark.backends
 class TestFetchExistingSessions:
     """The snapshot of the pipeline: sessions with their place, probe serials and recording names."""
 

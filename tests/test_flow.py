@@ -38,6 +38,7 @@ def ingest_run(ingest_id: str) -> dict:
     return (schema.IngestRun & {"ingest_id": ingest_id}).to_dicts()[0]
 
 
+@pytest.mark.backends  # the whole flow, dedup and insertion included, also on the servers
 class TestDemo:
     def test_first_demo_inserts_the_good_sessions_and_second_inserts_none(self, tmp_path):
         first = cli("demo", "--base", str(tmp_path / "demo"), "--json")
@@ -172,7 +173,7 @@ class TestCommandLine:
     def test_help_lists_every_command(self):
         result = cli("--help")
         assert result.returncode == 0
-        for command in ("demo", "run", "discover", "validate", "subjects", "approve", "reject", "db", "runs", "undo",
+        for command in ("demo", "run", "import", "discover", "validate", "subjects", "approve", "reject", "db", "runs", "undo",
                         "todo", "rescan", "deploy"):
             assert command in result.stdout
 

@@ -10,6 +10,8 @@ import pytest
 from mass_ingest.errors import SubjectImportError
 from mass_ingest.subjects import SubjectImport, implanted_probe_counts, import_subjects_csv
 
+pytestmark = pytest.mark.backends  # also run on PostgreSQL and MySQL servers (see tests/conftest.py)
+
 HEADER = "subject,probe_name,serial,probe_type,insertion_time"
 NP1, NP2 = "neuropixels 1.0 - 3B", "neuropixels 2.0 - SS"
 CSV = [
