@@ -231,7 +231,7 @@ class Session(dj.Manual):
         start_s: float64
         stop_s=null: float64
         arena='': varchar(64)
-        confirmed=false: bool
+        confirmed: bool  # no default: MySQL refuses a boolean default spelled false; insertion sets it
         -> IngestRun
         """
 
