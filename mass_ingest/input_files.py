@@ -29,7 +29,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mass_ingest.errors import InputFileError
-from mass_ingest.profile import Profile, _TextScalarLoader, profile_error_message
+from mass_ingest.profile import Profile, _TextScalarLoader, profile_error_message, read_text_file
 
 
 class _Strict(BaseModel):
@@ -114,12 +114,7 @@ def _parse(path: Path, text: str) -> object:
 def read_input_file(path: str | Path) -> InputFile:
     """Read and validate an input file; raise :class:`InputFileError` naming the file, key and fix."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputFileError(f"input file {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputFileError(f"input file {path}: cannot be read ({exc})") from None
+    text = read_text_file(path, "input file", InputFileError)
     data = _parse(path, text)
     if not isinstance(data, dict):
         raise InputFileError(f"input file {path.name}: the top level must be a mapping with the keys subject "

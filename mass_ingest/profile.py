@@ -327,16 +327,22 @@ _TextScalarLoader.yaml_implicit_resolvers = {
 }
 
 
+def read_text_file(path: Path, kind: str, error: type[Exception], where_they_live: str = "") -> str:
+    """The UTF-8 text of a profile or input file, or ``error`` saying '<kind> <path>: no such file'
+    or why it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(f"{kind} {path}: no such file{where_they_live}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"{kind} {path}: cannot be read ({exc})") from None
+
+
 def load_profile(path: str | Path) -> Profile:
     """Read and validate a profile; raise :class:`ProfileError` naming the file, key and fix."""
     path = Path(path)
     source = path.name
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ProfileError(f"profile {path}: no such file (profiles live in profiles/*.yaml)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProfileError(f"profile {path}: cannot be read ({exc})") from None
+    text = read_text_file(path, "profile", ProfileError, " (profiles live in profiles/*.yaml)")
     try:
         data = yaml.load(text, Loader=_TextScalarLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:

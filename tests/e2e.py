@@ -93,6 +93,16 @@ def wait_for_paused_run(profile_path: Path, process: subprocess.Popen | None = N
     raise AssertionError(f"no paused run of {profile_path} within {timeout} s")
 
 
+def paused_demo_run(base: Path, *run_args: str):
+    """A demo campaign with its subjects imported, and ``mass-ingest run`` of it paused for approval:
+    (campaign, the run's process, the paused flow run)."""
+    from mass_ingest.subjects import import_subjects_csv
+
+    campaign = demo_campaign(base, poll_s=1)
+    import_subjects_csv(campaign.subjects_csv)
+    process = start_cli("run", str(campaign.profile_path), *run_args)
+    return campaign, process, wait_for_paused_run(campaign.profile_path, process)
+
 def task_states(flow_run_id) -> dict[str, str]:
     """Task-run name -> state name ('Completed', 'Cached', ...) of one flow run."""
     from mass_ingest.prefect_api import task_runs_of

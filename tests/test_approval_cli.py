@@ -11,17 +11,13 @@ from datetime import datetime
 import pytest
 
 from mass_ingest.db import schema
-from mass_ingest.subjects import import_subjects_csv
-from tests.e2e import cli, demo_campaign, json_out, start_cli, wait_for_paused_run
+from tests.e2e import cli, json_out, paused_demo_run
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server", "clean_database")]
 
 
 def test_approval_from_the_command_line_with_exclusions_inserts_the_rest_and_records_who_and_where(tmp_path):
-    campaign = demo_campaign(tmp_path, poll_s=1)
-    import_subjects_csv(campaign.subjects_csv)
-    process = start_cli("run", str(campaign.profile_path), "--json")
-    paused = wait_for_paused_run(campaign.profile_path, process)
+    campaign, process, paused = paused_demo_run(tmp_path, "--json")
     approved = cli("approve", str(paused.id), "--exclude", "25843/2024-04-*", "--exclude", "26018/2024-04-18_13-15-40",
                    "--approver", "Ada Lovelace", "--note", "April still being sorted")
     assert approved.returncode == 0, approved.stderr[-3000:]

@@ -16,7 +16,14 @@ import pytest
 from mass_ingest.db import schema
 from mass_ingest.stage_cache import run_dir
 from mass_ingest.subjects import import_subjects_csv
-from tests.e2e import cli, demo_campaign, json_out, latest_flow_run_id, start_cli, task_states, wait_for_paused_run
+from tests.e2e import (
+    cli,
+    demo_campaign,
+    json_out,
+    latest_flow_run_id,
+    paused_demo_run,
+    task_states,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server", "clean_database")]
 
@@ -77,10 +84,7 @@ class TestApproval:
     def test_paused_run_resumed_with_input_inserts_all_but_the_excluded(self, tmp_path):
         from prefect.flow_runs import resume_flow_run
 
-        campaign = demo_campaign(tmp_path, poll_s=1)
-        import_subjects_csv(campaign.subjects_csv)
-        process = start_cli("run", str(campaign.profile_path), "--json")
-        paused = wait_for_paused_run(campaign.profile_path, process)
+        campaign, process, paused = paused_demo_run(tmp_path, "--json")
         resume_flow_run(paused.id, run_input={"approve": True, "exclude": ["102_1/*"], "approver": "Ada Lovelace",
                                               "note": "102_1 histology pending"})
         stdout, stderr = process.communicate(timeout=180)
@@ -93,10 +97,7 @@ class TestApproval:
             ("Ada Lovelace", "ui", "102_1 histology pending", ["102_1/*"])
 
     def test_rejection_from_the_command_line_inserts_nothing(self, tmp_path):
-        campaign = demo_campaign(tmp_path, poll_s=1)
-        import_subjects_csv(campaign.subjects_csv)
-        process = start_cli("run", str(campaign.profile_path), "--json")
-        paused = wait_for_paused_run(campaign.profile_path, process)
+        campaign, process, paused = paused_demo_run(tmp_path, "--json")
         rejected = cli("reject", str(paused.id), "--approver", "Grace", "--note", "wrong share")
         assert rejected.returncode == 0, rejected.stderr[-3000:]
         stdout, stderr = process.communicate(timeout=180)
@@ -119,10 +120,7 @@ class TestApproval:
 
 class TestResume:
     def test_run_killed_after_discovery_resumes_from_cache_and_inserts_once(self, tmp_path):
-        campaign = demo_campaign(tmp_path, poll_s=1)
-        import_subjects_csv(campaign.subjects_csv)
-        process = start_cli("run", str(campaign.profile_path))
-        paused = wait_for_paused_run(campaign.profile_path, process)
+        campaign, process, paused = paused_demo_run(tmp_path)
         first_states = task_states(paused.id)
         assert first_states["discover N 0/1"] == "Completed"
         process.send_signal(signal.SIGKILL)  # no cleanup, as when a worker dies

@@ -14,7 +14,7 @@ import pytest
 from mass_ingest.db import schema
 from mass_ingest.db.runs import Decision, record_decision
 from mass_ingest.subjects import import_subjects_csv
-from tests.e2e import cli, demo_campaign, json_out, start_cli, wait_for_paused_run
+from tests.e2e import cli, demo_campaign, json_out, paused_demo_run
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server", "clean_database")]
 
@@ -51,10 +51,7 @@ class TestShareChangedAfterThePause:
     def test_a_file_added_while_paused_refuses_the_approved_run_and_inserts_nothing(self, tmp_path):
         from prefect.flow_runs import resume_flow_run
 
-        campaign = demo_campaign(tmp_path, poll_s=1)
-        import_subjects_csv(campaign.subjects_csv)
-        process = start_cli("run", str(campaign.profile_path), "--json")
-        paused = wait_for_paused_run(campaign.profile_path, process)
+        campaign, process, paused = paused_demo_run(tmp_path, "--json")
         _change_the_share(campaign)
         resume_flow_run(paused.id, run_input={"approve": True, "approver": "Ada", "exclude": ["102_1/*"]})
         _, stderr = process.communicate(timeout=180)
@@ -69,10 +66,7 @@ class TestShareChangedAfterThePause:
         assert {r["subject"] for r in schema.Session.proj().to_dicts()} == {"25843", "102_1"}
 
     def test_a_run_resumed_after_a_crash_with_the_decision_stored_checks_again(self, tmp_path):
-        campaign = demo_campaign(tmp_path, poll_s=1)
-        import_subjects_csv(campaign.subjects_csv)
-        process = start_cli("run", str(campaign.profile_path))
-        wait_for_paused_run(campaign.profile_path, process)
+        campaign, process, _ = paused_demo_run(tmp_path)
         process.send_signal(signal.SIGKILL)
         process.wait(30)
         # As if the worker died right after the decision was stored, before insertion.
