@@ -103,6 +103,24 @@ def _run_flow(profile: Path, root: Path | None, approval, as_json: bool, title: 
         console.print(f"(stage timings unavailable: {exc})")
     if counts.unreadable_shares:
         out.print(f"[yellow]shares not scanned this run: {', '.join(counts.unreadable_shares)}[/]")
+    _print_what_needs_a_person(counts.ingest_id)
+
+
+def _print_what_needs_a_person(ingest_id: str, shown: int = 10) -> None:
+    """After a run: why sessions were quarantined, and what the inserted ones still need entered by hand."""
+    from mass_ingest.db import schema
+    from tasks.followup import followup_counts, followup_frame
+
+    quarantined = (schema.Quarantine & {"ingest_id": ingest_id}).to_dicts(order_by="session_id")
+    for row in quarantined[:shown]:
+        out.print(f"[yellow]quarantined[/] {row['share']}:{row['rel_path']}: {'; '.join(row['reasons'])}")
+    if len(quarantined) > shown:
+        out.print(f"... and {len(quarantined) - shown} more quarantined (`mass-ingest validate PROFILE` lists all)")
+    todo = followup_frame(ingest_id=ingest_id)
+    if not todo.is_empty():
+        needs = ", ".join(f"{r['need']} {r['len']} ({r['sessions']} sessions)"
+                          for r in followup_counts(todo).iter_rows(named=True))
+        out.print(f"still needs a person: {needs}; `mass-ingest todo` lists them")
 
 
 @app.command()

@@ -91,10 +91,15 @@ def followup_frame(*, ingest_id: str | None = None, subject: str | None = None,
     return frame.sort("subject", "session_start", "need", "item", maintain_order=True)
 
 
+def followup_counts(frame: pl.DataFrame) -> pl.DataFrame:
+    """Per need (task, clustering, probe, ...): how many items (``len``) in how many sessions."""
+    return frame.group_by("need").agg(pl.len(), pl.col("session_id").n_unique().alias("sessions")).sort("need")
+
+
 def followup_markdown(frame: pl.DataFrame, csv_path: Path, ingest_id: str) -> str:
     if frame.is_empty():
         return f"# Follow-up of ingest `{ingest_id}`\n\nNothing needs manual entry.\n"
-    per_need = frame.group_by("need").agg(pl.len(), pl.col("session_id").n_unique().alias("sessions")).sort("need")
+    per_need = followup_counts(frame)
     lines = [f"# Follow-up of ingest `{ingest_id}`\n",
              f"{frame.height} items in {frame['session_id'].n_unique()} sessions need a person. "
              f"The whole list: `{csv_path}`; `mass-ingest todo --subject S` prints it from the database.\n",

@@ -79,6 +79,14 @@ class TestDemo:
         assert (again["inserted"], again["duplicates"], again["discovered"]) == (0, 6, 8)
         assert sessions_in_db() == GOOD_SESSIONS
 
+    def test_the_summary_says_why_sessions_were_held_back_and_what_is_left_to_enter(self, tmp_path):
+        result = cli("demo", "--base", str(tmp_path / "demo"))
+        assert result.returncode == 0, result.stderr[-3000:]
+        said = " ".join(result.stdout.split())  # the console wraps long lines
+        assert "quarantined N:recordings/m9/2024-06-03_10-12-44: subject 'm9' is not known" in said
+        assert "quarantined N:recordings/26018/2024-04-25_11-08-02: probe_1/npx.imec.ap.bin has no .ap.meta" in said
+        assert "still needs a person: task 15 (5 sessions); `mass-ingest todo` lists them" in said
+
 
 class TestApproval:
     def test_paused_run_resumed_with_input_inserts_all_but_the_excluded(self, tmp_path):
