@@ -156,7 +156,7 @@ def run(args: argparse.Namespace) -> None:
     ingest_id = new_ingest()
     approved = StageFrame.save(frame, stage="approved", ingest_id=ingest_id)
     # The task's body (reading its slice of the frame, then insert_sessions) and what it calls.
-    in_task, in_insert, in_rows = Timer("fn", insert.insert_chunk_task), Timer("insert_sessions"), Timer("_rows")
+    in_task, in_insert, in_rows = Timer("fn", insert.insert_chunk_task), Timer("insert_sessions"), Timer("_new_session_rows")
     started = time.perf_counter()
     inserted = insert_flow(approved, "Europe/Oslo", ingest_id)
     total = time.perf_counter() - started
