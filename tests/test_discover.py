@@ -322,6 +322,16 @@ class TestTaskHints:
         assert where(candidate.findings) == [("TASKS.MALFORMED_LINE", f"{S1}/sessions.txt")]
         assert "line 4 'open field without a number'" in candidate.findings[0].message
 
+    def test_a_name_or_type_too_long_to_store_is_a_finding_not_a_failed_insert(self, tmp_path: Path) -> None:
+        longest, too_long = "a" * 128, "b" * 129
+        root = make_tree(tmp_path / "N", [(f"{S1}/sessions.txt", (
+            f"#1, {longest} start=1 <{'R' * 64}>\n"
+            f"#2, {too_long} start=2 <SLEEP>\n"
+            f"#3, sleep start=3 <{'S' * 65}>\n"))])
+        [candidate], _ = discover(moser(root))
+        assert [(h.name, h.kind) for h in candidate.task_hints] == [(longest, "R" * 64)]
+        assert [f.message.split("'")[0] for f in candidate.findings] == ["line 2 ", "line 3 "]
+
     def test_sessions_txt_below_the_session_folder_is_not_read(self, tmp_path: Path) -> None:
         root = make_tree(tmp_path / "N", [(f"{S1}/logs/sessions.txt", "#1, sleep start=1 <SLEEP>\n")])
         [candidate], _ = discover(moser(root))

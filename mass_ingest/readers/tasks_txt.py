@@ -7,7 +7,10 @@ import re
 from mass_ingest.candidates import TaskHint
 from mass_ingest.findings import Finding, finding
 
-_LINE = re.compile(r"^#(?P<order>\d+),\s*(?P<name>\S+)\s+start=(?P<start>\d+(?:\.\d+)?)\s*(?:<(?P<kind>[^>]*)>)?\s*$")
+# Name and type are bounded by the columns they are stored in (Session.Task: 128 and 64 characters),
+# so a line that could not be stored is a finding here rather than a failed insert later.
+_LINE = re.compile(r"^#(?P<order>\d+),\s*(?P<name>\S{1,128})\s+start=(?P<start>\d+(?:\.\d+)?)\s*"
+                   r"(?:<(?P<kind>[^>]{0,64})>)?\s*$")
 
 
 def parse_sessions_txt(text: str, *, share: str, rel_path: str) -> tuple[list[TaskHint], list[Finding]]:
@@ -21,7 +24,8 @@ def parse_sessions_txt(text: str, *, share: str, rel_path: str) -> tuple[list[Ta
         if match is None:
             findings.append(finding("TASKS.MALFORMED_LINE", stage="discover", share=share, path=rel_path,
                                     message=f"line {number} '{line.strip()[:80]}' is not like "
-                                    "'#1, open_field_1 start=30 <RUNNING>'; the task must be entered by hand",
+                                    "'#1, open_field_1 start=30 <RUNNING>' (a name of up to 128 characters, a type of up to 64); "
+                                    "the task must be entered by hand",
                                     expected="#<n>, <name> start=<seconds> <TYPE>"))
             continue
         hints.append(TaskHint(order=int(match["order"]), name=match["name"], start_s=float(match["start"]),
