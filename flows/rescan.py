@@ -33,7 +33,8 @@ def rescan(profile_path: str, shares: list[str] | None = None, approval_timeout_
             to that re-scan.
         root: Replace the root of the profile's only share (for a copy of a share, or a test tree).
     """
-    profile = select_profile(profile_path, shares, root)
+    # A re-scan is an ingest of its own: a plain run of the profile paused meanwhile is not resumed by it.
+    profile = select_profile(profile_path, shares, root).marked("re-scan")
     with share_slots(profile, busy_wait_s) as free:
         busy = [s.name for s in profile.shares if s.name not in free]
         if not free:

@@ -132,5 +132,4 @@ def profile_for_import(profile: Profile, path: str | Path) -> Profile:
     """The profile, marked with the input file's content, so an import is an ingest of its own
     (resumed by re-importing the same file, never mixed with the profile's share scans)."""
     digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
-    note = f"import of {Path(path).name} ({digest})"
-    return profile.model_copy(update={"description": f"{profile.description} [{note}]".strip()})
+    return profile.marked(f"import of {Path(path).name} ({digest})")

@@ -250,6 +250,11 @@ class Profile(_Strict):
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
+    def marked(self, note: str) -> "Profile":
+        """A copy whose description carries ``note``: another content hash, so another ingest in the
+        ledger (an import, a re-scan) that never resumes, or is resumed by, a plain run of the profile."""
+        return self.model_copy(update={"description": f"{self.description} [{note}]".strip()})
+
     def with_root(self, root: str, share: str | None = None) -> "Profile":
         """A copy with one share's root replaced (the only share when ``share`` is None)."""
         if share is None and len(self.shares) != 1:

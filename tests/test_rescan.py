@@ -13,6 +13,8 @@ import yaml
 from flows.mass_ingest import mass_ingest
 from flows.rescan import rescan
 from mass_ingest.db import schema
+from mass_ingest.db.runs import open_ingest
+from mass_ingest.profile import load_profile
 from mass_ingest.stage_cache import run_dir
 from mass_ingest.subjects import import_subjects_csv
 from tasks.watermark import slot_name
@@ -84,6 +86,16 @@ class TestRescan:
         assert {share: (m["ingest_id"], m["pending"]) for share, m in watermarks().items()} == {
             "N": (second.counts["ingest_id"], []), "backup": (second.counts["ingest_id"], [])}
         assert second.watermarks["N"].scanned_at >= marks["N"]["scanned_at"]
+
+    def test_a_rescan_never_resumes_a_plain_run_of_the_profile_left_open(self, tmp_path):
+        campaign = demo_campaign(tmp_path, poll_s=1)
+        auto_approving(campaign)
+        import_subjects_csv(campaign.subjects_csv)
+        paused_elsewhere = open_ingest(load_profile(campaign.profile_path), None)  # a plain run, waiting
+        outcome = rescan(profile_path=str(campaign.profile_path))
+        assert outcome.counts["ingest_id"] != paused_elsewhere and outcome.counts["inserted"] == len(GOOD_SESSIONS)
+        assert (schema.IngestRun & {"ingest_id": paused_elsewhere}).to_dicts()[0]["status"] == "open"
+        assert len(schema.Session & {"ingest_id": paused_elsewhere}) == 0
 
     def test_a_failed_rescan_leaves_the_watermark_where_it_was(self, tmp_path):
         campaign = demo_campaign(tmp_path, poll_s=1)
