@@ -24,6 +24,7 @@ from mass_ingest.systems.scanimage import ScanImage
 from mass_ingest.systems.suite2p import Suite2p
 from mass_ingest.walk import Walker
 from tasks.discover import discover_share
+from tests.test_discover import make_tree as make_files
 
 REPO = Path(__file__).resolve().parent.parent
 IMAGING = REPO / "profiles" / "moser-imaging.yaml"
@@ -32,16 +33,8 @@ PLANE = ["F.npy", "iscell.npy", "ops.npy", "stat.npy"]
 
 
 def make_tree(root: Path, entries: list[tuple[str, str]]) -> Path:
-    """Touch each relative path below root (every file empty); a path ending in '/' is a folder."""
-    root.mkdir(parents=True, exist_ok=True)
-    for rel, _why in entries:
-        path = root / rel
-        if rel.endswith("/"):
-            path.mkdir(parents=True, exist_ok=True)
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch()
-    return root
+    """Touch each relative path below root (every file empty; the second item says why it is there)."""
+    return make_files(root, [(rel, b"") for rel, _why in entries])
 
 
 def session_files(tmp_path: Path, entries: list[tuple[str, str]]) -> SessionFiles:
