@@ -14,6 +14,7 @@ the share as it is now.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -58,8 +59,10 @@ def folder_fingerprint(share: Share, rel_path: str) -> list[tuple[str, int, int]
     rows = []
     for entry in walker.files_below(folder):
         try:
-            follow = not os.path.islink(entry.path) or _inside(os.path.realpath(entry.path), root_real)
-            st = os.stat(entry.path, follow_symlinks=follow)
+            # One lstat per plain file; a link is stat'ed again through it only when it stays inside.
+            st = os.lstat(entry.path)
+            if stat.S_ISLNK(st.st_mode) and _inside(os.path.realpath(entry.path), root_real):
+                st = os.stat(entry.path)
             rows.append((entry.rel, st.st_size, st.st_mtime_ns))
         except OSError:  # gone between the listing and the stat
             rows.append((entry.rel, -1, -1))
