@@ -97,13 +97,18 @@ class SessionCandidate(_Strict):
     @property
     def session_id(self) -> str:
         """Readable id used in reports and approval exclusions: '<subject>/<YYYY-MM-DD_HH-MM-SS>'."""
-        when = self.session_start.strftime("%Y-%m-%d_%H-%M-%S") if self.session_start else "unknown-time"
-        return f"{self.subject}/{when}" + (f"/{self.group}" if self.group else "")
+        return session_id(self.subject, self.session_start, self.group)
 
     @property
     def candidate_id(self) -> str:
         """Stable id of this folder: a short hash of its canonical location."""
         return candidate_id(self.location + (f"#{self.group}" if self.group else ""))
+
+
+def session_id(subject: str, start: datetime | None, group: str = "") -> str:
+    """'<subject>/<YYYY-MM-DD_HH-MM-SS>[/<group>]', as reports, exclusions and follow-up lists name a session."""
+    when = start.strftime("%Y-%m-%d_%H-%M-%S") if start else "unknown-time"
+    return f"{subject}/{when}" + (f"/{group}" if group else "")
 
 
 def candidate_id(location: str) -> str:

@@ -14,6 +14,7 @@ import polars as pl
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from mass_ingest.candidates import session_id
 from mass_ingest.db import schema
 from mass_ingest.probe_association import ProbeIndex
 from mass_ingest.stage_cache import run_dir
@@ -31,10 +32,6 @@ def _scope(table, ingest_id: str | None, subject: str | None, *, via=None):
     if ingest_id is not None:
         table = table & (via & {"ingest_id": ingest_id}).proj() if via is not None else table & {"ingest_id": ingest_id}
     return table
-
-
-def _session_id(subject: str, start) -> str:
-    return f"{subject}/{start:%Y-%m-%d_%H-%M-%S}"
 
 
 def _task_rows(ingest_id: str | None, subject: str | None) -> list[dict]:
@@ -86,7 +83,7 @@ def followup_frame(*, ingest_id: str | None = None, subject: str | None = None,
     rows = (_task_rows(ingest_id, subject) + _clustering_rows(ingest_id, subject)
             + _probe_rows(ingest_id, subject, probe_association or {}))
     for row in rows:
-        row["session_id"] = _session_id(row["subject"], row["session_start"])
+        row["session_id"] = session_id(row["subject"], row["session_start"])
     frame = pl.DataFrame(rows, schema=FOLLOWUP_SCHEMA, orient="row") if rows else pl.DataFrame(schema=FOLLOWUP_SCHEMA)
     return frame.sort("subject", "session_start", "need", "item", maintain_order=True)
 
