@@ -39,14 +39,23 @@ def canonical_location(share: Share, rel_path: str) -> str:
     return f"{root}/{rel}" if rel else root
 
 
+def share_of(location: str, shares: list[Share]) -> tuple[Share, str] | None:
+    """The first share whose root or alias ``location`` is below (in profile order), and the path
+    below it as written (case kept, '/' separators); None when it is on none of them."""
+    spelled = location.replace("\\", "/").rstrip("/")
+    lowered = spelled.lower()
+    for share in shares:
+        for prefix in (share.root, *share.aliases):
+            p = prefix.replace("\\", "/").rstrip("/")
+            if lowered == p.lower() or lowered.startswith(p.lower() + "/"):
+                return share, spelled[len(p):].strip("/")
+    return None
+
+
 def normalise_location(path: str, shares: list[Share]) -> str:
     """Rewrite any alias spelling to the share root, then canonicalise."""
-    norm = _norm(path)
-    for prefix, root in _prefixes(shares):
-        if norm == prefix or norm.startswith(prefix + "/"):
-            rel = norm[len(prefix):].lstrip("/")
-            return f"{root}/{rel}" if rel else root
-    return norm
+    found = share_of(path, shares)
+    return canonical_location(*found) if found else _norm(path)
 
 
 def normalise_locations(locations: pl.Series, shares: list[Share]) -> pl.Series:

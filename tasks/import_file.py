@@ -18,22 +18,11 @@ from mass_ingest.findings import finding
 from mass_ingest.groups import split_by_recording
 from mass_ingest.input_files import InputFile, InputSession, read_input_file
 from mass_ingest.layouts import LayoutTemplate
-from mass_ingest.locations import canonical_location
+from mass_ingest.locations import canonical_location, share_of
 from mass_ingest.profile import Profile, Share
 from mass_ingest.stage_cache import STAGE_CACHE, StageFrame
 from mass_ingest.walk import Walker
 from tasks.discover import _folder_start, describe_session
-
-
-def share_of(location: str, shares: list[Share]) -> tuple[Share, str] | None:
-    """The share whose root or alias ``location`` is below, and the path below it as written (case kept)."""
-    spelled = location.replace("\\", "/").rstrip("/")
-    for share in shares:
-        for prefix in (share.root, *share.aliases):
-            p = prefix.replace("\\", "/").rstrip("/")
-            if spelled.lower() == p.lower() or spelled.lower().startswith(p.lower() + "/"):
-                return share, spelled[len(p):].strip("/")
-    return None
 
 
 def _fit_layout(share: Share, rel: str):
