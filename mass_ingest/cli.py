@@ -16,6 +16,7 @@ import sys  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
+from collections.abc import Iterable, Sequence  # noqa: E402
 from typing import Annotated, Optional  # noqa: E402
 
 import typer  # noqa: E402
@@ -60,13 +61,19 @@ def _fail(exc: Exception, code: int = 2) -> None:
     raise typer.Exit(code=code)
 
 
-def _counts_table(counts, title: str) -> Table:
+def _table(title: str, columns: Sequence[str], rows: Iterable[Sequence[str]], *, right: Sequence[str] = ()) -> Table:
+    """A left-titled table of text cells; the ``right`` columns (numbers) right-justified."""
     table = Table(title=title, title_justify="left")
-    columns = ("discovered", "duplicates", "quarantined", "pending", "excluded", "left out", "inserted")
     for column in columns:
-        table.add_column(column, justify="right")
-    table.add_row(*(str(getattr(counts, c.replace(" ", "_"))) for c in columns))
+        table.add_column(column, justify="right" if column in right else "left")
+    for row in rows:
+        table.add_row(*row)
     return table
+
+
+def _counts_table(counts, title: str) -> Table:
+    columns = ("discovered", "duplicates", "quarantined", "pending", "excluded", "left out", "inserted")
+    return _table(title, columns, [[str(getattr(counts, c.replace(" ", "_"))) for c in columns]], right=columns)
 
 
 def _stage_times(flow_run_id) -> dict[str, float]:
@@ -245,13 +252,11 @@ def discover(
     if as_json:
         _print_json(result)
         return
-    table = Table(title=f"sessions found by profile {prof.name}", title_justify="left")
-    for column in ("session", "share", "folder", "probes", "findings", "excluded"):
-        table.add_column(column)
-    for c in result["candidates"]:
-        table.add_row(c["session_id"], c["share"], c["rel_path"], str(len(c["probes"])),
-                      "\n".join(f"{f['code']}" for f in c["findings"]), c["excluded_by"] or "")
-    out.print(table)
+    out.print(_table(f"sessions found by profile {prof.name}",
+                     ("session", "share", "folder", "probes", "findings", "excluded"),
+                     ([c["session_id"], c["share"], c["rel_path"], str(len(c["probes"])),
+                       "\n".join(f"{f['code']}" for f in c["findings"]), c["excluded_by"] or ""]
+                      for c in result["candidates"])))
     for entry in result["shares"]:
         for f in entry["findings"]:
             out.print(f"{entry['share']}: {f['severity']} {f['code']} {f['path']}: {f['message']}")
@@ -286,13 +291,9 @@ def validate(
             "share_findings": [f.model_dump(mode="json") for f in share_findings],
             "candidates": rows})
         return
-    table = Table(title=f"what an ingest of {prof.name} would do", title_justify="left")
-    for column in ("session", "share", "decision", "why"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(row["session_id"], row["share"], {"ready": "insert"}.get(row["status"], row["status"]),
-                      "\n".join(row["reasons"]))
-    out.print(table)
+    out.print(_table(f"what an ingest of {prof.name} would do", ("session", "share", "decision", "why"),
+                     ([row["session_id"], row["share"], {"ready": "insert"}.get(row["status"], row["status"]),
+                       "\n".join(row["reasons"])] for row in rows)))
     counts = {s: sum(r["status"] == s for r in rows) for s in ("ready", "duplicate", "copy", "moved", "update",
                                                               "quarantined", "pending", "excluded")}
     out.print(f"would insert {counts['ready']}; {counts['duplicate']} already in the pipeline, {counts['copy']} "
@@ -455,12 +456,8 @@ def runs(
         _print_json(rows)
         return
     columns = ("ingest_id", "profile_name", "status", "started_at", "finished_at", "approver", "sessions")
-    table = Table(title="ingest runs, newest first", title_justify="left")
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*(str(row[c] if row[c] is not None else "") for c in columns))
-    out.print(table)
+    out.print(_table("ingest runs, newest first", columns,
+                     ([str(row[c] if row[c] is not None else "") for c in columns] for row in rows)))
 
 
 @app.command()
@@ -475,12 +472,8 @@ def undo(
         plan = plan_undo(run_id)
     except MassIngestError as exc:
         _fail(exc, code=1)
-    table = Table(title=f"undo of ingest {run_id} ({plan.status}) would delete", title_justify="left")
-    table.add_column("table")
-    table.add_column("rows", justify="right")
-    for name, n in plan.deleted.items():
-        table.add_row(name, str(n))
-    out.print(table)
+    out.print(_table(f"undo of ingest {run_id} ({plan.status}) would delete", ("table", "rows"),
+                     ([name, str(n)] for name, n in plan.deleted.items()), right=("rows",)))
     if plan.restored_locations:
         out.print(f"and put {plan.restored_locations} moved session(s) back at their previous place")
     if plan.blockers:
@@ -511,12 +504,8 @@ def todo(
     if as_json:
         _print_json(frame.to_dicts())
         return
-    table = Table(title=f"to enter by hand ({frame.height} items)", title_justify="left")
-    for column in ("session_id", "need", "item", "detail"):
-        table.add_column(column)
-    for row in frame.iter_rows(named=True):
-        table.add_row(row["session_id"], row["need"], row["item"], row["detail"])
-    out.print(table)
+    columns = ("session_id", "need", "item", "detail")
+    out.print(_table(f"to enter by hand ({frame.height} items)", columns, frame.select(columns).iter_rows()))
 
 
 def main() -> None:  # pragma: no cover - entry point
