@@ -26,7 +26,7 @@ from mass_ingest.layouts import LayoutTemplate, parse_session_start
 from mass_ingest.locations import canonical_location
 from mass_ingest.profile import Layout, Profile, Share
 from mass_ingest.stage_cache import STAGE_CACHE, StageFrame
-from mass_ingest.systems import RecordingSystem, SessionFiles, systems_for
+from mass_ingest.systems import SessionFiles, systems_for
 from mass_ingest.walk import Walker
 
 _BATCH = 1000  # candidates per arrow batch
@@ -75,12 +75,10 @@ def start_time_findings(candidate: SessionCandidate, tolerance_s: float) -> list
 
 
 def describe_session(walker: Walker, share: Share, profile: Profile, layout: Layout, template: LayoutTemplate,
-                     path: str, fields: dict[str, str], start: datetime | str,
-                     systems_run: list[type[RecordingSystem]] | None = None) -> SessionCandidate:
+                     path: str, fields: dict[str, str], start: datetime | str) -> SessionCandidate:
     """Read one session folder: what each recording system finds, exclusion and projects.
 
     ``start`` is the folder's start time, or why its date did not parse (see :func:`_folder_start`).
-    ``systems_run``: the layout's systems, when the caller has them already.
     """
     rel = walker.rel(path)
     subject = fields["subject"]
@@ -105,7 +103,7 @@ def describe_session(walker: Walker, share: Share, profile: Profile, layout: Lay
     found: dict[str, list] = {"probes": [], "bins_without_meta": [], "task_hints": [], "recordings": [],
                               "outputs": []}
     systems = []
-    for system in systems_run or systems_for(layout.modality, layout.systems):
+    for system in systems_for(layout.modality, layout.systems):
         result = system.recognise(session)
         findings.extend(result.findings)
         if result.anything:  # else it found nothing to add
@@ -202,12 +200,10 @@ def _discover_share(profile: Profile, share_name: str, progress: Callable[[int],
     batch: list[SessionCandidate] = []
     tables: list[pa.Table] = []
     described_folders: set[str] = set()
-    systems_run = {id(layout): systems_for(layout.modality, layout.systems) for layout in share.layouts}
     for rel, layout, template, path, fields, start in matches:
         if rel in described_folders or (isinstance(start, str) and rel in explained):
             continue
-        described = describe_session(walker, share, profile, layout, template, path, fields, start,
-                                     systems_run[id(layout)])
+        described = describe_session(walker, share, profile, layout, template, path, fields, start)
         described_folders.add(rel)
         if not layout.combined:
             for part in split_by_recording(described, path, profile.timezone):

@@ -6,6 +6,8 @@ A layout without ``systems`` uses every system of its modality, plus task hints.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from mass_ingest.systems.axona import Axona
 from mass_ingest.systems.base import Recognised, RecordingSystem, SessionFiles
 from mass_ingest.systems.dlc import DeepLabCut
@@ -29,11 +31,16 @@ _BEHAVIOUR: tuple[type[RecordingSystem], ...] = (SessionsTxt,)
 SYSTEMS: dict[str, type[RecordingSystem]] = {cls.name: cls for cls in (*_EPHYS, *_IMAGING, *_BEHAVIOUR)}
 
 
-def systems_for(modality: str, names: list[str] | None) -> list[type[RecordingSystem]]:
+def systems_for(modality: str, names: list[str] | None) -> tuple[type[RecordingSystem], ...]:
     """The systems a layout asks for: by name, or all of its modality plus task hints."""
+    return _systems_for(modality, tuple(names) if names else None)
+
+
+@lru_cache(maxsize=None)  # asked once per session folder; the answer depends on the layout only
+def _systems_for(modality: str, names: tuple[str, ...] | None) -> tuple[type[RecordingSystem], ...]:
     if names:
-        return [SYSTEMS[n] for n in names]
-    return [cls for cls in SYSTEMS.values() if cls.modality in (modality, "behaviour")]
+        return tuple(SYSTEMS[n] for n in names)
+    return tuple(cls for cls in SYSTEMS.values() if cls.modality in (modality, "behaviour"))
 
 
 __all__ = ["SYSTEMS", "Recognised", "RecordingSystem", "SessionFiles", "systems_for"]
