@@ -147,7 +147,7 @@ class Approval(_Strict):
         "ingest always asks.")
 
 
-# The quality suite's expectations (tasks/quality.py EXPECTATIONS; a test keeps the two equal).
+# The quality suite's expectations (mass_ingest/expectations/suites.py EXPECTATIONS; a test keeps the two equal).
 ExpectationName = Literal[
     "subject_known", "session_start_parsed", "session_start_not_in_future", "session_start_not_before",
     "every_ap_bin_has_meta", "ap_bin_size_matches_meta", "no_zero_byte_data", "channels_and_rate_plausible",

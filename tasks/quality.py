@@ -17,23 +17,14 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_link_artifact
 
 from mass_ingest.expectations.context import QualityContext
-from mass_ingest.expectations.gx_run import INDEX_COLUMNS, build_data_docs, failing_rows, run_suite
-from mass_ingest.expectations.suites import EXPECTATIONS, META_KEY, SUITE_NAME, build_suite, expectations_for
-from mass_ingest.expectations.values import VALUE_COLUMNS, validation_frame
-from mass_ingest.expectations.reasons import pending_reasons
-from mass_ingest.expectations.verdicts import check_quality, check_quality_with_results, classify, failures_as_findings
+from mass_ingest.expectations.gx_run import build_data_docs
+from mass_ingest.expectations.verdicts import check_quality_with_results, classify
 from mass_ingest.profile import Profile
 from mass_ingest.stage_cache import STAGE_CACHE, StageFrame, data_docs_dir
 from mass_ingest.subjects import implanted_probe_counts, implanted_serials
 
 if TYPE_CHECKING:
     from great_expectations.core.expectation_validation_result import ExpectationSuiteValidationResult
-
-# The quality API as callers knew it from this module (tests, validate, other stages).
-__all__ = ["EXPECTATIONS", "INDEX_COLUMNS", "META_KEY", "SUITE_NAME", "VALUE_COLUMNS", "QualityContext",
-           "build_data_docs", "build_suite", "check_profile_quality", "check_quality", "check_quality_with_results",
-           "classify", "data_docs_dir", "expectations_for", "failing_rows", "failures_as_findings", "lab_now", "pending_reasons",
-           "quality_context", "quality_stage_task", "run_suite", "validation_frame"]
 
 
 def lab_now(timezone: str) -> datetime:

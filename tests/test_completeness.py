@@ -21,7 +21,8 @@ from mass_ingest.systems import SessionFiles
 from mass_ingest.systems.neuropixels import Neuropixels
 from mass_ingest.walk import Walker
 from tasks.discover import discover_share
-from tasks.quality import QualityContext, check_quality, classify
+from mass_ingest.expectations.context import QualityContext
+from mass_ingest.expectations.verdicts import check_quality, classify
 
 LAYOUT = "recordings/{subject}/{session_time:%Y-%m-%d_%H-%M-%S}"
 SESSION = "recordings/s1/2024-01-01_10-00-00"

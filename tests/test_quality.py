@@ -13,19 +13,11 @@ from pydantic import ValidationError
 from mass_ingest.candidates import CANDIDATE_SCHEMA, ProbeRecording, SessionCandidate, candidates_to_frame
 from mass_ingest.errors import QualitySuiteError
 from mass_ingest.findings import finding, Severity
-from tasks.quality import (
-    EXPECTATIONS,
-    META_KEY,
-    QualityContext,
-    build_data_docs,
-    check_quality,
-    check_quality_with_results,
-    classify,
-    expectations_for,
-    failures_as_findings,
-    run_suite,
-    validation_frame,
-)
+from mass_ingest.expectations.context import QualityContext
+from mass_ingest.expectations.gx_run import build_data_docs, run_suite
+from mass_ingest.expectations.suites import EXPECTATIONS, META_KEY, expectations_for
+from mass_ingest.expectations.values import validation_frame
+from mass_ingest.expectations.verdicts import check_quality, check_quality_with_results, classify, failures_as_findings
 
 NOW = datetime(2025, 6, 1, 12, 0)
 # m1's implant has no serial on record, so its probes' serials are not judged.
@@ -400,7 +392,7 @@ def test_the_profile_names_exactly_the_suites_expectations():
     from typing import get_args
 
     from mass_ingest.profile import ExpectationName
-    from tasks.quality import EXPECTATIONS
+    from mass_ingest.expectations.suites import EXPECTATIONS
 
     assert get_args(ExpectationName) == EXPECTATIONS
 
