@@ -14,6 +14,7 @@ import polars as pl
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from mass_ingest.approval_summary import markdown_table
 from mass_ingest.candidates import session_id
 from mass_ingest.db import schema
 from mass_ingest.probe_association import ProbeIndex
@@ -96,13 +97,11 @@ def followup_counts(frame: pl.DataFrame) -> pl.DataFrame:
 def followup_markdown(frame: pl.DataFrame, csv_path: Path, ingest_id: str) -> str:
     if frame.is_empty():
         return f"# Follow-up of ingest `{ingest_id}`\n\nNothing needs manual entry.\n"
-    per_need = followup_counts(frame)
-    lines = [f"# Follow-up of ingest `{ingest_id}`\n",
-             f"{frame.height} items in {frame['session_id'].n_unique()} sessions need a person. "
-             f"The whole list: `{csv_path}`; `mass-ingest todo --subject S` prints it from the database.\n",
-             "| need | items | sessions |", "|---|---|---|"]
-    lines += [f"| {r['need']} | {r['len']} | {r['sessions']} |" for r in per_need.iter_rows(named=True)]
-    return "\n".join(lines) + "\n"
+    per_need = followup_counts(frame).rename({"len": "items"})
+    return (f"# Follow-up of ingest `{ingest_id}`\n\n"
+            f"{frame.height} items in {frame['session_id'].n_unique()} sessions need a person. "
+            f"The whole list: `{csv_path}`; `mass-ingest todo --subject S` prints it from the database.\n\n"
+            + markdown_table(per_need, ["need", "items", "sessions"], "needs"))
 
 
 def publish_followup(ingest_id: str, probe_association: dict[str, dict[str, str]] | None = None) -> Path:
