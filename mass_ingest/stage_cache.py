@@ -10,6 +10,7 @@ pickle. A completed ingest gets a new ingest id next time, so a re-scan discover
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import polars as pl
@@ -47,7 +48,9 @@ class StageFrame(BaseModel):
     def save(cls, frame: pl.DataFrame, *, stage: str, ingest_id: str, part: str = "all",
              findings: list[Finding] | None = None) -> "StageFrame":
         target = run_dir(ingest_id) / f"{stage}-{part}.parquet"
-        tmp = target.with_suffix(".parquet.tmp")
+        # A temporary name of this writer's own: two runs of one ingest (or two threads) may save the
+        # same stage at once, and each must rename its own complete file.
+        tmp = target.with_name(f"{target.name}.{os.getpid()}-{threading.get_ident()}.tmp")
         frame.write_parquet(tmp)
         os.replace(tmp, target)  # atomic: a crash never leaves half a frame under the real name
         return cls(path=str(target), rows=frame.height, findings=findings or [])
