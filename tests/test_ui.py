@@ -8,6 +8,7 @@ Playwright's own browser downloads are never used. Screenshots land in the test'
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from datetime import datetime
@@ -70,7 +71,10 @@ def test_an_ingest_started_and_approved_in_the_prefect_ui_inserts_exactly_the_ap
     form = page.locator(".schema-form-property", has_text="profile_path").first
     expect(form).to_contain_text("The profile YAML")  # the flow's docstring, shown as the field's help
     form.locator("textarea").fill(str(campaign.profile_path))
+    form.locator("textarea").press("Tab")  # leave the field first, so the form holds the value before Submit
     page.get_by_role("button", name="Submit").click()
+    # The UI leaves the form for the deployment's page once the run is created (it stays on a form it rejects).
+    page.wait_for_url(re.compile(r"/deployments/deployment/[0-9a-f-]+($|\?)"))
 
     # 2. The run the form started, once the worker has brought it to the approval pause.
     run = wait_for_paused_run(campaign.profile_path, timeout=180)
