@@ -100,7 +100,7 @@ class Timer:
 
 @flow(name="insert-benchmark")
 def insert_flow(approved: StageFrame, timezone: str, ingest_id: str) -> int:
-    return sum(insert.insert_chunk_task(approved, offset, length, timezone, ingest_id)
+    return sum(insert.insert_chunk_task(approved, offset, length, timezone, ingest_id).inserted
                for offset, length in insert.chunk_bounds(approved.rows))
 
 

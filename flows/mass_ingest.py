@@ -27,7 +27,7 @@ from tasks.import_file import import_input_file_task
 from tasks.insert import InsertOptions, chunk_bounds, insert_chunk_task, select_for_insertion
 from tasks.quality import quality_stage_task
 from tasks.recheck import fingerprint_shown_task, recheck_share_task
-from tasks.report import IngestCounts, dry_run_outcome_task, record_outcome_task
+from tasks.report import IngestCounts, dry_run_outcome_task, record_outcome_task, record_quarantine_task
 from tasks.watermark import pending_first_task
 
 
@@ -99,10 +99,12 @@ def ingest_profile(profile: Profile, *, approval: Decision | None = None, dry_ru
     decided = apply_decision_task(checked, decision, ingest_id)
     approved = approved_sessions_task(decided, ingest_id)
     recheck_share_task(profile, shown, approved, ingest_id)  # refuses if an approved folder changed since
-    for offset, length in chunk_bounds(approved.rows):
-        insert_chunk_task(approved, offset, length, profile.timezone, ingest_id, InsertOptions.from_profile(profile))
+    record_quarantine_task(decided, ingest_id)
+    chunks = [insert_chunk_task(approved, offset, length, profile.timezone, ingest_id,
+                                InsertOptions.from_profile(profile))
+              for offset, length in chunk_bounds(approved.rows)]
     publish_followup_task(ingest_id, profile.probe_association)
-    return record_outcome_task(decided, decision, ingest_id, unreadable), decided
+    return record_outcome_task(decided, decision, ingest_id, unreadable, chunks), decided
 
 
 @flow(name="mass-ingest", log_prints=True, task_runner=configured_task_runner())

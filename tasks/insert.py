@@ -17,12 +17,15 @@ from datetime import datetime
 import datajoint as dj
 import polars as pl
 from prefect import task
+from prefect.runtime import flow_run
 from pydantic import BaseModel, ConfigDict, Field
 
 from mass_ingest import settings
 from mass_ingest.candidates import Status, has_status
-from mass_ingest.db import schema
+from mass_ingest.db import limits, schema
 from mass_ingest.db.connection import is_connection_error, outage_reported
+from mass_ingest.db.runs import record_quarantine
+from mass_ingest.errors import DatabaseError
 from mass_ingest.db.locks import share_locks
 from mass_ingest.stage_cache import STAGE_CACHE, StageFrame
 from mass_ingest.probe_association import ProbeIndex
@@ -108,6 +111,11 @@ def _parts(row: dict, key: dict, ingest_id: str, probes: ProbeIndex, options: In
         rows["Task"] = _tasks(row, key, ingest_id)
         rows["Membership"] = [{**key, "project": p} for p in row["projects"]]
     return rows
+
+
+def table_for(name: str):
+    """The table a name of :data:`TABLES` writes to."""
+    return schema.Session if name == "Session" else getattr(schema.Session, name)
 
 
 def _merge(into: dict[str, list[dict]], rows: dict[str, list[dict]]) -> None:
@@ -220,10 +228,112 @@ def insert_sessions(frame: pl.DataFrame, *, timezone: str, ingest_id: str,
             schema.Project.insert([{"project": p} for p in projects], skip_duplicates=True)
         for name in TABLES:
             if rows[name]:
-                table = schema.Session if name == "Session" else getattr(schema.Session, name)
-                table.insert(rows[name])
+                table_for(name).insert(rows[name])
         _record_moves(moves, ingest_id)
     return fresh.height
+
+
+class Quarantined(BaseModel):
+    """An approved session insertion left out, with why (stored in the Quarantine table)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    candidate_id: str
+    share: str
+    rel_path: str
+    session_id: str
+    reasons: list[str]
+
+
+class ChunkOutcome(BaseModel):
+    """What one chunk did: sessions it inserted (in this execution, so a run reports its own work),
+    and the sessions it left out, each with the value and the limit (or the database's refusal)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    inserted: int = 0
+    quarantined: list[Quarantined] = Field(default_factory=list)
+    flow_run_id: str = ""
+
+
+def schema_problems(frame: pl.DataFrame, *, timezone: str, ingest_id: str, probes: ProbeIndex,
+                    options: InsertOptions) -> dict[str, list[str]]:
+    """candidate id -> every value its rows would write that the schema refuses (see :mod:`mass_ingest.db.limits`).
+
+    The rows are those :func:`insert_sessions` writes (new sessions whole; updates their new parts), so
+    any table a session's rows go to is covered, however they are written.
+    """
+    status = (frame["status"] if "status" in frame.columns
+              else pl.repeat(Status.APPROVED.value, frame.height, eager=True))
+    new = frame.filter(~status.is_in([Status.UPDATE, Status.MOVED]))
+    rows = _new_session_rows(new, timezone, ingest_id, probes, options)
+    for row in frame.filter(status == Status.UPDATE).iter_rows(named=True):
+        key = {"subject": row["subject"], "session_start": row["session_start"]}
+        _merge(rows, _parts(row, key, ingest_id, probes, options, new_parts=row["new_parts"]))
+    moved = frame.filter(status == Status.MOVED)
+    rows.setdefault("Directory", []).extend(
+        {"subject": r["subject"], "session_start": r["session_start"], "share": r["share"], "rel_path": r["rel_path"],
+         "location": r["location"], "session_group": r["group"], "location_hash": r["candidate_id"]}
+        for r in moved.iter_rows(named=True))
+    by_key = {}
+    for cid, subject, start in zip(frame["candidate_id"], frame["subject"], frame["session_start"]):
+        by_key.setdefault((subject, start), []).append(cid)
+    found = limits.violations(rows, table_for, lambda r: (r.get("subject"), r.get("session_start")))
+    return {cid: reasons for key, reasons in found.items() for cid in by_key.get(key, [])}
+
+
+def _quarantined(frame: pl.DataFrame, reasons: dict[str, list[str]]) -> list[Quarantined]:
+    return [Quarantined(candidate_id=r["candidate_id"], share=r["share"], rel_path=r["rel_path"],
+                        session_id=r["session_id"], reasons=reasons[r["candidate_id"]])
+            for r in frame.iter_rows(named=True) if r["candidate_id"] in reasons]
+
+
+def _refused_by_database(exc: BaseException) -> bool:
+    """A failure that is the data's (the database refused a value or a key), not the database's absence."""
+    return not is_connection_error(exc) and not isinstance(exc, DatabaseError) and isinstance(exc, Exception)
+
+
+def insert_isolated(frame: pl.DataFrame, *, timezone: str, ingest_id: str,
+                    options: InsertOptions | None = None) -> ChunkOutcome:
+    """Insert a chunk so that no session can stop the others.
+
+    1. Every value is checked against the schema's limits; a session holding one the database
+       would refuse is left out, with a reason naming the value and the limit.
+    2. The rest goes in as one transaction (:func:`insert_sessions`). If the database still refuses
+       it, the chunk is split in halves, each tried in a transaction of its own, down to the one
+       session responsible, which is left out with the database's words. A lost connection is not
+       bisected: it is raised, and the chunk retried as a whole.
+    """
+    options = options or InsertOptions()
+    if frame.is_empty():
+        return ChunkOutcome()
+    schema.activate()
+    probes = ProbeIndex.fetch(set(frame["subject"]))
+    bad = schema_problems(frame, timezone=timezone, ingest_id=ingest_id, probes=probes, options=options)
+    reasons = {cid: [f"INSERT.SCHEMA_LIMIT: {why}" for why in whys] for cid, whys in bad.items()}
+    good = frame.filter(~pl.col("candidate_id").is_in(list(bad)))
+    inserted = _bisect(good, timezone, ingest_id, options, reasons)
+    return ChunkOutcome(inserted=inserted, quarantined=_quarantined(frame, reasons))
+
+
+def _bisect(frame: pl.DataFrame, timezone: str, ingest_id: str, options: InsertOptions,
+            reasons: dict[str, list[str]]) -> int:
+    if frame.is_empty():
+        return 0
+    try:
+        return insert_sessions(frame, timezone=timezone, ingest_id=ingest_id, options=options)
+    except Exception as exc:
+        if not _refused_by_database(exc):
+            raise
+        if frame.height == 1:
+            words = " ".join(str(exc).split())[:500]
+            reasons[frame["candidate_id"][0]] = [f"INSERT.REFUSED: the database refused this session's rows "
+                                                 f"({type(exc).__name__}: {words}); fix the value it names on "
+                                                 "the share and run the profile again"]
+            return 0
+    half = frame.height // 2
+    return (_bisect(frame.head(half), timezone, ingest_id, options, reasons)
+            + _bisect(frame.tail(frame.height - half), timezone, ingest_id, options, reasons))
 
 
 def select_for_insertion(decided: pl.DataFrame) -> pl.DataFrame:
@@ -246,11 +356,19 @@ def _retry_when_redoing_helps(task, task_run, state) -> bool:
       task_run_name="insert rows {offset}+{length}", retries=2, retry_delay_seconds=[2, 10],
       retry_condition_fn=_retry_when_redoing_helps)
 def insert_chunk_task(approved: StageFrame, offset: int, length: int, timezone: str, ingest_id: str,
-                      options: InsertOptions | None = None) -> int:
-    """One committed chunk; cached, so a re-run after a crash skips chunks already committed."""
+                      options: InsertOptions | None = None) -> ChunkOutcome:
+    """One committed chunk; cached, so a re-run after a crash skips chunks already committed.
+
+    Sessions left out are stored in the Quarantine table before the task returns, so the list is
+    kept whatever happens to the rest of the run.
+    """
     with outage_reported(f"inserting rows {offset}+{length} of ingest {ingest_id}"):
-        return insert_sessions(approved.load(offset, length), timezone=timezone, ingest_id=ingest_id,
-                               options=options)
+        outcome = insert_isolated(approved.load(offset, length), timezone=timezone, ingest_id=ingest_id,
+                                  options=options)
+        record_quarantine(ingest_id, [{**q.model_dump(exclude={"reasons"}), "quality_reasons": q.reasons}
+                                      for q in outcome.quarantined])
+    outcome.flow_run_id = str(flow_run.get_id() or "")
+    return outcome
 
 
 def sessions_inserted_by(ingest_id: str) -> int:

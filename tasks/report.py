@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 from prefect import task
+from prefect.runtime import flow_run
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from pydantic import BaseModel, ConfigDict
 
@@ -12,7 +13,7 @@ from mass_ingest.candidates import Status, has_status
 from mass_ingest.db.runs import Decision, finish_ingest, record_quarantine
 from mass_ingest.profile import Profile
 from mass_ingest.stage_cache import StageFrame, data_docs_dir
-from tasks.insert import sessions_changed_by, sessions_inserted_by
+from tasks.insert import ChunkOutcome, sessions_changed_by, sessions_inserted_by
 
 
 class IngestCounts(BaseModel):
@@ -31,6 +32,7 @@ class IngestCounts(BaseModel):
     left_out: int
     inserted: int
     decision: str
+    inserted_by_this_run: int = 0  # of ``inserted`` (every run of this ingest), what this flow run inserted itself
     updated: int = 0
     moves_recorded: int = 0
     unreadable_shares: list[str] = []
@@ -90,22 +92,48 @@ def dry_run_outcome_task(profile: Profile, checked: StageFrame, ingest_id: str,
     return counts
 
 
+@task(name="record-quarantine")
+def record_quarantine_task(decided: StageFrame, ingest_id: str) -> int:
+    """Store the quality stage's quarantine list before insertion starts, so it is kept whatever
+    insertion meets (the outcome stores it again, idempotently)."""
+    quarantined = decided.load().filter(has_status(Status.QUARANTINED))
+    record_quarantine(ingest_id, quarantined.to_dicts())
+    return quarantined.height
+
+
 @task(name="record-outcome")
 def record_outcome_task(decided: StageFrame, decision: Decision, ingest_id: str,
-                        unreadable_shares: list[str]) -> IngestCounts:
-    """Store quarantine reasons and counts with the ingest run; publish the summary."""
+                        unreadable_shares: list[str], chunks: list[ChunkOutcome] | None = None) -> IngestCounts:
+    """Store quarantine reasons and counts with the ingest run; publish the summary.
+
+    ``chunks``: the insertion chunks' outcomes; sessions they left out count as quarantined, and those
+    this flow run executed itself (not cached from an earlier run) give ``inserted_by_this_run``.
+    """
     # A timed-out approval never gets here: request_approval records it and fails the run.
     frame = decided.load()
     quarantined = frame.filter(has_status(Status.QUARANTINED))
     record_quarantine(ingest_id, quarantined.to_dicts())
+    # A chunk cached before chunks reported outcomes returned its count alone.
+    chunks = [c if isinstance(c, ChunkOutcome) else ChunkOutcome(inserted=int(c)) for c in chunks or []]
+    left_out_at_insert = [q for c in chunks for q in c.quarantined]
+    this_run = str(flow_run.get_id() or "")
     verdict = "approved" if decision.approved else "rejected"
     label = f"{verdict} by {decision.approver} ({decision.source})"
     counts = ingest_counts(frame, ingest_id, label, unreadable_shares, sessions_inserted_by(ingest_id),
                            sessions_changed_by(ingest_id))
+    counts.quarantined += len(left_out_at_insert)
+    counts.inserted_by_this_run = sum(c.inserted for c in chunks if c.flow_run_id == this_run)
     finish_ingest(ingest_id, counts.model_dump(exclude={"ingest_id", "unreadable_shares", "decision"}),
                   "completed" if decision.approved else "rejected")
     create_table_artifact(key="ingest-counts", table=[counts.model_dump(exclude={"unreadable_shares"})],
                           description=f"Outcome of ingest {ingest_id}")
+    if left_out_at_insert:
+        quarantined = pl.concat([quarantined.select("session_id", "share", "rel_path", "quality_reasons"),
+                                 pl.DataFrame([{"session_id": q.session_id, "share": q.share, "rel_path": q.rel_path,
+                                                "quality_reasons": q.reasons} for q in left_out_at_insert],
+                                              schema={"session_id": pl.String, "share": pl.String,
+                                                      "rel_path": pl.String,
+                                                      "quality_reasons": pl.List(pl.String)})])
     _publish_reasons(quarantined, "quality_reasons", "quarantine", "Quarantined")
     _publish_reasons(frame.filter(has_status(Status.PENDING)), "pending_reasons", "pending",
                      "Pending: still arriving, looked at again next run")

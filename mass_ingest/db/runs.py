@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mass_ingest.db import schema
+from mass_ingest.db import limits, schema
 from mass_ingest.profile import Profile
 
 # An ingest in one of these states is resumed by the next run of the same profile.
@@ -69,11 +69,26 @@ def record_decision(ingest_id: str, decision: Decision, *, timed_out: bool = Fal
 
 
 def record_quarantine(ingest_id: str, rows: list[dict]) -> None:
-    """Store quarantined candidates with every reason (idempotent on re-run)."""
+    """Store quarantined candidates with every reason (idempotent on re-run).
+
+    A value too long for its column (a 200-character subject makes a session id longer than the
+    column's 128) is shortened, ending in '…', and a reason says so and keeps its start: the list
+    is saved whatever the candidates hold, as it is what a person reads to fix them.
+    """
     schema.activate()
-    schema.Quarantine.insert([{"ingest_id": ingest_id, "candidate_id": r["candidate_id"], "share": r["share"],
-                               "rel_path": r["rel_path"], "session_id": r["session_id"],
-                               "reasons": list(r["quality_reasons"])} for r in rows], skip_duplicates=True)
+    columns = limits.limits(schema.Quarantine)
+    stored = []
+    for r in rows:
+        row = {"ingest_id": ingest_id, "candidate_id": r["candidate_id"], "share": r["share"],
+               "rel_path": r["rel_path"], "session_id": r["session_id"] or "", "reasons": list(r["quality_reasons"])}
+        for name in ("share", "rel_path", "session_id"):
+            cap = columns[name].max_chars
+            if cap is not None and len(row[name]) > cap:
+                row["reasons"].append(f"QUARANTINE: {name} has {len(row[name])} characters, more than the {cap} "
+                                      f"this list stores; shown shortened, it begins {row[name][:300]!r}")
+                row[name] = row[name][:cap - 1] + "…"
+        stored.append(row)
+    schema.Quarantine.insert(stored, skip_duplicates=True)
 
 
 def finish_ingest(ingest_id: str, counts: dict[str, int], status: str = "completed") -> None:

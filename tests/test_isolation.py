@@ -1,0 +1,122 @@
+"""One session's data never stops the others (issue 13, item 1), on the embedded database.
+
+Values the schema cannot hold are found before the transaction (with the value and the limit);
+what the database still refuses is bisected down to the one session responsible. Frames go
+through dedup and the approver's decision first, as in a run.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import polars as pl
+import pytest
+
+from mass_ingest.candidates import ProbeRecording, SessionCandidate, candidates_to_frame
+from mass_ingest.db import limits, schema
+from mass_ingest.db.runs import Decision, record_quarantine
+from mass_ingest.profile import Share
+from tasks.approve import apply_decision
+from tasks.dedup import deduplicate, fetch_existing_sessions
+from tasks.insert import ChunkOutcome, insert_isolated, select_for_insertion
+
+pytestmark = pytest.mark.usefixtures("clean_database")
+
+N = Share(name="N", root="/mnt/N", layouts=[{"template": "recordings/{subject}/{session_time:%Y-%m-%d_%H-%M-%S}"}])
+SUBJECT = "25843"
+
+
+def candidate(day: int, folder: str = "probe_1", serial: str = "18408403232", rel: str | None = None,
+              **probe: object) -> SessionCandidate:
+    start = datetime(2024, 3, day, 10, 30, 58)
+    rel = rel or f"recordings/{SUBJECT}/{start:%Y-%m-%d_%H-%M-%S}"
+    return SessionCandidate(
+        share="N", rel_path=rel, location=f"/mnt/n/{rel}".lower(), subject=SUBJECT, session_start=start,
+        probes=[ProbeRecording(folder=folder, meta_file=f"{folder}/npx.imec.ap.meta", serial=serial,
+                               **probe)])
+
+
+def approved(candidates: list[SessionCandidate]) -> pl.DataFrame:
+    frame = deduplicate(candidates_to_frame(candidates), fetch_existing_sessions(), [N])
+    frame = frame.with_columns(pl.when(pl.col("status") == "new").then(pl.lit("ready"))
+                               .otherwise(pl.col("status")).alias("status"))
+    return select_for_insertion(apply_decision(frame, Decision(approved=True, approver="Ada", source="cli")))
+
+
+@pytest.fixture(autouse=True)
+def subject_and_run(clean_database):
+    schema.Subject.insert1({"subject": SUBJECT})
+    schema.IngestRun.insert1({"ingest_id": "run-1", "profile_name": "test", "profile_hash": "0" * 16,
+                              "status": "approved", "started_at": datetime(2024, 6, 1)})
+
+
+def stored_days() -> list[int]:
+    return sorted(r["session_start"].day for r in schema.Session.proj().to_dicts())
+
+
+class TestSchemaLimits:
+    def test_the_limits_are_read_from_the_tables_headings(self) -> None:
+        directory = limits.limits(schema.Session.Directory)
+        recording = limits.limits(schema.Session.Recording)
+        assert (directory["rel_path"].max_chars, directory["session_group"].has_default) == (1000, True)
+        assert (recording["recording"].max_chars, recording["n_saved_chans"].int_range) == \
+            (255, (-2 ** 31, 2 ** 31 - 1))
+        assert not directory["location"].nullable and recording["serial"].nullable
+
+    def test_a_session_with_a_value_too_long_is_left_out_with_the_value_and_the_limit(self) -> None:
+        long_folder = "p" * 300  # a probe folder name longer than Recording.recording's varchar(255)
+        frame = approved([candidate(1), candidate(2, folder=long_folder), candidate(3)])
+        outcome = insert_isolated(frame, timezone="Europe/Oslo", ingest_id="run-1")
+        assert (outcome.inserted, stored_days()) == (2, [1, 3])
+        [left_out] = outcome.quarantined
+        assert left_out.rel_path == "recordings/25843/2024-03-02_10-30-58"
+        [reason] = left_out.reasons
+        assert reason.startswith("INSERT.SCHEMA_LIMIT: Recording: recording 'pppp")
+        assert "has 300 characters; varchar(255) holds at most 255" in reason
+
+    @pytest.mark.parametrize(("probe", "says"), [
+        ({"n_saved_chans": 2 ** 40}, "n_saved_chans 1099511627776 is outside int32's range"),
+        ({"sample_rate": float("nan")}, "sample_rate is nan, not a finite number"),
+        ({"serial": "1" * 40}, "serial '1111111111111111111111111111111111111111' has 40 characters; "
+                               "varchar(32) holds at most 32"),
+        ({"serial": "18408\x0003232"}, "contains a NUL character"),
+    ])
+    def test_each_kind_of_limit(self, probe: dict, says: str) -> None:
+        fields = {"serial": probe.pop("serial")} if "serial" in probe else {}
+        outcome = insert_isolated(approved([candidate(1, **fields, **probe), candidate(2)]),
+                                  timezone="Europe/Oslo", ingest_id="run-1")
+        assert (outcome.inserted, stored_days()) == (1, [2])
+        assert says in outcome.quarantined[0].reasons[0]
+
+
+class TestBisection:
+    def test_what_the_database_still_refuses_is_bisected_to_the_session_responsible(self) -> None:
+        # A subject the pipeline does not know (its Subject row removed after the checks): every value fits
+        # its column, so only the database's foreign key refuses it, and only that session is left out.
+        sessions = [candidate(day) for day in range(1, 8)]
+        stranger = candidate(4).model_copy(update={"subject": "99999", "rel_path": "recordings/99999/x",
+                                                   "location": "/mnt/n/recordings/99999/x"})
+        frame = approved(sessions[:3] + [stranger] + sessions[3:])
+        outcome = insert_isolated(frame, timezone="Europe/Oslo", ingest_id="run-1")
+        assert (outcome.inserted, stored_days()) == (7, [1, 2, 3, 4, 5, 6, 7])
+        [left_out] = outcome.quarantined
+        assert left_out.rel_path == "recordings/99999/x"
+        assert left_out.reasons[0].startswith("INSERT.REFUSED: the database refused this session's rows (")
+        assert "99999" in left_out.reasons[0] or "foreign key" in left_out.reasons[0].lower()
+
+    def test_the_outcome_is_json_for_the_stage_cache(self) -> None:
+        outcome = insert_isolated(approved([candidate(1, folder="p" * 300)]), timezone="Europe/Oslo",
+                                  ingest_id="run-1")
+        assert ChunkOutcome.model_validate_json(outcome.model_dump_json()) == outcome
+
+
+class TestQuarantineList:
+    def test_values_too_long_for_the_list_are_shortened_and_said_so(self) -> None:
+        subject = "s" * 200  # a 200-character subject folder: its session id overflows varchar(128)
+        record_quarantine("run-1", [{"candidate_id": "0" * 16, "share": "N", "rel_path": f"recordings/{subject}/x",
+                                     "session_id": f"{subject}/2024-03-01_10-30-58",
+                                     "quality_reasons": ["subject not known"]}])
+        [row] = schema.Quarantine.to_dicts()
+        assert len(row["session_id"]) == 128 and row["session_id"].endswith("…")
+        assert row["reasons"][0] == "subject not known"
+        assert row["reasons"][1].startswith("QUARANTINE: session_id has 220 characters, more than the 128")
