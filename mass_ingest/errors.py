@@ -5,8 +5,14 @@ Problems with the *data* on a share are never raised: they are returned as findi
 """
 
 
+from mass_ingest.redaction import redact
+
+
 class MassIngestError(Exception):
-    """Base class of every error this tool raises on purpose."""
+    """Base class of every error this tool raises on purpose; its message never holds a credential."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
 
 
 class ProfileError(MassIngestError):

@@ -20,6 +20,7 @@ from urllib.parse import unquote, urlparse
 from pydantic import BaseModel, ConfigDict
 
 from mass_ingest.errors import ConfigError, DatabaseError
+from mass_ingest.redaction import has_password, redact
 
 
 class DatabaseTarget(BaseModel):
@@ -48,13 +49,24 @@ def database_target() -> DatabaseTarget:
     raw = os.environ.get("MASS_INGEST_DATABASE", "embedded").strip()
     if raw in ("", "embedded"):
         return DatabaseTarget(backend="embedded")
-    url = urlparse(raw)
-    scheme = {"postgresql": "postgresql", "postgres": "postgresql", "mysql": "mysql"}.get(url.scheme)
+    # The password check comes first and never echoes the URL: whatever the scheme, a URL with a
+    # password in it is refused before any message could quote it.
+    if has_password(raw):
+        raise DatabaseError("MASS_INGEST_DATABASE must not contain a password (it is not shown here); put it in "
+                            "MASS_INGEST_DATABASE_PASSWORD or a Prefect Secret block named by "
+                            "MASS_INGEST_DATABASE_PASSWORD_BLOCK, and write the URL without it "
+                            "(postgresql://user@host:5432/dbname)")
+    try:
+        url = urlparse(raw)
+        url.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        url = None
+    scheme = {"postgresql": "postgresql", "postgres": "postgresql", "mysql": "mysql"}.get(url.scheme) if url else None
     if scheme is None or not url.hostname:
-        raise DatabaseError(f"MASS_INGEST_DATABASE='{raw}' is not 'embedded' or a URL like "
+        raise DatabaseError(f"MASS_INGEST_DATABASE='{redact(raw)}' is not 'embedded' or a URL like "
                             "postgresql://user@host:5432/dbname or mysql://user@host:3306")
     if url.password:
-        raise DatabaseError("MASS_INGEST_DATABASE must not contain a password; put it in "
+        raise DatabaseError("MASS_INGEST_DATABASE must not contain a password (it is not shown here); put it in "
                             "MASS_INGEST_DATABASE_PASSWORD or a Prefect Secret block named by "
                             "MASS_INGEST_DATABASE_PASSWORD_BLOCK")
     return DatabaseTarget(backend=scheme, host=url.hostname, port=url.port,
