@@ -24,6 +24,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from mass_ingest.errors import InputFileError, MassIngestError, ProfileError  # noqa: E402
+from mass_ingest.redaction import redact  # noqa: E402
 
 warnings.filterwarnings("ignore", message="No datajoint.json found")
 warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
@@ -57,7 +58,7 @@ def _print_json(data: object) -> None:
 
 def _fail(exc: Exception, code: int = 2) -> None:
     """Exit 2 for bad input (profile, CSV, arguments), 1 for a run that did not complete."""
-    console.print(f"[bold red]error:[/] {exc}", highlight=False)
+    console.print(f"[bold red]error:[/] {redact(str(exc))}", highlight=False, markup=True)
     raise typer.Exit(code=code)
 
 
@@ -87,10 +88,20 @@ def _stage_times(flow_run_id) -> dict[str, float]:
     return times
 
 
+def _temporary_server_dies_with_us() -> None:
+    """Without PREFECT_API_URL Prefect starts a temporary server: make it stop when this command ends,
+    even by SIGKILL (mass_ingest/temporary_server.py)."""
+    if not os.environ.get("PREFECT_API_URL"):
+        from mass_ingest import temporary_server
+
+        temporary_server.install()
+
+
 def _run_flow(profile: Path, root: Path | None, approval, as_json: bool, title: str,
               input_file: Path | None = None) -> None:
     from flows.mass_ingest import mass_ingest
 
+    _temporary_server_dies_with_us()
     started = time.perf_counter()
     state = mass_ingest(profile_path=str(profile), root=str(root) if root else None, approval=approval,
                         input_file=str(input_file.resolve()) if input_file else None, return_state=True)
@@ -321,6 +332,8 @@ def rescan(
     """
     from flows.rescan import rescan as rescan_flow
 
+    _temporary_server_dies_with_us()
+
     state = rescan_flow(profile_path=str(profile), shares=share, busy_wait_s=busy_wait,
                         root=str(root) if root else None, return_state=True)
     outcome = state.result(raise_on_failure=False)
@@ -510,6 +523,9 @@ def todo(
 
 
 def main() -> None:  # pragma: no cover - entry point
+    from mass_ingest import temporary_server
+
+    temporary_server.stop_leftover_servers()  # a killed command's temporary Prefect server, if one is left
     app()
 
 
