@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mass_ingest.errors import ProfileError
+from mass_ingest.expectations.context import ProbeTypeBounds
 from mass_ingest.layouts import LayoutTemplate
 from mass_ingest.strict_yaml import MAX_BYTES, Lines, StrictYamlError, TextScalarLoader, line_of, load_strict
 
@@ -154,6 +155,7 @@ ExpectationName = Literal[
     "subject_known", "session_start_parsed", "session_start_not_in_future", "session_start_not_before",
     "every_ap_bin_has_meta", "ap_bin_size_matches_meta", "no_zero_byte_data", "channels_and_rate_plausible",
     "probe_count_matches_implants", "probe_serials_implanted", "no_discovery_errors", "session_key_unique",
+    "file_size_plausible", "duration_plausible", "serial_present", "create_time_plausible", "ap_bin_not_stalled",
 ]
 
 
@@ -164,6 +166,16 @@ class Quality(_Strict):
                             "its session is pending (looked at again next run), not quarantined.")
     saved_chans: tuple[int, int] = Field((1, 4096), description="Plausible nSavedChans (inclusive).")
     sample_rate_hz: tuple[float, float] = Field((1000, 100000), description="Plausible imSampRate in Hz (inclusive).")
+    probe_types: dict[str, ProbeTypeBounds] = Field(
+        default_factory=dict, description="Per probe type (the label discovery gives, e.g. 'neuropixels 1.0 - 3B'), "
+        "its own plausible nSavedChans and imSampRate where they differ from saved_chans / sample_rate_hz.",
+        examples=[{"neuropixels 1.0 - 3B": {"saved_chans": [385, 385], "sample_rate_hz": [29000, 31000]}}])
+    max_duration_s: float = Field(2 * 86400, gt=0, description="Longest plausible recording (.meta fileTimeSecs), "
+                                  "in seconds.")
+    stalled_after_s: float = Field(
+        86400, gt=0, description="A .ap.bin still shorter than its .meta announces after this many seconds without "
+        "a change has stopped growing: its session is quarantined ('stopped growing at N of M bytes') instead of "
+        "staying pending for ever.")
     expectations: dict[Modality, list[ExpectationName]] = Field(
         default_factory=dict, description="Expectations each modality is judged on; a modality not listed gets "
         "its default suite (ephys: all; imaging, tracking, behaviour: subject, start time, discovery errors, "

@@ -38,6 +38,8 @@ def quality_context(profile: Profile) -> QualityContext:
     return QualityContext(implanted_probes=implanted_probe_counts(), implanted_serials=implanted_serials(),
                           now=lab_now(profile.timezone), now_epoch=epoch, not_before=profile.not_before,
                           settle_s=profile.quality.settle_s, saved_chans=profile.quality.saved_chans,
+                          probe_types=profile.quality.probe_types, max_duration_s=profile.quality.max_duration_s,
+                          stalled_after_s=profile.quality.stalled_after_s,
                           sample_rate_hz=profile.quality.sample_rate_hz)
 
 

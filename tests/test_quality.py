@@ -33,6 +33,7 @@ def _probe(n: int, **changes: object) -> ProbeRecording:
     return ProbeRecording(**{
         "folder": f"probe_{n}", "meta_file": f"probe_{n}/npx.imec.ap.meta", "serial": f"1830{n}",
         "n_saved_chans": 385, "sample_rate": 30000.0, "file_size_bytes": 3080, "bin_size": 3080,
+        "file_time_secs": 3080 / 770 / 30000, "file_create_time": datetime(2024, 3, 1, 10, 0, 9),
         "bin_mtime": NOW.timestamp() - 3600, **changes})
 
 
@@ -228,9 +229,12 @@ class TestProbeFiles:
         assert _verdict(_candidate("s", probes=[_probe(1, bin_size=0)])) == _failed(
             "no_zero_byte_data", "probe_1/npx.imec.ap.bin is empty (0 bytes; its .ap.meta announces 3,080)")
 
-    def test_an_empty_bin_whose_meta_announces_no_size_fails_no_zero_byte_data(self) -> None:
-        assert _verdict(_candidate("s", probes=[_probe(1, bin_size=0, file_size_bytes=None)])) == _failed(
-            "no_zero_byte_data", "probe_1/npx.imec.ap.bin is empty (0 bytes)")
+    def test_an_empty_bin_whose_meta_announces_no_size_fails_no_zero_byte_data_and_the_size_check(self) -> None:
+        verdict = _verdict(_candidate("s", probes=[_probe(1, bin_size=0, file_size_bytes=None)]))
+        assert (verdict["quality_failures"], verdict["quality_reasons"]) == (
+            ["no_zero_byte_data", "file_size_plausible"],
+            ["probe_1/npx.imec.ap.bin is empty (0 bytes)",
+             "probe_1/npx.imec.ap.meta gives no usable fileSizeBytes (missing, or not a whole number)"])
 
 
 class TestPending:
@@ -284,7 +288,8 @@ class TestPending:
 
 class TestChannelsAndRate:
     def test_too_many_channels_fails_channels_and_rate_plausible_naming_the_value_and_bounds(self) -> None:
-        assert _verdict(_candidate("s", probes=[_probe(1, n_saved_chans=5000)])) == _failed(
+        too_many = _probe(1, n_saved_chans=5000, file_size_bytes=10_000, bin_size=10_000, file_time_secs=1 / 30000)
+        assert _verdict(_candidate("s", probes=[too_many])) == _failed(
             "channels_and_rate_plausible", "probe_1/npx.imec.ap.meta has nSavedChans=5000, outside the plausible "
             "1 to 4096")
 
@@ -297,10 +302,27 @@ class TestChannelsAndRate:
             "probe_1/npx.imec.ap.meta has imSampRate=500, outside the plausible 1000 to 100000 Hz; "
             "probe_2/npx.imec.ap.meta has imSampRate=250000.5, outside the plausible 1000 to 100000 Hz")
 
-    def test_values_on_the_bounds_pass_and_unread_values_are_left_to_discovery(self) -> None:
-        candidate = _candidate("s", subject="m2", probes=[_probe(1, n_saved_chans=4096, sample_rate=1000.0),
-                                                         _probe(2, n_saved_chans=None, sample_rate=None)])
-        assert _verdict(candidate) == READY
+    def test_values_on_the_bounds_pass(self) -> None:
+        on_bounds = _probe(1, n_saved_chans=4096, sample_rate=1000.0, file_size_bytes=8192 * 4, bin_size=8192 * 4,
+                           file_time_secs=4 / 1000)
+        assert _verdict(_candidate("s", probes=[on_bounds])) == READY
+
+    def test_missing_values_fail_saying_so_instead_of_going_in_as_null(self) -> None:
+        # imSampRate=nan or a missing nSavedChans: the reader leaves them empty (with META.BAD_VALUE for nan).
+        verdict = _verdict(_candidate("s", probes=[_probe(1, n_saved_chans=None, sample_rate=None)]))
+        assert verdict["quality_failures"] == ["channels_and_rate_plausible"]
+        assert verdict["quality_reasons"] == [
+            "probe_1/npx.imec.ap.meta gives no usable nSavedChans (missing or not a number above 0); "
+            "probe_1/npx.imec.ap.meta gives no usable imSampRate (missing or not a number above 0)"]
+
+    def test_probe_types_have_bounds_of_their_own(self) -> None:
+        from mass_ingest.expectations.context import ProbeTypeBounds
+
+        context = CONTEXT.model_copy(update={"probe_types": {"np1": ProbeTypeBounds(sample_rate_hz=(29000, 29500))}})
+        verdict = _verdict(_candidate("s", probes=[_probe(1, probe_type="np1")]), context)
+        assert verdict["quality_reasons"] == [
+            "probe_1/npx.imec.ap.meta has imSampRate=30000, outside the plausible 29000 to 29500 Hz for a np1"]
+        assert _verdict(_candidate("s", probes=[_probe(1, probe_type="np2")]), context) == READY
 
     def test_the_bounds_come_from_the_context(self) -> None:
         context = CONTEXT.model_copy(update={"saved_chans": (1, 384), "sample_rate_hz": (2500.0, 30000.0)})
@@ -324,8 +346,10 @@ class TestSerials:
         assert _verdict(candidate)["quality_reasons"] == [
             "probe serials 18398, 18399 are not implanted in subject m2 (its implants: 18301, 18302)"]
 
-    def test_a_probe_without_a_serial_is_not_judged_on_it(self) -> None:
-        assert _verdict(_candidate("s", subject="m2", probes=[_probe(1), _probe(2, serial=None)])) == READY
+    def test_a_probe_without_a_serial_fails_serial_present(self) -> None:
+        assert _verdict(_candidate("s", subject="m2", probes=[_probe(1), _probe(2, serial=None)])) == _failed(
+            "serial_present", "probe_2/npx.imec.ap.meta names no probe serial (imDatPrb_sn / imProbeSN); enter it or "
+            "exclude the session")
 
     def test_serials_are_not_judged_for_a_subject_without_serials_on_record_or_an_unknown_one(self) -> None:
         assert _verdict(_candidate("s", probes=[_probe(1, serial="99999")])) == READY  # m1: none on record
@@ -412,8 +436,8 @@ def _one_failure_each() -> dict[str, tuple[list[SessionCandidate], str]]:
                                      "has 5,000 bytes, more than the 3,080"),
         "no_zero_byte_data": ([_candidate("g", start=datetime(2024, 3, 4), probes=[_probe(1, bin_size=0)])],
                               "is empty (0 bytes"),
-        "channels_and_rate_plausible": ([_candidate("h", start=datetime(2024, 3, 5),
-                                                    probes=[_probe(1, n_saved_chans=5000)])], "nSavedChans=5000"),
+        "channels_and_rate_plausible": ([_candidate("h", start=datetime(2024, 3, 5), probes=[
+            _probe(1, sample_rate=500.0, file_time_secs=3080 / 770 / 500)])], "imSampRate=500"),
         "probe_count_matches_implants": ([_candidate("i", start=datetime(2024, 3, 6), probes=2)],
                                          "2 probe folders but subject m1 has 1"),
         "probe_serials_implanted": ([_candidate("j", subject="m2", probes=[_probe(1), _probe(2, serial="99999")])],
@@ -422,6 +446,17 @@ def _one_failure_each() -> dict[str, tuple[list[SessionCandidate], str]]:
             update={"findings": [unreadable]})], "DISCOVER.UNREADABLE_DIR"),
         "session_key_unique": ([_candidate("l#1", start=datetime(2024, 3, 8)),
                                 _candidate("l#2", start=datetime(2024, 3, 8))], "2 new candidates claim subject m1"),
+        "file_size_plausible": ([_candidate("m", start=datetime(2024, 3, 9), probes=[
+            _probe(1, file_size_bytes=3081, bin_size=3081)])], "fileSizeBytes=3081, not a whole number of samples"),
+        "duration_plausible": ([_candidate("n", start=datetime(2024, 3, 10), probes=[_probe(1, file_time_secs=-1.0)])],
+                               "has fileTimeSecs=-1.0"),
+        "serial_present": ([_candidate("o", start=datetime(2024, 3, 11), probes=[_probe(1, serial=None)])],
+                           "names no probe serial"),
+        "create_time_plausible": ([_candidate("p", start=datetime(2024, 3, 12), probes=[
+            _probe(1, file_create_time=datetime(2031, 1, 1))])], "fileCreateTime=2031-01-01 00:00, outside 2015-01-01"),
+        "ap_bin_not_stalled": ([_candidate("q", start=datetime(2024, 3, 13), probes=[
+            _probe(1, bin_size=1200, bin_mtime=NOW.timestamp() - 2 * 86400)])],
+            "stopped growing at 1,200 of 3,080 bytes (unchanged for 2880 min)"),
     }
 
 

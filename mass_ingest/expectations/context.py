@@ -7,6 +7,15 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
+class ProbeTypeBounds(BaseModel):
+    """Plausible settings of one probe type (both optional: the general bounds apply where not given)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    saved_chans: tuple[int, int] | None = Field(None, description="Plausible nSavedChans (inclusive).")
+    sample_rate_hz: tuple[float, float] | None = Field(None, description="Plausible imSampRate in Hz (inclusive).")
+
+
 class QualityContext(BaseModel):
     """What the checks compare candidates against, taken from the database, the profile and the clock."""
 
@@ -29,6 +38,15 @@ class QualityContext(BaseModel):
     sample_rate_hz: tuple[float, float] = Field(
         (1000, 100_000), description="Plausible imSampRate of a probe in Hz, lowest and highest (inclusive).")
 
+    probe_types: dict[str, "ProbeTypeBounds"] = Field(
+        default_factory=dict, description="Probe type label (as discovery names it, e.g. 'neuropixels 1.0 - 3B') "
+        "-> its own plausible nSavedChans and imSampRate, where they differ from the bounds above.")
+    max_duration_s: float = Field(
+        2 * 86400, gt=0, description="Longest plausible recording (fileTimeSecs), in seconds.")
+    stalled_after_s: float = Field(
+        86400, gt=0, description="A .ap.bin shorter than its .meta announces and unchanged for this long has stopped "
+        "growing: its session is quarantined instead of pending for ever.")
+
     @field_validator("now", "not_before")
     @classmethod
     def _naive(cls, value: datetime) -> datetime:
@@ -43,3 +61,6 @@ class QualityContext(BaseModel):
         if bounds[0] > bounds[1]:
             raise ValueError(f"must be (lowest, highest); {bounds[0]} is above {bounds[1]}")
         return bounds
+
+
+QualityContext.model_rebuild()

@@ -10,11 +10,18 @@ import polars as pl
 
 from mass_ingest.expectations.context import QualityContext
 from mass_ingest.expectations.values import (
+    probe_bounds,
+    bad_create_time,
+    bad_duration,
+    bad_file_size,
     bin_file,
     blocking_findings,
     implausible_chans,
     implausible_rate,
     probe,
+    stalled,
+    stalled_bin,
+    without_serial,
     wrong_size,
 )
 
@@ -54,7 +61,6 @@ def _per_probe(*sentences: pl.Expr) -> pl.Expr:
 def reasons_for(context: QualityContext) -> dict[str, pl.Expr]:
     """Expectation name -> the sentence for a candidate that failed it, over the derived columns."""
     start = pl.col("session_start").dt.strftime(_STAMP)
-    (chan_low, chan_high), (rate_low, rate_high) = context.saved_chans, context.sample_rate_hz
     not_implanted = pl.col("serials_not_implanted")
     one_serial = not_implanted.list.len() == 1
     return {
@@ -78,13 +84,48 @@ def reasons_for(context: QualityContext) -> dict[str, pl.Expr]:
             .otherwise(pl.format("{} is empty (0 bytes; its .ap.meta announces {})", bin_file(),
                                  byte_count(probe("file_size_bytes")))))).list.join("; "),
         "channels_and_rate_plausible": _per_probe(
-            pl.when(implausible_chans(context)).then(pl.format(
-                "{} has nSavedChans={}, outside the plausible {} to {}", probe("meta_file"),
-                probe("n_saved_chans"), pl.lit(chan_low), pl.lit(chan_high))),
-            pl.when(implausible_rate(context)).then(pl.format(
-                "{} has imSampRate={}, outside the plausible {} to {} Hz", probe("meta_file"),
-                _number(probe("sample_rate")), pl.lit(f"{rate_low:g}"), pl.lit(f"{rate_high:g}"))),
+            pl.when(implausible_chans(context) & probe("n_saved_chans").is_null()).then(pl.format(
+                "{} gives no usable nSavedChans (missing or not a number above 0)", probe("meta_file")))
+            .when(implausible_chans(context)).then(pl.format(
+                "{} has nSavedChans={}, outside the plausible {} to {}{}", probe("meta_file"),
+                probe("n_saved_chans"), *probe_bounds(context, "saved_chans"), _type_note(context, "saved_chans"))),
+            pl.when(implausible_rate(context) & probe("sample_rate").is_null()).then(pl.format(
+                "{} gives no usable imSampRate (missing or not a number above 0)", probe("meta_file")))
+            .when(implausible_rate(context)).then(pl.format(
+                "{} has imSampRate={}, outside the plausible {} to {} Hz{}", probe("meta_file"),
+                _number(probe("sample_rate")), *map(_number, probe_bounds(context, "sample_rate_hz")),
+                _type_note(context, "sample_rate_hz"))),
         ).list.join("; "),
+        "file_size_plausible": _per_probe(pl.when(bad_file_size()).then(
+            pl.when(probe("file_size_bytes").is_null()).then(pl.format(
+                "{} gives no usable fileSizeBytes (missing, or not a whole number)", probe("meta_file")))
+            .when(probe("file_size_bytes") <= 0).then(pl.format(
+                "{} has fileSizeBytes={}, not above 0", probe("meta_file"), probe("file_size_bytes")))
+            .otherwise(pl.format("{} has fileSizeBytes={}, not a whole number of samples of {} channels "
+                                 "(2 bytes each)", probe("meta_file"), probe("file_size_bytes"),
+                                 probe("n_saved_chans"))))).list.join("; "),
+        "duration_plausible": _per_probe(pl.when(bad_duration(context)).then(
+            pl.when(probe("file_time_secs").is_null()).then(pl.format(
+                "{} gives no usable fileTimeSecs", probe("meta_file")))
+            .otherwise(pl.format(
+                "{} has fileTimeSecs={}; expected above 0, at most {} s, and what its size, channels and rate "
+                "give ({} s)", probe("meta_file"), probe("file_time_secs"), pl.lit(f"{context.max_duration_s:g}"),
+                (probe("file_size_bytes") / (2 * probe("n_saved_chans") * probe("sample_rate"))).round(3)
+                .cast(pl.String).fill_null("unknown"))))).list.join("; "),
+        "serial_present": _per_probe(pl.when(without_serial()).then(pl.format(
+            "{} names no probe serial (imDatPrb_sn / imProbeSN); enter it or exclude the session",
+            probe("meta_file")))).list.join("; "),
+        "create_time_plausible": _per_probe(pl.when(bad_create_time(context)).then(
+            pl.when(probe("file_create_time").is_null()).then(pl.format(
+                "{} gives no usable fileCreateTime", probe("meta_file")))
+            .otherwise(pl.format("{} has fileCreateTime={}, outside {} to now ({})", probe("meta_file"),
+                                 probe("file_create_time").dt.strftime(_STAMP),
+                                 pl.lit(context.not_before.strftime(_STAMP)), pl.lit(context.now.strftime(_STAMP))))
+        )).list.join("; "),
+        "ap_bin_not_stalled": _per_probe(pl.when(stalled_bin(context)).then(pl.format(
+            "{} stopped growing at {} of {} bytes (unchanged for {}); copy it again or remove the session",
+            bin_file(), byte_count(probe("bin_size")), byte_count(probe("file_size_bytes")),
+            _age(pl.lit(context.now_epoch) - probe("bin_mtime"))))).list.join("; "),
         "probe_count_matches_implants": pl.format(
             "{} but subject {} has {}", _plural(pl.col("n_probes"), "probe folder"), pl.col("subject"),
             _plural(pl.col("implanted_probes"), "implanted probe")),
@@ -103,6 +144,15 @@ def reasons_for(context: QualityContext) -> dict[str, pl.Expr]:
     }
 
 
+def _type_note(context: QualityContext, field: str) -> pl.Expr:
+    """' for a <type>' when the probe's type has bounds of its own, else ''."""
+    own = [label for label, bounds in context.probe_types.items() if getattr(bounds, field) is not None]
+    if not own:
+        return pl.lit("")
+    return pl.when(probe("probe_type").is_in(own)).then(pl.format(" for a {}", probe("probe_type"))) \
+        .otherwise(pl.lit(""))
+
+
 def pending_reasons(frame: pl.DataFrame, context: QualityContext) -> pl.Series:
     """Why each candidate may still be arriving: a sentence per probe whose .ap.bin is shorter than
     announced or changed within ``context.settle_s``; an empty list when it is complete.
@@ -112,7 +162,8 @@ def pending_reasons(frame: pl.DataFrame, context: QualityContext) -> pl.Series:
     """
     settle = _duration(context.settle_s)
     age = pl.lit(context.now_epoch) - probe("bin_mtime")
-    short = (probe("bin_size") > 0) & (probe("bin_size") < probe("file_size_bytes"))
+    # Short and unchanged for stalled_after_s: it stopped growing (ap_bin_not_stalled), not pending.
+    short = stalled() & ~stalled_bin(context)
     fresh = age < context.settle_s
     reasons = _per_probe(
         pl.when(short).then(pl.format(

@@ -29,6 +29,11 @@ EXPECTATIONS: tuple[str, ...] = (
     "probe_serials_implanted",
     "no_discovery_errors",
     "session_key_unique",
+    "file_size_plausible",
+    "duration_plausible",
+    "serial_present",
+    "create_time_plausible",
+    "ap_bin_not_stalled",
 )
 # What a session without probes can be judged on: everything but the probe checks.
 _SESSION_EXPECTATIONS: tuple[str, ...] = (
@@ -108,6 +113,16 @@ def build_suite(expectations: tuple[str, ...] = EXPECTATIONS, name: str = SUITE_
                 "discovery read every file of the session (no unreadable folder or .meta)."),
         named(gxe.ExpectColumnValuesToBeInSet, "session_key_unique",
               "no other new candidate claims the same subject and start time.", column="n_same_key", value_set=[1]),
+        none_of("n_bad_file_size", "file_size_plausible",
+                "every probe's fileSizeBytes is given, above 0 and a whole number of samples."),
+        none_of("n_bad_duration", "duration_plausible",
+                "every probe's fileTimeSecs is given, above 0, within the longest plausible recording and "
+                "agrees with its size, channels and rate."),
+        none_of("n_without_serial", "serial_present", "every probe names its serial (imDatPrb_sn or imProbeSN)."),
+        none_of("n_bad_create_time", "create_time_plausible",
+                "every probe's fileCreateTime is given, not before the earliest start allowed and not in the future."),
+        none_of("n_stalled_bins", "ap_bin_not_stalled",
+                "no .ap.bin stopped growing short of the size its .ap.meta announces."),
     ]
     names = tuple(e.meta[META_KEY] for e in every)
     if names != EXPECTATIONS:

@@ -19,7 +19,8 @@ _COVERED_CODES = ("DISCOVER.BAD_DATE", "EPHYS.BIN_WITHOUT_META")
 # The columns GX validates (see validation_frame).
 VALUE_COLUMNS = ["row", "candidate_id", "modality", "subject", "session_start", "n_probes", "implanted_probes",
                  "n_bins_without_meta", "n_bins_wrong_size", "n_zero_byte_bins", "n_implausible_probes",
-                 "n_serials_not_implanted", "n_discovery_errors", "n_same_key"]
+                 "n_serials_not_implanted", "n_discovery_errors", "n_same_key", "n_bad_file_size",
+                 "n_bad_duration", "n_without_serial", "n_bad_create_time", "n_stalled_bins"]
 
 
 def probe(field: str) -> pl.Expr:
@@ -39,15 +40,63 @@ def wrong_size() -> pl.Expr:
     return probe("bin_size").is_null() | (probe("bin_size") > probe("file_size_bytes")).fill_null(False)
 
 
+def probe_bounds(context: QualityContext, field: str) -> tuple[pl.Expr, pl.Expr]:
+    """(low, high) of a probe setting, per probe type where the profile gives its own."""
+    low, high = getattr(context, field)
+    low_expr, high_expr = pl.lit(low), pl.lit(high)
+    for label, bounds in context.probe_types.items():
+        own = getattr(bounds, field)
+        if own is not None:
+            low_expr = pl.when(probe("probe_type") == label).then(pl.lit(own[0])).otherwise(low_expr)
+            high_expr = pl.when(probe("probe_type") == label).then(pl.lit(own[1])).otherwise(high_expr)
+    return low_expr, high_expr
+
+
 def implausible_chans(context: QualityContext) -> pl.Expr:
-    low, high = context.saved_chans
-    # A null (the .meta could not be read) is a discovery finding, not judged again here.
-    return ~probe("n_saved_chans").is_between(low, high).fill_null(True)
+    # Missing (absent from the .meta, or not a number: a META.BAD_VALUE finding quotes it) fails too:
+    # a recording whose channel count is unknown cannot be read.
+    low, high = probe_bounds(context, "saved_chans")
+    return ~probe("n_saved_chans").is_between(low, high).fill_null(False)
 
 
 def implausible_rate(context: QualityContext) -> pl.Expr:
-    low, high = context.sample_rate_hz
-    return ~probe("sample_rate").is_between(low, high).fill_null(True)
+    low, high = probe_bounds(context, "sample_rate_hz")
+    return ~probe("sample_rate").is_between(low, high).fill_null(False)
+
+
+def bad_file_size() -> pl.Expr:
+    """fileSizeBytes missing, not above 0, or not a whole number of samples (2 bytes x nSavedChans)."""
+    size, chans = probe("file_size_bytes"), probe("n_saved_chans")
+    return size.is_null() | (size <= 0) | ((chans > 0) & (size % (2 * chans) != 0)).fill_null(False)
+
+
+def bad_duration(context: QualityContext) -> pl.Expr:
+    """fileTimeSecs missing, not above 0, longer than the profile allows, or more than 1% (and 1 s) from what
+    fileSizeBytes, nSavedChans and imSampRate give."""
+    secs = probe("file_time_secs")
+    implied = probe("file_size_bytes") / (2 * probe("n_saved_chans") * probe("sample_rate"))
+    off = ((secs - implied).abs() > pl.max_horizontal(pl.lit(1.0), implied.abs() * 0.01)).fill_null(False)
+    return secs.is_null() | ~secs.is_between(0, context.max_duration_s, closed="right").fill_null(False) | off
+
+
+def without_serial() -> pl.Expr:
+    return probe("serial").is_null() | (probe("serial").str.strip_chars() == "")
+
+
+def bad_create_time(context: QualityContext) -> pl.Expr:
+    created = probe("file_create_time")
+    return created.is_null() | ~created.is_between(pl.lit(context.not_before), pl.lit(context.now)).fill_null(False)
+
+
+def stalled() -> pl.Expr:
+    """Shorter than announced: whether it has stopped growing is told with the clock (see :func:`stalled_bin`)."""
+    return (probe("bin_size") > 0) & (probe("bin_size") < probe("file_size_bytes"))
+
+
+def stalled_bin(context: QualityContext) -> pl.Expr:
+    """A .ap.bin shorter than announced and unchanged for ``stalled_after_s``: it stopped growing."""
+    age = pl.lit(context.now_epoch) - probe("bin_mtime")
+    return (stalled() & (age >= context.stalled_after_s)).fill_null(False)
 
 
 def _implants(context: QualityContext) -> pl.LazyFrame:
@@ -79,6 +128,11 @@ def derived_values(frame: pl.DataFrame, context: QualityContext) -> pl.DataFrame
             _probe_count(implausible_chans(context) | implausible_rate(context)).alias("n_implausible_probes"),
             blocking_findings().list.len().fill_null(0).cast(pl.Int64).alias("n_discovery_errors"),
             _same_key_count("status" in frame.columns).alias("n_same_key"),
+            _probe_count(bad_file_size()).alias("n_bad_file_size"),
+            _probe_count(bad_duration(context)).alias("n_bad_duration"),
+            _probe_count(without_serial()).alias("n_without_serial"),
+            _probe_count(bad_create_time(context)).alias("n_bad_create_time"),
+            _probe_count(stalled_bin(context)).alias("n_stalled_bins"),
             pl.col("probes"),
             pl.col("bins_without_meta"),
             pl.col("findings"),
