@@ -46,6 +46,8 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "EPHYS.BIN_WITHOUT_META": (Severity.ERROR, "an .ap.bin has no .ap.meta beside it"),
     "EPHYS.META_WITHOUT_BIN": (Severity.WARNING, "an .ap.meta has no .ap.bin beside it"),
     "TASKS.MALFORMED_LINE": (Severity.WARNING, "a sessions.txt line does not read as a task"),
+    "INSERT.SCHEMA_LIMIT": (Severity.ERROR, "a value is longer, larger or emptier than its column allows"),
+    "INSERT.REFUSED": (Severity.ERROR, "the database refused a session's rows; the rest of its chunk went in"),
     "QUALITY.FAILED": (Severity.ERROR, "a data-quality expectation failed"),
     "EPHYS.CREATE_TIME_MISMATCH": (Severity.WARNING, "a probe's fileCreateTime disagrees with the folder's start"),
     # ephys-side systems (kilosort, neurologger, axona, neuralynx, tracking)
