@@ -1,8 +1,9 @@
 """Canonical locations, so that one folder written several ways compares equal.
 
 ``N:\\x\\y``, ``N:/x/y`` and ``/mnt/N/x/y`` are one place when the profile says share N's
-root is /mnt/N with alias ``N:/``; case and trailing separators do not matter (lab
-shares are SMB, case-insensitive).
+root is /mnt/N with alias ``N:/``; trailing separators never matter, and case does not on a
+share that ignores it (``Share.ignores_case``: SMB shares, told by a Windows alias, or
+``case_sensitive: false``). On a case-sensitive share the path below the root keeps its case.
 
 Two spellings of one rule: :func:`normalise_location` for one path and
 :func:`normalise_locations` for a whole polars column (the pipeline's stored
@@ -27,15 +28,26 @@ def _norm_expr(path: pl.Expr) -> pl.Expr:
     return path.str.replace_all("\\", "/", literal=True).str.strip_chars_end("/").str.to_lowercase()
 
 
-def _prefixes(shares: list[Share]) -> list[tuple[str, str]]:
-    """(normalised prefix, normalised root) for each share's root and aliases; the first match wins."""
-    return [(_norm(prefix), _norm(share.root)) for share in shares for prefix in [share.root, *share.aliases]]
+def _spelled(path: str) -> str:
+    """Separators and trailing '/' normalised, case kept."""
+    return path.replace("\\", "/").rstrip("/")
+
+
+def _root(share: Share) -> str:
+    return _norm(share.root) if share.ignores_case else _spelled(share.root)
+
+
+def _prefixes(shares: list[Share]) -> list[tuple[str, str, bool]]:
+    """(normalised prefix, canonical root, whether case is kept below it) for each share's root and aliases;
+    the first match wins."""
+    return [(_norm(prefix), _root(share), not share.ignores_case)
+            for share in shares for prefix in [share.root, *share.aliases]]
 
 
 def canonical_location(share: Share, rel_path: str) -> str:
-    """The canonical spelling of ``rel_path`` under ``share``."""
-    root = _norm(share.root)
-    rel = _norm(rel_path).lstrip("/")
+    """The canonical spelling of ``rel_path`` under ``share`` (lower-cased where the share ignores case)."""
+    root = _root(share)
+    rel = (_norm(rel_path) if share.ignores_case else _spelled(rel_path)).lstrip("/")
     return f"{root}/{rel}" if rel else root
 
 
@@ -81,41 +93,52 @@ def normalise_locations(locations: pl.Series, shares: list[Share]) -> pl.Series:
     return locations.clone().scatter(todo, _rewrite(locations.gather(todo), prefixes))
 
 
-def _rewrite(locations: pl.Series, prefixes: list[tuple[str, str]]) -> pl.Series:
-    # The normalised spelling is made once, then used by every branch of the prefix expression.
-    norm = locations.to_frame("norm").select(_norm_expr(pl.col("norm")))
-    return norm.select(_rewrite_prefix(pl.col("norm"), prefixes)).to_series().alias(locations.name)
+def _rewrite(locations: pl.Series, prefixes: list[tuple[str, str, bool]]) -> pl.Series:
+    # The normalised spellings are made once, then used by every branch of the prefix expression.
+    norm = locations.to_frame("p").select(
+        _norm_expr(pl.col("p")).alias("norm"),
+        pl.col("p").str.replace_all("\\", "/", literal=True).str.strip_chars_end("/").alias("kept"))
+    return norm.select(_rewrite_prefix(pl.col("norm"), prefixes, pl.col("kept"))).to_series().alias(locations.name)
 
 
-def _canonical_pattern(prefixes: list[tuple[str, str]]) -> str | None:
+def _canonical_pattern(prefixes: list[tuple[str, str, bool]]) -> str | None:
     """A regular expression that only canonical locations match, or None when no root allows one.
 
     A root is left out when an earlier prefix could take paths below it (nested roots or aliases):
     there the first matching prefix decides, and only the full rewrite knows which it is.
     """
-    roots = []
-    for i, (prefix, root) in enumerate(prefixes):
-        if prefix != root or root in roots:
+    lower, kept = [], []
+    for i, (prefix, root, keeps_case) in enumerate(prefixes):
+        if prefix != root.lower() or root in lower + kept or (not keeps_case and prefix != root):
             continue
-        earlier = [p for p, _ in prefixes[:i]]
-        if not any(p == root or root.startswith(p + "/") or p.startswith(root + "/") for p in earlier):
-            roots.append(root)
-    if not roots:
+        earlier = [p for p, _, _ in prefixes[:i]]
+        if not any(p == prefix or prefix.startswith(p + "/") or p.startswith(prefix + "/") for p in earlier):
+            (kept if keeps_case else lower).append(root)
+    if not lower and not kept:
         return None
-    # Below the root: one or more '/'-separated parts of printable ASCII other than '/', '\\' and A-Z.
-    return "^(?:" + "|".join(re.escape(root) for root in roots) + r")(?:/[ -.0-@\[\]-~]+)*$"
+    # Below the root: one or more '/'-separated parts of printable ASCII other than '/', '\\' (and A-Z where
+    # the share ignores case).
+    parts = []
+    if lower:
+        parts.append("(?:" + "|".join(re.escape(root) for root in lower) + r")(?:/[ -.0-@\[\]-~]+)*")
+    if kept:
+        parts.append("(?:" + "|".join(re.escape(root) for root in kept) + r")(?:/[ -.0-\[\]-~]+)*")
+    return "^(?:" + "|".join(parts) + ")$"
 
 
-def _rewrite_prefix(norm: pl.Expr, prefixes: list[tuple[str, str]]) -> pl.Expr:
+def _rewrite_prefix(norm: pl.Expr, prefixes: list[tuple[str, str, bool]], kept: pl.Expr) -> pl.Expr:
+    """``kept``: the same paths with their case (for shares that keep it); ``norm`` is lower-cased."""
     if not prefixes:
         return norm
     which = pl.when((norm == prefixes[0][0]) | norm.str.starts_with(prefixes[0][0] + "/")).then(0)
-    for i, (prefix, _) in enumerate(prefixes[1:], start=1):
+    for i, (prefix, _, _) in enumerate(prefixes[1:], start=1):
         which = which.when((norm == prefix) | norm.str.starts_with(prefix + "/")).then(i)
     numbers = list(range(len(prefixes)))
-    cut = which.replace_strict(numbers, [len(prefix) for prefix, _ in prefixes], return_dtype=pl.UInt32)
-    root = which.replace_strict(numbers, [root for _, root in prefixes], return_dtype=pl.String)
-    rel = norm.str.slice(cut).str.strip_chars_start("/")
+    cut = which.replace_strict(numbers, [len(prefix) for prefix, _, _ in prefixes], return_dtype=pl.UInt32)
+    root = which.replace_strict(numbers, [root for _, root, _ in prefixes], return_dtype=pl.String)
+    keeps = which.replace_strict(numbers, [keeps_case for _, _, keeps_case in prefixes], return_dtype=pl.Boolean)
+    # Lower-casing never changes an ASCII path's length, so the cut is the same in both spellings.
+    rel = pl.when(keeps).then(kept.str.slice(cut)).otherwise(norm.str.slice(cut)).str.strip_chars_start("/")
     return (pl.when(which.is_null()).then(norm)
             .when(rel == "").then(root)
             .otherwise(pl.concat_str(root, pl.lit("/"), rel)))

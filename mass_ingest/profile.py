@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+import re
 import stat
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -78,6 +79,19 @@ class Share(_Strict):
     access_timeout_s: float = Field(10.0, gt=0, description="Listing the root slower than this is reported as a slow share.")
     chunks: int = Field(1, ge=1, le=256, description="Discover this share in this many parallel tasks, each "
                         "taking every n-th subject folder (for very large shares).")
+    case_sensitive: bool | None = Field(
+        None, description="Whether the share's file system tells names apart by case ('b26A' and 'b26a' two "
+        "folders). Default from its spelling: a share with a Windows alias (a drive letter such as 'N:/' or a UNC "
+        "path '//server/N') is an SMB share and ignores case; a share with POSIX spellings only does not. Where "
+        "case is ignored, locations are compared lower-cased, and two folders whose names differ only in case "
+        "are both quarantined (DISCOVER.CASE_COLLISION), each naming the other.")
+
+    @property
+    def ignores_case(self) -> bool:
+        """Whether names on this share are compared without case (see ``case_sensitive``)."""
+        if self.case_sensitive is not None:
+            return not self.case_sensitive
+        return any(re.match(r"^([A-Za-z]:|\\\\|//)", alias) for alias in self.aliases)
 
     @field_validator("root")
     @classmethod

@@ -34,6 +34,7 @@ import polars as pl
 from prefect import task
 
 from mass_ingest.candidates import CANDIDATE_SCHEMA, Status, change_status
+from mass_ingest.collisions import mark_location_collisions
 from mass_ingest.locations import normalise_locations
 from mass_ingest.profile import Profile, Share
 from mass_ingest.stage_cache import STAGE_CACHE, StageFrame
@@ -385,7 +386,7 @@ def _classify(frame: pl.DataFrame, order: list[str], locations: pl.Series) -> pl
 def deduplicate_discovered(frames: list[pl.DataFrame], shares: list[Share]) -> pl.DataFrame:
     """Every share's discovery frame, deduplicated against the pipeline and within the batch."""
     candidates = pl.concat(frames, how="vertical") if frames else pl.DataFrame(schema=CANDIDATE_SCHEMA)
-    return deduplicate(candidates, fetch_existing_sessions(), shares)
+    return deduplicate(mark_location_collisions(candidates), fetch_existing_sessions(), shares)
 
 
 @task(name="deduplicate", cache_policy=STAGE_CACHE, persist_result=True, result_serializer="json")
