@@ -7,6 +7,8 @@ with a finding that names the other, so a person decides (rename one, or exclude
 
 from __future__ import annotations
 
+import hashlib
+
 import polars as pl
 
 from mass_ingest.findings import finding
@@ -34,6 +36,13 @@ def mark_location_collisions(frame: pl.DataFrame) -> pl.DataFrame:
                         "tells them apart)").model_dump(mode="json")
         rows.append(row)
         values.append([*(existing or []), {k: v for k, v in extra.items() if k in fields}])  # all its findings
-    extra = pl.DataFrame({"_row": pl.Series(rows, dtype=pl.UInt32), "_extra": pl.Series(values, dtype=dtype)})
+    # Their candidate ids hash the shared location: each gets one of its own folder, so both are listed
+    # (the Quarantine table is keyed by it). Neither is ever stored under it.
+    ids = [hashlib.sha256(f"{share}\0{rel}".encode()).hexdigest()[:16]
+           for share, rel in flagged.select("share", "rel_path").iter_rows()]
+    extra = pl.DataFrame({"_row": pl.Series(rows, dtype=pl.UInt32), "_extra": pl.Series(values, dtype=dtype),
+                          "_id": pl.Series(ids, dtype=pl.String)})
     return (frame.with_row_index("_row").join(extra, on="_row", how="left", maintain_order="left")
-            .with_columns(pl.coalesce("_extra", "findings").alias("findings")).drop("_row", "_extra"))
+            .with_columns(pl.coalesce("_extra", "findings").alias("findings"),
+                          pl.coalesce("_id", "candidate_id").alias("candidate_id"))
+            .drop("_row", "_extra", "_id"))

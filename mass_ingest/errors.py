@@ -45,3 +45,7 @@ class ConfigError(MassIngestError):
 
 class InputFileError(MassIngestError):
     """A lab's per-subject input file is missing, is not valid YAML/JSON, or does not match its model."""
+
+
+class StorageError(MassIngestError):
+    """This tool's own files (stage results, reports) could not be written: a full disk, a read-only folder."""

@@ -9,6 +9,7 @@ pickle. A completed ingest gets a new ingest id next time, so a re-scan discover
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 from pathlib import Path
@@ -18,9 +19,25 @@ from prefect.cache_policies import INPUTS, TASK_SOURCE, CachePolicy
 from pydantic import BaseModel, ConfigDict, Field
 
 from mass_ingest import settings
+from mass_ingest.errors import StorageError
 from mass_ingest.findings import Finding
 
 STAGE_CACHE: CachePolicy = INPUTS + TASK_SOURCE
+
+
+def storage_error(exc: OSError, path: Path, doing: str) -> StorageError:
+    """What happened, where, and what to do, for a failed write of this tool's own files."""
+    where = f"{path} (MASS_INGEST_HOME is {settings.home()})"
+    if exc.errno == errno.ENOSPC:
+        what = f"no space left on the device holding {where}"
+        fix = "free space there (or point MASS_INGEST_HOME at a larger disk) and run the same profile again"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        what = f"cannot write {where} ({exc.strerror})"
+        fix = "give this user write access there (or set MASS_INGEST_HOME) and run the same profile again"
+    else:
+        what = f"cannot write {where} ({exc.strerror or exc})"
+        fix = "check that folder's disk and run the same profile again"
+    return StorageError(f"{what} while {doing}; {fix}: the stages already finished are kept and not redone")
 
 
 def run_dir(ingest_id: str) -> Path:
@@ -51,8 +68,12 @@ class StageFrame(BaseModel):
         # A temporary name of this writer's own: two runs of one ingest (or two threads) may save the
         # same stage at once, and each must rename its own complete file.
         tmp = target.with_name(f"{target.name}.{os.getpid()}-{threading.get_ident()}.tmp")
-        frame.write_parquet(tmp)
-        os.replace(tmp, target)  # atomic: a crash never leaves half a frame under the real name
+        try:
+            frame.write_parquet(tmp)
+            os.replace(tmp, target)  # atomic: a crash never leaves half a frame under the real name
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise storage_error(exc, target, f"saving the {stage} stage of ingest {ingest_id}") from exc
         return cls(path=str(target), rows=frame.height, findings=findings or [])
 
     def load(self, offset: int = 0, length: int | None = None) -> pl.DataFrame:

@@ -91,6 +91,10 @@ def _alive(connection: dj.Connection, target: settings.DatabaseTarget) -> dj.Con
         if target.backend == "embedded":
             _start_embedded()
         connection.connect()
+        # A transaction open when the server went away is gone with it, but DataJoint's flag says it is
+        # still open (its rollback failed on the dead connection), and the next one would be refused as
+        # "Nested connections are not supported".
+        connection._in_transaction = False
     except DatabaseError:
         raise
     except Exception as exc:
