@@ -48,7 +48,9 @@ class Neuropixels(RecordingSystem):
                 folders.setdefault(rel.rpartition("/")[0], ([], []))[kind].append(rel)
         pairs: dict[str, str | None] = {}
         for folder, (bins, metas) in folders.items():
-            lonely_bins = [b for b in bins if b[: -len(".bin")] + ".meta" not in by_rel]
+            # A .meta that is a FIFO or device is already a DISCOVER.SPECIAL_FILE finding: it is there, not missing.
+            lonely_bins = [b for b in bins if b[: -len(".bin")] + ".meta" not in by_rel
+                           and b[: -len(".bin")] + ".meta" not in session.files.special]
             lonely_metas = []
             for meta in metas:
                 partner = meta[: -len(".meta")] + ".bin"
