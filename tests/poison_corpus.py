@@ -28,6 +28,7 @@ class Case:
     rel_path: str        # the session folder on share N
     inserted: bool       # the session goes in (a warning at most) or is quarantined
     words: tuple[str, ...]  # what its quarantine reasons (or, if inserted, its findings) must say
+    code: str            # the finding code, or the failed expectation, that names the case
 
 
 def _start(day: int) -> datetime:
@@ -65,48 +66,57 @@ def build(base: Path) -> tuple[DemoCampaign, list[Case]]:
     deep.parent.mkdir()
     shutil.move(folder / "probe_1", deep)
     cases.append(Case("value longer than its column", _rel(SUBJECT, 1), False,
-                      ("INSERT.SCHEMA_LIMIT: Recording: recording", "varchar(255) holds at most 255")))
+                      ("INSERT.SCHEMA_LIMIT: Recording: recording", "varchar(255) holds at most 255"),
+                      "INSERT.SCHEMA_LIMIT"))
 
     # 2. A 200-character subject folder: unknown, and its session id overflows Quarantine.session_id.
     long_subject = "s" * 200
     _session(root, long_subject, 2)
-    cases.append(Case("200-character subject folder", _rel(long_subject, 2), False, ("is not known",)))
+    cases.append(Case("200-character subject folder", _rel(long_subject, 2), False, ("is not known",),
+                      "subject_known (+ QUARANTINE: session_id shortened)"))
 
     # 3. Two subjects whose folders differ only in case, on N (an SMB share: Windows aliases, ignores case).
     for subject, serial in COLLIDING.items():
         _session(root, subject, 3, serial)
         other = next(s for s in COLLIDING if s != subject)
         cases.append(Case(f"folder '{subject}' colliding with '{other}' by case", _rel(subject, 3), False,
-                          ("DISCOVER.CASE_COLLISION", f"the same place as '{_rel(other, 3)}'")))
+                          ("DISCOVER.CASE_COLLISION", f"the same place as '{_rel(other, 3)}'"),
+                      "DISCOVER.CASE_COLLISION"))
 
     # 4. A link back into its own probe folder: not followed, the probe stored once, the session goes in.
     folder = _session(root, SUBJECT, 4)
     (folder / "probe_1" / "again").symlink_to(".")
-    cases.append(Case("link back into its own probe folder", _rel(SUBJECT, 4), True, ("DISCOVER.SYMLINK_LOOP",)))
+    cases.append(Case("link back into its own probe folder", _rel(SUBJECT, 4), True, ("DISCOVER.SYMLINK_LOOP",),
+                      "DISCOVER.SYMLINK_LOOP"))
 
     # 5. A link into another session's probe folder: not followed (that probe is the other session's).
     folder = _session(root, SUBJECT, 5)
     (folder / "probe_2").symlink_to(root / _rel(SUBJECT, 4) / "probe_1")
     cases.append(Case("link into another session's probe folder", _rel(SUBJECT, 5), True,
-                      ("DISCOVER.SYMLINK_LOOP",)))
+                      ("DISCOVER.SYMLINK_LOOP",), "DISCOVER.SYMLINK_LOOP"))
 
     # 6-7. FIFOs where files belong: named as FIFOs, never opened.
     folder = _session(root, SUBJECT, 6)
     (folder / "probe_1" / "npx.imec.ap.meta").unlink()
     os.mkfifo(folder / "probe_1" / "npx.imec.ap.meta")
-    cases.append(Case("FIFO named .ap.meta", _rel(SUBJECT, 6), False, ("DISCOVER.SPECIAL_FILE", "FIFO")))
+    cases.append(Case("FIFO named .ap.meta", _rel(SUBJECT, 6), False, ("DISCOVER.SPECIAL_FILE", "FIFO"),
+                      "DISCOVER.SPECIAL_FILE"))
     folder = _session(root, SUBJECT, 7)
     (folder / "sessions.txt").unlink()
     os.mkfifo(folder / "sessions.txt")
-    cases.append(Case("FIFO named sessions.txt", _rel(SUBJECT, 7), False, ("DISCOVER.SPECIAL_FILE", "FIFO")))
+    cases.append(Case("FIFO named sessions.txt", _rel(SUBJECT, 7), False, ("DISCOVER.SPECIAL_FILE", "FIFO"),
+                      "DISCOVER.SPECIAL_FILE"))
 
     # 8-10. Implausible or missing .meta values (they used to go in as NULL).
     _edit_meta(_session(root, SUBJECT, 8), imSampRate="nan")
-    cases.append(Case("imSampRate=nan", _rel(SUBJECT, 8), False, ("gives no usable imSampRate",)))
+    cases.append(Case("imSampRate=nan", _rel(SUBJECT, 8), False, ("gives no usable imSampRate",),
+                      "channels_and_rate_plausible (+ META.BAD_VALUE)"))
     _edit_meta(_session(root, SUBJECT, 9), fileSizeBytes="-3850")
-    cases.append(Case("negative fileSizeBytes", _rel(SUBJECT, 9), False, ("gives no usable fileSizeBytes",)))
+    cases.append(Case("negative fileSizeBytes", _rel(SUBJECT, 9), False, ("gives no usable fileSizeBytes",),
+                      "file_size_plausible (+ META.BAD_VALUE)"))
     _edit_meta(_session(root, SUBJECT, 10), nSavedChans=None)
-    cases.append(Case("nSavedChans missing", _rel(SUBJECT, 10), False, ("gives no usable nSavedChans",)))
+    cases.append(Case("nSavedChans missing", _rel(SUBJECT, 10), False, ("gives no usable nSavedChans",),
+                      "channels_and_rate_plausible"))
 
     # 11. A .bin that stopped growing short of its .meta's fileSizeBytes, untouched for days.
     folder = _session(root, SUBJECT, 11)
@@ -116,7 +126,7 @@ def build(base: Path) -> tuple[DemoCampaign, list[Case]]:
         fh.truncate(770 * 2)
     os.utime(ap_bin, (stamp, stamp))
     cases.append(Case(".bin stopped growing", _rel(SUBJECT, 11), False,
-                      (f"stopped growing at 1,540 of {770 * SAMPLES:,} bytes",)))
+                      (f"stopped growing at 1,540 of {770 * SAMPLES:,} bytes",), "ap_bin_not_stalled"))
 
     age_folders(root)  # folders dated by their newest file, as a copied tree is
     with open(campaign.subjects_csv, "a", encoding="utf-8") as fh:
