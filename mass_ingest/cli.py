@@ -113,7 +113,8 @@ def _run_flow(profile: Path, root: Path | None, approval, as_json: bool, title: 
         _print_json(counts.as_json())
         return
     out.print(_counts_table(counts, title))
-    out.print(f"ingest {counts.ingest_id}: {counts.decision}; {elapsed:.1f} s in all")
+    out.print(f"ingest {counts.ingest_id}: {counts.decision}; this run inserted {counts.inserted_by_this_run} "
+              f"of the {counts.inserted} sessions the ingest inserted; {elapsed:.1f} s in all")
     try:
         stages = _stage_times(state.state_details.flow_run_id)
         out.print("seconds per stage: " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items()))

@@ -201,6 +201,10 @@ class TestTwoRunsAtOnce:
         outputs = [process.communicate(timeout=300) for process in processes]
         assert [p.returncode for p in processes] == [0, 0], [err[-3000:] for _, err in outputs]
         assert_each_good_session_once()
+        # Each run reports what it inserted itself (both used to print the ingest's total, 5 and 5).
+        counts = [json_out(out) for out, _ in outputs]
+        assert sorted(c["inserted_by_this_run"] for c in counts) in ([0, 5], [1, 4], [2, 3])
+        assert sum(c["inserted_by_this_run"] for c in counts) == 5 and {c["inserted"] for c in counts} == {5}
         # Both approved all five; the lock made the second wait, so no chunk met a duplicate key and retried.
         flow_runs = {r["flow_run_id"] for r in schema.IngestRun.FlowRun.to_dicts()}
         chunks = [t for run in flow_runs for t in task_runs_of(run) if t.name.startswith("insert rows")]
