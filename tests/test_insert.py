@@ -25,7 +25,7 @@ from tasks.insert import InsertOptions, insert_sessions, select_for_insertion
 
 pytestmark = pytest.mark.usefixtures("clean_database")
 
-N = Share(name="N", root="/mnt/N", layouts=[{"template": "recordings/{subject}/{session_time:%Y-%m-%d_%H-%M-%S}"}])
+N = Share(name="N", root="/mnt/N", aliases=["N:/"], layouts=[{"template": "recordings/{subject}/{session_time:%Y-%m-%d_%H-%M-%S}"}])
 T1 = datetime(2024, 3, 5, 10, 30, 58)
 T2 = datetime(2024, 3, 12, 14, 2, 11)
 SN1, SN2, SN3 = "18408403232", "18408403541", "21144007318"

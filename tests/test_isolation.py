@@ -22,7 +22,7 @@ from tasks.insert import ChunkOutcome, insert_isolated, select_for_insertion
 
 pytestmark = pytest.mark.usefixtures("clean_database")
 
-N = Share(name="N", root="/mnt/N", layouts=[{"template": "recordings/{subject}/{session_time:%Y-%m-%d_%H-%M-%S}"}])
+N = Share(name="N", root="/mnt/N", aliases=["N:/"], layouts=[{"template": "recordings/{subject}/{session_time:%Y-%m-%d_%H-%M-%S}"}])
 SUBJECT = "25843"
 
 
