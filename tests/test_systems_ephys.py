@@ -95,7 +95,8 @@ def expected(root: Path, systems: list[str], **changes: object) -> dict:
     """The whole record of the one session folder, with what the systems found in ``changes``."""
     for key in ("recordings", "outputs", "task_hints"):
         changes[key] = [item.model_dump() for item in changes.get(key, [])]
-    return {"share": "N", "rel_path": SESSION, "location": f"{root}/{SESSION}".lower(), "subject": "s1",
+    # location: the profile's share has POSIX spellings only, so it keeps case (Share.case_sensitive)
+    return {"share": "N", "rel_path": SESSION, "location": f"{root}/{SESSION}", "subject": "s1",
             "session_start": START, "start_inferred": False, "modality": "ephys", "layout": LAYOUT, "probes": [],
             "bins_without_meta": [],
             "systems": systems, "projects": [], "group": "", "excluded_by": None, "findings": [], **changes}
