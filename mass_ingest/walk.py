@@ -6,16 +6,28 @@ second stat; sizes are read only for the files that need them. A session's files
 as names per folder (:class:`FileList`), not as an object per file. Symbolic links are
 followed only while they stay inside the share root and do not lead back into a folder
 already walked; every other problem becomes a finding, never an exception.
+
+A walker is used by one thread at a time. Discovery keeps many listings in flight by giving each
+task of its thread pool a :meth:`Walker.fork` (same share, its own findings, the folder count
+shared) and merging the results in a fixed order, so what it finds does not depend on the pool.
 """
 
 from __future__ import annotations
 
+import copy
 import os
-from collections.abc import Iterator, Sequence
+import stat
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from mass_ingest.findings import Finding, finding
+
+
+# The fingerprint row standing for a session folder itself: its size is the number of rows below it
+# (files and listing problems), -1 when the folder cannot be listed (gone, or not a folder any more).
+FOLDER = "."
 
 
 class FileEntry(NamedTuple):
@@ -127,20 +139,64 @@ class FileList(Sequence[FileEntry]):
         return f"FileList({self.folder!r}, {len(self)} files)"
 
 
+class _Listed:
+    """How many folders a walk (and its forks) has listed, told to a callback as it grows."""
+
+    __slots__ = ("count", "callback", "_lock")
+
+    def __init__(self, callback: Callable[[int], None] | None) -> None:
+        self.count = 0
+        self.callback = callback
+        self._lock = threading.Lock()
+
+    def add(self) -> None:
+        with self._lock:  # forks list in several threads; the callback sees each total once, in order
+            self.count += 1
+            if self.callback is not None:
+                self.callback(self.count)
+
+
 @dataclass
 class Walker:
-    """Lists folders of one share, collecting findings about the tree itself."""
+    """Lists folders of one share, collecting findings about the tree itself.
+
+    ``on_listed`` is called with the number of folders listed so far (this walker and its forks),
+    after each listing, readable or not: from whichever thread listed it, one call at a time.
+    Keep it cheap (it runs under the walk's lock); a progress line every few seconds is the use.
+    """
 
     share: str
     root: str
     findings: list[Finding] = field(default_factory=list)
+    on_listed: Callable[[int], None] | None = None
     _root_real: str = ""
     _prefix: str = ""
+    _listed: _Listed | None = None
 
     def __post_init__(self) -> None:
         self._root_real = os.path.realpath(self.root)
         # Paths the walk makes are the root + os.sep + names; other spellings go through relpath.
         self._prefix = self.root + os.sep if not self.root.endswith(os.sep) else "\0"
+        self._listed = _Listed(self.on_listed)
+
+    @property
+    def root_real(self) -> str:
+        """The share root's real path (links resolved)."""
+        return self._root_real
+
+    @property
+    def folders_listed(self) -> int:
+        """Folders listed so far by this walker and its forks."""
+        return self._listed.count
+
+    def fork(self) -> Walker:
+        """A walker of the same share for one thread's part of the walk: its own findings, the same count.
+
+        No system call (the root's real path is reused), so a pool can make one per task.
+        """
+        forked = copy.copy(self)
+        forked.findings = []
+        return forked
 
     def rel(self, path: str) -> str:
         """``path`` relative to the root, POSIX separators (a path the walk made is cut, not normalised)."""
@@ -190,6 +246,8 @@ class Walker:
             self._report("DISCOVER.UNREADABLE_DIR", path, f"cannot be listed ({exc.strerror}); {consequence}; "
                          "give the worker's user read access")
             return []
+        finally:
+            self._listed.add()
 
     def subfolders(self, path: str) -> list[tuple[str, str]]:
         """(name, path) of the folders directly in ``path``, sorted by name; [] with a finding if unreadable."""
@@ -206,6 +264,13 @@ class Walker:
                 continue
             out.append((entry.name, entry.path))
         return sorted(out)
+
+    def fingerprint(self, folder: str) -> list[tuple[str, int, int]]:
+        """:func:`fingerprint` of a session folder listed now (one thread; see :meth:`files_below`)."""
+        if not os.path.isdir(folder):
+            return [(FOLDER, -1, -1)]
+        forked = self.fork()
+        return fingerprint(forked.files_below(folder), forked.findings, self._root_real)
 
     def files_below(self, folder: str, max_depth: int = 8) -> FileList:
         """Every file below a session folder (one pass, depth-bounded), kept per folder."""
@@ -241,6 +306,29 @@ class Walker:
                 names.sort()
                 folders[rel] = names
         return FileList(folder, folders)
+
+
+def fingerprint(files: FileList, findings: list[Finding], root_real: str) -> list[tuple[str, int, int]]:
+    """(file, size, mtime_ns) of every file of a session folder's listing, sorted; the folder's own row first.
+
+    ``files`` and ``findings`` are what :meth:`Walker.files_below` gave for the folder (discovery's
+    listing, or a new one). A file that is a link is described by its target only when the target is
+    inside the share (``root_real``); a link leading outside is described by the link itself, never
+    followed. A listing problem is a row ``"<path> [<finding code>]"``, so a permission change shows.
+    A file gone since the listing is (file, -1, -1).
+    """
+    rows = []
+    for entry in files:
+        try:
+            # One lstat per plain file; a link is stat'ed again through it only when it stays inside.
+            st = os.lstat(entry.path)
+            if stat.S_ISLNK(st.st_mode) and _within(os.path.realpath(entry.path), root_real):
+                st = os.stat(entry.path)
+            rows.append((entry.rel, st.st_size, st.st_mtime_ns))
+        except OSError:
+            rows.append((entry.rel, -1, -1))
+    rows.extend((f"{f.path} [{f.code}]", -1, -1) for f in findings)
+    return [(FOLDER, len(rows), -1), *sorted(rows)]
 
 
 def _split_plain(entries: list[os.DirEntry]) -> tuple[list[str], list[os.DirEntry]] | None:
