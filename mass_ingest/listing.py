@@ -12,20 +12,27 @@ from pathlib import Path
 
 import polars as pl
 
-LISTING_SCHEMA = {"share": pl.String, "rel_path": pl.String,
+# walk: which discovery walk matched the folder (``<share>-<chunk>``); files: null for a folder it
+# matched but did not describe (a bad date another layout explains): still a session folder that
+# links inside other sessions must not lead into, so a new listing must know it as that walk did.
+LISTING_SCHEMA = {"share": pl.String, "rel_path": pl.String, "walk": pl.String,
                   "files": pl.List(pl.Struct({"file": pl.String, "size": pl.Int64, "mtime_ns": pl.Int64}))}
 STAGE = "listing"  # discovery saves its listing as the stage frame listing-<share>-<chunk>.parquet
 
 
-def listing_frame(share: str | Iterable[str], rel_paths: Iterable[str], rows: Iterable[list]) -> pl.DataFrame:
-    """:data:`LISTING_SCHEMA` from each folder's :func:`mass_ingest.walk.fingerprint` rows.
+def listing_frame(share: str | Iterable[str], rel_paths: Iterable[str], rows: Iterable[list | None],
+                  walk: str | Iterable[str | None] | None = None) -> pl.DataFrame:
+    """:data:`LISTING_SCHEMA` from each folder's :func:`mass_ingest.walk.fingerprint` rows (or None).
 
-    ``share``: one name for every folder, or one per folder.
+    ``share`` and ``walk``: one value for every folder, or one per folder.
     """
     rel_paths = list(rel_paths)
-    shares = [share] * len(rel_paths) if isinstance(share, str) else list(share)
-    return pl.DataFrame({"share": shares, "rel_path": rel_paths,
-                         "files": [[{"file": n, "size": s, "mtime_ns": m} for n, s, m in r] for r in rows]},
+    n = len(rel_paths)
+    shares = [share] * n if isinstance(share, str) else list(share)
+    walks = [walk] * n if walk is None or isinstance(walk, str) else list(walk)
+    return pl.DataFrame({"share": shares, "rel_path": rel_paths, "walk": walks,
+                         "files": [None if r is None else [{"file": f, "size": s, "mtime_ns": m} for f, s, m in r]
+                                   for r in rows]},
                         schema=LISTING_SCHEMA)
 
 

@@ -15,6 +15,7 @@ order a single thread would make them, so the frame and the findings do not depe
 from __future__ import annotations
 
 import gc
+import os
 import threading
 import time
 from collections import deque
@@ -62,9 +63,9 @@ def ordered_map(pool: Executor | None, function: Callable, items: Iterable, wind
         yield pending.popleft().result()
 
 
-def _subfolders(walker: Walker, path: str) -> tuple[list[tuple[str, str]], list[Finding]]:
+def _subfolders(walker: Walker, path: str) -> tuple[list[tuple[str, str]], list[Finding], bool]:
     forked = walker.fork()
-    return forked.subfolders(path), forked.findings
+    return forked.subfolders(path), forked.findings, forked.links_followed
 
 
 def session_folders(walker: Walker, template: LayoutTemplate, chunk: tuple[int, int] = (0, 1),
@@ -82,8 +83,9 @@ def session_folders(walker: Walker, template: LayoutTemplate, chunk: tuple[int, 
     for segment in template.segments:
         next_frontier = []
         listings = ordered_map(pool, lambda path: _subfolders(walker, path), [path for path, _ in frontier], window)
-        for (path, fields), (subfolders, found) in zip(frontier, listings):
+        for (path, fields), (subfolders, found, linked) in zip(frontier, listings):
             walker.findings.extend(found)
+            walker.links_followed = walker.links_followed or linked
             matches = [(child, captured) for name, child in subfolders
                        if (captured := segment.match(name)) is not None]
             if count > 1 and "subject" in segment.field_names:
@@ -206,6 +208,33 @@ def _gc_paused() -> Iterator[None]:
                 gc.enable()
 
 
+def _one_per_real_folder(walker: Walker, matches: list[tuple]) -> list[tuple]:
+    """The matches without those reached through a link to a folder another match already is.
+
+    Only when the walk followed a link above the sessions can two paths be one folder; then the
+    one the share really holds there (its path is its real path) is kept, the other reported.
+    """
+    if not walker.links_followed:
+        return matches
+    by_real: dict[str, list[tuple]] = {}
+    for match in matches:
+        by_real.setdefault(os.path.realpath(match[3]), []).append(match)
+    dropped: set[str] = set()
+    for real, same in by_real.items():
+        if len(same) < 2:
+            continue
+        real_rel = walker.real_rel(real)
+        keep = next((m for m in same if m[0] == real_rel), min(same, key=lambda m: m[0]))
+        for match in same:
+            if match[0] != keep[0] and match[0] not in dropped:  # one folder may fit several layouts
+                dropped.add(match[0])
+                walker.findings.append(finding(
+                    "DISCOVER.SYMLINK_LOOP", stage="discover", share=walker.share, path=match[0],
+                    message=f"reached through a link to '{keep[0]}', which is listed itself; it is "
+                    "described once, as that folder"))
+    return [m for m in matches if m[0] not in dropped]
+
+
 def discover_share(profile: Profile, share_name: str, progress: Callable[[int], None] | None = None,
                    chunk: tuple[int, int] = (0, 1), max_parallel: int | None = None,
                    on_listed: Callable[[int], None] | None = None,
@@ -222,8 +251,9 @@ def discover_share(profile: Profile, share_name: str, progress: Callable[[int], 
             1 walks in this thread alone. The result is the same for any value.
         on_listed: called with the number of folders listed so far (see :class:`Walker`).
         listings: when given, (rel_path, :func:`mass_ingest.walk.fingerprint` rows) of each session
-            folder described is appended to it, in path order: the fingerprint shown at approval is
-            made of these (one more ``lstat`` per file, during the walk, instead of a second walk).
+            folder described is appended to it, in path order, and (rel_path, None) of each one
+            matched but not described: the fingerprint shown at approval is made of these (one more
+            ``lstat`` per file, during the walk, instead of a second walk).
     """
     share = profile.share(share_name)
     threads = max_parallel or share.max_parallel
@@ -260,6 +290,8 @@ def _discover_share(profile: Profile, share: Share, progress: Callable[[int], No
         template = LayoutTemplate.compile(layout.template)
         for path, fields in session_folders(walker, template, chunk, pool, window=threads * _AHEAD):
             matches.append((walker.rel(path), layout, template, path, fields, _folder_start(fields, template)))
+    matches = _one_per_real_folder(walker, matches)
+    walker.sessions = [m[3] for m in matches]
     explained = set()
     for rel, *_, start in matches:
         if isinstance(start, datetime):
@@ -300,7 +332,9 @@ def _discover_share(profile: Profile, share: Share, progress: Callable[[int], No
     if any(keys[i] > keys[i + 1] for i in range(len(keys) - 1)):  # the walk's order is by folder level
         frame = frame[sorted(range(len(keys)), key=keys.__getitem__)]
     if keep_listing:
-        listings.extend(sorted(folder_rows, key=lambda item: item[0]))
+        described_rows = dict(folder_rows)
+        matched = {rel: described_rows.get(rel) for rel, *_ in matches}
+        listings.extend(sorted(matched.items(), key=lambda item: item[0]))
     return frame, walker.findings
 
 
@@ -325,7 +359,8 @@ def discover_share_task(profile: Profile, share_name: str, ingest_id: str, chunk
     logger.info(f"share {share_name}: {frame.height} session folders, {len(findings)} findings on the share, "
                 f"{time.monotonic() - started:.1f} s")
     # For the fingerprint shown at approval (tasks/recheck.py): what this walk listed, not walked again.
-    StageFrame.save(listing_frame(share_name, [rel for rel, _ in listings], [rows for _, rows in listings]),
+    StageFrame.save(listing_frame(share_name, [rel for rel, _ in listings], [rows for _, rows in listings],
+                                  walk=f"{share_name}-{chunk_index}"),
                     stage=LISTING_STAGE, ingest_id=ingest_id, part=f"{share_name}-{chunk_index}")
     return StageFrame.save(frame, stage="discover", ingest_id=ingest_id, part=f"{share_name}-{chunk_index}",
                            findings=findings)

@@ -42,36 +42,52 @@ def folder_fingerprint(share: Share, rel_path: str) -> list[tuple[str, int, int]
     return Walker(share=share.name, root=share.root).fingerprint(os.path.join(share.root, rel_path))
 
 
-def list_folders(folders: list[tuple[str, str]], shares: Iterable[Share]) -> pl.DataFrame:
+def list_folders(folders: list[tuple[str, str]], shares: Iterable[Share],
+                 listing: pl.DataFrame | None = None) -> pl.DataFrame:
     """:data:`LISTING_SCHEMA` of the (share, rel_path) folders, listed now: per share, up to its
-    ``max_parallel`` folders at once."""
+    ``max_parallel`` folders at once.
+
+    A link inside a session folder into another session folder is not followed (see
+    :class:`Walker`): the session folders are those the discovery walk that matched the folder knew
+    (from ``listing``), else the folders listed here.
+    """
     by_name = {s.name: s for s in shares}
+    walk_of = {} if listing is None else {(s, r): w for s, r, w in listing.select("share", "rel_path", "walk").rows()}
+    groups: dict[tuple[str, str | None], list[str]] = {}
+    for share, rel in dict.fromkeys(folders):
+        groups.setdefault((share, walk_of.get((share, rel))), []).append(rel)
     rows: dict[tuple[str, str], list] = {}
-    for name in dict.fromkeys(share for share, _ in folders):
+    for (name, walk), rels in groups.items():
         share = by_name[name]
-        walker = Walker(share=share.name, root=share.root)
-        mine = [rel for s, rel in folders if s == name]
+        known = rels if walk is None else listing.filter(pl.col("walk") == walk)["rel_path"].to_list()
+        # links_followed: resolve the session folders' real paths (lazily, at the first link met in one).
+        walker = Walker(share=share.name, root=share.root, sessions=[os.path.join(share.root, r) for r in known],
+                        links_followed=True)
         with ThreadPoolExecutor(share.max_parallel) as pool:
-            listed = pool.map(lambda rel: walker.fingerprint(os.path.join(share.root, rel)), mine)
-            rows.update(((name, rel), r) for rel, r in zip(mine, listed))
-    return listing_frame([s for s, _ in folders], [r for _, r in folders], [rows[f] for f in folders])
+            listed = pool.map(lambda rel: walker.fingerprint(os.path.join(share.root, rel)), rels)
+            rows.update(((name, rel), r) for rel, r in zip(rels, listed))
+    return listing_frame([s for s, _ in folders], [r for _, r in folders], [rows[f] for f in folders],
+                         [walk_of.get(f) for f in folders])
 
 
-def fingerprint(candidates: pl.DataFrame, shares: Iterable[Share],
-                listed: pl.DataFrame | None = None) -> pl.DataFrame:
+def fingerprint(candidates: pl.DataFrame, shares: Iterable[Share], listing: pl.DataFrame | None = None,
+                *, as_listed: bool = False) -> pl.DataFrame:
     """:data:`FINGERPRINT_SCHEMA` rows of every candidate's folder (``candidate_id``, ``share``, ``rel_path``).
 
     Args:
-        listed: folders already listed (:data:`LISTING_SCHEMA`, discovery's listing); the others
-            are listed now. Each folder is listed once, however many candidates (recording groups) it holds.
+        listing: discovery's listing (:data:`LISTING_SCHEMA`), the session folders each walk knew.
+        as_listed: take each folder's files from ``listing`` (the fingerprint shown at the pause);
+            folders it does not describe are listed now. Else every folder is listed now (the re-check).
+            Each folder is listed once, however many candidates (recording groups) it holds.
     """
     folders = candidates.select("share", "rel_path").unique(maintain_order=True)
-    if listed is not None:
-        known = listed.join(folders, on=["share", "rel_path"], how="semi").unique(["share", "rel_path"])
+    if as_listed and listing is not None:
+        known = (listing.filter(pl.col("files").is_not_null()).join(folders, on=["share", "rel_path"], how="semi")
+                 .unique(["share", "rel_path"]))
         missing = folders.join(known, on=["share", "rel_path"], how="anti")
     else:
         known, missing = pl.DataFrame(schema=LISTING_SCHEMA), folders
-    per_folder = pl.concat([known, list_folders(missing.rows(), shares)])
+    per_folder = pl.concat([known, list_folders(missing.rows(), shares, listing)]).drop("walk")
     return (candidates.select("candidate_id", "share", "rel_path")
             .join(per_folder, on=["share", "rel_path"], how="left", maintain_order="left")
             .explode("files").unnest("files").select(list(FINGERPRINT_SCHEMA)))
@@ -140,8 +156,8 @@ def fingerprint_shown_task(profile: Profile, checked: StageFrame, ingest_id: str
     folder discovery did not list (an imported file's sessions) is listed now. Cached and
     persisted, so a resumed run compares against the pause's listing.
     """
-    return StageFrame.save(fingerprint(offered(checked.load()), profile.shares, saved_listing(run_dir(ingest_id))),
-                           stage="fingerprint", ingest_id=ingest_id)
+    return StageFrame.save(fingerprint(offered(checked.load()), profile.shares, saved_listing(run_dir(ingest_id)),
+                                       as_listed=True), stage="fingerprint", ingest_id=ingest_id)
 
 
 def recheck_share(profile: Profile, shown: pl.DataFrame, approved: pl.DataFrame, ingest_id: str) -> dict:
@@ -153,7 +169,7 @@ def recheck_share(profile: Profile, shown: pl.DataFrame, approved: pl.DataFrame,
     if approved.is_empty():
         return {"folders": 0, "files": 0, "seconds": 0.0}
     started = time.perf_counter()
-    now = fingerprint(approved, profile.shares)
+    now = fingerprint(approved, profile.shares, saved_listing(run_dir(ingest_id)))
     cost = {"folders": approved.select("share", "rel_path").n_unique(),
             "files": int((now["file"] != FOLDER).sum()), "seconds": round(time.perf_counter() - started, 3)}
     changes = share_changes(shown, approved, now)

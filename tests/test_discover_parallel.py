@@ -79,6 +79,10 @@ def messy_ephys_share(root: Path, outside: Path) -> list[Path]:
     (root / S1 / "probe_9").symlink_to(outside / "probe_9")  # outside: not followed
     (root / "recordings" / "77777").symlink_to(outside)  # outside, at subject depth
     (root / "recordings" / "20001" / "loop").symlink_to(root / "recordings")  # back up, at session depth
+    (root / "recordings" / "20002" / "2024-02-03_10-30-58" / "borrowed").symlink_to(  # into another session
+        root / "recordings" / "20001" / "2024-02-02_10-30-58" / "probe_1")
+    (root / "recordings" / "20009" / "2024-02-01_10-30-58" / "fifo.ap.meta").parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(root / "recordings" / "20009" / "2024-02-01_10-30-58" / "fifo.ap.meta")  # never opened
     with open(os.path.join(os.fsencode(root / S1), b"bad\xff.txt"), "wb") as fh:
         fh.write(b"x")
     os.makedirs(os.path.join(os.fsencode(root / "recordings"), b"m\xe99", b"2024-01-01_00-00-00"))
