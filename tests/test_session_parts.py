@@ -13,7 +13,7 @@ import pytest
 from mass_ingest.candidates import Output, Recording, SessionCandidate
 from mass_ingest.db import schema
 from mass_ingest.db.followup import FollowupError, complete_item, done_items, followup_frame
-from mass_ingest.db.sessions import session_records
+from mass_ingest.db.session_view import session_records
 from mass_ingest.db.undo import UndoRefused, plan_undo, undo_ingest
 from tests.test_insert import KEY1, SN1, candidate, ingest, rows, subjects_and_probes  # noqa: F401 - a fixture
 
