@@ -58,8 +58,10 @@ def test_the_lab_page_share_goes_in_whole_and_its_follow_up_closes(tmp_path) -> 
         dlc = sorted((o["path"], o["recording"]) for o in session["outputs"] if o["kind"] == "dlc")
         assert dlc == [(f"dlc_{imaging.subject}_openfield_00002", "openfield_00002"),
                        (f"dlc{imaging.subject}_openfield_00001", "openfield_00001")]
-        preferred = [o["path"] for o in session["outputs"] if o["kind"].startswith("suite2p") and o["preferred"]]
-        assert preferred == ["suite2p/combined"]
+        # One suite2p run (in the session folder), marked preferred for its combined planes.
+        suite2p = [o for o in session["outputs"] if o["kind"].startswith("suite2p")]
+        assert [(o["kind"], o["preferred"]) for o in suite2p] == [("suite2p", True)]
+        assert "suite2p/combined/iscell.npy" in suite2p[0]["files"]
         assert session["projects"] == ["mec-imaging"]
 
     # The imaging subjects were created on insertion, with a follow-up item for their details.
