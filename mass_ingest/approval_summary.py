@@ -72,6 +72,15 @@ def _findings_cell() -> pl.Expr:
             .otherwise(shown.list.join("; ")))
 
 
+def new_subjects(frame: pl.DataFrame) -> pl.DataFrame:
+    """Subjects the offered sessions name that the pipeline does not know (``subject``, ``sessions``,
+    ``created``: "new subject S will be created"): insertion creates them, as the lab allows for imaging."""
+    if "new_subject" not in frame.columns:
+        return pl.DataFrame(schema={"subject": pl.String, "sessions": pl.UInt32, "created": pl.String})
+    return (offered(frame).filter(pl.col("new_subject")).group_by("subject").agg(pl.len().alias("sessions"))
+            .sort("subject").with_columns(pl.format("new subject {} will be created", "subject").alias("created")))
+
+
 def approval_markdown(frame: pl.DataFrame, profile_name: str, profile_hash: str, ingest_id: str,
                       data_docs: Path | None = None) -> str:
     """The summary shown above the approval form.
@@ -100,6 +109,9 @@ def approval_markdown(frame: pl.DataFrame, profile_name: str, profile_hash: str,
             if data_docs is not None else "")
     columns = list(CATEGORIES)
     sessions = ["session_id", "share", "rel_path"]
+    created = new_subjects(frame)
+    creates = (f"{created.height} new subject(s) will be created on insertion (their details are left for a "
+               "person: `mass-ingest todo`).\n\n" if created.height else "")
     return (
         f"# Approve ingest of profile `{profile_name}`\n\n"
         f"Ingest `{ingest_id}`, profile hash `{profile_hash}`.\n\n"
@@ -107,12 +119,14 @@ def approval_markdown(frame: pl.DataFrame, profile_name: str, profile_hash: str,
         f"{by[Status.PENDING]} pending (still arriving), {by[Status.DUPLICATE]} already in the pipeline, "
         f"{by[Status.COPY]} copies within this batch, {by[Status.MOVED]} moved, "
         f"{by[Status.UPDATE]} with new data, {by[Status.EXCLUDED]} excluded by the profile.\n\n"
-        + docs
+        + creates + docs
         + "## Per share\n" + markdown_table(per["share"], ["share", *columns], "shares")
         + "\n## Per subject\n" + markdown_table(per["subject"], ["subject", *columns], "subjects")
         + "\n## Per project\n" + markdown_table(per["projects"], ["project", *columns], "projects")
         + "\n## Ready to insert\n"
         + markdown_table(ready, [*sessions, "probes", "projects", "findings"], "ready sessions")
+        + ("\n## New subjects (created on insertion)\n" + markdown_table(created, ["created", "sessions"], "subjects")
+           if created.height else "")
         + "\n## Quarantined (not inserted)\n" + markdown_table(quarantined, [*sessions, "why"], "quarantined sessions")
         + "\n## Pending (still arriving; looked at again by the next run)\n"
         + markdown_table(pending, [*sessions, "why"], "pending sessions")

@@ -120,9 +120,9 @@ def unmatched_folders_finding(share: str, rels: list[str], prefixes: list[str]) 
     common = prefixes[0] if prefixes and all(p == prefixes[0] for p in prefixes) else ""
     under = f"{common}/" if common else "the share"
     shown = ", ".join(rels[:_EXAMPLES]) + (f" and {len(rels) - _EXAMPLES} more" if len(rels) > _EXAMPLES else "")
-    folders = "folder" if len(rels) == 1 else "folders"
+    folders, match = ("folder", "matches") if len(rels) == 1 else ("folders", "match")
     return finding("DISCOVER.UNMATCHED_FOLDERS", stage="discover", share=share, path=common,
-                   message=f"{len(rels)} {folders} under {under} match no layout of this profile (e.g. {shown}); "
+                   message=f"{len(rels)} {folders} under {under} {match} no layout of this profile (e.g. {shown}); "
                    "they are not ingested: add a layout for their format if they are sessions")
 
 
@@ -188,17 +188,18 @@ def describe_session(walker: Walker, share: Share, profile: Profile, layout: Lay
             for key, values in found.items():
                 values.extend(getattr(result, key))
     findings.extend(dlc.attribute(session, found["outputs"], found["recordings"]))
-    inferred = False
+    inferred, source = False, ""
     if start is not None and not template.has_time_of_day and layout.combined:
         # The name gives only the date: the start is read from the files (combined: false
         # layouts read one per recording, in split_by_recording).
-        start, why = infer_start(found["recordings"], path, start.date(), profile.timezone, share=share.name,
-                                 rel_path=rel)
+        start, source, why = infer_start(found["recordings"], path, start.date(), profile.timezone,
+                                         share=share.name, rel_path=rel)
         findings.extend(why)
         inferred = start is not None
     candidate = SessionCandidate(
         share=share.name, rel_path=rel, location=canonical_location(share, rel), subject=subject,
-        session_start=start, start_inferred=inferred, modality=layout.modality, layout=template.template,
+        session_start=start, start_inferred=inferred, start_source=source, modality=layout.modality,
+        layout=template.template,
         systems=systems, findings=findings, **found)
     candidate.findings.extend(start_time_findings(candidate, profile.start_tolerance_s))
     session_id = candidate.session_id
