@@ -19,6 +19,7 @@ import polars as pl
 import pyarrow as pa
 from prefect import get_run_logger, task
 
+from mass_ingest import progress
 from mass_ingest.candidates import SessionCandidate, candidates_to_table
 from mass_ingest.findings import Finding, finding
 from mass_ingest.groups import split_by_recording
@@ -162,21 +163,22 @@ def _gc_paused() -> Iterator[None]:
                 gc.enable()
 
 
-def discover_share(profile: Profile, share_name: str, progress: Callable[[int], None] | None = None,
+def discover_share(profile: Profile, share_name: str, progress: Callable[[int, int | None], None] | None = None,
                    chunk: tuple[int, int] = (0, 1)) -> tuple[pl.DataFrame, list[Finding]]:
     """Every session folder on one share as a candidate frame, plus findings about the share's tree.
 
     Args:
         profile: the validated profile.
         share_name: which of its shares to walk.
-        progress: called with the number of session folders read so far, after each one.
+        progress: called as ``progress(done, total)``: while the share is listed, with the session folders
+            found so far and ``None``; then, after each folder is read, with those read and all found.
         chunk: (i, n) to walk only the i-th of n interleaved parts of the share's subject folders.
     """
     with _gc_paused():
         return _discover_share(profile, share_name, progress, chunk)
 
 
-def _discover_share(profile: Profile, share_name: str, progress: Callable[[int], None] | None,
+def _discover_share(profile: Profile, share_name: str, progress: Callable[[int, int | None], None] | None,
                     chunk: tuple[int, int]) -> tuple[pl.DataFrame, list[Finding]]:
     share = profile.share(share_name)
     walker = Walker(share=share.name, root=share.root)
@@ -187,6 +189,8 @@ def _discover_share(profile: Profile, share_name: str, progress: Callable[[int],
         template = LayoutTemplate.compile(layout.template)
         for path, fields in session_folders(walker, template, chunk):
             matches.append((walker.rel(path), layout, template, path, fields, _folder_start(fields, template)))
+            if progress:
+                progress(len(matches), None)
     explained = set()
     for rel, *_, start in matches:
         if isinstance(start, datetime):
@@ -200,7 +204,9 @@ def _discover_share(profile: Profile, share_name: str, progress: Callable[[int],
     batch: list[SessionCandidate] = []
     tables: list[pa.Table] = []
     described_folders: set[str] = set()
-    for rel, layout, template, path, fields, start in matches:
+    for done, (rel, layout, template, path, fields, start) in enumerate(matches, 1):
+        if progress:
+            progress(done, len(matches))
         if rel in described_folders or (isinstance(start, str) and rel in explained):
             continue
         described = describe_session(walker, share, profile, layout, template, path, fields, start)
@@ -212,8 +218,6 @@ def _discover_share(profile: Profile, share_name: str, progress: Callable[[int],
         else:
             keys.append(rel)
             batch.append(described)
-        if progress:
-            progress(len(keys))
         if len(batch) >= _BATCH:
             tables.append(candidates_to_table(batch))
             batch = []
@@ -230,14 +234,12 @@ def discover_share_task(profile: Profile, share_name: str, ingest_id: str, chunk
                         chunks: int = 1) -> StageFrame:
     """Discovery of one share, persisted as parquet and cached for the rest of this ingest."""
     logger = get_run_logger()
-    started = last = time.monotonic()
+    started = time.monotonic()
+    part = f" part {chunk_index + 1}/{chunks}" if chunks > 1 else ""
 
-    def report(n: int) -> None:  # a line every 10 s, so a long walk is visibly alive
-        nonlocal last
-        if time.monotonic() - last >= 10:
-            last = time.monotonic()
-            logger.info(f"share {share_name} part {chunk_index + 1}/{chunks}: {n} session folders read "
-                        f"in {last - started:.0f} s")
+    def report(done: int, total: int | None) -> None:  # the run page's bar, the terminal's, or a line now and then
+        progress.report(f"discover-{share_name}-{chunk_index}", done, total, f"discovery of share {share_name}{part}",
+                        unit="session folders listed" if total is None else "session folders read")
 
     frame, findings = discover_share(profile, share_name, progress=report, chunk=(chunk_index, chunks))
     logger.info(f"share {share_name}: {frame.height} session folders, {len(findings)} findings on the share, "
