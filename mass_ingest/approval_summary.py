@@ -12,6 +12,7 @@ import base64
 
 import polars as pl
 
+from mass_ingest.candidates import OFFERED, Status, has_status, status_counts
 from mass_ingest.findings import CATALOGUE
 from mass_ingest.outcomes import outcome_counts
 
@@ -19,24 +20,20 @@ ROWS = 50  # rows per markdown table; the complete lists are table artifacts
 _CELL = 160  # characters of one finding's message in a cell
 
 # What the counts' columns mean, in the order shown: column -> statuses it counts.
-CATEGORIES: dict[str, tuple[str, ...]] = {
-    "ready": ("ready",),
-    "quarantined": ("quarantined",),
-    "pending": ("pending",),
-    "in pipeline": ("duplicate",),
-    "copy": ("copy",),
-    "moved or new data": ("moved", "update"),
-    "excluded": ("excluded",),
+CATEGORIES: dict[str, tuple[Status, ...]] = {
+    "ready": (Status.READY,),
+    "quarantined": (Status.QUARANTINED,),
+    "pending": (Status.PENDING,),
+    "in pipeline": (Status.DUPLICATE,),
+    "copy": (Status.COPY,),
+    "moved or new data": (Status.MOVED, Status.UPDATE),
+    "excluded": (Status.EXCLUDED,),
 }
 
 
-# What an approval lets in: new sessions, and known ones that moved or gained data.
-OFFERED = ("ready", "moved", "update")
-
-
 def offered(frame: pl.DataFrame) -> pl.DataFrame:
-    """The candidates the approval offers for insertion."""
-    return frame.filter(pl.col("status").is_in(OFFERED))
+    """The candidates the approval offers for insertion (:data:`mass_ingest.candidates.OFFERED`)."""
+    return frame.filter(has_status(*OFFERED))
 
 
 def _wrapped(text: str, width: int) -> str:
@@ -78,7 +75,7 @@ def counts_by(frame: pl.DataFrame, key: str) -> pl.DataFrame:
         keyed = keyed.with_columns(pl.when(pl.col(key).list.len() > 0).then(key)).explode(key)
     keyed = keyed.with_columns(pl.col(key).cast(pl.String).fill_null("(none)"))
     return (keyed.group_by(key)
-            .agg(*[pl.col("status").is_in(list(s)).sum().alias(c) for c, s in CATEGORIES.items()])
+            .agg(*[has_status(*s).sum().alias(c) for c, s in CATEGORIES.items()])
             .sort(["ready", key], descending=[True, False]))
 
 
@@ -146,7 +143,7 @@ def approval_markdown(frame: pl.DataFrame, profile_name: str, profile_hash: str,
         compact: for the approval form (about 420 px wide): no time pictures, no per-share or per-project
             tables; ``full_summary`` links to the page that has them.
     """
-    by = dict(frame.group_by("status").len().iter_rows())
+    by = status_counts(frame)
     outcomes = outcome_counts(frame)
     per = {key: counts_by(frame, key) for key in ("share", "projects")}
     per["projects"] = per["projects"].rename({"projects": "project"})
