@@ -49,16 +49,17 @@ def _wrapped(text: str, width: int) -> str:
 
 
 def markdown_table(rows: pl.DataFrame, columns: list[str], what: str = "rows", limit: int = ROWS,
-                   wrap: int | None = None) -> str:
+                   wrap: int | dict[str, int] | None = None) -> str:
     """A markdown table of ``columns``, cut after ``limit`` rows with "... and N more <what>"; cells longer
-    than ``wrap`` characters are broken into lines (both UIs show the <br>)."""
+    than ``wrap`` characters (or ``wrap[column]``) are broken into lines (both UIs show the <br>)."""
     if rows.is_empty():
         return "_none_\n"
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for row in rows.head(limit).select(columns).iter_rows():
         cells = ["" if v is None else str(v).replace("|", "\\|").replace("\n", " ") for v in row]
         if wrap:
-            cells = [_wrapped(c, wrap) for c in cells]
+            widths = wrap if isinstance(wrap, dict) else dict.fromkeys(columns, wrap)
+            cells = [_wrapped(c, widths[col]) if widths.get(col) else c for c, col in zip(cells, columns, strict=True)]
         lines.append("| " + " | ".join(cells) + " |")
     if rows.height > limit:
         lines.append(f"\n... and {rows.height - limit} more {what}")
@@ -80,6 +81,10 @@ def counts_by(frame: pl.DataFrame, key: str) -> pl.DataFrame:
 
 
 _EXAMPLES = 3  # example sessions per quarantine reason
+
+
+def _n(count: int, one: str, many: str = "") -> str:
+    return f"{count:,} {one if count == 1 else many or one + 's'}"
 
 
 def png_uri(png: bytes) -> str:
@@ -157,8 +162,8 @@ def approval_markdown(frame: pl.DataFrame, profile_name: str, profile_hash: str,
     headline = (f"**{outcomes['insert']:,} to insert** ({by.get('ready', 0):,} ready to insert"
                 + (f", {by.get('moved', 0):,} moved, {by.get('update', 0):,} with new data" if known else "")
                 + f"), **{outcomes['quarantined']:,} quarantined**, {outcomes['pending']:,} pending (still arriving), "
-                f"{outcomes['held']:,} held, {outcomes['duplicate']:,} duplicates ({by.get('duplicate', 0):,} "
-                f"already in the pipeline, {by.get('copy', 0):,} copies within this batch), "
+                f"{outcomes['held']:,} held, {_n(outcomes['duplicate'], 'duplicate')} ({by.get('duplicate', 0):,} "
+                f"already in the pipeline, {_n(by.get('copy', 0), 'copy', 'copies')} within this batch), "
                 f"{outcomes['excluded']:,} excluded by the profile.")
     quality = (f"Quality: [the report of every expectation and every failure]({quality_report}) (Great "
                "Expectations), each failure with its session, the value found and what was expected.\n\n"
@@ -170,24 +175,25 @@ def approval_markdown(frame: pl.DataFrame, profile_name: str, profile_hash: str,
         pictures += f"![Sessions by what approval does, and quarantined sessions by reason]({png_uri(counts)})\n\n"
     timeline = "" if compact else "".join(f"![{caption}]({png_uri(png)})\n\n" for caption, png in timelines or [])
     reason_table = (markdown_table(reasons, ["reason", "sessions", "examples"], "reasons", limit=reasons.height,
-                                   wrap=40 if compact else 70)
+                                   wrap={"reason": 18, "examples": 34} if compact else {"reason": 30, "examples": 56})
                     if reasons.height else "_none quarantined_\n")
+    ids = f"Ingest `{ingest_id}`, profile hash `{profile_hash}`.\n\n"
+    lists = ("\n## Complete lists (every session, searchable; problems first)\n"
+             + _links(links or {}, list_titles or {}, list_counts) + "\n" + quality)
+    if compact:  # the approval form shows only a small box of it in one UI: what decides comes first
+        return (f"### Approve ingest of profile `{profile_name}`\n\n" + headline + "\n\n"
+                + (f"[The whole review page]({full_summary}): sessions over time, per subject, per share and "
+                   "per project.\n\n" if full_summary else "")
+                + pictures + "## Why sessions are quarantined\n" + reason_table + lists + ids
+                + "Approve below, optionally leaving sessions out by id or glob.\n")
     return (
-        f"# Approve ingest of profile `{profile_name}`\n\n"
-        f"Ingest `{ingest_id}`, profile hash `{profile_hash}`.\n\n"
-        + headline + "\n\n"
-        + (f"[The whole review page]({full_summary}): sessions over time, per subject, per share and per "
-           "project.\n\n" if full_summary else "")
-        + pictures
-        + "## Why sessions are quarantined\n" + reason_table
-        + "\n## Complete lists (every session, searchable; problems first)\n"
-        + _links(links or {}, list_titles or {}, list_counts) + "\n" + quality
-        + ("" if compact else
-           "## Per share\n" + markdown_table(per["share"], ["share", *columns], "shares")
-           + "\n## Per project\n" + markdown_table(per["projects"], ["project", *columns], "projects"))
+        f"# Approve ingest of profile `{profile_name}`\n\n" + ids + headline + "\n\n" + pictures
+        + "## Why sessions are quarantined\n" + reason_table + lists
+        + "## Per share\n" + markdown_table(per["share"], ["share", *columns], "shares")
+        + "\n## Per project\n" + markdown_table(per["projects"], ["project", *columns], "projects")
         + ("\n## Sessions per subject over time\n" + timeline if timeline else "")
         + "\nEvery candidate with its decision and reasons: `mass-ingest validate PROFILE --json`.\n"
         "What is offered for insertion is the complete list above: if an approved session's folder changes "
         "before insertion (a file added, removed or modified), the run inserts nothing and asks for a new run.\n"
-        "Approve below, optionally leaving sessions out by id or glob.\n"
+        "Approve in the run's form (Resume), optionally leaving sessions out by id or glob.\n"
     )

@@ -3,7 +3,7 @@
 One call, :func:`report`, from the stage's thin Prefect layer (a callback of the walk, a chunk of
 insertion). Inside a Prefect run it keeps a *progress artifact* per key up to date (the run page
 shows the bar); on a terminal it draws a rich progress bar; otherwise (a worker's log, a pipe) it
-prints a plain line now and then. Updates are throttled, so calling it per folder costs little.
+prints a plain line to stderr now and then. Updates are throttled, so calling it per folder costs little.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def _terminal(state: _State, key: str, done: int, total: int | None, what: str, 
         return
     now = time.monotonic()
     if (final and not state.done_shown) or now - state.last_line >= _LINE_EVERY_S:
-        print(text, flush=True)
+        print(text, file=sys.stderr, flush=True)  # stdout may be a --json answer
         state.last_line, state.done_shown = now, final
 
 

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import polars as pl
 
+from mass_ingest.findings import CATALOGUE
 from mass_ingest.outcomes import OUTCOMES, PROBLEMS, outcome_of
 
 TABLE_ROWS = 5_000  # rows per table artifact: the UI stays quick; a longer list gets more parts
 
 # list key -> (title, statuses). The order is the summary's.
 LISTS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "quarantined": ("Quarantined: not inserted, with every reason", ("quarantined",)),
+    "quarantined": ("Quarantined: not inserted; every failed check, the value found and expected",
+                    ("quarantined",)),
     "pending": ("Pending: still arriving, looked at again by the next run", ("pending",)),
     "held": ("Held back by a person: not offered until released", ("held",)),
     "insert": ("To insert when approved", OUTCOMES["insert"][0]),
@@ -42,9 +44,9 @@ def _start() -> pl.Expr:
     return pl.col("session_start").dt.strftime("%Y-%m-%d %H:%M").fill_null("unknown")
 
 
-def _base(rows: pl.DataFrame) -> list[pl.Expr]:
-    return [pl.col("session_id").alias("session"), pl.col("subject").fill_null(""), _start().alias("start"),
-            pl.col("share"), pl.col("rel_path").alias("folder")]
+def _where() -> list[pl.Expr]:
+    """The columns that say where a session is: last, as the UIs never wrap a table cell."""
+    return [_start().alias("start"), pl.col("share"), pl.col("rel_path").alias("folder")]
 
 
 def _held_reason(frame: pl.DataFrame) -> pl.Expr:
@@ -54,30 +56,42 @@ def _held_reason(frame: pl.DataFrame) -> pl.Expr:
     return pl.lit("held by a person")
 
 
+def _failures(rows: pl.DataFrame) -> pl.DataFrame:
+    """One row per failed expectation of each quarantined session: what failed, the value found, expected."""
+    titles = {code.removeprefix("QUALITY.").lower(): text for code, (_, text) in CATALOGUE.items()
+              if code.startswith("QUALITY.")}
+    exploded = rows.select("session_id", "session_start", "share", "rel_path", "findings").explode("findings")
+    found = exploded.filter(pl.col("findings").struct.field("stage") == "quality").with_columns(
+        pl.col("findings").struct.field("code").str.replace("QUALITY.", "", literal=True).str.to_lowercase()
+        .alias("_check"))
+    return found.sort("_check", "session_id").select(
+        pl.col("session_id").alias("session"),
+        pl.col("_check").replace_strict(titles, default=pl.col("_check")).alias("failed"),
+        pl.col("findings").struct.field("found").fill_null("").alias("found"),
+        pl.col("findings").struct.field("expected").fill_null("").alias("expected"),
+        pl.col("findings").struct.field("message").alias("reason"), *_where())
+
+
 def review_lists(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
     """List key (:data:`LISTS`) -> its rows, every matching candidate, problems first within the list.
 
-    - quarantined: by the first failed expectation, then session, with every reason and the values found;
+    The UIs never wrap a table cell, so the columns a person decides on come first (the session,
+    what is wrong or what goes in) and where it is comes last (start, share, folder).
+
+    - quarantined: one row per failed expectation (a session failing two is listed twice), by what failed;
     - insert: sessions with warnings first, then new before moved or updated, then by session;
     - the others by session.
     """
     lists: dict[str, pl.DataFrame] = {}
     for key, (_, statuses) in LISTS.items():
         rows = frame.filter(pl.col("status").is_in(list(statuses)))
+        session = pl.col("session_id").alias("session")
         if key == "quarantined":
-            found = (pl.col("findings").list.filter(pl.element().struct.field("stage") == "quality")
-                     .list.eval(pl.format("{}: found {}, expected {}", pl.element().struct.field("code")
-                                          .str.replace("QUALITY.", "", literal=True).str.to_lowercase(),
-                                          pl.element().struct.field("found").fill_null("?"),
-                                          pl.element().struct.field("expected").fill_null("?")))
-                     .list.join(_SEP)) if "findings" in rows.columns else pl.lit("")
-            table = rows.sort(pl.col("quality_failures").list.first(), "session_id", nulls_last=True).select(
-                *_base(rows), pl.col("quality_failures").list.len().alias("failures"),
-                _text("quality_reasons").alias("reasons"), found.alias("values found"))
+            table = _failures(rows)
         elif key == "pending":
-            table = rows.sort("session_id").select(*_base(rows), _text("pending_reasons").alias("why"))
+            table = rows.sort("session_id").select(session, _text("pending_reasons").alias("why"), *_where())
         elif key == "held":
-            table = rows.sort("session_id").select(*_base(rows), _held_reason(rows).alias("why"))
+            table = rows.sort("session_id").select(session, _held_reason(rows).alias("why"), *_where())
         elif key == "insert":
             what = (pl.when(pl.col("status") == "update")
                     .then(pl.format("new data: {}", pl.col("new_parts").list.join(", ")))
@@ -85,15 +99,16 @@ def review_lists(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
                     .otherwise(pl.lit("new session")))
             table = (rows.with_columns(_warnings().alias("_warnings"), (pl.col("status") != "ready").alias("_known"))
                      .sort([pl.col("_warnings") == "", "_known", "session_id"])
-                     .select(*_base(rows), what.alias("what"), pl.col("probes").list.len().alias("probes"),
-                             _text("projects").alias("projects"), pl.col("_warnings").alias("warnings")))
+                     .select(session, what.alias("what"), pl.col("probes").list.len().alias("probes"),
+                             _text("projects").alias("projects"), pl.col("_warnings").alias("warnings"), *_where()))
         elif key == "duplicates":
             kind = pl.when(pl.col("status") == "copy").then(pl.lit("copy in this batch")).otherwise(
                 pl.lit("in the pipeline"))
-            table = rows.sort("session_id").select(*_base(rows), kind.alias("kind"),
-                                                   pl.col("dedup_reason").fill_null("").alias("why"))
+            table = rows.sort("session_id").select(session, kind.alias("kind"),
+                                                   pl.col("dedup_reason").fill_null("").alias("why"), *_where())
         else:
-            table = rows.sort("session_id").select(*_base(rows), pl.col("excluded_by").fill_null("").alias("rule"))
+            table = rows.sort("session_id").select(session, pl.col("excluded_by").fill_null("").alias("rule"),
+                                                   *_where())
         lists[key] = table
     return lists
 

@@ -59,8 +59,8 @@ class TestMarkdown:
         assert "**3,000 to insert** (3,000 ready to insert), **121 quarantined**" in markdown
         assert "| N | 2000 | 121 |" in markdown and "| backup | 1000 | 0 |" in markdown
         # Reasons grouped: one row per failed expectation, most sessions first, with examples.
-        assert "| the subject is not in the database | 121 | `m1/3120`: subject 'm1' is not known<br>`m9/3000`:" \
-            in markdown
+        assert ("| the subject is not in the<br>database | 121 | `m1/3120`: subject 'm1' is not known<br>`m9/3000`:"
+                in markdown)
         assert "… and 118 more |" in markdown
         assert "| an .ap.bin is empty (0 bytes) | 1 | `m1/3120`: probe_1/x.ap.bin is empty |" in markdown
         assert "- **To insert when approved** (3,000): [review-insert](../../artifacts/artifact/abc)" in markdown
@@ -96,7 +96,10 @@ class TestLists:
                                                                "findings": [_warning("EPHYS.X", "odd")]},
                         {"status": "update", "subject": "m3", "new_parts": ["probe_2"]},
                         {"status": "quarantined", "subject": "m9", "quality_failures": ["subject_known"],
-                         "quality_reasons": ["subject 'm9' is not known"]},
+                         "quality_reasons": ["subject 'm9' is not known"],
+                         "findings": [{**_warning("QUALITY.SUBJECT_KNOWN", "subject 'm9' is not known"),
+                                       "severity": "ERROR", "stage": "quality", "found": "subject 'm9'",
+                                       "expected": "a subject in the database"}]},
                         {"status": "copy", "subject": "m2", "dedup_reason": "same files as N:x"},
                         {"status": "pending", "subject": "m4", "pending_reasons": ["still copied"]}] * 700)
         lists = review_lists(frame)
@@ -105,7 +108,10 @@ class TestLists:
         insert = lists["insert"]
         assert insert["warnings"][:700].str.starts_with("EPHYS.X at p: odd").all()  # warnings first
         assert insert["what"][700:1400].eq("new session").all() and insert["what"][-1] == "new data: probe_2"
-        assert lists["quarantined"]["reasons"][0] == "subject 'm9' is not known"
+        assert lists["quarantined"].row(0, named=True) | {"start": None, "folder": None} == {
+            "session": lists["quarantined"]["session"][0], "failed": "the subject is not in the database",
+            "found": "subject 'm9'", "expected": "a subject in the database", "reason": "subject 'm9' is not known",
+            "start": None, "share": "N", "folder": None}
         assert parts(insert, 1000)[-1][-1]["session"] == insert["session"][-1] and len(parts(insert, 1000)) == 3
 
     def test_subjects_with_problems_come_first(self):
