@@ -248,10 +248,12 @@ def discover(
             entry["findings"].append(access.finding.model_dump(mode="json"))
         if access.readable:
             started = time.perf_counter()
-            frame, findings = discover_share(prof, access.share, progress=lambda done, total, name=access.share:
-                                             progress.report(f"discover-{name}", done, total, f"share {name}",
-                                                             unit="folders listed" if total is None else
-                                                             "session folders read", artifact=False))
+            def shown(done: int, total: int | None, name: str = access.share) -> None:
+                progress.report(f"discover-{name}", done, total, f"share {name}", artifact=False,
+                                unit="folders listed" if total is None else "session folders read")
+
+            frame, findings = discover_share(prof, access.share, progress=shown,
+                                             on_listed=lambda n, shown=shown: shown(n, None))
             entry["seconds"] = round(time.perf_counter() - started, 3)
             entry["findings"] += [f.model_dump(mode="json") for f in findings]
             for candidate in frame_to_candidates(frame):
