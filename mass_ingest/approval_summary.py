@@ -83,6 +83,16 @@ def counts_by(frame: pl.DataFrame, key: str) -> pl.DataFrame:
 _EXAMPLES = 3  # example sessions per quarantine reason
 
 
+def new_subjects(frame: pl.DataFrame) -> pl.DataFrame:
+    """Subjects the offered sessions name that the pipeline does not know (``subject``, ``sessions``,
+    ``created``: "new subject S will be created"): insertion creates them, as the lab allows for imaging."""
+    if "new_subject" not in frame.columns:
+        return pl.DataFrame(schema={"subject": pl.String, "sessions": pl.UInt32, "created": pl.String})
+    return (offered(frame).filter(pl.col("new_subject")).group_by("subject").agg(pl.len().alias("sessions"))
+            .sort("subject").with_columns(pl.format("new subject {} will be created", "subject").alias("created")))
+
+
+
 def _n(count: int, one: str, many: str = "") -> str:
     return f"{count:,} {one if count == 1 else many or one + 's'}"
 
@@ -177,20 +187,25 @@ def approval_markdown(frame: pl.DataFrame, profile_name: str, profile_hash: str,
     reason_table = (markdown_table(reasons, ["reason", "sessions", "examples"], "reasons", limit=reasons.height,
                                    wrap={"reason": 18, "examples": 34} if compact else {"reason": 30, "examples": 56})
                     if reasons.height else "_none quarantined_\n")
+    created = new_subjects(frame)
+    creates = (f"{_n(created.height, 'new subject')} will be created on insertion (their details are left for a "
+               "person: `mass-ingest todo`).\n\n" if created.height else "")
     ids = f"Ingest `{ingest_id}`, profile hash `{profile_hash}`.\n\n"
     lists = ("\n## Complete lists (every session, searchable; problems first)\n"
              + _links(links or {}, list_titles or {}, list_counts) + "\n" + quality)
     if compact:  # the approval form shows only a small box of it in one UI: what decides comes first
-        return (f"### Approve ingest of profile `{profile_name}`\n\n" + headline + "\n\n"
+        return (f"### Approve ingest of profile `{profile_name}`\n\n" + headline + "\n\n" + creates
                 + (f"[The whole review page]({full_summary}): sessions over time, per subject, per share and "
                    "per project.\n\n" if full_summary else "")
                 + pictures + "## Why sessions are quarantined\n" + reason_table + lists + ids
                 + "Approve below, optionally leaving sessions out by id or glob.\n")
     return (
-        f"# Approve ingest of profile `{profile_name}`\n\n" + ids + headline + "\n\n" + pictures
+        f"# Approve ingest of profile `{profile_name}`\n\n" + ids + headline + "\n\n" + creates + pictures
         + "## Why sessions are quarantined\n" + reason_table + lists
         + "## Per share\n" + markdown_table(per["share"], ["share", *columns], "shares")
         + "\n## Per project\n" + markdown_table(per["projects"], ["project", *columns], "projects")
+        + ("\n## New subjects (created on insertion)\n" + markdown_table(created, ["created", "sessions"], "subjects")
+           if created.height else "")
         + ("\n## Sessions per subject over time\n" + timeline if timeline else "")
         + "\nEvery candidate with its decision and reasons: `mass-ingest validate PROFILE --json`.\n"
         "What is offered for insertion is the complete list above: if an approved session's folder changes "

@@ -25,7 +25,8 @@ CONTEXT = QualityContext(implanted_probes={"m1": 1, "m2": 2}, implanted_serials=
                          now=NOW, now_epoch=NOW.timestamp(), not_before=datetime(2015, 1, 1))
 QUALITY_COLUMNS = {"quality_passed": pl.Boolean, "quality_failures": pl.List(pl.String),
                    "quality_reasons": pl.List(pl.String)}
-STAGE_COLUMNS = {**QUALITY_COLUMNS, "pending_reasons": pl.List(pl.String)}  # every column the stage adds
+STAGE_COLUMNS = {**QUALITY_COLUMNS, "pending_reasons": pl.List(pl.String),  # every column the stage adds
+                 "new_subject": pl.Boolean}
 
 
 def _probe(n: int, **changes: object) -> ProbeRecording:
@@ -361,7 +362,7 @@ class TestModalitySuites:
     def test_ephys_is_judged_on_everything_and_imaging_only_on_what_a_session_without_probes_has(self) -> None:
         assert expectations_for("ephys") == EXPECTATIONS
         assert expectations_for("imaging") == (
-            "subject_known", "session_start_parsed", "session_start_not_in_future", "session_start_not_before",
+            "session_start_parsed", "session_start_not_in_future", "session_start_not_before",
             "no_discovery_errors", "session_key_unique")
 
     def test_an_imaging_session_is_not_judged_on_probe_counts(self) -> None:
@@ -381,7 +382,7 @@ class TestModalitySuites:
         assert out["rel_path"].to_list() == frame["rel_path"].to_list()
         assert out["quality_failures"].to_list() == [[], ["probe_count_matches_implants"]] * 2
         assert [(r.suite_name, len(r.results)) for r in results] == [
-            ("mass-ingest-quality-imaging", 6), ("mass-ingest-quality-ephys", len(EXPECTATIONS))]
+            ("mass-ingest-quality-imaging", 5), ("mass-ingest-quality-ephys", len(EXPECTATIONS))]
 
     def test_a_suite_chosen_for_a_modality_replaces_its_default(self) -> None:
         frame = candidates_to_frame([_candidate("s", subject="m2", probes=[_probe(1, bin_size=0)])])

@@ -32,7 +32,8 @@ def check_quality_with_results(
         return frame.with_columns(pl.lit(True).alias("quality_passed"),
                                   pl.lit([], dtype=pl.List(pl.String)).alias("quality_failures"),
                                   pl.lit([], dtype=pl.List(pl.String)).alias("quality_reasons"),
-                                  pl.lit([], dtype=pl.List(pl.String)).alias("pending_reasons")), []
+                                  pl.lit([], dtype=pl.List(pl.String)).alias("pending_reasons"),
+                                  pl.lit(False).alias("new_subject")), []
 
     # 1. derive the checked values; 2. let GX judge each modality's rows on its suite;
     # 3. turn its verdicts into columns, and each failure into a finding.
@@ -73,6 +74,9 @@ def check_quality_with_results(
         verdicts["quality_reasons"],
         pending_reasons(frame, context),
         pl.concat_list(pl.col("findings"), verdicts["quality_findings"]).alias("findings"),
+        # A subject the pipeline does not know: quarantined where its suite asks subject_known (ephys),
+        # else created on insertion, which the approval summary says.
+        (~pl.col("subject").is_in(list(context.implanted_probes)).fill_null(True)).alias("new_subject"),
     ), results
 
 
@@ -103,11 +107,12 @@ def check_quality(frame: pl.DataFrame, context: QualityContext,
             modality not listed gets :func:`expectations_for` it.
 
     Returns:
-        ``frame`` in its order with four columns added: ``quality_passed`` (bool),
+        ``frame`` in its order with five columns added: ``quality_passed`` (bool),
         ``quality_failures`` (names of failed expectations, in :data:`EXPECTATIONS` order),
         ``quality_reasons`` (one sentence per failure, naming the values) and
-        ``pending_reasons`` (see :func:`pending_reasons`). An empty frame comes back empty
-        with the four columns, without running GX.
+        ``pending_reasons`` (see :func:`pending_reasons`) and ``new_subject`` (the pipeline does
+        not know the subject: created on insertion if the row goes in). An empty frame comes back empty
+        with the five columns, without running GX.
     """
     return check_quality_with_results(frame, context, expectations)[0]
 
