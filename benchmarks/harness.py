@@ -130,7 +130,7 @@ def child_discover(share: str, chunk: tuple[int, int], threads: int, max_paralle
     profile = bench_profile(share, max_parallel)
     walk_rss: list[tuple[int, int]] = []  # (sessions read, RSS kB) while walking
 
-    def sample(n: int) -> None:
+    def sample(n: int, total: int | None = None) -> None:  # progress(done, total); older code gave done only
         if n % 100 == 0:
             walk_rss.append((n, _rss_now_kb()))
 
