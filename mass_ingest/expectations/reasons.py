@@ -190,7 +190,24 @@ def found_for(context: QualityContext) -> dict[str, tuple[pl.Expr, pl.Expr]]:
             maintain_order=True).list.join(", "), pl.lit("no ERROR finding from discovery")),
         "session_key_unique": (pl.format("{} new folders with this subject and start", pl.col("n_same_key")),
                                pl.lit("one folder per subject and start")),
+        "file_size_plausible": (_found(bad_file_size(), "fileSizeBytes={}", probe("file_size_bytes")),
+                                pl.lit("fileSizeBytes above 0, a whole number of samples (2 bytes x nSavedChans)")),
+        "duration_plausible": (_found(bad_duration(context), "fileTimeSecs={}", probe("file_time_secs")),
+                               pl.lit(f"fileTimeSecs above 0, at most {context.max_duration_s:g} s, agreeing with "
+                                      "size / (2 x nSavedChans x imSampRate)")),
+        "serial_present": (_found(without_serial(), "serial {}", probe("serial")), pl.lit("a probe serial")),
+        "create_time_plausible": (_found(bad_create_time(context), "fileCreateTime={}",
+                                         probe("file_create_time").dt.strftime(_STAMP)),
+                                  pl.lit(f"{context.not_before.strftime(_STAMP)} to {context.now.strftime(_STAMP)}")),
+        "ap_bin_not_stalled": (_found(stalled_bin(context), "{} bytes", probe("bin_size")),
+                               pl.lit("the size its .ap.meta announces")),
     }
+
+
+def _found(failing: pl.Expr, what: str, value: pl.Expr) -> pl.Expr:
+    """'<meta>: <value>' of each probe failing, joined; a missing value reads 'missing'."""
+    return _per_probe(pl.when(failing).then(pl.format("{}: " + what, probe("meta_file"),
+                                                      value.cast(pl.String).fill_null("missing")))).list.join("; ")
 
 
 def pending_reasons(frame: pl.DataFrame, context: QualityContext) -> pl.Series:
