@@ -1,4 +1,5 @@
-"""The markdown a person reads at the approval pause: counts, the candidates and their findings, links.
+"""What a person reads about the candidates: the markdown at the approval pause (counts, the
+candidates and their findings, links), and each candidate's decision and reasons (`validate`).
 
 Readable for thousands of candidates: counts come first (per status, per share, per subject,
 per project), and every table is cut after :data:`ROWS` rows with "and N more".
@@ -125,3 +126,18 @@ def approval_markdown(frame: pl.DataFrame, profile_name: str, profile_hash: str,
         "(a file added, removed or modified), the run inserts nothing and asks for a new run.\n"
         "Approve below, optionally leaving sessions out by id or glob.\n"
     )
+
+
+def decision_rows(frame: pl.DataFrame) -> list[dict]:
+    """One object per candidate: what would happen to it and why."""
+    reasons = (pl.when(pl.col("status") == Status.QUARANTINED).then(pl.col("quality_reasons"))
+               .when(pl.col("status") == Status.PENDING).then(pl.col("pending_reasons"))
+               .when(pl.col("status") == Status.UPDATE).then(
+                   pl.col("new_parts").list.eval(pl.format("new since ingested: {}", pl.element())))
+               .when(pl.col("dedup_reason").is_not_null()).then(pl.concat_list(pl.col("dedup_reason")))
+               .otherwise(pl.lit([], dtype=pl.List(pl.String))))
+    return (frame.with_columns(reasons.alias("reasons"))
+            .select("session_id", "share", "rel_path", "subject", "session_start", "status", "reasons",
+                    "quality_failures", "duplicate_of", "projects")
+            .with_columns(pl.col("session_start").dt.strftime("%Y-%m-%dT%H:%M:%S"))
+            .to_dicts())

@@ -20,17 +20,15 @@ import pyarrow as pa
 from prefect import get_run_logger, task
 
 from mass_ingest.candidates import SessionCandidate, candidates_to_table
-from mass_ingest.findings import Finding, finding
+from mass_ingest.describe import describe_session, folder_start
+from mass_ingest.findings import Finding
 from mass_ingest.groups import split_by_recording
-from mass_ingest.layouts import LayoutTemplate, parse_session_start
-from mass_ingest.locations import canonical_location
-from mass_ingest.profile import Layout, Profile, Share
+from mass_ingest.layouts import LayoutTemplate
+from mass_ingest.profile import Profile
 from mass_ingest.stage_cache import STAGE_CACHE, StageFrame
-from mass_ingest.systems import SessionFiles, systems_for
 from mass_ingest.walk import Walker
 
 _BATCH = 1000  # candidates per arrow batch
-_SUSPICIOUS = ("_old", "_copy", "test", "backup")
 
 
 def session_folders(walker: Walker, template: LayoutTemplate,
@@ -53,84 +51,6 @@ def session_folders(walker: Walker, template: LayoutTemplate,
             next_frontier.extend((child, {**fields, **captured}) for child, captured in matches)
         frontier = next_frontier
     return frontier
-
-
-def start_time_findings(candidate: SessionCandidate, tolerance_s: float) -> list[Finding]:
-    """A finding per probe whose .meta fileCreateTime is far from the folder's start time."""
-    if candidate.session_start is None:
-        return []
-    out = []
-    for probe in candidate.probes:
-        if probe.file_create_time is None:
-            continue
-        gap = (probe.file_create_time - candidate.session_start).total_seconds()
-        if abs(gap) > tolerance_s:
-            out.append(finding(
-                "EPHYS.CREATE_TIME_MISMATCH", stage="discover", share=candidate.share,
-                path=f"{candidate.rel_path}/{probe.meta_file}",
-                message=f"fileCreateTime {probe.file_create_time:%Y-%m-%d %H:%M:%S} is {gap / 60:+.0f} min from the "
-                f"folder's start {candidate.session_start:%Y-%m-%d %H:%M:%S}; check the folder name",
-                expected=f"within {tolerance_s:g} s of the folder's start"))
-    return out
-
-
-def describe_session(walker: Walker, share: Share, profile: Profile, layout: Layout, template: LayoutTemplate,
-                     path: str, fields: dict[str, str], start: datetime | str) -> SessionCandidate:
-    """Read one session folder: what each recording system finds, exclusion and projects.
-
-    ``start`` is the folder's start time, or why its date did not parse (see :func:`_folder_start`).
-    """
-    rel = walker.rel(path)
-    subject = fields["subject"]
-    findings: list[Finding] = []
-    if isinstance(start, str):
-        findings.append(finding("DISCOVER.BAD_DATE", stage="discover", share=share.name, path=rel,
-                                message=f"folder date {start}; rename the folder to the layout's format "
-                                f"or exclude it", expected=template.template))
-        start = None
-    if any(marker in rel.rsplit("/", 1)[-1].lower() for marker in _SUSPICIOUS):
-        findings.append(finding("DISCOVER.SUSPICIOUS_COPY", stage="discover", share=share.name, path=rel,
-                                message="the folder name looks like an old, test or backup copy; "
-                                "exclude it in the profile if it is not a real session"))
-    # Problems met while listing this session's own folders belong to the session, so that a
-    # session with an unreadable probe folder is stopped, not taken as complete.
-    before = len(walker.findings)
-    files = walker.files_below(path)
-    findings.extend(walker.findings[before:])
-    del walker.findings[before:]
-    session = SessionFiles(share=share.name, session_rel=rel, subject=subject, files=files,
-                           combined=layout.combined)
-    found: dict[str, list] = {"probes": [], "bins_without_meta": [], "task_hints": [], "recordings": [],
-                              "outputs": []}
-    systems = []
-    for system in systems_for(layout.modality, layout.systems):
-        result = system.recognise(session)
-        findings.extend(result.findings)
-        if result.anything:  # else it found nothing to add
-            systems.append(system.name)
-            for key, values in found.items():
-                values.extend(getattr(result, key))
-    candidate = SessionCandidate(
-        share=share.name, rel_path=rel, location=canonical_location(share, rel), subject=subject,
-        session_start=start, modality=layout.modality, layout=template.template, systems=systems,
-        findings=findings, **found)
-    candidate.findings.extend(start_time_findings(candidate, profile.start_tolerance_s))
-    session_id = candidate.session_id
-    rule = profile.exclude.match(subject, session_id, rel, start)
-    if rule:
-        candidate.excluded_by = f"exclude {rule}"
-        candidate.findings.append(finding("DISCOVER.EXCLUDED", stage="discover", share=share.name, path=rel,
-                                          message=f"excluded by the profile ({candidate.excluded_by})"))
-    candidate.projects = [p.name for p in profile.projects if p.match(subject, session_id, rel, start)]
-    return candidate
-
-
-def _folder_start(fields: dict[str, str], template: LayoutTemplate) -> datetime | str:
-    """The start time the folder's name gives, or the reason it gives none."""
-    try:
-        return parse_session_start(fields, template.segments)
-    except ValueError as exc:
-        return str(exc)
 
 
 _gc_lock = threading.Lock()
@@ -186,7 +106,7 @@ def _discover_share(profile: Profile, share_name: str, progress: Callable[[int],
     for layout in share.layouts:
         template = LayoutTemplate.compile(layout.template)
         for path, fields in session_folders(walker, template, chunk):
-            matches.append((walker.rel(path), layout, template, path, fields, _folder_start(fields, template)))
+            matches.append((walker.rel(path), layout, template, path, fields, folder_start(fields, template)))
     explained = set()
     for rel, *_, start in matches:
         if isinstance(start, datetime):

@@ -251,20 +251,3 @@ def insert_chunk_task(approved: StageFrame, offset: int, length: int, timezone: 
     with outage_reported(f"inserting rows {offset}+{length} of ingest {ingest_id}"):
         return insert_sessions(approved.load(offset, length), timezone=timezone, ingest_id=ingest_id,
                                options=options)
-
-
-def sessions_inserted_by(ingest_id: str) -> int:
-    """Sessions in the pipeline that this ingest inserted (true after any number of resumes)."""
-    schema.activate()
-    return len(schema.Session & {"ingest_id": ingest_id})
-
-
-def sessions_changed_by(ingest_id: str) -> dict[str, int]:
-    """Known sessions this ingest added late parts to, and moves it recorded."""
-    schema.activate()
-    run = {"ingest_id": ingest_id}
-    own = (schema.Session & run).proj()
-    added = {(r["subject"], r["session_start"])
-             for table in (schema.Session.AddedRecording, schema.Session.Output)
-             for r in ((table & run) - own).proj().to_dicts()}
-    return {"updated": len(added), "moves_recorded": len(schema.Session.PreviousLocation & run)}
