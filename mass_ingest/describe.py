@@ -9,10 +9,11 @@ from datetime import datetime
 
 from mass_ingest.candidates import SessionCandidate
 from mass_ingest.findings import Finding, finding
+from mass_ingest.inferred_start import infer_start
 from mass_ingest.layouts import LayoutTemplate, parse_session_start
 from mass_ingest.locations import canonical_location
 from mass_ingest.profile import Layout, Profile, Share
-from mass_ingest.systems import SessionFiles, systems_for
+from mass_ingest.systems import SessionFiles, dlc, systems_for
 from mass_ingest.walk import Walker
 
 _SUSPICIOUS = ("_old", "_copy", "test", "backup")
@@ -99,10 +100,19 @@ def describe_session(walker: Walker, share: Share, profile: Profile, layout: Lay
             systems.append(system.name)
             for key, values in found.items():
                 values.extend(getattr(result, key))
+    findings.extend(dlc.attribute(session, found["outputs"], found["recordings"]))
+    inferred = False
+    if start is not None and not template.has_time_of_day and layout.combined:
+        # The name gives only the date: the start is read from the files (combined: false
+        # layouts read one per recording, in split_by_recording).
+        start, why = infer_start(found["recordings"], path, start.date(), profile.timezone, share=share.name,
+                                 rel_path=rel)
+        findings.extend(why)
+        inferred = start is not None
     candidate = SessionCandidate(
         share=share.name, rel_path=rel, location=canonical_location(share, rel), subject=subject,
-        session_start=start, modality=layout.modality, layout=template.template, systems=systems,
-        findings=findings, **found)
+        session_start=start, start_inferred=inferred, modality=layout.modality, layout=template.template,
+        systems=systems, findings=findings, **found)
     candidate.findings.extend(start_time_findings(candidate, profile.start_tolerance_s))
     session_id = candidate.session_id
     rule = profile.exclude.match(subject, session_id, rel, start)

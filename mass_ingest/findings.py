@@ -35,6 +35,10 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "DISCOVER.BAD_NAME": (Severity.WARNING, "a file or folder name is not valid UTF-8"),
     "DISCOVER.BAD_DATE": (Severity.ERROR, "a session folder name does not parse as the layout's date"),
     "DISCOVER.NOT_A_SESSION": (Severity.INFO, "a folder at session depth holds no recording"),
+    "DISCOVER.UNMATCHED_FOLDERS": (Severity.INFO, "folders at session depth fit no layout of the profile "
+                                   "(counted once per share, with examples)"),
+    "DISCOVER.START_INFERRED": (Severity.WARNING, "the folder gives no time of day; the start was read from its "
+                                "earliest acquisition file and needs a person to confirm it"),
     "DISCOVER.EXCLUDED": (Severity.INFO, "a session folder was excluded by a profile rule"),
     "DISCOVER.SUSPICIOUS_COPY": (Severity.WARNING, "the folder name suggests an old or test copy"),
     "META.EMPTY": (Severity.ERROR, "a SpikeGLX .meta file is empty"),
@@ -58,8 +62,15 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "IMAGING.COUNTER_GAP": (Severity.WARNING, "ScanImage file counters skip a number"),
     "IMAGING.START_FROM_MTIME": (Severity.INFO, "a recording's start time was taken from its first file's mtime"),
     "IMAGING.START_UNKNOWN": (Severity.WARNING, "a recording's start time could not be told from the folder's"),
+    "IMAGING.UNREADABLE_TIFF": (Severity.WARNING, "a ScanImage TIFF cannot be read by tifffile"),
+    "VIDEO.UNREADABLE": (Severity.WARNING, "a video file has no readable header"),
     "SUITE2P.INCOMPLETE": (Severity.WARNING, "a suite2p output lacks planes or files"),
+    "SUITE2P.EMPTY_PLANE": (Severity.WARNING, "a suite2p plane folder holds no file"),
     "DLC.INCOMPLETE": (Severity.WARNING, "a DeepLabCut result set lacks files"),
+    "DLC.NO_RECORDING": (Severity.WARNING, "a DeepLabCut folder's name matches no recording of its session"),
+    "DLC.AMBIGUOUS": (Severity.WARNING, "a DeepLabCut folder's name matches more than one recording"),
+    "EPHYS.META_RENAMED": (Severity.WARNING, "the only .ap.meta beside the only .ap.bin has another name: paired"),
+    "EPHYS.AMBIGUOUS_PAIR": (Severity.ERROR, "an .ap.bin has several possible .ap.meta partners (or the reverse)"),
     # sessions named by a lab's input file (mass-ingest import)
     "IMPORT.NOT_FOUND": (Severity.ERROR, "a session folder an input file names is not on the share"),
     "IMPORT.NO_LAYOUT": (Severity.ERROR, "a session folder an input file names fits none of its share's layouts"),

@@ -32,26 +32,55 @@ from mass_ingest.walk import Walker
 _BATCH = 1000  # candidates per arrow batch
 
 
-def session_folders(walker: Walker, template: LayoutTemplate,
-                    chunk: tuple[int, int] = (0, 1)) -> list[tuple[str, dict[str, str]]]:
+def session_folders(walker: Walker, template: LayoutTemplate, chunk: tuple[int, int] = (0, 1),
+                    unmatched: list[str] | None = None) -> list[tuple[str, dict[str, str]]]:
     """(path, captured fields) of every folder at the template's depth that fits it.
 
     Args:
         chunk: (i, n): keep only every n-th subject folder starting at the i-th (sorted by name),
             so n tasks can walk one share in parallel without overlap.
+        unmatched: when given, the paths of folders at the template's depth, below folders that
+            fit it, that do not fit it themselves (session-like folders of another format) are added.
     """
     index, count = chunk
     frontier: list[tuple[str, dict[str, str]]] = [(walker.root, {})]
-    for segment in template.segments:
+    last = len(template.segments) - 1
+    for level, segment in enumerate(template.segments):
         next_frontier = []
         for path, fields in frontier:
-            matches = [(child, captured) for name, child in walker.subfolders(path)
-                       if (captured := segment.match(name)) is not None]
+            matches = []
+            for name, child in walker.subfolders(path):
+                captured = segment.match(name)
+                if captured is not None:
+                    matches.append((child, captured))
+                elif unmatched is not None and level == last:
+                    unmatched.append(child)
             if count > 1 and "subject" in segment.field_names:
                 matches = matches[index::count]
             next_frontier.extend((child, {**fields, **captured}) for child, captured in matches)
         frontier = next_frontier
     return frontier
+
+
+_EXAMPLES = 5  # folders named in the unmatched-folders finding; the rest are counted
+
+
+def unmatched_folders_finding(share: str, rels: list[str], prefixes: list[str]) -> Finding | None:
+    """One INFO finding for the session-like folders no layout of the profile fits, or None when there are none.
+
+    They are not candidates: a folder of a format the profile does not describe is not a session
+    of it (the lab's analysis copies, another modality's days); a person reads the count and the
+    examples and adds a layout if they are sessions after all.
+    """
+    if not rels:
+        return None
+    common = prefixes[0] if prefixes and all(p == prefixes[0] for p in prefixes) else ""
+    under = f"{common}/" if common else "the share"
+    shown = ", ".join(rels[:_EXAMPLES]) + (f" and {len(rels) - _EXAMPLES} more" if len(rels) > _EXAMPLES else "")
+    folders = "folder" if len(rels) == 1 else "folders"
+    return finding("DISCOVER.UNMATCHED_FOLDERS", stage="discover", share=share, path=common,
+                   message=f"{len(rels)} {folders} under {under} match no layout of this profile (e.g. {shown}); "
+                   "they are not ingested: add a layout for their format if they are sessions")
 
 
 _gc_lock = threading.Lock()
@@ -131,10 +160,17 @@ def _discover_share(profile: Profile, share_name: str, progress: Callable[[int],
     # 1. Every layout's matches first: a folder that fits one layout's levels but not its date
     # (``imaging/60582`` under ``{subject}/{session_date}``) may be explained by another layout.
     matches = []
+    others: list[str] = []  # session-like folders a layout does not fit
+    prefixes = []
     for layout in share.layouts:
         template = LayoutTemplate.compile(layout.template)
-        for path, fields in session_folders(walker, template, chunk):
+        prefixes.append(template.prefix)
+        for path, fields in session_folders(walker, template, chunk, others):
             matches.append((walker.rel(path), layout, template, path, fields, folder_start(fields, template)))
+    unexplained = unmatched_folders_finding(share.name, sorted({walker.rel(p) for p in others} -
+                                                               {rel for rel, *_ in matches}), prefixes)
+    if unexplained:
+        walker.findings.append(unexplained)
     matches = _one_per_real_folder(walker, matches)
     walker.sessions = [m[3] for m in matches]
     explained = set()

@@ -27,7 +27,8 @@ def probe(field: str) -> pl.Expr:
 
 
 def bin_file() -> pl.Expr:
-    return probe("meta_file").str.replace(r"\.meta$", ".bin")
+    """The probe's .ap.bin as discovery paired it; never a name made from the .meta's (it may differ)."""
+    return pl.coalesce(probe("bin_file"), pl.format("the .ap.bin of {}", probe("meta_file")))
 
 
 def _probe_count(condition: pl.Expr) -> pl.Expr:
