@@ -167,6 +167,8 @@ class SessionCandidate(_Strict):
     start_inferred: bool = Field(False, description="True when the folder name gives no time of day and the start "
                                  "was read from the earliest acquisition file (ScanImage header time, else the "
                                  "file's modification time); a person confirms it.")
+    start_source: str = Field("", description="With start_inferred: what the start was read from, e.g. 'the "
+                              "ScanImage header of openfield_00001_00001.tif'; '' otherwise.")
     modality: str = "ephys"
     layout: str = ""
     probes: list[ProbeRecording] = Field(default_factory=list)
@@ -224,6 +226,7 @@ CANDIDATE_SCHEMA: dict[str, pl.DataType] = {
     "subject": pl.String,
     "session_start": pl.Datetime("us"),
     "start_inferred": pl.Boolean,
+    "start_source": pl.String,
     "modality": pl.String,
     "layout": pl.String,
     "probes": pl.List(_PROBE),

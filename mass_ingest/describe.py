@@ -14,7 +14,7 @@ from mass_ingest.layouts import LayoutTemplate, parse_session_start
 from mass_ingest.locations import canonical_location
 from mass_ingest.profile import Layout, Profile, Share
 from mass_ingest.systems import SessionFiles, dlc, systems_for
-from mass_ingest.walk import Walker
+from mass_ingest.walk import FileList, Walker
 
 _SUSPICIOUS = ("_old", "_copy", "test", "backup")
 
@@ -65,10 +65,12 @@ def start_time_findings(candidate: SessionCandidate, tolerance_s: float) -> list
 
 
 def describe_session(walker: Walker, share: Share, profile: Profile, layout: Layout, template: LayoutTemplate,
-                     path: str, fields: dict[str, str], start: datetime | str) -> SessionCandidate:
+                     path: str, fields: dict[str, str], start: datetime | str,
+                     listed: tuple[FileList, list[Finding]] | None = None) -> SessionCandidate:
     """Read one session folder: what each recording system finds, exclusion and projects.
 
     ``start`` is the folder's start time, or why its date did not parse (see :func:`folder_start`).
+    ``listed``: the folder's files and the problems met listing them, when already listed.
     """
     rel = walker.rel(path)
     subject = fields["subject"]
@@ -84,10 +86,14 @@ def describe_session(walker: Walker, share: Share, profile: Profile, layout: Lay
                                 "exclude it in the profile if it is not a real session"))
     # Problems met while listing this session's own folders belong to the session, so that a
     # session with an unreadable probe folder is stopped, not taken as complete.
-    before = len(walker.findings)
-    files = walker.files_below(path)
-    findings.extend(walker.findings[before:])
-    del walker.findings[before:]
+    if listed is None:
+        before = len(walker.findings)
+        files = walker.files_below(path)
+        findings.extend(walker.findings[before:])
+        del walker.findings[before:]
+    else:
+        files = listed[0]
+        findings.extend(listed[1])
     session = SessionFiles(share=share.name, session_rel=rel, subject=subject, files=files,
                            combined=layout.combined)
     found: dict[str, list] = {"probes": [], "bins_without_meta": [], "task_hints": [], "recordings": [],
@@ -101,17 +107,18 @@ def describe_session(walker: Walker, share: Share, profile: Profile, layout: Lay
             for key, values in found.items():
                 values.extend(getattr(result, key))
     findings.extend(dlc.attribute(session, found["outputs"], found["recordings"]))
-    inferred = False
+    inferred, source = False, ""
     if start is not None and not template.has_time_of_day and layout.combined:
         # The name gives only the date: the start is read from the files (combined: false
         # layouts read one per recording, in split_by_recording).
-        start, why = infer_start(found["recordings"], path, start.date(), profile.timezone, share=share.name,
-                                 rel_path=rel)
+        start, source, why = infer_start(found["recordings"], path, start.date(), profile.timezone,
+                                         share=share.name, rel_path=rel)
         findings.extend(why)
         inferred = start is not None
     candidate = SessionCandidate(
         share=share.name, rel_path=rel, location=canonical_location(share, rel), subject=subject,
-        session_start=start, start_inferred=inferred, modality=layout.modality, layout=template.template,
+        session_start=start, start_inferred=inferred, start_source=source, modality=layout.modality,
+        layout=template.template,
         systems=systems, findings=findings, **found)
     candidate.findings.extend(start_time_findings(candidate, profile.start_tolerance_s))
     session_id = candidate.session_id
