@@ -1,6 +1,9 @@
-"""After insertion: publish what still needs a person for this ingest (:mod:`mass_ingest.db.followup`
-reads it back from the database): a Prefect table and markdown artifact, and ``followup.csv`` in
-the run's folder; ``mass-ingest todo`` prints the same list for a subject or everything.
+"""After insertion: publish what still needs a person (mass_ingest/db/followup.py reads it).
+
+Tasks to confirm and arenas to enter (for every modality), inferred start times, clustering
+candidates without curator or curation time, recordings without a probe, and subjects the ingest
+created. The flow publishes it for its ingest as a Prefect table and markdown artifact and as
+``followup.csv`` in the run's folder; ``mass-ingest todo`` prints it and records what a person did.
 """
 
 from __future__ import annotations

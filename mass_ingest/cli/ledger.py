@@ -66,8 +66,10 @@ def todo(
     subject: Annotated[Optional[str], typer.Option(help="Only this subject.")] = None,
     run_id: Annotated[Optional[str], typer.Option("--run", help="Only what this ingest inserted.")] = None,
     as_json: JsonOpt = False,
+    show_all: Annotated[bool, typer.Option("--all", help="Print every item, not the first 50.")] = False,
 ) -> None:
     """What still needs manual entry per session: tasks to confirm, arenas, clustering details, probes."""
+    from mass_ingest import long_lists
     from mass_ingest.db.followup import followup_frame
 
     try:
@@ -78,7 +80,12 @@ def todo(
         print_json(frame.to_dicts())
         return
     columns = ("session_id", "need", "item", "detail")
-    out.print(table(f"to enter by hand ({frame.height} items)", columns, frame.select(columns).iter_rows()))
+    rows, more = long_lists.shown(frame.select(columns).rows(), show_all)
+    out.print(table(f"to enter by hand ({frame.height} items)", columns, rows))
+    if more:
+        out.print(more)
+    out.print(long_lists.totals("items to enter by hand", frame["need"].to_list())
+              + f", in {frame['session_id'].n_unique():,} sessions")
 
 
 @subjects_app.command("import")
