@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mass_ingest import progress, settings
 from mass_ingest.candidates import Status, has_status
+from mass_ingest.chunk_outcome import ChunkOutcome, Quarantined
 from mass_ingest.db import limits, schema
 from mass_ingest.db.connection import is_connection_error, outage_reported
 from mass_ingest.db.runs import record_quarantine
@@ -242,29 +243,6 @@ def insert_sessions(frame: pl.DataFrame, *, timezone: str, ingest_id: str,
                 table_for(name).insert(rows[name])
         _record_moves(moves, ingest_id)
     return fresh.height
-
-
-class Quarantined(BaseModel):
-    """An approved session insertion left out, with why (stored in the Quarantine table)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    candidate_id: str
-    share: str
-    rel_path: str
-    session_id: str
-    reasons: list[str]
-
-
-class ChunkOutcome(BaseModel):
-    """What one chunk did: sessions it inserted (in this execution, so a run reports its own work),
-    and the sessions it left out, each with the value and the limit (or the database's refusal)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    inserted: int = 0
-    quarantined: list[Quarantined] = Field(default_factory=list)
-    flow_run_id: str = ""
 
 
 def schema_problems(frame: pl.DataFrame, *, timezone: str, ingest_id: str, probes: ProbeIndex,

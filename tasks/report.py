@@ -9,11 +9,11 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from pydantic import BaseModel, ConfigDict
 
 from mass_ingest.candidates import Status, has_status
+from mass_ingest.chunk_outcome import ChunkOutcome
 from mass_ingest.db.runs import Decision, finish_ingest, record_quarantine
 from mass_ingest.db.sessions import sessions_changed_by, sessions_inserted_by
 from mass_ingest.profile import Profile
 from mass_ingest.stage_cache import StageFrame
-from tasks.insert import ChunkOutcome
 from tasks.review import publish_review
 
 

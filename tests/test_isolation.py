@@ -18,7 +18,8 @@ from mass_ingest.db.runs import Decision, record_quarantine
 from mass_ingest.profile import Share
 from tasks.approve import apply_decision
 from tasks.dedup import deduplicate, fetch_existing_sessions
-from tasks.insert import ChunkOutcome, insert_isolated, select_for_insertion
+from mass_ingest.chunk_outcome import ChunkOutcome
+from tasks.insert import insert_isolated, select_for_insertion
 
 pytestmark = pytest.mark.usefixtures("clean_database")
 
