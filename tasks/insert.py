@@ -19,7 +19,7 @@ import polars as pl
 from prefect import task
 from pydantic import BaseModel, ConfigDict, Field
 
-from mass_ingest import settings
+from mass_ingest import progress, settings
 from mass_ingest.candidates import Status, has_status
 from mass_ingest.db import schema
 from mass_ingest.db.connection import is_connection_error, outage_reported
@@ -260,8 +260,10 @@ def insert_chunk_task(approved: StageFrame, offset: int, length: int, timezone: 
                       options: InsertOptions | None = None) -> int:
     """One committed chunk; cached, so a re-run after a crash skips chunks already committed."""
     with outage_reported(f"inserting rows {offset}+{length} of ingest {ingest_id}"):
-        return insert_sessions(approved.load(offset, length), timezone=timezone, ingest_id=ingest_id,
-                               options=options)
+        inserted = insert_sessions(approved.load(offset, length), timezone=timezone, ingest_id=ingest_id,
+                                   options=options)
+    progress.report("insert", offset + length, approved.rows, "insertion", unit="approved sessions")
+    return inserted
 
 
 def sessions_inserted_by(ingest_id: str) -> int:

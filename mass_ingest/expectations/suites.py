@@ -47,6 +47,11 @@ SUITE_NAME = "mass-ingest-quality"
 META_KEY = "mass_ingest_expectation"
 
 
+def quality_code(name: str) -> str:
+    """The findings CATALOGUE code of an expectation's failure: 'subject_known' -> 'QUALITY.SUBJECT_KNOWN'."""
+    return f"QUALITY.{name.upper()}"
+
+
 def expectations_for(modality: str) -> tuple[str, ...]:
     """The default suite of a modality: every expectation for ephys (and an unknown modality),
     the probe-free ones but subject_known for imaging, tracking and behaviour."""
