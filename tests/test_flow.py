@@ -181,7 +181,7 @@ class TestCommandLine:
         result = cli("--help")
         assert result.returncode == 0
         for command in ("demo", "run", "import", "discover", "validate", "subjects", "approve", "reject", "db", "runs", "undo",
-                        "todo", "rescan", "deploy"):
+                        "todo", "sessions", "rescan", "deploy"):
             assert command in result.stdout
 
     def test_db_status_names_the_embedded_database_and_counts_what_it_holds(self):
