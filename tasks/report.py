@@ -39,6 +39,13 @@ class IngestCounts(BaseModel):
         return self.model_dump()
 
 
+def counts_rows(counts: IngestCounts) -> list[dict[str, str]]:
+    """The counts as one row per measure: a single row of 16 columns runs off the right edge in the UIs,
+    whose table cells never wrap (inserted, left_out and decision were out of sight)."""
+    return [{"what": name, "value": ", ".join(value) if isinstance(value, list) else str(value)}
+            for name, value in counts.model_dump().items()]
+
+
 def count(frame: pl.DataFrame, *statuses: Status) -> int:
     return frame.filter(has_status(*statuses)).height
 
@@ -82,7 +89,7 @@ def dry_run_outcome_task(profile: Profile, checked: StageFrame, ingest_id: str,
                    description=f"What an ingest would insert (dry run {ingest_id})")
     ready = count(frame, Status.READY)
     counts = ingest_counts(frame, ingest_id, f"dry run: {ready} ready, nothing inserted", unreadable_shares, 0)
-    create_table_artifact(key="dry-run-counts", table=[counts.model_dump(exclude={"unreadable_shares"})],
+    create_table_artifact(key="dry-run-counts", table=counts_rows(counts),
                           description=f"What an ingest would do (dry run {ingest_id})")
     return counts
 
@@ -101,7 +108,7 @@ def record_outcome_task(decided: StageFrame, decision: Decision, ingest_id: str,
                            sessions_changed_by(ingest_id))
     finish_ingest(ingest_id, counts.model_dump(exclude={"ingest_id", "unreadable_shares", "decision"}),
                   "completed" if decision.approved else "rejected")
-    create_table_artifact(key="ingest-counts", table=[counts.model_dump(exclude={"unreadable_shares"})],
+    create_table_artifact(key="ingest-counts", table=counts_rows(counts),
                           description=f"Outcome of ingest {ingest_id}")
     _publish_reasons(quarantined, "quality_reasons", "quarantine", "Quarantined")
     _publish_reasons(frame.filter(has_status(Status.PENDING)), "pending_reasons", "pending",
