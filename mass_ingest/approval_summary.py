@@ -113,9 +113,12 @@ def grouped_reasons(frame: pl.DataFrame, examples: int = _EXAMPLES) -> pl.DataFr
     ``sessions`` and ``examples`` (a few sessions with their sentence). Every failure counts, so a session
     failing two expectations is under both."""
     quarantined = frame.filter(pl.col("status") == "quarantined").select(
-        "session_id", "quality_failures", "quality_reasons").explode("quality_failures", "quality_reasons")
+        "session_id", "subject", "quality_failures", "quality_reasons").explode("quality_failures", "quality_reasons")
     titles = reason_titles()
-    grouped = (quarantined.drop_nulls("quality_failures").sort("session_id")
+    # Examples from different subjects where there are: three sessions of one animal tell less.
+    repeat = pl.col("subject").is_first_distinct().not_().over("quality_failures")
+    grouped = (quarantined.drop_nulls("quality_failures").sort("session_id").with_columns(repeat.alias("_repeat"))
+               .sort("_repeat", maintain_order=True)
                .group_by("quality_failures", maintain_order=True)
                .agg(pl.len().alias("sessions"),
                     pl.format("`{}`: {}", "session_id", pl.col("quality_reasons").str.slice(0, _CELL))

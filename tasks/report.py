@@ -42,6 +42,13 @@ class IngestCounts(BaseModel):
         return self.model_dump()
 
 
+def counts_rows(counts: IngestCounts) -> list[dict[str, str]]:
+    """The counts as one row per measure: a single row of 16 columns runs off the right edge in the UIs,
+    whose table cells never wrap (inserted, left_out and decision were out of sight)."""
+    return [{"what": name, "value": ", ".join(value) if isinstance(value, list) else str(value)}
+            for name, value in counts.model_dump().items()]
+
+
 def count(frame: pl.DataFrame, *statuses: Status) -> int:
     return frame.filter(has_status(*statuses)).height
 
@@ -85,7 +92,7 @@ def dry_run_outcome_task(profile: Profile, checked: StageFrame, ingest_id: str,
                    description=f"What an ingest would insert (dry run {ingest_id})")
     ready = count(frame, Status.READY)
     counts = ingest_counts(frame, ingest_id, f"dry run: {ready} ready, nothing inserted", unreadable_shares, 0)
-    create_table_artifact(key="dry-run-counts", table=[counts.model_dump(exclude={"unreadable_shares"})],
+    create_table_artifact(key="dry-run-counts", table=counts_rows(counts),
                           description=f"What an ingest would do (dry run {ingest_id})")
     return counts
 
@@ -123,7 +130,7 @@ def record_outcome_task(decided: StageFrame, decision: Decision, ingest_id: str,
     counts.inserted_by_this_run = sum(c.inserted for c in chunks if c.flow_run_id == this_run)
     finish_ingest(ingest_id, counts.model_dump(exclude={"ingest_id", "unreadable_shares", "decision"}),
                   "completed" if decision.approved else "rejected")
-    create_table_artifact(key="ingest-counts", table=[counts.model_dump(exclude={"unreadable_shares"})],
+    create_table_artifact(key="ingest-counts", table=counts_rows(counts),
                           description=f"Outcome of ingest {ingest_id}")
     if left_out_at_insert:
         quarantined = pl.concat([quarantined.select("session_id", "share", "rel_path", "quality_reasons"),
