@@ -12,6 +12,7 @@ import time
 
 import polars as pl
 
+from mass_ingest import progress
 from mass_ingest.candidates import frame_to_candidates
 from mass_ingest.findings import Finding
 from mass_ingest.profile import Profile
@@ -22,8 +23,12 @@ from tasks.discover import discover_share
 def discovery_report(profile: Profile, only: str | None = None) -> dict:
     """Each share's access, time and findings, and every candidate found (`mass-ingest discover --json`)."""
     def timed(share: str) -> tuple[pl.DataFrame, list[Finding], float]:
+        def shown(done: int, total: int | None) -> None:
+            progress.report(f"discover-{share}", done, total, f"share {share}", artifact=False,
+                            unit="folders listed" if total is None else "session folders read")
+
         started = time.perf_counter()
-        frame, findings = discover_share(profile, share)
+        frame, findings = discover_share(profile, share, progress=shown, on_listed=lambda n: shown(n, None))
         return frame, findings, round(time.perf_counter() - started, 3)
 
     access, found = scan_readable_shares(profile, timed, only=only)

@@ -205,7 +205,8 @@ def candidate_id(location: str) -> str:
 
 
 _FINDING = pl.Struct({"code": pl.String, "severity": pl.String, "stage": pl.String, "share": pl.String,
-                      "path": pl.String, "message": pl.String, "expected": pl.String})
+                      "path": pl.String, "message": pl.String, "expected": pl.String,
+                      "found": pl.String})
 _PROBE = pl.Struct({"folder": pl.String, "meta_file": pl.String, "bin_file": pl.String, "serial": pl.String,
                     "probe_type": pl.String, "part_number": pl.String, "n_saved_chans": pl.Int64,
                     "sample_rate": pl.Float64, "file_size_bytes": pl.Int64, "file_time_secs": pl.Float64,

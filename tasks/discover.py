@@ -28,6 +28,7 @@ import polars as pl
 import pyarrow as pa
 from prefect import get_run_logger, task
 
+from mass_ingest import progress
 from mass_ingest.candidates import SessionCandidate, candidates_to_table
 from mass_ingest.describe import describe_session, folder_start
 from mass_ingest.findings import Finding, finding
@@ -179,7 +180,7 @@ def _one_per_real_folder(walker: Walker, matches: list[tuple]) -> list[tuple]:
     return [m for m in matches if m[0] not in dropped]
 
 
-def discover_share(profile: Profile, share_name: str, progress: Callable[[int], None] | None = None,
+def discover_share(profile: Profile, share_name: str, progress: Callable[[int, int | None], None] | None = None,
                    chunk: tuple[int, int] = (0, 1), max_parallel: int | None = None,
                    on_listed: Callable[[int], None] | None = None,
                    listings: list[tuple[str, list[tuple[str, int, int]]]] | None = None,
@@ -189,7 +190,8 @@ def discover_share(profile: Profile, share_name: str, progress: Callable[[int], 
     Args:
         profile: the validated profile.
         share_name: which of its shares to walk.
-        progress: called with the number of session folders read so far, after each one (in this thread).
+        progress: called as ``progress(done, total)`` with the session folders read so far and all found,
+            after each one (in this thread).
         chunk: (i, n) to walk only the i-th of n interleaved parts of the share's subject folders.
         max_parallel: listings and reads in flight at once; the share's ``max_parallel`` unless given.
             1 walks in this thread alone. The result is the same for any value.
@@ -224,7 +226,7 @@ def _describe(walker: Walker, share: Share, profile: Profile, keep_listing: bool
     return split_by_recording(described, path, profile.timezone), rows
 
 
-def _discover_share(profile: Profile, share: Share, progress: Callable[[int], None] | None,
+def _discover_share(profile: Profile, share: Share, progress: Callable[[int, int | None], None] | None,
                     chunk: tuple[int, int], pool: Executor | None, threads: int, walker: Walker,
                     listings: list | None) -> tuple[pl.DataFrame, list[Finding]]:
     # 1. Every layout's matches first: a folder that fits one layout's levels but not its date
@@ -267,14 +269,14 @@ def _discover_share(profile: Profile, share: Share, progress: Callable[[int], No
     described = ordered_map(pool, lambda match: _describe(walker, share, profile, keep_listing, match), todo,
                             threads * _AHEAD)
     folder_rows = []
-    for (rel, *_), (parts, rows) in zip(todo, described):
+    for done, ((rel, *_), (parts, rows)) in enumerate(zip(todo, described), 1):
         if keep_listing:
             folder_rows.append((rel, rows))
         for part in parts:
             keys.append(f"{rel}#{part.group}" if part.group else rel)
             batch.append(part)
         if progress:
-            progress(len(keys))
+            progress(done, len(todo))
         if len(batch) >= _BATCH:
             tables.append(candidates_to_table(batch))
             batch = []
@@ -295,18 +297,16 @@ def discover_share_task(profile: Profile, share_name: str, ingest_id: str, chunk
                         chunks: int = 1) -> StageFrame:
     """Discovery of one share, persisted as parquet and cached for the rest of this ingest."""
     logger = get_run_logger()
-    started = last = time.monotonic()
+    started = time.monotonic()
+    part = f" part {chunk_index + 1}/{chunks}" if chunks > 1 else ""
 
-    def report(n: int) -> None:  # a line every 10 s, so a long walk is visibly alive
-        nonlocal last
-        if time.monotonic() - last >= 10:
-            last = time.monotonic()
-            logger.info(f"share {share_name} part {chunk_index + 1}/{chunks}: {n} session folders read "
-                        f"in {last - started:.0f} s")
+    def report(done: int, total: int | None) -> None:  # the run page's bar, the terminal's, or a line now and then
+        progress.report(f"discover-{share_name}-{chunk_index}", done, total, f"discovery of share {share_name}{part}",
+                        unit="folders listed" if total is None else "session folders read")
 
     listings: list = []
     frame, findings = discover_share(profile, share_name, progress=report, chunk=(chunk_index, chunks),
-                                     listings=listings)
+                                     listings=listings, on_listed=lambda n: report(n, None))
     logger.info(f"share {share_name}: {frame.height} session folders, {len(findings)} findings on the share, "
                 f"{time.monotonic() - started:.1f} s")
     # For the fingerprint shown at approval (tasks/recheck.py): what this walk listed, not walked again.

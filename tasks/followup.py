@@ -1,6 +1,9 @@
-"""After insertion: publish what still needs a person for this ingest (:mod:`mass_ingest.db.followup`
-reads it back from the database): a Prefect table and markdown artifact, and ``followup.csv`` in
-the run's folder; ``mass-ingest todo`` prints the same list for a subject or everything.
+"""After insertion: publish what still needs a person (mass_ingest/db/followup.py reads it).
+
+Tasks to confirm and arenas to enter (for every modality), inferred start times, clustering
+candidates without curator or curation time, recordings without a probe, and subjects the ingest
+created. The flow publishes it for its ingest as a Prefect table and markdown artifact and as
+``followup.csv`` in the run's folder; ``mass-ingest todo`` prints it and records what a person did.
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from mass_ingest.approval_summary import markdown_table
-from mass_ingest.db.followup import followup_counts, followup_frame
+from mass_ingest.db.followup import FOLLOWUP_SCHEMA, followup_counts, followup_frame
 from mass_ingest.stage_cache import run_dir
 
+__all__ = ["FOLLOWUP_SCHEMA", "followup_counts", "followup_frame", "followup_markdown", "publish_followup"]
 ARTIFACT_ROWS = 1000  # the CSV holds every row; the Prefect table the first ones
 
 

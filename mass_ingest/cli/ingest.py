@@ -17,14 +17,18 @@ from mass_ingest.errors import InputFileError, MassIngestError, ProfileError
 
 def _run_flow(profile: Path, root: Path | None, approval, as_json: bool, title: str,
               input_file: Path | None = None) -> None:
+    from mass_ingest import progress
     from mass_ingest.db.followup import followup_counts, followup_frame
     from mass_ingest.db.runs import quarantined_rows
     from mass_ingest.prefect_api import stage_seconds
 
+    flow = flows_module("mass_ingest").mass_ingest
     started = time.perf_counter()
-    state = flows_module("mass_ingest").mass_ingest(
-        profile_path=str(profile), root=str(root) if root else None, approval=approval,
-        input_file=str(input_file.resolve()) if input_file else None, return_state=True)
+    try:
+        state = flow(profile_path=str(profile), root=str(root) if root else None, approval=approval,
+                     input_file=str(input_file.resolve()) if input_file else None, return_state=True)
+    finally:
+        progress.stop()  # the bars of discovery, quality and insertion stay on screen, complete
     counts = state.result(raise_on_failure=False)
     if isinstance(counts, BaseException):
         fail(counts, code=2 if isinstance(counts, (ProfileError, InputFileError)) else 1)
@@ -130,21 +134,26 @@ def discover(
     root: RootOpt = None,
     share: Annotated[Optional[str], typer.Option(help="Only this share (by name).")] = None,
     as_json: JsonOpt = False,
+    show_all: Annotated[bool, typer.Option("--all", help="Print every session, not the first 50.")] = False,
 ) -> None:
     """List the candidate sessions on the profile's shares, without touching the database."""
+    from mass_ingest import progress
     from mass_ingest.profile import load_profile
 
     try:
         prof = load_profile(profile)
         if root:
             prof = prof.with_root(str(root), share)
-        result = flows_module("validate").discovery_report(prof, share)
+        try:
+            result = flows_module("validate").discovery_report(prof, share)
+        finally:
+            progress.stop()
     except MassIngestError as exc:
         fail(exc)
     if as_json:
         print_json(result)
         return
-    render.discovered(prof.name, result)
+    render.discovered(prof.name, result, show_all)
 
 
 @app.command()

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from mass_ingest.cli import render
 from mass_ingest.cli.app import JsonOpt, app, db_app, subjects_app
 from mass_ingest.cli.render import fail, out, print_json, table
 from mass_ingest.errors import MassIngestError
@@ -66,6 +67,7 @@ def todo(
     subject: Annotated[Optional[str], typer.Option(help="Only this subject.")] = None,
     run_id: Annotated[Optional[str], typer.Option("--run", help="Only what this ingest inserted.")] = None,
     as_json: JsonOpt = False,
+    show_all: Annotated[bool, typer.Option("--all", help="Print every item, not the first 50.")] = False,
 ) -> None:
     """What still needs manual entry per session: tasks to confirm, arenas, clustering details, probes."""
     from mass_ingest.db.followup import followup_frame
@@ -77,8 +79,7 @@ def todo(
     if as_json:
         print_json(frame.to_dicts())
         return
-    columns = ("session_id", "need", "item", "detail")
-    out.print(table(f"to enter by hand ({frame.height} items)", columns, frame.select(columns).iter_rows()))
+    render.to_enter_by_hand(frame, show_all)
 
 
 @subjects_app.command("import")

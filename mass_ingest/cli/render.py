@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from mass_ingest import long_lists
 from mass_ingest.candidates import Status
 
 console = Console(stderr=True)
@@ -68,16 +69,42 @@ def what_needs_a_person(quarantined: list[dict], needs: list[dict], shown: int =
                                                         for r in needs) + "; `mass-ingest todo` lists them")
 
 
-def discovered(profile_name: str, result: dict) -> None:
-    """``mass-ingest discover``: the candidates, then each share's findings."""
+def discovered(profile_name: str, result: dict, show_all: bool = False) -> None:
+    """``mass-ingest discover``: the candidates (problems first), each share's findings, the totals."""
+    def kind(c: dict) -> str:
+        if c["excluded_by"]:
+            return "excluded"
+        return "with findings" if any(f["severity"] != "INFO" for f in c["findings"]) else "clean"
+
+    # Problems first: a long list is cut, and what needs a person must not be what is cut.
+    order = {"with findings": 0, "clean": 1, "excluded": 2}
+    candidates = sorted(result["candidates"], key=lambda c: (order[kind(c)], c["share"], c["rel_path"]))
+    rows, more = long_lists.shown(candidates, show_all)
     out.print(table(f"sessions found by profile {profile_name}",
                     ("session", "share", "folder", "probes", "findings", "excluded"),
                     ([c["session_id"], c["share"], c["rel_path"], str(len(c["probes"])),
                       "\n".join(f"{f['code']}" for f in c["findings"]), c["excluded_by"] or ""]
-                     for c in result["candidates"])))
-    for entry in result["shares"]:
-        for f in entry["findings"]:
-            out.print(f"{entry['share']}: {f['severity']} {f['code']} {f['path']}: {f['message']}")
+                     for c in rows)))
+    share_findings = [(entry["share"], f) for entry in result["shares"] for f in entry["findings"]]
+    lines, more_findings = long_lists.shown(share_findings, show_all)
+    for name, f in lines:
+        out.print(f"{name}: {f['severity']} {f['code']} {f['path']}: {f['message']}")
+    for line in (more, more_findings):
+        if line:
+            out.print(line)
+    out.print(long_lists.totals("sessions", (kind(c) for c in candidates))
+              + f" on {len(result['shares'])} share(s); {len(share_findings):,} findings about the shares")
+
+
+def to_enter_by_hand(frame, show_all: bool = False) -> None:
+    """``mass-ingest todo``: what needs manual entry (the first rows unless ``show_all``), and the totals."""
+    columns = ("session_id", "need", "item", "detail")
+    rows, more = long_lists.shown(frame.select(columns).rows(), show_all)
+    out.print(table(f"to enter by hand ({frame.height} items)", columns, rows))
+    if more:
+        out.print(more)
+    out.print(long_lists.totals("items to enter by hand", frame["need"].to_list())
+              + f", in {frame['session_id'].n_unique():,} sessions")
 
 
 def validated(profile_name: str, rows: list[dict], counts: dict[Status, int], access: list) -> None:
