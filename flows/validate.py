@@ -9,10 +9,10 @@ sessions), `discover` does not touch it.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import polars as pl
 
-from mass_ingest import progress
 from mass_ingest.candidates import frame_to_candidates
 from mass_ingest.findings import Finding
 from mass_ingest.profile import Profile
@@ -20,15 +20,19 @@ from tasks.access import ShareAccess, scan_readable_shares
 from tasks.discover import discover_share
 
 
-def discovery_report(profile: Profile, only: str | None = None) -> dict:
-    """Each share's access, time and findings, and every candidate found (`mass-ingest discover --json`)."""
-    def timed(share: str) -> tuple[pl.DataFrame, list[Finding], float]:
-        def shown(done: int, total: int | None) -> None:
-            progress.report(f"discover-{share}", done, total, f"share {share}", artifact=False,
-                            unit="folders listed" if total is None else "session folders read")
+def discovery_report(profile: Profile, only: str | None = None,
+                     progress: Callable[[str, int, int | None], None] | None = None) -> dict:
+    """Each share's access, time and findings, and every candidate found (`mass-ingest discover --json`).
 
+    ``progress(share, done, total)``: folders listed so far (``total`` None), then session folders read.
+    """
+    def timed(share: str) -> tuple[pl.DataFrame, list[Finding], float]:
         started = time.perf_counter()
-        frame, findings = discover_share(profile, share, progress=shown, on_listed=lambda n: shown(n, None))
+        if progress is None:
+            frame, findings = discover_share(profile, share)
+        else:
+            frame, findings = discover_share(profile, share, progress=lambda done, total: progress(share, done, total),
+                                             on_listed=lambda listed: progress(share, listed, None))
         return frame, findings, round(time.perf_counter() - started, 3)
 
     access, found = scan_readable_shares(profile, timed, only=only)

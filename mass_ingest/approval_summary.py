@@ -1,6 +1,5 @@
-"""What a person reads about the candidates: the markdown at the approval pause (headline counts, the
-pictures, why sessions are quarantined, grouped, with examples, and links to the complete lists), and
-each candidate's decision and reasons (`mass-ingest validate`).
+"""The markdown a person reads at the approval pause: headline counts, the pictures, why sessions are
+quarantined (grouped, with examples), and links to the complete lists.
 
 Readable for thousands of candidates: nothing here lists every session; the complete, ordered lists are
 table artifacts (:mod:`mass_ingest.review_tables`) this page links to, and the pictures

@@ -17,16 +17,17 @@ from mass_ingest.errors import InputFileError, MassIngestError, ProfileError
 
 def _run_flow(profile: Path, root: Path | None, approval, as_json: bool, title: str,
               input_file: Path | None = None) -> None:
-    from mass_ingest import progress
     from mass_ingest.db.followup import followup_counts, followup_frame
     from mass_ingest.db.runs import quarantined_rows
     from mass_ingest.prefect_api import stage_seconds
 
-    flow = flows_module("mass_ingest").mass_ingest
+    from mass_ingest import progress
+
     started = time.perf_counter()
     try:
-        state = flow(profile_path=str(profile), root=str(root) if root else None, approval=approval,
-                     input_file=str(input_file.resolve()) if input_file else None, return_state=True)
+        state = flows_module("mass_ingest").mass_ingest(
+            profile_path=str(profile), root=str(root) if root else None, approval=approval,
+            input_file=str(input_file.resolve()) if input_file else None, return_state=True)
     finally:
         progress.stop()  # the bars of discovery, quality and insertion stay on screen, complete
     counts = state.result(raise_on_failure=False)
@@ -140,16 +141,19 @@ def discover(
     from mass_ingest import progress
     from mass_ingest.profile import load_profile
 
+    def shown(name: str, done: int, total: int | None) -> None:
+        progress.report(f"discover-{name}", done, total, f"share {name}", artifact=False,
+                        unit="folders listed" if total is None else "session folders read")
+
     try:
         prof = load_profile(profile)
         if root:
             prof = prof.with_root(str(root), share)
-        try:
-            result = flows_module("validate").discovery_report(prof, share)
-        finally:
-            progress.stop()
+        result = flows_module("validate").discovery_report(prof, share, progress=shown)
     except MassIngestError as exc:
         fail(exc)
+    finally:
+        progress.stop()
     if as_json:
         print_json(result)
         return

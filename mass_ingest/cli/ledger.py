@@ -8,7 +8,6 @@ from typing import Annotated, Optional
 
 import typer
 
-from mass_ingest.cli import render
 from mass_ingest.cli.app import JsonOpt, app, db_app, subjects_app
 from mass_ingest.cli.render import fail, out, print_json, table
 from mass_ingest.errors import MassIngestError
@@ -70,6 +69,7 @@ def todo(
     show_all: Annotated[bool, typer.Option("--all", help="Print every item, not the first 50.")] = False,
 ) -> None:
     """What still needs manual entry per session: tasks to confirm, arenas, clustering details, probes."""
+    from mass_ingest import long_lists
     from mass_ingest.db.followup import followup_frame
 
     try:
@@ -79,7 +79,13 @@ def todo(
     if as_json:
         print_json(frame.to_dicts())
         return
-    render.to_enter_by_hand(frame, show_all)
+    columns = ("session_id", "need", "item", "detail")
+    rows, more = long_lists.shown(frame.select(columns).rows(), show_all)
+    out.print(table(f"to enter by hand ({frame.height} items)", columns, rows))
+    if more:
+        out.print(more)
+    out.print(long_lists.totals("items to enter by hand", frame["need"].to_list())
+              + f", in {frame['session_id'].n_unique():,} sessions")
 
 
 @subjects_app.command("import")

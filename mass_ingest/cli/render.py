@@ -70,7 +70,7 @@ def what_needs_a_person(quarantined: list[dict], needs: list[dict], shown: int =
 
 
 def discovered(profile_name: str, result: dict, show_all: bool = False) -> None:
-    """``mass-ingest discover``: the candidates (problems first), each share's findings, the totals."""
+    """``mass-ingest discover``: the candidates (problems first), each share's findings, then the totals."""
     def kind(c: dict) -> str:
         if c["excluded_by"]:
             return "excluded"
@@ -94,17 +94,6 @@ def discovered(profile_name: str, result: dict, show_all: bool = False) -> None:
             out.print(line)
     out.print(long_lists.totals("sessions", (kind(c) for c in candidates))
               + f" on {len(result['shares'])} share(s); {len(share_findings):,} findings about the shares")
-
-
-def to_enter_by_hand(frame, show_all: bool = False) -> None:
-    """``mass-ingest todo``: what needs manual entry (the first rows unless ``show_all``), and the totals."""
-    columns = ("session_id", "need", "item", "detail")
-    rows, more = long_lists.shown(frame.select(columns).rows(), show_all)
-    out.print(table(f"to enter by hand ({frame.height} items)", columns, rows))
-    if more:
-        out.print(more)
-    out.print(long_lists.totals("items to enter by hand", frame["need"].to_list())
-              + f", in {frame['session_id'].n_unique():,} sessions")
 
 
 def validated(profile_name: str, rows: list[dict], counts: dict[Status, int], access: list) -> None:
