@@ -49,8 +49,9 @@ def test_stages_and_flows_import_no_private_names(layer):
 
 
 def test_the_stages_do_not_import_each_other_but_where_one_needs_another():
-    # A stage is a plain function over frames; what two stages share lives in mass_ingest/.
-    allowed: set[tuple[str, str]] = set()
+    # A stage is a plain function over frames; what two stages share lives in mass_ingest/. tasks/review.py
+    # is no stage but the review page's publishing, which the two stages that show the page call.
+    allowed = {("approve", "review"), ("report", "review")}
     found = {(path.stem, module.split(".")[1]) for path in _sources("tasks")
              for module, _, _ in _imports(path) if module.startswith("tasks.")}
     assert found - allowed == set()
