@@ -17,6 +17,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from mass_ingest.approval_summary import markdown_table
 from mass_ingest.candidates import session_id
 from mass_ingest.db import schema
+from mass_ingest.db.antijoin import without
 from mass_ingest.probe_association import ProbeIndex
 from mass_ingest.stage_cache import run_dir
 
@@ -61,10 +62,10 @@ def _clustering_rows(ingest_id: str | None, subject: str | None) -> list[dict]:
 def _probe_rows(ingest_id: str | None, subject: str | None, mapping: dict[str, dict[str, str]]) -> list[dict]:
     recordings = schema.Session.Recording
     if ingest_id is None:
-        found = (_scope(recordings, None, subject) - schema.Session.ProbeAssociation).to_dicts()
+        found = without(_scope(recordings, None, subject), schema.Session.ProbeAssociation).to_dicts()
     else:  # the sessions it inserted, and recordings it added to others
         found = [r for via in (schema.Session, schema.Session.AddedRecording)
-                 for r in (_scope(recordings, ingest_id, subject, via=via) - schema.Session.ProbeAssociation)
+                 for r in without(_scope(recordings, ingest_id, subject, via=via), schema.Session.ProbeAssociation)
                  .to_dicts()]
     if not found:
         return []

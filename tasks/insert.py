@@ -21,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mass_ingest import settings
 from mass_ingest.db import schema
+from mass_ingest.db.antijoin import without
+from mass_ingest.db.bulk import write_rows
 from mass_ingest.db.connection import is_connection_error, outage_reported
 from mass_ingest.db.locks import share_locks
 from mass_ingest.stage_cache import STAGE_CACHE, StageFrame
@@ -43,6 +45,11 @@ class InsertOptions(BaseModel):
     def from_profile(cls, profile) -> "InsertOptions":
         return cls(probe_association=profile.probe_association,
                    record_moved_location=profile.dedup.record_moved_location)
+
+
+def _table_name(name: str) -> str:
+    """The :func:`mass_ingest.db.bulk.write_rows` name of a table of :data:`TABLES`."""
+    return name if name == "Session" else f"Session.{name}"
 
 
 def _recording_name(folder: str | None) -> str:
@@ -214,12 +221,8 @@ def insert_sessions(frame: pl.DataFrame, *, timezone: str, ingest_id: str,
             stored_outputs = {(r["subject"], r["session_start"], r["output_path"])
                               for r in (schema.Session.Output & update_keys).proj().to_dicts()}
             _merge(rows, _update_rows(updates, ingest_id, probes, options, stored, stored_outputs))
-        if projects:
-            schema.Project.insert([{"project": p} for p in projects], skip_duplicates=True)
-        for name in TABLES:
-            if rows[name]:
-                table = schema.Session if name == "Session" else getattr(schema.Session, name)
-                table.insert(rows[name])
+        write_rows({"Project": [{"project": p} for p in projects], **{_table_name(n): rows[n] for n in TABLES}},
+                   skip_duplicates={"Project"})
         _record_moves(moves, ingest_id)
     return fresh.height
 
@@ -264,5 +267,5 @@ def sessions_changed_by(ingest_id: str) -> dict[str, int]:
     own = (schema.Session & run).proj()
     added = {(r["subject"], r["session_start"])
              for table in (schema.Session.AddedRecording, schema.Session.Output)
-             for r in ((table & run) - own).proj().to_dicts()}
+             for r in without(table & run, own).proj().to_dicts()}
     return {"updated": len(added), "moves_recorded": len(schema.Session.PreviousLocation & run)}

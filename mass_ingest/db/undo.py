@@ -16,6 +16,7 @@ import datajoint as dj
 from pydantic import BaseModel, ConfigDict
 
 from mass_ingest.db import schema
+from mass_ingest.db.antijoin import without
 from mass_ingest.errors import MassIngestError
 
 
@@ -47,7 +48,7 @@ def _targets(ingest_id: str) -> list[tuple[dj.Table, str]]:
     # Keys fetched first: a restriction by a subquery on AddedRecording would see it emptied by the
     # cascade (leaves are deleted first) before the recordings themselves.
     added = (schema.Session.AddedRecording & run).proj().to_dicts()
-    outputs = ((schema.Session.Output & run) - own).proj().to_dicts()
+    outputs = without(schema.Session.Output & run, own).proj().to_dicts()
     return [(schema.Session & run, "enforce"),
             (schema.Session.Recording & added, "ignore"),
             (schema.Session.Output & outputs, "ignore"),
@@ -58,15 +59,17 @@ def _later_ingests(ingest_id: str) -> set[str]:
     """Other ingests that added to, or moved, sessions this one inserted (any) or changed (later ones)."""
     run = {"ingest_id": ingest_id}
     added = (schema.Session.AddedRecording, schema.Session.Output, schema.Session.PreviousLocation)
-    own = {(r["subject"], r["session_start"]) for r in (schema.Session & run).proj().to_dicts()}
-    changed = {(r["subject"], r["session_start"]) for t in added for r in (t & run).proj().to_dicts()} - own
-    keys = [{"subject": s, "session_start": t} for s, t in own | changed]
-    if not keys:
-        return set()
+    # Semi-joins on subqueries, not lists of keys: an ingest of 100,000 sessions would make each
+    # query a 100,000-term OR.
+    own = (schema.Session & run).proj()
+    changed = [(schema.Session & (t & run).proj()).proj() for t in added]
+    others = [t & dj.Not(run) for t in added]
+    on_own = {r["ingest_id"] for t in others for r in (t & own).proj("ingest_id").to_dicts()}
+    on_changed = {r["ingest_id"] for t in others for c in changed for r in (t & c).proj("ingest_id").to_dicts()}
+    if not on_changed:
+        return on_own
     started = {r["ingest_id"]: r["started_at"] for r in schema.IngestRun.proj("started_at").to_dicts()}
-    return {r["ingest_id"] for t in added for r in (t & keys).proj("ingest_id").to_dicts()
-            if r["ingest_id"] != ingest_id and ((r["subject"], r["session_start"]) in own
-                                               or started[r["ingest_id"]] > started[ingest_id])}
+    return on_own | {i for i in on_changed if started[i] > started[ingest_id]}
 
 
 def _blockers(ingest_id: str, status: str, deleted: dict[str, int]) -> list[str]:
@@ -91,7 +94,7 @@ def _blockers(ingest_id: str, status: str, deleted: dict[str, int]) -> list[str]
     if confirmed:
         found.append(f"a person confirmed {confirmed} of its tasks; undoing would delete their work")
     clusterings = schema.Session.Clustering & (schema.Session.Output & run).proj()
-    curated = len(clusterings - (clusterings & {"curator": None}).proj())
+    curated = len(clusterings & dj.Not({"curator": None}))
     if curated:
         found.append(f"a person entered the curator of {curated} of its clusterings; undoing would delete their "
                      "work")
