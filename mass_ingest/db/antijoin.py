@@ -37,7 +37,11 @@ def without(left: QueryExpression, right: QueryExpression, on: Sequence[str] | N
     outer = _base_table(left)
     alias = adapter.quote_identifier("_absent")
     match = " AND ".join(f"{alias}.{adapter.quote_identifier(a)} = {outer}.{adapter.quote_identifier(a)}" for a in on)
-    # A string restriction goes to the driver with every % doubled; the subquery's values are
-    # doubled already, so they are undoubled once here.
-    subquery = right.make_sql(on).replace("%%", "%")
-    return left & f"NOT EXISTS (SELECT 1 FROM ({subquery}) AS {alias} WHERE {match})"
+    condition = f"NOT EXISTS (SELECT 1 FROM ({right.make_sql(on)}) AS {alias} WHERE {match})"
+    # Not ``left & condition``: DataJoint takes every backquoted name in a string restriction for an
+    # attribute of ``left``, and on MySQL the table names are backquoted. So a placeholder restriction
+    # gives the result its own copy of the restrictions (as ``&`` does), and the condition replaces it;
+    # it is already escaped for the driver (the subquery's values have their % doubled).
+    result = left & "TRUE"
+    result.restriction[-1] = condition
+    return result

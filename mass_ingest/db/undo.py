@@ -20,6 +20,9 @@ from mass_ingest.db.antijoin import without
 from mass_ingest.errors import MassIngestError
 
 
+KEYS_PER_STATEMENT = 100  # recordings deleted per statement (see _targets)
+
+
 class UndoRefused(MassIngestError):
     """An ingest cannot be undone: something depends on it, or it is not finished."""
 
@@ -44,14 +47,16 @@ def _name(full_table_name: str) -> tuple[str, str]:
 def _targets(ingest_id: str) -> list[tuple[dj.Table, str]]:
     """Expressions to delete (with their part integrity): own sessions, and parts added to others."""
     run = {"ingest_id": ingest_id}
-    own = (schema.Session & run).proj()
-    # Keys fetched first: a restriction by a subquery on AddedRecording would see it emptied by the
-    # cascade (leaves are deleted first) before the recordings themselves.
+    # Outputs on other sessions: once the own sessions are deleted (the first target) the
+    # expression still names exactly these, so it may stay a subquery.
+    outputs = without(schema.Session.Output & run, (schema.Session & run).proj())
+    # Recordings by their keys, fetched first: a restriction by a subquery on AddedRecording would
+    # see it emptied by the cascade (leaves are deleted first) before the recordings themselves.
+    # In batches, so that no statement grows with the ingest (each is a bounded OR of keys).
     added = (schema.Session.AddedRecording & run).proj().to_dicts()
-    outputs = without(schema.Session.Output & run, own).proj().to_dicts()
-    return [(schema.Session & run, "enforce"),
-            (schema.Session.Recording & added, "ignore"),
-            (schema.Session.Output & outputs, "ignore"),
+    recordings = [(schema.Session.Recording & added[i:i + KEYS_PER_STATEMENT], "ignore")
+                  for i in range(0, len(added), KEYS_PER_STATEMENT)]
+    return [(schema.Session & run, "enforce"), *recordings, (outputs, "ignore"),
             (schema.Session.PreviousLocation & run, "ignore")]
 
 
