@@ -27,17 +27,30 @@ class SegmentPattern:
     text: str
     parser: parse.Parser | None  # None for a literal folder name
     date_formats: tuple[tuple[str, str], ...]  # (field, strftime format)
+    # (field, pattern of its format's shape): digits where the format has numbers, its punctuation
+    shapes: tuple[tuple[str, re.Pattern], ...] = ()
 
     @property
     def field_names(self) -> set[str]:
         return set() if self.parser is None else set(self.parser.named_fields)
 
     def match(self, name: str) -> dict[str, str] | None:
-        """Field values captured from one folder name, or None when it does not fit."""
+        """Field values captured from one folder name, or None when it does not fit.
+
+        A date field must start in its format's shape (``2024-02-30_10-00-00`` and
+        ``2024-03-05_10-30-58_copy`` have the shape of ``%Y-%m-%d_%H-%M-%S``, ``20220419`` does not):
+        a folder of another layout's format is not this layout's, while an impossible date or a
+        suffix after a date of the right shape is (a typo or a copy, reported on it).
+        """
         if self.parser is None:
             return {} if name == self.text else None
         result = self.parser.parse(name)
-        return None if result is None else {k: str(v) for k, v in result.named.items()}
+        if result is None:
+            return None
+        captured = {k: str(v) for k, v in result.named.items()}
+        if any(not shape.match(captured.get(field, "")) for field, shape in self.shapes):
+            return None
+        return captured
 
 
 @dataclass(frozen=True)
@@ -51,14 +64,38 @@ class LayoutTemplate:
     def depth(self) -> int:
         return len(self.segments)
 
+    @property
+    def has_time_of_day(self) -> bool:
+        """Whether the folder names give the time of day, not only the date."""
+        return any(_TIME_OF_DAY.search(fmt) for segment in self.segments for _, fmt in segment.date_formats)
+
+    @property
+    def prefix(self) -> str:
+        """The literal folders the template starts with ('recordings'), '' when its first level has a field."""
+        literal = []
+        for segment in self.segments:
+            if segment.parser is not None:
+                break
+            literal.append(segment.text)
+        return "/".join(literal)
+
     @classmethod
     def compile(cls, template: str) -> "LayoutTemplate":
+        _refuse_unreachable(template)
         parts = template.strip("/").split("/")
         if not template.strip("/") or any(p == "" for p in parts):
             raise ValueError(f"layout template '{template}' has an empty folder level")
         seen: set[str] = set()
         segments = []
         for part in parts:
+            if part in (".", ".."):
+                raise ValueError(f"layout template '{template}': the folder level '{part}' can never match a "
+                                 "folder below the share root; write the path from the root down, without "
+                                 "'.' or '..' (or add the other place as a share)")
+            stray = _FIELD.sub("", part)
+            if "{" in stray or "}" in stray:
+                raise ValueError(f"layout template '{template}': unbalanced braces in '{part}'; each field is "
+                                 "written {name} or {name:format}, with one '{' and one '}'")
             fields = _FIELD.findall(part)
             for name, fmt in fields:
                 if name not in _DATE_FIELDS | _PLAIN_FIELDS:
@@ -67,6 +104,8 @@ class LayoutTemplate:
                 if name in _DATE_FIELDS and not fmt:
                     raise ValueError(f"layout template '{template}': {{{name}}} needs a strftime format, "
                                      f"e.g. {{{name}:%Y-%m-%d_%H-%M-%S}}")
+                if name in _DATE_FIELDS:
+                    _check_directives(template, fmt)
                 if name in seen:
                     raise ValueError(f"layout template '{template}': field {{{name}}} appears twice")
                 seen.add(name)
@@ -77,12 +116,57 @@ class LayoutTemplate:
             # becomes a finding on that folder instead of a silent non-match.
             bare = _FIELD.sub(lambda m: "{" + m.group(1) + "}", part)
             dates = tuple((n, f) for n, f in fields if n in _DATE_FIELDS)
-            segments.append(SegmentPattern(part, parse.compile(bare, case_sensitive=True), dates))
+            shapes = tuple((n, format_shape(f)) for n, f in dates)
+            segments.append(SegmentPattern(part, parse.compile(bare, case_sensitive=True), dates, shapes))
         if "subject" not in seen:
             raise ValueError(f"layout template '{template}' has no {{subject}} field")
         if not seen & _DATE_FIELDS:
             raise ValueError(f"layout template '{template}' has no {{session_time:...}} or {{session_date:...}} field")
         return cls(template, tuple(segments))
+
+
+_TIME_OF_DAY = re.compile(r"%[HIMSXcTRp]")
+# What each strftime directive looks like in a folder name; unpadded numbers allowed, as strptime allows.
+_SHAPES = {"Y": "[0-9]{4}", "y": "[0-9]{2}", "m": "[0-9]{1,2}", "d": "[0-9]{1,2}", "H": "[0-9]{1,2}",
+           "I": "[0-9]{1,2}", "M": "[0-9]{1,2}", "S": "[0-9]{1,2}", "j": "[0-9]{1,3}", "f": "[0-9]{1,6}",
+           "b": "[A-Za-z]+", "B": "[A-Za-z]+", "a": "[A-Za-z]+", "A": "[A-Za-z]+", "p": "[A-Za-z]+", "%": "%"}
+
+
+@lru_cache(maxsize=64)
+def format_shape(fmt: str) -> re.Pattern:
+    """A pattern for the text ``fmt`` writes: its numbers as digits, its other characters as they are.
+
+    Directives without a fixed look (%c, %x, %Z ...) match anything, so such a format keeps
+    every folder and lets strptime judge it, as before.
+    """
+    parts = re.split(r"%(.)", fmt)
+    pattern = ""
+    for i, part in enumerate(parts):
+        if i % 2:
+            pattern += _SHAPES.get(part, ".+?")
+        else:
+            pattern += "".join(r"\s+" if c.isspace() else re.escape(c) for c in part)
+    return re.compile(pattern)
+
+
+# The directives datetime.strptime reads (Python 3.11); any other '%x' fails on every folder.
+_STRPTIME_DIRECTIVES = set("aAwdbBmyYHIpMSfzZjUWcxXGuV%")
+
+
+def _refuse_unreachable(template: str) -> None:
+    """A template is a path below the share root: an absolute or Windows path can never match there."""
+    if template.startswith("/") or "\\" in template or re.match(r"^[A-Za-z]:", template):
+        raise ValueError(f"layout template '{template}' is an absolute path; a template is the path of a session "
+                         "folder below the share root, e.g. 'recordings/{subject}/{session_time:%Y-%m-%d_%H-%M-%S}' "
+                         "(put where the share is mounted under root)")
+
+
+def _check_directives(template: str, fmt: str) -> None:
+    for directive in re.findall(r"%(.?)", fmt.replace("%%", "")):
+        if directive not in _STRPTIME_DIRECTIVES:
+            shown = f"%{directive}" if directive else "a lone '%' at the end"
+            raise ValueError(f"layout template '{template}': {shown} is not a strftime directive, so no folder "
+                             "name could ever match; use %Y %m %d %H %M %S (see Python's strftime codes)")
 
 
 _FIXED_WIDTH = {"Y": r"([0-9]{4})", "m": r"([0-9]{2})", "d": r"([0-9]{2})", "H": r"([0-9]{2})",

@@ -22,6 +22,7 @@ from prefect.input import RunInput
 from pydantic import Field
 
 from mass_ingest.approval_summary import approval_markdown, offered
+from mass_ingest.candidates import Status, change_status, has_status
 from mass_ingest.errors import ApprovalTimeout
 from mass_ingest.db.runs import Decision, record_decision, stored_decision
 from mass_ingest.profile import Profile
@@ -56,15 +57,17 @@ def apply_decision(frame: pl.DataFrame, decision: Decision) -> pl.DataFrame:
     def left_out(session_id: str) -> bool:
         return any(fnmatch.fnmatchcase(session_id, pattern) for pattern in decision.excluded)
 
-    ready = pl.col("status") == "ready"
+    ready = pl.col("status") == Status.READY
     out = pl.col("session_id").map_elements(left_out, return_dtype=pl.Boolean)
-    return frame.with_columns(
-        pl.when(ready & pl.lit(not decision.approved)).then(pl.lit("rejected"))
-        .when(ready & out).then(pl.lit("left_out"))
-        .when(ready).then(pl.lit("approved"))
-        .otherwise(pl.col("status")).alias("status"),
-        (pl.col("status").is_in(["update", "moved"]) & pl.lit(decision.approved) & ~out.fill_null(False))
+    frame = frame.with_columns(
+        (has_status(Status.UPDATE, Status.MOVED) & pl.lit(decision.approved) & ~out.fill_null(False))
         .alias("change_approved"))
+    return change_status(
+        frame,
+        pl.when(ready & pl.lit(not decision.approved)).then(pl.lit(Status.REJECTED))
+        .when(ready & out).then(pl.lit(Status.LEFT_OUT))
+        .when(ready).then(pl.lit(Status.APPROVED))
+        .otherwise(pl.col("status")))
 
 
 def command_line_decision(excluded: list[str] | None = None, note: str = "") -> Decision:

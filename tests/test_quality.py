@@ -31,7 +31,8 @@ STAGE_COLUMNS = {**QUALITY_COLUMNS, "pending_reasons": pl.List(pl.String)}  # ev
 def _probe(n: int, **changes: object) -> ProbeRecording:
     """A complete, plausible probe whose .bin was last written an hour before NOW."""
     return ProbeRecording(**{
-        "folder": f"probe_{n}", "meta_file": f"probe_{n}/npx.imec.ap.meta", "serial": f"1830{n}",
+        "folder": f"probe_{n}", "meta_file": f"probe_{n}/npx.imec.ap.meta", "bin_file": f"probe_{n}/npx.imec.ap.bin",
+        "serial": f"1830{n}",
         "n_saved_chans": 385, "sample_rate": 30000.0, "file_size_bytes": 3080, "bin_size": 3080,
         "bin_mtime": NOW.timestamp() - 3600, **changes})
 
@@ -212,16 +213,17 @@ class TestProbeFiles:
             "probe_1/npx.imec.ap.bin has 4,000 bytes, more than the 3,080 its .ap.meta announces")
 
     def test_a_meta_without_its_bin_fails_ap_bin_size_matches_meta_and_is_not_pending(self) -> None:
-        candidate = _candidate("s", subject="m2", probes=[_probe(1), _probe(2, bin_size=None, bin_mtime=None)])
+        candidate = _candidate("s", subject="m2",
+                               probes=[_probe(1), _probe(2, bin_file=None, bin_size=None, bin_mtime=None)])
         assert _verdict(candidate) == _failed("ap_bin_size_matches_meta",
-                                              "probe_2/npx.imec.ap.bin is missing beside its .ap.meta")
+                                              "probe_2/npx.imec.ap.meta has no .ap.bin beside it")
 
     def test_every_wrong_bin_of_a_session_is_named_in_one_reason(self) -> None:
         candidate = _candidate("s", subject="m2", probes=[_probe(1, bin_size=1_234_567),
-                                                         _probe(2, bin_size=None, bin_mtime=None)])
+                                                         _probe(2, bin_file=None, bin_size=None, bin_mtime=None)])
         assert _verdict(candidate)["quality_reasons"] == [
             "probe_1/npx.imec.ap.bin has 1,234,567 bytes, more than the 3,080 its .ap.meta announces; "
-            "probe_2/npx.imec.ap.bin is missing beside its .ap.meta"]
+            "probe_2/npx.imec.ap.meta has no .ap.bin beside it"]
 
     def test_an_old_empty_bin_fails_only_no_zero_byte_data_and_is_not_taken_for_a_copy(self) -> None:
         # 0 of 3,080 bytes, untouched for an hour: a recording or copy that failed, for a person to look at.

@@ -69,7 +69,7 @@ def reasons_for(context: QualityContext) -> dict[str, pl.Expr]:
             "{} {} no .ap.meta", pl.col("bins_without_meta").list.join(", "),
             pl.when(pl.col("bins_without_meta").list.len() == 1).then(pl.lit("has")).otherwise(pl.lit("have"))),
         "ap_bin_size_matches_meta": _per_probe(
-            pl.when(probe("bin_size").is_null()).then(pl.format("{} is missing beside its .ap.meta", bin_file()))
+            pl.when(probe("bin_size").is_null()).then(pl.format("{} has no .ap.bin beside it", probe("meta_file")))
             .when(wrong_size()).then(pl.format(
                 "{} has {} bytes, more than the {} its .ap.meta announces", bin_file(),
                 byte_count(probe("bin_size")), byte_count(probe("file_size_bytes"))))).list.join("; "),
