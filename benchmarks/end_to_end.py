@@ -52,7 +52,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.discovery import FRAME, KILOSORT_FILES, _MAT, _NPY, _mkdir, _put, _sparse, meta_text  # noqa: E402
+from benchmarks.share_tree import FRAME, _MAT, _NPY, _mkdir, _put, _sparse, meta_text  # noqa: E402
 
 SESSIONS_PER_SUBJECT = 20
 GENERATOR_VERSION = 1
