@@ -283,7 +283,7 @@ def start_prefect(env: dict, log: Path) -> subprocess.Popen:
     server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
                                "--port", env["PREFECT_API_URL"].rsplit(":", 1)[1].split("/")[0]],
                               stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 600  # minutes on a loaded machine
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(env["PREFECT_API_URL"] + "/health", timeout=2):
@@ -293,7 +293,7 @@ def start_prefect(env: dict, log: Path) -> subprocess.Popen:
                 break
             time.sleep(0.5)
     server.terminate()
-    sys.exit(f"the Prefect server did not start; see {log}")
+    sys.exit(f"the Prefect server did not start:\n{log.read_text()[-3000:]}")
 
 
 def peak_rss_mb(pid: int) -> float:

@@ -112,7 +112,7 @@ def row_counts() -> dict[str, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", type=int, default=10_000)
-    parser.add_argument("--chunk-size", type=int, default=200, help="sessions per transaction (MASS_INGEST_CHUNK_SIZE)")
+    parser.add_argument("--chunk-size", type=int, default=2000, help="sessions per transaction (MASS_INGEST_CHUNK_SIZE)")
     parser.add_argument("--repeats", type=int, default=2, help="database-only repeats (best is shown)")
     parser.add_argument("--keep", action="store_true", help=f"keep the temporary home ({_HOME})")
     args = parser.parse_args()

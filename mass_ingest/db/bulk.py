@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 import datajoint as dj
 
@@ -24,7 +24,6 @@ from mass_ingest.db import schema
 
 # Rows per statement: a few MB of SQL at most (MySQL's max_allowed_packet is 16-64 MB).
 BATCH_ROWS = 2000
-_DEFAULT = object()  # a value written as the column's DEFAULT
 
 
 def table_named(name: str) -> type[dj.Table]:
@@ -58,23 +57,16 @@ def _plain(table: dj.Table, columns: list[str]) -> bool:
     return not any(attributes[c].codec or attributes[c].is_blob or attributes[c].uuid for c in columns)
 
 
-def _converters(table: dj.Table, columns: list[str]):
-    """Per column, a function from a Python value to what the driver gets (or :data:`_DEFAULT`)."""
-    def plain(value):
-        return _DEFAULT if value is None else value
+def _as_json(value):
+    return None if value is None else json.dumps(value)
 
-    def as_json(value):
-        return _DEFAULT if value is None else json.dumps(value)
 
-    def numeric(value):
-        if value is None or value == "" or (isinstance(value, float) and math.isnan(value)):
-            return _DEFAULT
-        # As DataJoint sends numbers: text, which either backend casts to the column's type
-        # (a Python bool would not go into a PostgreSQL integer column, nor 1 into a boolean one).
-        return str(int(value)) if isinstance(value, bool) else str(value)
-
-    attributes = table.heading.attributes
-    return [as_json if attributes[c].json else numeric if attributes[c].numeric else plain for c in columns]
+def _as_number(value):
+    """As DataJoint sends numbers: NaN and '' are missing; a bool as 1/0 text, which either backend casts to
+    the column's type (a Python bool would not go into a PostgreSQL integer column)."""
+    if value is None or value == "" or (type(value) is float and math.isnan(value)):
+        return None
+    return str(int(value)) if type(value) is bool else value
 
 
 def _write_table(table: dj.Table, name: str, rows: Sequence[Mapping], skip_duplicates: bool) -> None:
@@ -83,21 +75,29 @@ def _write_table(table: dj.Table, name: str, rows: Sequence[Mapping], skip_dupli
         table.insert(rows, skip_duplicates=skip_duplicates)
         return
     adapter = table.connection.adapter
-    converters = _converters(table, columns)
+    attributes = table.heading.attributes
+    convert = [(i, _as_json if attributes[c].json else _as_number) for i, c in enumerate(columns)
+               if attributes[c].json or attributes[c].numeric]
+    # Where a missing value is not simply NULL (a NOT NULL column with a default, e.g. arena=''),
+    # the row says DEFAULT, as DataJoint's insert does; elsewhere None goes as NULL.
+    by_default = [i for i, c in enumerate(columns)
+                  if not (attributes[c].nullable and str(attributes[c].default).lower() in ("none", "null"))]
+    every = "(" + ", ".join(["%s"] * len(columns)) + ")"
     head = f"INSERT INTO {table.full_table_name} ({', '.join(adapter.quote_identifier(c) for c in columns)}) VALUES "
     tail = adapter.skip_duplicates_clause(table.full_table_name, table.primary_key) if skip_duplicates else ""
     for start in range(0, len(rows), BATCH_ROWS):
         groups, args = [], []
         for row in rows[start:start + BATCH_ROWS]:
-            marks = []
-            for column, convert in zip(columns, converters):
-                value = convert(row.get(column))
-                if value is _DEFAULT:
-                    marks.append("DEFAULT")
-                else:
-                    marks.append("%s")
-                    args.append(value)
-            groups.append(f"({', '.join(marks)})")
+            values = [row.get(c) for c in columns]
+            for i, f in convert:
+                values[i] = f(values[i])
+            missing = [i for i in by_default if values[i] is None]
+            if not missing:
+                groups.append(every)
+                args.extend(values)
+                continue
+            groups.append("(" + ", ".join("DEFAULT" if i in missing else "%s" for i in range(len(columns))) + ")")
+            args.extend(v for i, v in enumerate(values) if i not in missing)
         table.connection.query(head + ", ".join(groups) + tail, args=args)
 
 
@@ -119,3 +119,38 @@ def write_rows(rows: Mapping[str, Sequence[Mapping]], *, skip_duplicates: Collec
             _write_table(table_named(name)(), name, table_rows, name in skip_duplicates)
         written[name] = len(table_rows)
     return written
+
+
+def matching(name: str, on: Sequence[str], keys: Iterable[Sequence], fetch: Sequence[str] | None = None
+             ) -> list[tuple]:
+    """The ``fetch`` columns (default ``on``) of the rows of table ``name`` whose ``on`` columns equal one of
+    ``keys`` (tuples in ``on``'s order): an existence check of a whole chunk as one join per batch of keys.
+
+    DataJoint restricts by a list of dicts with one OR term per key, which the database plans key by
+    key. Here PostgreSQL joins the table with a ``VALUES`` list of the keys, MySQL/MariaDB looks the
+    row constructors up in the primary key (``(a, b) IN ((..), ..)``).
+    """
+    schema.activate()
+    table = table_named(name)()
+    adapter = table.connection.adapter
+    fetch = list(fetch or on)
+    for column in (*on, *fetch):
+        if column not in table.heading.names:
+            raise ValueError(f"table {name} has no column {column}")
+    keys = [tuple(k) for k in keys]
+    quoted = {c: adapter.quote_identifier(c) for c in (*on, *fetch)}
+    found: list[tuple] = []
+    for start in range(0, len(keys), BATCH_ROWS):
+        batch = keys[start:start + BATCH_ROWS]
+        marks = ", ".join(["(" + ", ".join(["%s"] * len(on)) + ")"] * len(batch))
+        args = [v for key in batch for v in key]
+        if adapter.backend == "mysql":
+            sql = (f"SELECT {', '.join(quoted[c] for c in fetch)} FROM {table.full_table_name} "
+                   f"WHERE ({', '.join(quoted[c] for c in on)}) IN ({marks})")
+        else:
+            key_alias = adapter.quote_identifier("_keys")
+            sql = (f"SELECT {', '.join('t.' + quoted[c] for c in fetch)} FROM {table.full_table_name} AS t "
+                   f"JOIN (VALUES {marks}) AS {key_alias}({', '.join(quoted[c] for c in on)}) ON "
+                   + " AND ".join(f"t.{quoted[c]} = {key_alias}.{quoted[c]}" for c in on))
+        found.extend(tuple(row) for row in table.connection.query(sql, args=args).fetchall())
+    return found
