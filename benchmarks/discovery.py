@@ -78,7 +78,9 @@ def main() -> None:
     parser.add_argument("--child-profile", metavar="SHARE", help=argparse.SUPPRESS)
     parser.add_argument("--chunk", default="0/1", help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
-    parser.add_argument("--max-parallel", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--max-parallel", type=int, metavar="K",
+                        help="the share's max_parallel: listings and reads in flight (default: the profile's; 1: "
+                        "one folder at a time)")
     args = parser.parse_args()
 
     sys.path.insert(0, args.code or str(REPO))
@@ -104,7 +106,7 @@ def main() -> None:
             ensure_tree(base, n, args.workers)
         for n, tree in zip(sizes, trees):
             counts = TreeCounts(**json.loads((tree / MARKER).read_text())["counts"])
-            result = measure(tree / "share", counts, n, args.repeats, args.code, args.parts)
+            result = measure(tree / "share", counts, n, args.repeats, args.code, args.parts, args.max_parallel)
             report(result)
             results.append(result)
         if len(results) == 2:

@@ -130,7 +130,7 @@ def child_discover(share: str, chunk: tuple[int, int], threads: int, max_paralle
     profile = bench_profile(share, max_parallel)
     walk_rss: list[tuple[int, int]] = []  # (sessions read, RSS kB) while walking
 
-    def sample(n: int) -> None:
+    def sample(n: int, total: int | None = None) -> None:  # progress(done, total); older code gave done only
         if n % 100 == 0:
             walk_rss.append((n, _rss_now_kb()))
 
@@ -212,7 +212,8 @@ class Result:
         return max(r["peak_kb"] - r["rss_before_kb"] for r in self.runs) / 1024
 
 
-def measure(share: Path, counts: TreeCounts, n_files: int, repeats: int, code: str | None, parts: int) -> Result:
+def measure(share: Path, counts: TreeCounts, n_files: int, repeats: int, code: str | None, parts: int,
+            max_parallel: int | None = None) -> Result:
     print(f"\nmeasuring {share} ...", flush=True)
     load_before = os.getloadavg()[0]
     time_find(share)  # warm the page cache (dentries and inodes) for both sides
@@ -220,15 +221,16 @@ def measure(share: Path, counts: TreeCounts, n_files: int, repeats: int, code: s
     finds_rec = [time_find(share / "recordings") for _ in range(repeats)]
     runs = []
     for i in range(repeats):
-        runs.append(run_discovery(share, code))
-        print(f"  discovery run {i + 1}/{repeats}: {runs[-1]['seconds']:.2f} s", flush=True)
+        runs.append(run_discovery(share, code, max_parallel=max_parallel))
+        print(f"  discovery run {i + 1}/{repeats}: {runs[-1]['seconds']:.2f} s (load {os.getloadavg()[0]:.1f})",
+              flush=True)
     parallel: dict[str, list[dict]] = {}
     if parts > 1:
         for threads in (True, False):
             label = f"in {parts} threads (flow default)" if threads else f"in {parts} processes"
             parallel[label] = []
             for i in range(repeats):
-                parallel[label].append(run_discovery(share, code, parts, threads=threads))
+                parallel[label].append(run_discovery(share, code, parts, threads=threads, max_parallel=max_parallel))
                 print(f"  discovery, {label}, run {i + 1}/{repeats}: {parallel[label][-1]['seconds']:.2f} s",
                       flush=True)
     least_rec = min(finds_rec, key=lambda f: f[1])

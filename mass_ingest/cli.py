@@ -90,10 +90,14 @@ def _stage_times(flow_run_id) -> dict[str, float]:
 def _run_flow(profile: Path, root: Path | None, approval, as_json: bool, title: str,
               input_file: Path | None = None) -> None:
     from flows.mass_ingest import mass_ingest
+    from mass_ingest import progress
 
     started = time.perf_counter()
-    state = mass_ingest(profile_path=str(profile), root=str(root) if root else None, approval=approval,
-                        input_file=str(input_file.resolve()) if input_file else None, return_state=True)
+    try:
+        state = mass_ingest(profile_path=str(profile), root=str(root) if root else None, approval=approval,
+                            input_file=str(input_file.resolve()) if input_file else None, return_state=True)
+    finally:
+        progress.stop()  # the bars of discovery, quality and insertion stay on screen, complete
     counts = state.result(raise_on_failure=False)
     if isinstance(counts, BaseException):
         _fail(counts, code=2 if isinstance(counts, (ProfileError, InputFileError)) else 1)
@@ -220,8 +224,10 @@ def discover(
     root: RootOpt = None,
     share: Annotated[Optional[str], typer.Option(help="Only this share (by name).")] = None,
     as_json: JsonOpt = False,
+    show_all: Annotated[bool, typer.Option("--all", help="Print every session, not the first 50.")] = False,
 ) -> None:
     """List the candidate sessions on the profile's shares, without touching the database."""
+    from mass_ingest import long_lists, progress
     from mass_ingest.candidates import frame_to_candidates
     from mass_ingest.profile import load_profile
     from tasks.access import check_access
@@ -242,24 +248,45 @@ def discover(
             entry["findings"].append(access.finding.model_dump(mode="json"))
         if access.readable:
             started = time.perf_counter()
-            frame, findings = discover_share(prof, access.share)
+            def shown(done: int, total: int | None, name: str = access.share) -> None:
+                progress.report(f"discover-{name}", done, total, f"share {name}", artifact=False,
+                                unit="folders listed" if total is None else "session folders read")
+
+            frame, findings = discover_share(prof, access.share, progress=shown,
+                                             on_listed=lambda n, shown=shown: shown(n, None))
             entry["seconds"] = round(time.perf_counter() - started, 3)
             entry["findings"] += [f.model_dump(mode="json") for f in findings]
             for candidate in frame_to_candidates(frame):
                 result["candidates"].append({"session_id": candidate.session_id,
                                              **candidate.model_dump(mode="json")})
         result["shares"].append(entry)
+    progress.stop()
     if as_json:
         _print_json(result)
         return
+    def kind(c: dict) -> str:
+        if c["excluded_by"]:
+            return "excluded"
+        return "with findings" if any(f["severity"] != "INFO" for f in c["findings"]) else "clean"
+
+    # Problems first: a long list is cut, and what needs a person must not be what is cut.
+    order = {"with findings": 0, "clean": 1, "excluded": 2}
+    candidates = sorted(result["candidates"], key=lambda c: (order[kind(c)], c["share"], c["rel_path"]))
+    rows, more = long_lists.shown(candidates, show_all)
     out.print(_table(f"sessions found by profile {prof.name}",
                      ("session", "share", "folder", "probes", "findings", "excluded"),
                      ([c["session_id"], c["share"], c["rel_path"], str(len(c["probes"])),
                        "\n".join(f"{f['code']}" for f in c["findings"]), c["excluded_by"] or ""]
-                      for c in result["candidates"])))
-    for entry in result["shares"]:
-        for f in entry["findings"]:
-            out.print(f"{entry['share']}: {f['severity']} {f['code']} {f['path']}: {f['message']}")
+                      for c in rows)))
+    share_findings = [(entry["share"], f) for entry in result["shares"] for f in entry["findings"]]
+    lines, more_findings = long_lists.shown(share_findings, show_all)
+    for name, f in lines:
+        out.print(f"{name}: {f['severity']} {f['code']} {f['path']}: {f['message']}")
+    for line in (more, more_findings):
+        if line:
+            out.print(line)
+    out.print(long_lists.totals("sessions", (kind(c) for c in candidates))
+              + f" on {len(result['shares'])} share(s); {len(share_findings):,} findings about the shares")
 
 
 @app.command()
@@ -494,8 +521,10 @@ def todo(
     subject: Annotated[Optional[str], typer.Option(help="Only this subject.")] = None,
     run_id: Annotated[Optional[str], typer.Option("--run", help="Only what this ingest inserted.")] = None,
     as_json: JsonOpt = False,
+    show_all: Annotated[bool, typer.Option("--all", help="Print every item, not the first 50.")] = False,
 ) -> None:
     """What still needs manual entry per session: tasks to confirm, arenas, clustering details, probes."""
+    from mass_ingest import long_lists
     from tasks.followup import followup_frame
 
     try:
@@ -506,7 +535,12 @@ def todo(
         _print_json(frame.to_dicts())
         return
     columns = ("session_id", "need", "item", "detail")
-    out.print(_table(f"to enter by hand ({frame.height} items)", columns, frame.select(columns).iter_rows()))
+    rows, more = long_lists.shown(frame.select(columns).rows(), show_all)
+    out.print(_table(f"to enter by hand ({frame.height} items)", columns, rows))
+    if more:
+        out.print(more)
+    out.print(long_lists.totals("items to enter by hand", frame["need"].to_list())
+              + f", in {frame['session_id'].n_unique():,} sessions")
 
 
 def main() -> None:  # pragma: no cover - entry point

@@ -43,13 +43,14 @@ def split_by_recording(candidate: SessionCandidate, folder: str, timezone: str) 
             owner = next((g for g in groups if _belongs(name, g)), groups[0])
             return owner == group
 
-        start, findings = candidate.session_start, list(candidate.findings)
+        start, findings, source = candidate.session_start, list(candidate.findings), ""
         if start is not None:
-            start, why = infer_start([primary], folder, start.date(), timezone, share=candidate.share,
+            start, source, why = infer_start([primary], folder, start.date(), timezone, share=candidate.share,
                                      rel_path=candidate.rel_path)
             findings += why
         out.append(candidate.model_copy(update={
-            "group": group, "session_start": start, "start_inferred": start is not None, "findings": findings,
+            "group": group, "session_start": start, "start_inferred": start is not None,
+            "start_source": source, "findings": findings,
             "recordings": [r for r in candidate.recordings if (r is primary) or
                            (r.system not in PRIMARY_SYSTEMS and mine(r.name))],
             "outputs": [o for o in candidate.outputs if mine(o.recording or groups[0])],

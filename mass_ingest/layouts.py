@@ -40,7 +40,8 @@ class SegmentPattern:
         A date field must start in its format's shape (``2024-02-30_10-00-00`` and
         ``2024-03-05_10-30-58_copy`` have the shape of ``%Y-%m-%d_%H-%M-%S``, ``20220419`` does not):
         a folder of another layout's format is not this layout's, while an impossible date or a
-        suffix after a date of the right shape is (a typo or a copy, reported on it).
+        suffix after a date of the right shape is (a typo or a copy, reported on it). More numbers
+        after the shape (``2020-01-01_10-00-30`` for ``%Y-%m-%d``) are a longer format, not a suffix.
         """
         if self.parser is None:
             return {} if name == self.text else None
@@ -48,8 +49,11 @@ class SegmentPattern:
         if result is None:
             return None
         captured = {k: str(v) for k, v in result.named.items()}
-        if any(not shape.match(captured.get(field, "")) for field, shape in self.shapes):
-            return None
+        for field, shape in self.shapes:
+            text = captured.get(field, "")
+            fits = shape.match(text)
+            if not fits or _MORE_NUMBERS.match(text, fits.end()):
+                return None
         return captured
 
 
@@ -126,6 +130,7 @@ class LayoutTemplate:
 
 
 _TIME_OF_DAY = re.compile(r"%[HIMSXcTRp]")
+_MORE_NUMBERS = re.compile(r"[-_. :]?[0-9]")
 # What each strftime directive looks like in a folder name; unpadded numbers allowed, as strptime allows.
 _SHAPES = {"Y": "[0-9]{4}", "y": "[0-9]{2}", "m": "[0-9]{1,2}", "d": "[0-9]{1,2}", "H": "[0-9]{1,2}",
            "I": "[0-9]{1,2}", "M": "[0-9]{1,2}", "S": "[0-9]{1,2}", "j": "[0-9]{1,3}", "f": "[0-9]{1,6}",

@@ -15,18 +15,18 @@ import hashlib
 from typing import Literal
 
 import polars as pl
-from prefect.artifacts import create_markdown_artifact
 from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from pydantic import Field
 
-from mass_ingest.approval_summary import approval_markdown, offered
+from mass_ingest.approval_summary import offered
 from mass_ingest.candidates import Status, change_status, has_status
 from mass_ingest.errors import ApprovalTimeout
 from mass_ingest.db.runs import Decision, record_decision, stored_decision
 from mass_ingest.profile import Profile
-from mass_ingest.stage_cache import StageFrame, data_docs_dir
+from mass_ingest.stage_cache import StageFrame
+from tasks.review import publish_quality_report, publish_review
 
 
 class ApprovalInput(RunInput):
@@ -94,12 +94,9 @@ def request_approval(profile: Profile, checked: StageFrame, ingest_id: str,
     digest = shown_digest(frame)
     decision = stored_decision(ingest_id)
     if decision is not None:
+        publish_quality_report(frame, ingest_id)  # a resumed run shows its quality report too
         return decision
-    docs = data_docs_dir(ingest_id) / "index.html"
-    markdown = approval_markdown(frame, profile.name, profile.content_hash(), ingest_id,
-                                 docs if docs.is_file() else None)
-    create_markdown_artifact(markdown=markdown, key="approval-summary",
-                             description=f"What ingest {ingest_id} would insert")
+    markdown = publish_review(frame, profile, ingest_id)
     if preapproved is not None:
         decision = preapproved.model_copy(update={"shown_digest": digest})
         record_decision(ingest_id, decision)

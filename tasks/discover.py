@@ -28,6 +28,7 @@ import polars as pl
 import pyarrow as pa
 from prefect import get_run_logger, task
 
+from mass_ingest import progress
 from mass_ingest.candidates import SessionCandidate, candidates_to_table
 from mass_ingest.findings import Finding, finding
 from mass_ingest.groups import split_by_recording
@@ -120,9 +121,9 @@ def unmatched_folders_finding(share: str, rels: list[str], prefixes: list[str]) 
     common = prefixes[0] if prefixes and all(p == prefixes[0] for p in prefixes) else ""
     under = f"{common}/" if common else "the share"
     shown = ", ".join(rels[:_EXAMPLES]) + (f" and {len(rels) - _EXAMPLES} more" if len(rels) > _EXAMPLES else "")
-    folders = "folder" if len(rels) == 1 else "folders"
+    folders, match = ("folder", "matches") if len(rels) == 1 else ("folders", "match")
     return finding("DISCOVER.UNMATCHED_FOLDERS", stage="discover", share=share, path=common,
-                   message=f"{len(rels)} {folders} under {under} match no layout of this profile (e.g. {shown}); "
+                   message=f"{len(rels)} {folders} under {under} {match} no layout of this profile (e.g. {shown}); "
                    "they are not ingested: add a layout for their format if they are sessions")
 
 
@@ -188,17 +189,18 @@ def describe_session(walker: Walker, share: Share, profile: Profile, layout: Lay
             for key, values in found.items():
                 values.extend(getattr(result, key))
     findings.extend(dlc.attribute(session, found["outputs"], found["recordings"]))
-    inferred = False
+    inferred, source = False, ""
     if start is not None and not template.has_time_of_day and layout.combined:
         # The name gives only the date: the start is read from the files (combined: false
         # layouts read one per recording, in split_by_recording).
-        start, why = infer_start(found["recordings"], path, start.date(), profile.timezone, share=share.name,
-                                 rel_path=rel)
+        start, source, why = infer_start(found["recordings"], path, start.date(), profile.timezone,
+                                         share=share.name, rel_path=rel)
         findings.extend(why)
         inferred = start is not None
     candidate = SessionCandidate(
         share=share.name, rel_path=rel, location=canonical_location(share, rel), subject=subject,
-        session_start=start, start_inferred=inferred, modality=layout.modality, layout=template.template,
+        session_start=start, start_inferred=inferred, start_source=source, modality=layout.modality,
+        layout=template.template,
         systems=systems, findings=findings, **found)
     candidate.findings.extend(start_time_findings(candidate, profile.start_tolerance_s))
     session_id = candidate.session_id
@@ -275,7 +277,7 @@ def _one_per_real_folder(walker: Walker, matches: list[tuple]) -> list[tuple]:
     return [m for m in matches if m[0] not in dropped]
 
 
-def discover_share(profile: Profile, share_name: str, progress: Callable[[int], None] | None = None,
+def discover_share(profile: Profile, share_name: str, progress: Callable[[int, int | None], None] | None = None,
                    chunk: tuple[int, int] = (0, 1), max_parallel: int | None = None,
                    on_listed: Callable[[int], None] | None = None,
                    listings: list[tuple[str, list[tuple[str, int, int]]]] | None = None,
@@ -285,7 +287,8 @@ def discover_share(profile: Profile, share_name: str, progress: Callable[[int], 
     Args:
         profile: the validated profile.
         share_name: which of its shares to walk.
-        progress: called with the number of session folders read so far, after each one (in this thread).
+        progress: called as ``progress(done, total)`` with the session folders read so far and all found,
+            after each one (in this thread).
         chunk: (i, n) to walk only the i-th of n interleaved parts of the share's subject folders.
         max_parallel: listings and reads in flight at once; the share's ``max_parallel`` unless given.
             1 walks in this thread alone. The result is the same for any value.
@@ -320,7 +323,7 @@ def _describe(walker: Walker, share: Share, profile: Profile, keep_listing: bool
     return split_by_recording(described, path, profile.timezone), rows
 
 
-def _discover_share(profile: Profile, share: Share, progress: Callable[[int], None] | None,
+def _discover_share(profile: Profile, share: Share, progress: Callable[[int, int | None], None] | None,
                     chunk: tuple[int, int], pool: Executor | None, threads: int, walker: Walker,
                     listings: list | None) -> tuple[pl.DataFrame, list[Finding]]:
     # 1. Every layout's matches first: a folder that fits one layout's levels but not its date
@@ -363,14 +366,14 @@ def _discover_share(profile: Profile, share: Share, progress: Callable[[int], No
     described = ordered_map(pool, lambda match: _describe(walker, share, profile, keep_listing, match), todo,
                             threads * _AHEAD)
     folder_rows = []
-    for (rel, *_), (parts, rows) in zip(todo, described):
+    for done, ((rel, *_), (parts, rows)) in enumerate(zip(todo, described), 1):
         if keep_listing:
             folder_rows.append((rel, rows))
         for part in parts:
             keys.append(f"{rel}#{part.group}" if part.group else rel)
             batch.append(part)
         if progress:
-            progress(len(keys))
+            progress(done, len(todo))
         if len(batch) >= _BATCH:
             tables.append(candidates_to_table(batch))
             batch = []
@@ -391,18 +394,16 @@ def discover_share_task(profile: Profile, share_name: str, ingest_id: str, chunk
                         chunks: int = 1) -> StageFrame:
     """Discovery of one share, persisted as parquet and cached for the rest of this ingest."""
     logger = get_run_logger()
-    started = last = time.monotonic()
+    started = time.monotonic()
+    part = f" part {chunk_index + 1}/{chunks}" if chunks > 1 else ""
 
-    def report(n: int) -> None:  # a line every 10 s, so a long walk is visibly alive
-        nonlocal last
-        if time.monotonic() - last >= 10:
-            last = time.monotonic()
-            logger.info(f"share {share_name} part {chunk_index + 1}/{chunks}: {n} session folders read "
-                        f"in {last - started:.0f} s")
+    def report(done: int, total: int | None) -> None:  # the run page's bar, the terminal's, or a line now and then
+        progress.report(f"discover-{share_name}-{chunk_index}", done, total, f"discovery of share {share_name}{part}",
+                        unit="folders listed" if total is None else "session folders read")
 
     listings: list = []
     frame, findings = discover_share(profile, share_name, progress=report, chunk=(chunk_index, chunks),
-                                     listings=listings)
+                                     listings=listings, on_listed=lambda n: report(n, None))
     logger.info(f"share {share_name}: {frame.height} session folders, {len(findings)} findings on the share, "
                 f"{time.monotonic() - started:.1f} s")
     # For the fingerprint shown at approval (tasks/recheck.py): what this walk listed, not walked again.

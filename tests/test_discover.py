@@ -117,7 +117,8 @@ def session_record(rel: str, subject: str, start: datetime | None, **changes: ob
     if "probes" in changes:
         changes["probes"] = [p.model_dump() for p in changes["probes"]]
     return {"share": "N", "rel_path": rel, "location": (str(changes.pop("root")) + "/" + rel).lower(),
-            "subject": subject, "session_start": start, "start_inferred": False, "modality": "ephys",
+            "subject": subject, "session_start": start, "start_inferred": False, "start_source": "",
+            "modality": "ephys",
             "layout": LAYOUT, "probes": [],
             "bins_without_meta": [], "task_hints": [], "recordings": [], "outputs": [], "systems": systems,
             "projects": [], "group": "", "excluded_by": None, "findings": [], **changes}
@@ -197,6 +198,20 @@ class TestSessionFolders:
              "2 folders under recordings/ match no layout of this profile (e.g. recordings/25843/5-3-2024, "
              "recordings/26018/20240305); they are not ingested: add a layout for their format if they are "
              "sessions")]
+
+    def test_a_longer_format_is_not_a_suffix_of_a_shorter_one(self, tmp_path: Path) -> None:
+        root = make_tree(tmp_path / "N", [("recordings/25843/2024-03-05_10-30-58/", None),  # an ephys folder
+                                          ("recordings/25843/2024-03-06/", None),  # a day folder
+                                          ("recordings/25843/2024-03-07_old/", None)])  # a day folder's copy
+        profile = Profile.model_validate({"name": "days", "timezone": "Europe/Oslo", "shares": [{
+            "name": "N", "root": str(root), "layouts": [{"template": "recordings/{subject}/{session_date:%Y-%m-%d}",
+                                                          "modality": "imaging"}]}]})
+        candidates, findings = discover(profile)
+        assert [(c.rel_path, [f.code for f in c.findings]) for c in candidates] == [
+            ("recordings/25843/2024-03-06", ["IMAGING.START_UNKNOWN"]),  # empty: no file tells its time
+            ("recordings/25843/2024-03-07_old", ["DISCOVER.BAD_DATE", "DISCOVER.SUSPICIOUS_COPY"])]
+        assert [(f.code, f.message.split(" (e.g.")[0]) for f in findings] == [
+            ("DISCOVER.UNMATCHED_FOLDERS", "1 folder under recordings/ matches no layout of this profile")]
 
     @pytest.mark.parametrize("subject", ["102_1", "no", "f4fab316a8743038", "00042", "1e5"])
     def test_subject_ids_stay_the_folder_name_text(self, tmp_path: Path, subject: str) -> None:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from mass_ingest.candidates import frame_to_candidates
 from mass_ingest.profile import load_profile
 from tasks.discover import discover_share
-from tests.lab_page_tree import write_tiff_bytes
+from tests.lab_page_tree import write_scanimage_tiff, write_tiff_bytes
 
 REPO = Path(__file__).resolve().parent.parent
 IMAGING = REPO / "profiles" / "moser-imaging.yaml"
@@ -62,6 +62,19 @@ class TestCombinedFalse:
             (None, False, ["IMAGING.START_UNKNOWN"])] * 2
         # Never the folder's midnight: with no start, the quality suite stops both with the reason.
         assert "not on the folder's date 2021-05-04" in sessions[0].findings[0].message
+
+    def test_each_recordings_start_is_its_scanimage_header_time_when_the_header_states_one(
+            self, tmp_path: Path) -> None:
+        root = tmp_path / "I"
+        two_recordings(root, datetime(2021, 5, 4, 23, 0), datetime(2021, 5, 4, 23, 0))  # written late that day
+        for name, epoch in (("fovA_00001_00001.tif", datetime(2021, 5, 4, 9, 12, 30, 400000)),
+                            ("fovA_00001_00002.tif", datetime(2021, 5, 4, 9, 12, 30, 400000)),
+                            ("fovB_00001_00001.tif", datetime(2021, 5, 4, 13, 5, 1))):
+            write_scanimage_tiff(root / FOLDER / name, epoch=epoch)
+        sessions = frame_to_candidates(discover_share(load_profile(IMAGING).with_root(str(root)), "I")[0])
+        assert [(c.session_id, c.start_inferred) for c in sessions] == [
+            ("60582/2021-05-04_09-12-30/fovA", True), ("60582/2021-05-04_13-05-01/fovB", True)]
+        assert "ScanImage header of fovB_00001_00001.tif" in sessions[1].findings[0].message
 
     def test_a_combined_layout_keeps_the_folder_as_one_session(self, tmp_path: Path) -> None:
         root = tmp_path / "I"

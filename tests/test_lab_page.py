@@ -126,8 +126,8 @@ class TestTheLabPageShare:
     def test_an_imaging_start_comes_from_the_scanimage_header_marked_inferred_with_a_finding_to_confirm(
             self, tree: LabPageTree) -> None:
         imaging = [c for c in discover(tree.root)[0] if c.modality == "imaging"]
-        assert [(c.session_start, c.start_inferred) for c in imaging] == [
-            (d.session_start, True) for d in IMAGING_SESSIONS]
+        assert [(c.session_start, c.start_inferred, c.start_source) for c in imaging] == [
+            (d.session_start, True, "the ScanImage header of openfield_00001_00001.tif") for d in IMAGING_SESSIONS]
         assert all(c.session_start.time() != datetime.min.time() for c in imaging)  # never midnight
         for c in imaging:
             assert codes(c) == ["DISCOVER.START_INFERRED"]

@@ -7,6 +7,7 @@ why it should or should not be recognised. Each system is run on its own through
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 
@@ -96,7 +97,7 @@ def expected(root: Path, systems: list[str], **changes: object) -> dict:
     for key in ("recordings", "outputs", "task_hints"):
         changes[key] = [item.model_dump() for item in changes.get(key, [])]
     return {"share": "N", "rel_path": SESSION, "location": f"{root}/{SESSION}".lower(), "subject": "s1",
-            "session_start": START, "start_inferred": False, "modality": "ephys", "layout": LAYOUT, "probes": [],
+            "session_start": START, "start_inferred": False, "start_source": "", "modality": "ephys", "layout": LAYOUT, "probes": [],
             "bins_without_meta": [],
             "systems": systems, "projects": [], "group": "", "excluded_by": None, "findings": [], **changes}
 
@@ -323,6 +324,13 @@ class TestNeuralynx:
         ])
         assert (found.recordings, found.findings) == ([
             Recording(system="neuralynx", name="TT1", folder="", files=["Events.nev", "TT1.ntt"], n_files=4)], [])
+
+    def test_an_ntt_header_tells_when_it_was_opened_its_rate_and_its_spike_count(self, tmp_path: Path) -> None:
+        header = ("######## Neuralynx Data File Header\r\n-CheetahRev 6.4.1\r\n-TimeCreated 2022/04/19 10:15:03\r\n"
+                  "-SamplingFrequency 32000\r\n").encode().ljust(16384, b" ")
+        found = recognise(Neuralynx, tmp_path, [("TT1.ntt", header + b"\x01" * 304 * 7)])  # 7 spike records
+        assert [json.loads(r.details) for r in found.recordings] == [
+            {"n_spikes": 7, "created": "2022-04-19T10:15:03", "sampling_rate_hz": 32000.0}]
 
     def test_two_ntt_files_are_two_recordings_and_one_finding_listing_them(self, tmp_path: Path) -> None:
         found = recognise(Neuralynx, tmp_path, [

@@ -404,6 +404,20 @@ class TestDeepLabCut:
         assert where(found.findings) == [("DLC.INCOMPLETE", f"{SESSION}/dlc_fov1")]
         assert f"{DLC_SET}.h5" in found.findings[0].message
 
+    def test_each_spelling_of_the_folder_name_finds_its_recording(self, tmp_path: Path) -> None:
+        found = dlc_outputs(tmp_path, [(f"{name}/{DLC_SET}.h5", "results") for name in (
+            "dlc_fov1", "dlcm1_fov2", "dlc_m1_fov3", "DLC_fov4")], recordings=("fov1", "fov2", "fov3", "fov4"))
+        assert [(o.path, o.recording) for o in found.outputs] == [
+            ("DLC_fov4", "fov4"), ("dlc_fov1", "fov1"), ("dlc_m1_fov3", "fov3"), ("dlcm1_fov2", "fov2")]
+        assert found.findings == []
+
+    def test_a_name_that_fits_two_recordings_is_attributed_to_neither(self, tmp_path: Path) -> None:
+        # dlc_m1_fov1 reads as dlc_<basename> 'm1_fov1' and as dlc_<subject>_<basename> 'fov1': both exist.
+        found = dlc_outputs(tmp_path, [(f"dlc_m1_fov1/{DLC_SET}.h5", "results")], recordings=("fov1", "m1_fov1"))
+        assert [(o.path, o.recording) for o in found.outputs] == [("dlc_m1_fov1", "")]
+        assert where(found.findings) == [("DLC.AMBIGUOUS", f"{SESSION}/dlc_m1_fov1")]
+        assert "'m1_fov1' and 'fov1'" in found.findings[0].message
+
     def test_folder_with_only_a_config_is_incomplete(self, tmp_path: Path) -> None:
         found = dlc_outputs(tmp_path, [("dlc_fov1/config.yaml", "set up, never run")])
         assert found.outputs == [Output(kind="dlc", path="dlc_fov1", recording="fov1", files=["config.yaml"],
@@ -429,7 +443,8 @@ LAYOUT = "{subject}/{session_date:%Y%m%d}"
 def imaging_record(root: Path, rel: str, subject: str, start: datetime, **changes: object) -> dict:
     """A whole candidate record of the first imaging layout, findings as (code, path)."""
     return {"share": "I", "rel_path": rel, "location": f"{root}/{rel}".lower(), "subject": subject,
-            "session_start": start, "start_inferred": False, "modality": "imaging", "layout": LAYOUT,
+            "session_start": start, "start_inferred": False, "start_source": "", "modality": "imaging",
+            "layout": LAYOUT,
             "probes": [],
             "bins_without_meta": [], "task_hints": [], "recordings": [], "outputs": [], "systems": [],
             "projects": ["mec-imaging"], "group": "", "excluded_by": None, "findings": [], **changes}
@@ -488,6 +503,7 @@ class TestDiscoverImagingShare:
         assert [record(c) for c in frame_to_candidates(frame)] == [
             imaging_record(
                 root, a, "60582", datetime(2024, 3, 1, 10, 1), start_inferred=True,  # fov1's first header
+                start_source="the ScanImage header of fov1_00001_00001.tif",
                 systems=["scanimage", "wavesurfer", "wheel", "tracking2d", "video", "suite2p", "dlc"],
                 recordings=[
                     {"system": "scanimage", "name": "fov1", "folder": "", "n_files": 6, "details": "{}",
@@ -518,6 +534,7 @@ class TestDiscoverImagingShare:
                           ("DISCOVER.START_INFERRED", f"{a}/fov1_00001_00001.tif")]),
             imaging_record(
                 root, b, "60584", datetime(2024, 3, 5, 11, 0), start_inferred=True,
+                start_source="the modification time of fov.mesc (no header states the start)",
                 findings=[("DISCOVER.START_INFERRED", f"{b}/fov.mesc")],
                 systems=["femtonics", "suite2p"],
                 recordings=[
