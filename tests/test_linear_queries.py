@@ -51,8 +51,9 @@ def _fill() -> None:
             "Session.ProbeAssociation": [{**keys[i], "recording": "probe_1", "decided_by": "serial",
                                           "probe": f"{i % len(subjects)}_{keys[i]['subject']}_1", "ingest_id": A}
                                          for i in rows if i % 100],
-            "Session.Task": [{**keys[i], "task_order": 1, "task": "sleep", "start_s": 0, "confirmed": False,
-                              "ingest_id": A} for i in rows if i % 100 == 1],
+            # Every session has a task; 1 % still to be confirmed, with no arena entered.
+            "Session.Task": [{**keys[i], "task_order": 1, "task": "sleep", "start_s": 0, "confirmed": i % 100 != 1,
+                              "arena": "" if i % 100 == 1 else "box", "ingest_id": A} for i in rows],
         })
     late = range(0, N, 100)
     write_rows({
@@ -143,13 +144,14 @@ def test_followup_queries_are_linear(filled, recorded) -> None:
               followup_frame()]
     _assert_linear(filled, recorded)
     by_need = frames[0].group_by("need").len().sort("need").rows()
-    # What was filled: 1 % of A's recordings without a probe, 1 % of its sessions with a task to confirm;
+    # What was filled: 1 % of A's recordings without a probe, 1 % of its sessions with a task to confirm
+    # and its arena to enter;
     # B's recordings (probe_2, on A's sessions: A's follow-up lists them too) have no probe, and its
     # clusterings no curator.
-    assert by_need == [("probe association", 2 * N // 100), ("task", N // 100)]
+    assert by_need == [("arena", N // 100), ("probe association", 2 * N // 100), ("task", N // 100)]
     assert frames[1].group_by("need").len().sort("need").rows() == [("clustering", N // 100),
                                                                      ("probe association", N // 100)]
-    assert frames[3].height == 4 * N // 100
+    assert frames[3].height == 5 * N // 100
 
 
 def test_report_and_dedup_queries_are_linear(filled, recorded) -> None:

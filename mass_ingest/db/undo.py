@@ -46,21 +46,24 @@ def _name(full_table_name: str) -> tuple[str, str]:
 
 
 def _targets(ingest_id: str) -> list[tuple[dj.Table, str]]:
-    """Expressions to delete (with their part integrity): own sessions, and parts added to others."""
+    """Expressions to delete (with their part integrity): own sessions, and parts added to others.
+
+    Parts added to other sessions are named by their keys, fetched first: a restriction by a
+    subquery on AddedRecording would see it emptied by the cascade (leaves are deleted first) before
+    the recordings themselves, and DataJoint's cascade re-reads a NOT EXISTS restriction as
+    attribute names on MySQL. In batches, so that no statement grows with the ingest (each is a
+    bounded OR of keys).
+    """
     run = {"ingest_id": ingest_id}
-    # Outputs on other sessions: once the own sessions are deleted (the first target) the
-    # expression still names exactly these, so it may stay a subquery.
-    outputs = without(schema.Session.Output & run, (schema.Session & run).proj())
-    # Recordings by their keys, fetched first: a restriction by a subquery on AddedRecording would
-    # see it emptied by the cascade (leaves are deleted first) before the recordings themselves.
-    # In batches, so that no statement grows with the ingest (each is a bounded OR of keys).
-    added = (schema.Session.AddedRecording & run).proj().to_dicts()
-    recordings = [(schema.Session.Recording & added[i:i + KEYS_PER_STATEMENT], "ignore")
-                  for i in range(0, len(added), KEYS_PER_STATEMENT)]
-    # Other systems' recordings on other sessions: a subquery, as the outputs.
-    systems = without(schema.Session.SystemRecording & run, (schema.Session & run).proj())
-    return [(schema.Session & run, "enforce"), *recordings, (outputs, "ignore"), (systems, "ignore"),
-            (schema.Session.PreviousLocation & run, "ignore")]
+    own = (schema.Session & run).proj()
+    targets = [(schema.Session & run, "enforce")]
+    for table, keys in ((schema.Session.Recording, (schema.Session.AddedRecording & run).proj()),
+                        (schema.Session.Output, without(schema.Session.Output & run, own).proj()),
+                        (schema.Session.SystemRecording, without(schema.Session.SystemRecording & run, own).proj())):
+        found = keys.to_dicts()
+        targets += [(table & found[i:i + KEYS_PER_STATEMENT], "ignore")
+                    for i in range(0, len(found), KEYS_PER_STATEMENT)]
+    return [*targets, (schema.Session.PreviousLocation & run, "ignore")]
 
 
 def _created_subjects(ingest_id: str) -> list[dict]:
