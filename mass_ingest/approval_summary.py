@@ -212,3 +212,18 @@ def approval_markdown(frame: pl.DataFrame, profile_name: str, profile_hash: str,
         "before insertion (a file added, removed or modified), the run inserts nothing and asks for a new run.\n"
         "Approve in the run's form (Resume), optionally leaving sessions out by id or glob.\n"
     )
+
+
+def decision_rows(frame: pl.DataFrame) -> list[dict]:
+    """One object per candidate: what would happen to it and why."""
+    reasons = (pl.when(pl.col("status") == Status.QUARANTINED).then(pl.col("quality_reasons"))
+               .when(pl.col("status") == Status.PENDING).then(pl.col("pending_reasons"))
+               .when(pl.col("status") == Status.UPDATE).then(
+                   pl.col("new_parts").list.eval(pl.format("new since ingested: {}", pl.element())))
+               .when(pl.col("dedup_reason").is_not_null()).then(pl.concat_list(pl.col("dedup_reason")))
+               .otherwise(pl.lit([], dtype=pl.List(pl.String))))
+    return (frame.with_columns(reasons.alias("reasons"))
+            .select("session_id", "share", "rel_path", "subject", "session_start", "status", "reasons",
+                    "quality_failures", "duplicate_of", "projects")
+            .with_columns(pl.col("session_start").dt.strftime("%Y-%m-%dT%H:%M:%S"))
+            .to_dicts())

@@ -10,7 +10,6 @@ never loses it.
 from __future__ import annotations
 
 import fnmatch
-import getpass
 import hashlib
 from typing import Literal
 
@@ -68,12 +67,6 @@ def apply_decision(frame: pl.DataFrame, decision: Decision) -> pl.DataFrame:
         .when(ready & out).then(pl.lit(Status.LEFT_OUT))
         .when(ready).then(pl.lit(Status.APPROVED))
         .otherwise(pl.col("status")))
-
-
-def command_line_decision(excluded: list[str] | None = None, note: str = "") -> Decision:
-    """Approval given on the command line, recorded with the user's name."""
-    return Decision(approved=True, approver=getpass.getuser(), source="cli", excluded=excluded or [],
-                    note=note or "approved on the command line")
 
 
 def auto_decision(profile: Profile) -> Decision:

@@ -30,20 +30,17 @@ from prefect import get_run_logger, task
 
 from mass_ingest import progress
 from mass_ingest.candidates import SessionCandidate, candidates_to_table
+from mass_ingest.describe import describe_session, folder_start
 from mass_ingest.findings import Finding, finding
 from mass_ingest.groups import split_by_recording
-from mass_ingest.inferred_start import infer_start
-from mass_ingest.layouts import LayoutTemplate, parse_session_start
+from mass_ingest.layouts import LayoutTemplate
 from mass_ingest.listing import STAGE as LISTING_STAGE
 from mass_ingest.listing import listing_frame
-from mass_ingest.locations import canonical_location
 from mass_ingest.profile import Layout, Profile, Share
 from mass_ingest.stage_cache import STAGE_CACHE, StageFrame
-from mass_ingest.systems import SessionFiles, dlc, systems_for
-from mass_ingest.walk import FileList, Walker, fingerprint
+from mass_ingest.walk import Walker, fingerprint
 
 _BATCH = 1000  # candidates per arrow batch
-_SUSPICIOUS = ("_old", "_copy", "test", "backup")
 _AHEAD = 4  # sessions described ahead of the one collected, per thread: keeps the pool busy, memory bounded
 
 
@@ -125,100 +122,6 @@ def unmatched_folders_finding(share: str, rels: list[str], prefixes: list[str]) 
     return finding("DISCOVER.UNMATCHED_FOLDERS", stage="discover", share=share, path=common,
                    message=f"{len(rels)} {folders} under {under} {match} no layout of this profile (e.g. {shown}); "
                    "they are not ingested: add a layout for their format if they are sessions")
-
-
-def start_time_findings(candidate: SessionCandidate, tolerance_s: float) -> list[Finding]:
-    """A finding per probe whose .meta fileCreateTime is far from the folder's start time."""
-    if candidate.session_start is None:
-        return []
-    out = []
-    for probe in candidate.probes:
-        if probe.file_create_time is None:
-            continue
-        gap = (probe.file_create_time - candidate.session_start).total_seconds()
-        if abs(gap) > tolerance_s:
-            out.append(finding(
-                "EPHYS.CREATE_TIME_MISMATCH", stage="discover", share=candidate.share,
-                path=f"{candidate.rel_path}/{probe.meta_file}",
-                message=f"fileCreateTime {probe.file_create_time:%Y-%m-%d %H:%M:%S} is {gap / 60:+.0f} min from the "
-                f"folder's start {candidate.session_start:%Y-%m-%d %H:%M:%S}; check the folder name",
-                expected=f"within {tolerance_s:g} s of the folder's start"))
-    return out
-
-
-def describe_session(walker: Walker, share: Share, profile: Profile, layout: Layout, template: LayoutTemplate,
-                     path: str, fields: dict[str, str], start: datetime | str,
-                     listed: tuple[FileList, list[Finding]] | None = None) -> SessionCandidate:
-    """Read one session folder: what each recording system finds, exclusion and projects.
-
-    ``start`` is the folder's start time, or why its date did not parse (see :func:`_folder_start`).
-    ``listed``: the folder's files and the problems met listing them, when already listed.
-    """
-    rel = walker.rel(path)
-    subject = fields["subject"]
-    findings: list[Finding] = []
-    if isinstance(start, str):
-        findings.append(finding("DISCOVER.BAD_DATE", stage="discover", share=share.name, path=rel,
-                                message=f"folder date {start}; rename the folder to the layout's format "
-                                f"or exclude it", expected=template.template))
-        start = None
-    if any(marker in rel.rsplit("/", 1)[-1].lower() for marker in _SUSPICIOUS):
-        findings.append(finding("DISCOVER.SUSPICIOUS_COPY", stage="discover", share=share.name, path=rel,
-                                message="the folder name looks like an old, test or backup copy; "
-                                "exclude it in the profile if it is not a real session"))
-    # Problems met while listing this session's own folders belong to the session, so that a
-    # session with an unreadable probe folder is stopped, not taken as complete.
-    if listed is None:
-        before = len(walker.findings)
-        files = walker.files_below(path)
-        findings.extend(walker.findings[before:])
-        del walker.findings[before:]
-    else:
-        files = listed[0]
-        findings.extend(listed[1])
-    session = SessionFiles(share=share.name, session_rel=rel, subject=subject, files=files,
-                           combined=layout.combined)
-    found: dict[str, list] = {"probes": [], "bins_without_meta": [], "task_hints": [], "recordings": [],
-                              "outputs": []}
-    systems = []
-    for system in systems_for(layout.modality, layout.systems):
-        result = system.recognise(session)
-        findings.extend(result.findings)
-        if result.anything:  # else it found nothing to add
-            systems.append(system.name)
-            for key, values in found.items():
-                values.extend(getattr(result, key))
-    findings.extend(dlc.attribute(session, found["outputs"], found["recordings"]))
-    inferred, source = False, ""
-    if start is not None and not template.has_time_of_day and layout.combined:
-        # The name gives only the date: the start is read from the files (combined: false
-        # layouts read one per recording, in split_by_recording).
-        start, source, why = infer_start(found["recordings"], path, start.date(), profile.timezone,
-                                         share=share.name, rel_path=rel)
-        findings.extend(why)
-        inferred = start is not None
-    candidate = SessionCandidate(
-        share=share.name, rel_path=rel, location=canonical_location(share, rel), subject=subject,
-        session_start=start, start_inferred=inferred, start_source=source, modality=layout.modality,
-        layout=template.template,
-        systems=systems, findings=findings, **found)
-    candidate.findings.extend(start_time_findings(candidate, profile.start_tolerance_s))
-    session_id = candidate.session_id
-    rule = profile.exclude.match(subject, session_id, rel, start)
-    if rule:
-        candidate.excluded_by = f"exclude {rule}"
-        candidate.findings.append(finding("DISCOVER.EXCLUDED", stage="discover", share=share.name, path=rel,
-                                          message=f"excluded by the profile ({candidate.excluded_by})"))
-    candidate.projects = [p.name for p in profile.projects if p.match(subject, session_id, rel, start)]
-    return candidate
-
-
-def _folder_start(fields: dict[str, str], template: LayoutTemplate) -> datetime | str:
-    """The start time the folder's name gives, or the reason it gives none."""
-    try:
-        return parse_session_start(fields, template.segments)
-    except ValueError as exc:
-        return str(exc)
 
 
 _gc_lock = threading.Lock()
@@ -335,7 +238,7 @@ def _discover_share(profile: Profile, share: Share, progress: Callable[[int, int
         template = LayoutTemplate.compile(layout.template)
         prefixes.append(template.prefix)
         for path, fields in session_folders(walker, template, chunk, others, pool, window=threads * _AHEAD):
-            matches.append((walker.rel(path), layout, template, path, fields, _folder_start(fields, template)))
+            matches.append((walker.rel(path), layout, template, path, fields, folder_start(fields, template)))
     unexplained = unmatched_folders_finding(share.name, sorted({walker.rel(p) for p in others} -
                                                                {rel for rel, *_ in matches}), prefixes)
     if unexplained:

@@ -15,10 +15,9 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from mass_ingest.approval_summary import markdown_table
-from mass_ingest.db.followup import FOLLOWUP_SCHEMA, followup_counts, followup_frame
+from mass_ingest.db.followup import followup_counts, followup_frame
 from mass_ingest.stage_cache import run_dir
 
-__all__ = ["FOLLOWUP_SCHEMA", "followup_counts", "followup_frame", "followup_markdown", "publish_followup"]
 ARTIFACT_ROWS = 1000  # the CSV holds every row; the Prefect table the first ones
 
 

@@ -22,7 +22,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from mass_ingest import progress, settings
 from mass_ingest.candidates import Status, has_status
 from mass_ingest.db import schema
-from mass_ingest.db.antijoin import without
 from mass_ingest.db.bulk import matching, write_rows
 from mass_ingest.db.connection import is_connection_error, outage_reported
 from mass_ingest.db.locks import share_locks
@@ -272,20 +271,3 @@ def insert_chunk_task(approved: StageFrame, offset: int, length: int, timezone: 
                                    options=options)
     progress.report("insert", offset + length, approved.rows, "insertion", unit="approved sessions")
     return inserted
-
-
-def sessions_inserted_by(ingest_id: str) -> int:
-    """Sessions in the pipeline that this ingest inserted (true after any number of resumes)."""
-    schema.activate()
-    return len(schema.Session & {"ingest_id": ingest_id})
-
-
-def sessions_changed_by(ingest_id: str) -> dict[str, int]:
-    """Known sessions this ingest added late parts to, and moves it recorded."""
-    schema.activate()
-    run = {"ingest_id": ingest_id}
-    own = (schema.Session & run).proj()
-    added = {(r["subject"], r["session_start"])
-             for table in (schema.Session.AddedRecording, schema.Session.Output)
-             for r in without(table & run, own).proj().to_dicts()}
-    return {"updated": len(added), "moves_recorded": len(schema.Session.PreviousLocation & run)}

@@ -9,9 +9,9 @@ from pydantic import BaseModel, ConfigDict
 
 from mass_ingest.candidates import Status, has_status
 from mass_ingest.db.runs import Decision, finish_ingest, record_quarantine
+from mass_ingest.db.sessions import sessions_changed_by, sessions_inserted_by
 from mass_ingest.profile import Profile
 from mass_ingest.stage_cache import StageFrame
-from tasks.insert import sessions_changed_by, sessions_inserted_by
 from tasks.review import publish_review
 
 
@@ -55,7 +55,7 @@ def _publish_reasons(rows: pl.DataFrame, reasons: str, key: str, title: str) -> 
 def ingest_counts(frame: pl.DataFrame, ingest_id: str, decision: str, unreadable_shares: list[str],
                   inserted: int, changed: dict[str, int] | None = None) -> IngestCounts:
     """The counts of a classified (and perhaps decided) candidate frame; ``changed``: known sessions
-    updated and moves recorded (see :func:`tasks.insert.sessions_changed_by`)."""
+    updated and moves recorded (see :func:`mass_ingest.db.sessions.sessions_changed_by`)."""
     return IngestCounts(
         ingest_id=ingest_id,
         discovered=frame.height - count(frame, Status.EXCLUDED),

@@ -15,12 +15,14 @@ import pytest
 
 from mass_ingest.candidates import Output, ProbeRecording, SessionCandidate, TaskHint, candidates_to_frame
 from mass_ingest.db import schema
+from mass_ingest.db.followup import followup_frame
 from mass_ingest.db.runs import Decision
+from mass_ingest.db.sessions import fetch_existing_sessions
 from mass_ingest.db.undo import UndoRefused, plan_undo, undo_ingest
 from mass_ingest.profile import Share
 from tasks.approve import apply_decision
-from tasks.dedup import deduplicate, fetch_existing_sessions
-from tasks.followup import followup_frame, publish_followup
+from tasks.dedup import deduplicate
+from tasks.followup import publish_followup
 from tasks.insert import InsertOptions, insert_sessions, select_for_insertion
 
 pytestmark = pytest.mark.usefixtures("clean_database")

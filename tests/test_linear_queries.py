@@ -138,7 +138,7 @@ def test_the_check_sees_datajoints_antijoin(filled) -> None:
 
 
 def test_followup_queries_are_linear(filled, recorded) -> None:
-    from tasks.followup import followup_frame
+    from mass_ingest.db.followup import followup_frame
 
     frames = [followup_frame(ingest_id=A), followup_frame(ingest_id=B), followup_frame(subject="s0001"),
               followup_frame()]
@@ -156,8 +156,7 @@ def test_followup_queries_are_linear(filled, recorded) -> None:
 
 def test_report_and_dedup_queries_are_linear(filled, recorded) -> None:
     from mass_ingest.db.runs import list_runs
-    from tasks.dedup import fetch_existing_sessions
-    from tasks.insert import sessions_changed_by, sessions_inserted_by
+    from mass_ingest.db.sessions import fetch_existing_sessions, sessions_changed_by, sessions_inserted_by
 
     assert sessions_inserted_by(A) == N
     assert sessions_changed_by(B) == {"updated": N // 100, "moves_recorded": 0}

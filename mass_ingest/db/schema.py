@@ -398,3 +398,10 @@ def drop_all(prefix: str) -> None:
         if schema.is_activated():
             schema.drop(prompt=False)
     _activated = None
+
+
+def holdings() -> dict[str, int]:
+    """How many subjects, sessions, ingest runs and quarantined sessions the pipeline holds."""
+    activate()
+    return {"subjects": len(Subject()), "sessions": len(Session()), "ingest runs": len(IngestRun()),
+            "quarantined": len(Quarantine())}
