@@ -23,6 +23,7 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
     "copy": ("copy",),
     "moved or new data": ("moved", "update"),
     "excluded": ("excluded",),
+    "held": ("held",),
 }
 
 
@@ -94,6 +95,8 @@ def approval_markdown(frame: pl.DataFrame, profile_name: str, profile_hash: str,
     known = frame.filter(pl.col("status").is_in(["moved", "update"])).with_columns(
         pl.when(pl.col("status") == "update").then(pl.col("new_parts").list.join(", "))
         .otherwise(pl.col("dedup_reason")).alias("why"))
+    held = frame.filter(pl.col("status") == "held").with_columns(
+        pl.col("held_reason").alias("held") if "held_reason" in frame.columns else pl.lit("").alias("held"))
     skipped = frame.filter(pl.col("status").is_in(["duplicate", "copy", "excluded"])).rename({"dedup_reason": "why"})
     per = {key: counts_by(frame, key) for key in ("share", "subject", "projects")}
     per["projects"] = per["projects"].rename({"projects": "project"})
@@ -108,7 +111,8 @@ def approval_markdown(frame: pl.DataFrame, profile_name: str, profile_hash: str,
         f"**{by.get('ready', 0)} ready to insert**, {by.get('quarantined', 0)} quarantined, "
         f"{by.get('pending', 0)} pending (still arriving), {by.get('duplicate', 0)} already in the pipeline, "
         f"{by.get('copy', 0)} copies within this batch, {by.get('moved', 0)} moved, "
-        f"{by.get('update', 0)} with new data, {by.get('excluded', 0)} excluded by the profile.\n\n"
+        f"{by.get('update', 0)} with new data, {by.get('excluded', 0)} excluded by the profile, "
+        f"{by.get('held', 0)} held by a person.\n\n"
         + docs
         + "## Per share\n" + markdown_table(per["share"], ["share", *columns], "shares")
         + "\n## Per subject\n" + markdown_table(per["subject"], ["subject", *columns], "subjects")
@@ -121,6 +125,8 @@ def approval_markdown(frame: pl.DataFrame, profile_name: str, profile_hash: str,
         + "\n## Known sessions that moved or gained data (when approved: new parts added; a new place "
         "recorded if the profile's dedup.record_moved_location says so)\n"
         + markdown_table(known, [*sessions, "status", "why"], "sessions")
+        + "\n## Held (kept out by a person: not inserted, nor offered, until `mass-ingest release PATTERN --note`)\n"
+        + markdown_table(held, [*sessions, "held"], "held sessions")
         + "\n## Skipped\n" + markdown_table(skipped, [*sessions, "status", "why"], "skipped folders")
         + "\nEvery candidate with its decision and reasons: `mass-ingest validate PROFILE --json`.\n"
         "Only what is shown here can be inserted: if an approved session's folder changes before insertion "

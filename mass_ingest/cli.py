@@ -72,7 +72,7 @@ def _table(title: str, columns: Sequence[str], rows: Iterable[Sequence[str]], *,
 
 
 def _counts_table(counts, title: str) -> Table:
-    columns = ("discovered", "duplicates", "quarantined", "pending", "excluded", "left out", "inserted")
+    columns = ("discovered", "duplicates", "quarantined", "pending", "excluded", "held", "left out", "inserted")
     return _table(title, columns, [[str(getattr(counts, c.replace(" ", "_"))) for c in columns]], right=columns)
 
 
@@ -87,16 +87,53 @@ def _stage_times(flow_run_id) -> dict[str, float]:
     return times
 
 
+def _waiting_elsewhere(pending, wait: bool, as_json: bool) -> None:
+    """Another run of the ingest waits for the decision: say where and how to decide, or wait for it."""
+    from mass_ingest.db.decisions import stored_decision
+
+    claim = pending.claim
+    console.print(f"[yellow]{pending}[/]", highlight=False)
+    decision = None
+    if wait:
+        console.print(f"waiting for the decision on ingest {claim.ingest_id} (Ctrl-C stops waiting, not the ingest)")
+        while (decision := stored_decision(claim.ingest_id)) is None:
+            time.sleep(2)
+        console.print(f"ingest {claim.ingest_id}: {decision.describe()}; flow run {claim.flow_run_id} acts on it")
+    if as_json:
+        _print_json({"ingest_id": claim.ingest_id, "waiting_flow_run_id": claim.flow_run_id,
+                     "waiting_flow_run_name": claim.flow_run_name,
+                     "decision": decision.model_dump(mode="json") if decision else None})
+
+
+def _check_run_arguments(profile: Path, approve: bool, exclude: list[str] | None) -> None:
+    """A person's mistakes, refused before any flow run exists: a missing or broken profile, --exclude alone."""
+    from mass_ingest.profile import load_profile
+
+    if exclude and not approve:
+        raise typer.BadParameter("--exclude goes with --approve (sessions are left out by the one who approves); "
+                                 "without --approve, leave them out in the approval form or with "
+                                 "`mass-ingest approve ID --exclude ...`", param_hint="--exclude")
+    load_profile(profile)
+
+
 def _run_flow(profile: Path, root: Path | None, approval, as_json: bool, title: str,
-              input_file: Path | None = None) -> None:
-    from flows.mass_ingest import mass_ingest
+              input_file: Path | None = None, wait: bool = False) -> None:
+    from flows.mass_ingest import mass_ingest_from_cli as mass_ingest
+
+    from mass_ingest.db.decisions import DecisionRefused
+    from mass_ingest.session_patterns import PatternError
+    from tasks.approve import DecisionPending
 
     started = time.perf_counter()
     state = mass_ingest(profile_path=str(profile), root=str(root) if root else None, approval=approval,
                         input_file=str(input_file.resolve()) if input_file else None, return_state=True)
     counts = state.result(raise_on_failure=False)
+    if isinstance(counts, DecisionPending):
+        _waiting_elsewhere(counts, wait, as_json)
+        return
     if isinstance(counts, BaseException):
-        _fail(counts, code=2 if isinstance(counts, (ProfileError, InputFileError)) else 1)
+        refused = (ProfileError, InputFileError, DecisionRefused, PatternError)
+        _fail(counts, code=2 if isinstance(counts, refused) else 1)
     elapsed = time.perf_counter() - started
     if as_json:
         _print_json(counts.as_json())
@@ -167,19 +204,23 @@ def run(
     exclude: Annotated[Optional[list[str]], typer.Option("--exclude", help="With --approve: leave out sessions "
                                                          "by id or glob (repeatable).")] = None,
     note: Annotated[str, typer.Option(help="With --approve: a note stored with the decision.")] = "",
+    wait: Annotated[bool, typer.Option("--wait", help="When another run of this ingest already waits for the "
+                                       "decision: wait until it is decided (default: say where, and exit).")] = False,
     root: RootOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest every new session of a profile: access, discovery, dedup, quality, approval, insertion.
 
     Running it again after a crash resumes the unfinished ingest: finished stages are not redone
-    and no session is inserted twice.
+    and no session is inserted twice. An ingest already waiting for a decision is not asked again:
+    the run says where it waits and how to decide.
     """
     from tasks.approve import command_line_decision
 
-    approval = command_line_decision(exclude, note) if approve else None
     try:
-        _run_flow(profile, root, approval, as_json, f"ingest of {profile.name}")
+        _check_run_arguments(profile, approve, exclude)
+        approval = command_line_decision(exclude, note) if approve else None
+        _run_flow(profile, root, approval, as_json, f"ingest of {profile.name}", wait=wait)
     except MassIngestError as exc:
         _fail(exc)
 
@@ -208,6 +249,7 @@ def import_file(
 
     try:
         read_input_file(input_file)  # a bad file stops here, before any run starts
+        _check_run_arguments(profile, approve, exclude)
         approval = command_line_decision(exclude, note) if approve else None
         _run_flow(profile, None, approval, as_json, f"import of {input_file.name}", input_file=input_file)
     except MassIngestError as exc:
@@ -403,41 +445,65 @@ def db_stop() -> None:
     out.print("embedded PostgreSQL stopped; the next command starts it again")
 
 
-def _resume(flow_run_id: str, approve: bool, exclude: list[str] | None, approver: str | None, note: str) -> None:
-    from uuid import UUID
+IdArg = Annotated[str, typer.Argument(help="The ingest: its id, the id or name of its flow run, or a unique prefix "
+                                      "of one (`mass-ingest runs` and the paused run's log print them).",
+                                      show_default=False)]
 
-    from prefect.flow_runs import resume_flow_run
 
-    run_input = {"approve": approve, "exclude": exclude or [], "approver": approver or getpass.getuser(),
-                 "note": note, "via": "cli"}
+def _decide(ref: str, approve: bool, exclude: list[str] | None, approver: str | None, note: str) -> None:
+    from mass_ingest.deciding import decide_from_terminal
+
     try:
-        resume_flow_run(UUID(flow_run_id), run_input=run_input)
-    except ValueError:
-        _fail(MassIngestError(f"'{flow_run_id}' is not a flow-run id; copy it from the Prefect UI or the run's log"))
-    except Exception as exc:
-        _fail(MassIngestError(f"flow run {flow_run_id} could not be resumed ({exc}); is it paused?"))
-    out.print(f"flow run {flow_run_id} {'approved' if approve else 'rejected'} by {run_input['approver']}")
+        done = decide_from_terminal(ref, approve, exclude or [], approver or getpass.getuser(), note)
+    except MassIngestError as exc:
+        _fail(exc)
+    out.print(f"ingest {done.target.ingest_id} {done.decision.describe()}", highlight=False)
+    if done.resumed:
+        out.print(f"flow run {done.waiting.flow_run_id} resumed; it {'inserts' if done.decision.approved else 'ends'} "
+                  "now", highlight=False)
+    else:
+        console.print(f"[yellow]{done.problem}[/]", highlight=False)
 
 
 @app.command()
 def approve(
-    flow_run_id: Annotated[str, typer.Argument(help="The paused flow run's id (shown in its log and the UI).")],
-    exclude: Annotated[Optional[list[str]], typer.Option("--exclude", help="Leave out sessions by id or glob.")] = None,
+    ref: IdArg,
+    exclude: Annotated[Optional[list[str]], typer.Option("--exclude", help="Leave out sessions by id, glob or folder "
+                                                         "path (repeatable); they are held until released.")] = None,
     approver: Annotated[Optional[str], typer.Option(help="Your name [default: your user name].")] = None,
     note: Annotated[str, typer.Option(help="Stored with the decision.")] = "",
 ) -> None:
-    """Approve a run paused for approval."""
-    _resume(flow_run_id, True, exclude, approver, note)
+    """Approve an ingest waiting for a decision (the first decision on an ingest is final)."""
+    _decide(ref, True, exclude, approver, note)
 
 
 @app.command()
 def reject(
-    flow_run_id: Annotated[str, typer.Argument(help="The paused flow run's id.")],
+    ref: IdArg,
     approver: Annotated[Optional[str], typer.Option(help="Your name [default: your user name].")] = None,
     note: Annotated[str, typer.Option(help="Why; stored with the decision.")] = "",
 ) -> None:
-    """Reject a run paused for approval: it inserts nothing."""
-    _resume(flow_run_id, False, None, approver, note)
+    """Reject an ingest waiting for a decision: it inserts nothing, and its sessions are held until released."""
+    _decide(ref, False, None, approver, note)
+
+
+@app.command()
+def release(
+    patterns: Annotated[list[str], typer.Argument(help="Held sessions by id, glob or folder path.", show_default=False)],
+    note: Annotated[str, typer.Option(help="Why they may go in now (required).")] = "",
+    by: Annotated[Optional[str], typer.Option(help="Your name [default: your user name].")] = None,
+) -> None:
+    """Return held sessions (left out, rejected or undone) to the queue: the next run offers them again."""
+    from mass_ingest.db.held import release_sessions
+
+    try:
+        released = release_sessions(patterns, by or getpass.getuser(), note)
+    except MassIngestError as exc:
+        _fail(exc)
+    for row in released.iter_rows(named=True):
+        out.print(f"released {row['session_id']} ({row['share']}:{row['rel_path']}), held since "
+                  f"{row['held_at']:%Y-%m-%d} ({row['reason']} by {row['held_by']})", highlight=False)
+    out.print(f"{released.height} session(s) released; the next run offers them again")
 
 
 @app.command()
@@ -445,30 +511,47 @@ def runs(
     limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
     as_json: JsonOpt = False,
 ) -> None:
-    """List ingest runs: profile, status, when, who approved, sessions inserted."""
+    """List ingest runs: whole ids, profile, status, who approved, sessions inserted, and which wait for a decision."""
+    from mass_ingest.db.decisions import waiting_ingests
     from mass_ingest.db.runs import list_runs
 
     try:
         rows = list_runs(limit)
+        waiting = waiting_ingests()
     except MassIngestError as exc:
         _fail(exc, code=1)
+    rows = [{**r, "waiting_flow_run": waiting[r["ingest_id"]].flow_run_id if r["ingest_id"] in waiting else ""}
+            for r in rows]
     if as_json:
         _print_json(rows)
         return
-    columns = ("ingest_id", "profile_name", "status", "started_at", "finished_at", "approver", "sessions")
-    out.print(_table("ingest runs, newest first", columns,
-                     ([str(row[c] if row[c] is not None else "") for c in columns] for row in rows)))
+    columns = ("ingest_id", "profile_name", "status", "started_at", "approver", "sessions", "waiting_flow_run")
+    table = _table("ingest runs, newest first", columns,
+                   ([str(row[c] if row[c] is not None else "") for c in columns] for row in rows))
+    for column in table.columns:  # ids are copied whole, never cut
+        if column.header in ("ingest_id", "waiting_flow_run"):
+            column.no_wrap, column.min_width = True, 36
+    out.print(table)
+    for ingest_id, claim in waiting.items():
+        out.print(f"ingest {ingest_id} waits for a decision: mass-ingest approve {claim.flow_run_id} "
+                  f"(or reject {claim.flow_run_id} --note 'why')", highlight=False)
 
 
 @app.command()
 def undo(
-    run_id: Annotated[str, typer.Argument(help="The ingest id (see `mass-ingest runs`).", show_default=False)],
+    ref: IdArg,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    note: Annotated[str, typer.Option(help="Why; stored with the sessions it holds.")] = "",
 ) -> None:
-    """Delete what an ingest inserted (listing it first), unless something already depends on it."""
+    """Delete what an ingest inserted (listing it first), unless something already depends on it.
+
+    Its sessions are held: no later run inserts them again until `mass-ingest release`.
+    """
     from mass_ingest.db.undo import plan_undo, undo_ingest
+    from mass_ingest.deciding import resolve_ingest
 
     try:
+        run_id = resolve_ingest(ref).ingest_id
         plan = plan_undo(run_id)
     except MassIngestError as exc:
         _fail(exc, code=1)
@@ -482,7 +565,7 @@ def undo(
         out.print("nothing deleted")
         raise typer.Exit(code=1)
     try:
-        undo_ingest(run_id, getpass.getuser())
+        undo_ingest(run_id, getpass.getuser(), note)
     except MassIngestError as exc:
         _fail(exc, code=1)
     out.print(f"ingest {run_id} undone; the ledger keeps the record")

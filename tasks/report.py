@@ -8,7 +8,8 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from pydantic import BaseModel, ConfigDict
 
 from mass_ingest.approval_summary import approval_markdown
-from mass_ingest.db.runs import Decision, finish_ingest, record_quarantine
+from mass_ingest.db.decisions import Decision
+from mass_ingest.db.runs import finish_ingest, record_quarantine
 from mass_ingest.profile import Profile
 from mass_ingest.stage_cache import StageFrame, data_docs_dir
 from tasks.insert import sessions_changed_by, sessions_inserted_by
@@ -29,6 +30,7 @@ class IngestCounts(BaseModel):
     excluded: int
     left_out: int
     inserted: int
+    held: int = 0
     decision: str
     updated: int = 0
     moves_recorded: int = 0
@@ -65,6 +67,7 @@ def ingest_counts(frame: pl.DataFrame, ingest_id: str, decision: str, unreadable
         updates=count(frame, "update"),
         excluded=count(frame, "excluded"),
         left_out=count(frame, "left_out"),
+        held=count(frame, "held"),
         inserted=inserted,
         **(changed or {}),
         decision=decision,

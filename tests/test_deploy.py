@@ -47,7 +47,7 @@ class TestDeployments:
                                  timeout=0)
         paused = wait_for_paused_run(campaign.profile_path, timeout=180)
         assert paused.id == started.id
-        resume_flow_run(paused.id, run_input={"approve": True, "exclude": ["102_1/*"], "approver": "Ada Lovelace"})
+        resume_flow_run(paused.id, run_input={"decision": "approve", "exclude": ["102_1/*"], "approver": "Ada Lovelace"})
         finished = wait_for_final_state(started.id)
         assert finished.state.is_completed(), f"{finished.state}; worker log: {deployments}"
         assert sessions_in_db() == GOOD_SESSIONS - {("102_1", datetime(2024, 5, 14, 15, 22, 9))}

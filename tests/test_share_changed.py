@@ -12,7 +12,7 @@ import signal
 import pytest
 
 from mass_ingest.db import schema
-from mass_ingest.db.runs import Decision, record_decision
+from mass_ingest.db.decisions import Decision, record_decision
 from mass_ingest.subjects import import_subjects_csv
 from tests.e2e import cli, demo_campaign, json_out, paused_demo_run
 
@@ -53,7 +53,7 @@ class TestShareChangedAfterThePause:
 
         campaign, process, paused = paused_demo_run(tmp_path, "--json")
         _change_the_share(campaign)
-        resume_flow_run(paused.id, run_input={"approve": True, "approver": "Ada", "exclude": ["102_1/*"]})
+        resume_flow_run(paused.id, run_input={"decision": "approve", "approver": "Ada", "exclude": ["102_1/*"]})
         _, stderr = process.communicate(timeout=180)
         _assert_refused(process.returncode, stderr)
 
