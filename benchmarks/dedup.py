@@ -84,7 +84,8 @@ def _nested(base: pl.DataFrame) -> pl.DataFrame:
             pl.struct(**{**nulls, "folder": pl.lit(f"probe_{n}"), "meta_file": pl.lit(f"probe_{n}/npx.imec.ap.meta"),
                          "serial": pl.col(f"serial_{n}"), "has_lf": pl.lit(True)}).alias("probe"))
         for n in (1, 2)])
-    output = {"recording": pl.lit("probe_1"), "files": pl.lit([], dtype=pl.List(pl.String)), "complete": pl.lit(True)}
+    output = {"recording": pl.lit("probe_1"), "files": pl.lit([], dtype=pl.List(pl.String)), "complete": pl.lit(True),
+              "preferred": pl.lit(False)}
     per_output = pl.concat([
         per_probe.select("_base", "n", pl.struct(kind=pl.lit("kilosort"), path=pl.format("probe_{}/kilosort4", "n"),
                                                  **output).alias("output")),
@@ -108,7 +109,7 @@ def _candidates(base: pl.DataFrame, share: str) -> pl.DataFrame:
         location.hash().cast(pl.String).alias("candidate_id"),
         pl.format("{}/{}", pl.col("subject"), when).alias("session_id"),
         pl.lit(share).alias("share"), "rel_path", location.alias("location"), "subject", "session_start",
-        pl.lit("ephys").alias("modality"), pl.lit(LAYOUT).alias("layout"))
+        pl.lit(False).alias("start_inferred"), pl.lit("ephys").alias("modality"), pl.lit(LAYOUT).alias("layout"))
     return light.hstack(_nested(base)).with_columns(
         empty["bins_without_meta"], empty["task_hints"], empty["recordings"],
         pl.lit(["spikeglx", "kilosort"]).alias("systems"), empty["projects"], pl.lit("").alias("group"),

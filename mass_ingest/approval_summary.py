@@ -10,30 +10,28 @@ from pathlib import Path
 
 import polars as pl
 
+from mass_ingest.candidates import OFFERED, Status, has_status, status_counts
+
 ROWS = 50  # rows per table; the rest is counted, and listed by `mass-ingest validate`
 _FINDINGS_SHOWN = 3  # findings per candidate in a table cell
 _CELL = 160  # characters of one finding's message in a cell
 
 # What the counts' columns mean, in the order shown: column -> statuses it counts.
-CATEGORIES: dict[str, tuple[str, ...]] = {
-    "ready": ("ready",),
-    "quarantined": ("quarantined",),
-    "pending": ("pending",),
-    "in pipeline": ("duplicate",),
-    "copy": ("copy",),
-    "moved or new data": ("moved", "update"),
-    "excluded": ("excluded",),
-    "held": ("held",),
+CATEGORIES: dict[str, tuple[Status, ...]] = {
+    "ready": (Status.READY,),
+    "quarantined": (Status.QUARANTINED,),
+    "pending": (Status.PENDING,),
+    "in pipeline": (Status.DUPLICATE,),
+    "copy": (Status.COPY,),
+    "moved or new data": (Status.MOVED, Status.UPDATE),
+    "excluded": (Status.EXCLUDED,),
+    "held": (Status.HELD,),
 }
 
 
-# What an approval lets in: new sessions, and known ones that moved or gained data.
-OFFERED = ("ready", "moved", "update")
-
-
 def offered(frame: pl.DataFrame) -> pl.DataFrame:
-    """The candidates the approval offers for insertion."""
-    return frame.filter(pl.col("status").is_in(OFFERED))
+    """The candidates the approval offers for insertion (:data:`mass_ingest.candidates.OFFERED`)."""
+    return frame.filter(has_status(*OFFERED))
 
 
 def markdown_table(rows: pl.DataFrame, columns: list[str], what: str = "rows", limit: int = ROWS) -> str:
@@ -59,7 +57,7 @@ def counts_by(frame: pl.DataFrame, key: str) -> pl.DataFrame:
         keyed = keyed.with_columns(pl.when(pl.col(key).list.len() > 0).then(key)).explode(key)
     keyed = keyed.with_columns(pl.col(key).cast(pl.String).fill_null("(none)"))
     return (keyed.group_by(key)
-            .agg(*[pl.col("status").is_in(list(s)).sum().alias(c) for c, s in CATEGORIES.items()])
+            .agg(*[has_status(*s).sum().alias(c) for c, s in CATEGORIES.items()])
             .sort(["ready", key], descending=[True, False]))
 
 
@@ -83,21 +81,21 @@ def approval_markdown(frame: pl.DataFrame, profile_name: str, profile_hash: str,
         frame: the quality stage's classified candidates (``status``: ready, quarantined, ...).
         data_docs: the Great Expectations Data Docs index of this ingest, when built.
     """
-    by = dict(frame.group_by("status").len().iter_rows())
-    ready = frame.filter(pl.col("status") == "ready").with_columns(
+    by = status_counts(frame)
+    ready = frame.filter(has_status(Status.READY)).with_columns(
         pl.col("probes").list.len().alias("probes"), pl.col("projects").list.join(", "),
         _findings_cell().alias("findings"))
-    quarantined = frame.filter(pl.col("status") == "quarantined").with_columns(
+    quarantined = frame.filter(has_status(Status.QUARANTINED)).with_columns(
         pl.col("quality_reasons").list.join("; ").alias("why"))
-    pending = frame.filter(pl.col("status") == "pending").with_columns(
+    pending = frame.filter(has_status(Status.PENDING)).with_columns(
         pl.col("pending_reasons").list.join("; ").alias("why"))
     # Known sessions that moved or gained data: approved, their new parts (or new place) go in.
-    known = frame.filter(pl.col("status").is_in(["moved", "update"])).with_columns(
-        pl.when(pl.col("status") == "update").then(pl.col("new_parts").list.join(", "))
+    known = frame.filter(has_status(Status.MOVED, Status.UPDATE)).with_columns(
+        pl.when(pl.col("status") == Status.UPDATE).then(pl.col("new_parts").list.join(", "))
         .otherwise(pl.col("dedup_reason")).alias("why"))
-    held = frame.filter(pl.col("status") == "held").with_columns(
+    held = frame.filter(has_status(Status.HELD)).with_columns(
         pl.col("held_reason").alias("held") if "held_reason" in frame.columns else pl.lit("").alias("held"))
-    skipped = frame.filter(pl.col("status").is_in(["duplicate", "copy", "excluded"])).rename({"dedup_reason": "why"})
+    skipped = frame.filter(has_status(Status.DUPLICATE, Status.COPY, Status.EXCLUDED)).rename({"dedup_reason": "why"})
     per = {key: counts_by(frame, key) for key in ("share", "subject", "projects")}
     per["projects"] = per["projects"].rename({"projects": "project"})
     docs = (f"Quality: every expectation and every failing row in the [Great Expectations Data Docs]"
@@ -108,11 +106,11 @@ def approval_markdown(frame: pl.DataFrame, profile_name: str, profile_hash: str,
     return (
         f"# Approve ingest of profile `{profile_name}`\n\n"
         f"Ingest `{ingest_id}`, profile hash `{profile_hash}`.\n\n"
-        f"**{by.get('ready', 0)} ready to insert**, {by.get('quarantined', 0)} quarantined, "
-        f"{by.get('pending', 0)} pending (still arriving), {by.get('duplicate', 0)} already in the pipeline, "
-        f"{by.get('copy', 0)} copies within this batch, {by.get('moved', 0)} moved, "
-        f"{by.get('update', 0)} with new data, {by.get('excluded', 0)} excluded by the profile, "
-        f"{by.get('held', 0)} held by a person.\n\n"
+        f"**{by[Status.READY]} ready to insert**, {by[Status.QUARANTINED]} quarantined, "
+        f"{by[Status.PENDING]} pending (still arriving), {by[Status.DUPLICATE]} already in the pipeline, "
+        f"{by[Status.COPY]} copies within this batch, {by[Status.MOVED]} moved, "
+        f"{by[Status.UPDATE]} with new data, {by[Status.EXCLUDED]} excluded by the profile, "
+        f"{by[Status.HELD]} held by a person.\n\n"
         + docs
         + "## Per share\n" + markdown_table(per["share"], ["share", *columns], "shares")
         + "\n## Per subject\n" + markdown_table(per["subject"], ["subject", *columns], "subjects")

@@ -9,12 +9,91 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from enum import StrEnum
 
 import polars as pl
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
 from mass_ingest.findings import Finding
+
+
+class Status(StrEnum):
+    """Where a candidate stands (the frame's ``status`` column); it changes only along :data:`TRANSITIONS`.
+
+    Dedup gives the first status; the quality stage judges what would go in; the decision
+    settles the ready ones. A ``str``: polars expressions and JSON take the members as they are.
+    """
+
+    # set by dedup (tasks/dedup.py)
+    NEW = "new"                  # not in the pipeline: judged by the quality stage next
+    EXCLUDED = "excluded"        # a profile rule excluded the folder
+    DUPLICATE = "duplicate"      # already in the pipeline at this place (or elsewhere, not moved)
+    COPY = "copy"                # another folder of the batch (or the stored place) holds the same session
+    MOVED = "moved"              # in the pipeline, found at a new place
+    UPDATE = "update"            # in the pipeline at this place, which now holds more
+    # set by the quality stage (mass_ingest/expectations/verdicts.py)
+    PENDING = "pending"          # still arriving; looked at again by the next run
+    QUARANTINED = "quarantined"  # failed an expectation
+    READY = "ready"              # passed: offered for insertion
+    # set by the decision (tasks/approve.py)
+    APPROVED = "approved"
+    LEFT_OUT = "left_out"        # excluded by the approver
+    REJECTED = "rejected"
+    # set before the decision from the held-session records (tasks/approve.py mark_held)
+    HELD = "held"                # kept out by a person (left out, rejected or undone) until released
+
+
+# Which status may follow which; None: no status yet (dedup gives the first). A status may always stay.
+TRANSITIONS: dict[Status | None, frozenset[Status]] = {
+    None: frozenset({Status.NEW, Status.EXCLUDED, Status.DUPLICATE, Status.COPY, Status.MOVED, Status.UPDATE}),
+    Status.NEW: frozenset({Status.PENDING, Status.QUARANTINED, Status.READY}),
+    Status.MOVED: frozenset({Status.PENDING, Status.QUARANTINED, Status.HELD}),
+    Status.UPDATE: frozenset({Status.PENDING, Status.QUARANTINED, Status.HELD}),
+    Status.READY: frozenset({Status.APPROVED, Status.LEFT_OUT, Status.REJECTED, Status.HELD}),
+}
+
+# What an approval lets in: new sessions that passed, and known ones that moved or gained data.
+OFFERED: tuple[Status, ...] = (Status.READY, Status.MOVED, Status.UPDATE)
+
+
+def has_status(*statuses: Status) -> pl.Expr:
+    """True for the rows whose ``status`` is one of ``statuses``."""
+    return pl.col("status").is_in(list(statuses))
+
+
+def change_status(frame: pl.DataFrame, status: pl.Expr) -> pl.DataFrame:
+    """``frame`` with its ``status`` column set to ``status``, refusing a change :data:`TRANSITIONS` forbids.
+
+    Every stage that sets a status goes through here, so an impossible change (a quarantined
+    session becoming approved) is a bug that stops the run instead of a row that goes in.
+    """
+    before = frame["status"] if "status" in frame.columns else pl.Series("status", [None] * frame.height,
+                                                                          dtype=pl.String)
+    changed = frame.with_columns(status.alias("status"))
+    pairs = pl.DataFrame({"before": before, "after": changed["status"]}).unique()
+    forbidden = [(old, new) for old, new in pairs.iter_rows() if not _allowed(old, new)]
+    if forbidden:
+        raise ValueError("candidate status changes not allowed: "
+                         + ", ".join(f"{old} -> {new}" for old, new in forbidden))
+    return changed
+
+
+def _allowed(old: str | None, new: str | None) -> bool:
+    if new is None:
+        return False
+    if old == new:
+        return True
+    try:
+        return Status(new) in TRANSITIONS.get(None if old is None else Status(old), frozenset())
+    except ValueError:  # not a status at all
+        return False
+
+
+def status_counts(frame: pl.DataFrame) -> dict[Status, int]:
+    """How many candidates have each status (every status, 0 when none)."""
+    found = dict(frame.group_by("status").len().iter_rows())
+    return {status: found.get(status.value, 0) for status in Status}
 
 
 class _Strict(BaseModel):
@@ -26,6 +105,8 @@ class ProbeRecording(_Strict):
 
     folder: str = Field(description="Folder of the .ap.meta, relative to the session folder, e.g. 'probe_1'.")
     meta_file: str = Field(description="The .ap.meta file, relative to the session folder.")
+    bin_file: str | None = Field(None, description="The .ap.bin it describes, relative to the session folder "
+                                 "(same stem, or the only .ap.bin beside the only .ap.meta); None when missing.")
     serial: str | None = Field(None, description="Probe serial from the .meta (imDatPrb_sn / imProbeSN).")
     probe_type: str | None = Field(None, description="The lab's probe label, e.g. 'neuropixels 1.0 - 3B'.")
     part_number: str | None = None
@@ -59,6 +140,9 @@ class Recording(_Strict):
                              description="Files that identify it, relative to the session folder (for long "
                              "stacks: the first file of each part, not every file).")
     n_files: int = Field(0, description="How many files belong to it in all.")
+    details: str = Field("{}", description="What its files tell, as a JSON object (keys per system, e.g. "
+                         "ScanImage: n_frames, frame_width, frame_height, started; video: duration_s, n_frames; "
+                         "Motive: frame_rate); '{}' when nothing was read. Text, so the frame schema stays fixed.")
 
 
 class Output(_Strict):
@@ -70,6 +154,8 @@ class Output(_Strict):
     recording: str = Field("", description="The probe folder or recording it belongs to, when known.")
     files: list[str] = Field(default_factory=list, description="Its key files, relative to its folder.")
     complete: bool = Field(True, description="Whether every file the kind needs is there.")
+    preferred: bool = Field(False, description="The output of its kind to use for its recording (suite2p: "
+                            "the combined run where one exists); a person may still choose another.")
 
 
 class SessionCandidate(_Strict):
@@ -80,6 +166,9 @@ class SessionCandidate(_Strict):
     location: str = Field(description="Canonical location: share root + rel_path, lower-cased, no trailing '/'.")
     subject: str
     session_start: datetime | None = Field(None, description="Naive local time in the profile's time zone.")
+    start_inferred: bool = Field(False, description="True when the folder name gives no time of day and the start "
+                                 "was read from the earliest acquisition file (ScanImage header time, else the "
+                                 "file's modification time); a person confirms it.")
     modality: str = "ephys"
     layout: str = ""
     probes: list[ProbeRecording] = Field(default_factory=list)
@@ -117,16 +206,16 @@ def candidate_id(location: str) -> str:
 
 _FINDING = pl.Struct({"code": pl.String, "severity": pl.String, "stage": pl.String, "share": pl.String,
                       "path": pl.String, "message": pl.String, "expected": pl.String})
-_PROBE = pl.Struct({"folder": pl.String, "meta_file": pl.String, "serial": pl.String, "probe_type": pl.String,
-                    "part_number": pl.String, "n_saved_chans": pl.Int64, "sample_rate": pl.Float64,
-                    "file_size_bytes": pl.Int64, "file_time_secs": pl.Float64,
+_PROBE = pl.Struct({"folder": pl.String, "meta_file": pl.String, "bin_file": pl.String, "serial": pl.String,
+                    "probe_type": pl.String, "part_number": pl.String, "n_saved_chans": pl.Int64,
+                    "sample_rate": pl.Float64, "file_size_bytes": pl.Int64, "file_time_secs": pl.Float64,
                     "file_create_time": pl.Datetime("us"), "bin_size": pl.Int64, "bin_mtime": pl.Float64,
                     "has_lf": pl.Boolean})
 _TASK = pl.Struct({"order": pl.Int64, "name": pl.String, "start_s": pl.Float64, "kind": pl.String})
 _RECORDING = pl.Struct({"system": pl.String, "name": pl.String, "folder": pl.String, "files": pl.List(pl.String),
-                        "n_files": pl.Int64})
+                        "n_files": pl.Int64, "details": pl.String})
 _OUTPUT = pl.Struct({"kind": pl.String, "path": pl.String, "recording": pl.String, "files": pl.List(pl.String),
-                     "complete": pl.Boolean})
+                     "complete": pl.Boolean, "preferred": pl.Boolean})
 
 CANDIDATE_SCHEMA: dict[str, pl.DataType] = {
     "candidate_id": pl.String,
@@ -136,6 +225,7 @@ CANDIDATE_SCHEMA: dict[str, pl.DataType] = {
     "location": pl.String,
     "subject": pl.String,
     "session_start": pl.Datetime("us"),
+    "start_inferred": pl.Boolean,
     "modality": pl.String,
     "layout": pl.String,
     "probes": pl.List(_PROBE),

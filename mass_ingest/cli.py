@@ -315,6 +315,7 @@ def validate(
     Prints what would be inserted, what is skipped as a duplicate or copy, and what would be
     quarantined and why. With --json: one object per candidate with its decision and reasons.
     """
+    from mass_ingest.candidates import Status, status_counts
     from mass_ingest.preview import decision_rows, preview_ingest
     from mass_ingest.profile import load_profile
 
@@ -334,14 +335,14 @@ def validate(
             "candidates": rows})
         return
     out.print(_table(f"what an ingest of {prof.name} would do", ("session", "share", "decision", "why"),
-                     ([row["session_id"], row["share"], {"ready": "insert"}.get(row["status"], row["status"]),
+                     ([row["session_id"], row["share"], "insert" if row["status"] == Status.READY else row["status"],
                        "\n".join(row["reasons"])] for row in rows)))
-    counts = {s: sum(r["status"] == s for r in rows) for s in ("ready", "duplicate", "copy", "moved", "update",
-                                                              "quarantined", "pending", "excluded")}
-    out.print(f"would insert {counts['ready']}; {counts['duplicate']} already in the pipeline, {counts['copy']} "
-              f"copies, {counts['moved']} moved since ingested, {counts['update']} with new data since ingested, "
-              f"{counts['quarantined']} quarantined, {counts['pending']} pending (still arriving; looked at again "
-              f"next run), {counts['excluded']} excluded")
+    counts = status_counts(frame)
+    out.print(f"would insert {counts[Status.READY]}; {counts[Status.DUPLICATE]} already in the pipeline, "
+              f"{counts[Status.COPY]} copies, {counts[Status.MOVED]} moved since ingested, "
+              f"{counts[Status.UPDATE]} with new data since ingested, {counts[Status.QUARANTINED]} quarantined, "
+              f"{counts[Status.PENDING]} pending (still arriving; looked at again next run), "
+              f"{counts[Status.EXCLUDED]} excluded")
     for a in access:
         if a.finding:
             out.print(f"[yellow]{a.finding}[/]")

@@ -114,7 +114,7 @@ def make_demo_campaign(base: Path, *, bin_bytes: int = 4096) -> DemoCampaign:
             _write_session(shares["backup"] / session.rel_path, session, samples)
     _write_extras(shares["N"])
     for root in shares.values():
-        _age_folders(root)
+        age_folders(root)
 
     profile_path = base / "demo-profile.yaml"
     profile_path.write_text(_profile_yaml(shares), encoding="utf-8")
@@ -142,6 +142,22 @@ def _expected() -> dict[str, int]:
 
 def _write_session(folder: Path, session: _Session, samples: int) -> None:
     kind, serials = session.probes
+    write_ephys_session(folder, session.subject, session.start, kind, serials, samples,
+                        missing_meta=session.missing_meta)
+
+
+def write_ephys_session(folder: Path, subject: str, start: datetime, kind: str, serials: tuple[str, ...],
+                        samples: int, *, missing_meta: bool = False, meta_stem: str | None = None) -> None:
+    """Write one ephys session as the rig leaves it: probe_<n>/ per serial, sessions.txt, sync, logs, motive.
+
+    Args:
+        folder: the session folder (``.../<subject>/<YYYY-MM-DD_HH-MM-SS>``).
+        kind: "1.0" (AP and LF bands) or "2.0" (AP only), see ``_PROBE_KINDS``.
+        samples: samples per AP .bin (385 int16 channels each).
+        missing_meta: probe_1's .meta files are not written.
+        meta_stem: the .meta files' stem when it differs from the .bin's ``npx.imec`` (a renamed file).
+    """
+    session = _Session(subject, start, missing_meta=missing_meta)
     _, part, prb_type, max_int, has_lf, imro = _PROBE_KINDS[kind]
     created = session.start + timedelta(seconds=9)  # SpikeGLX opens its files a few seconds in
     streams = [("ap", _AP_RATE, samples)]
@@ -151,7 +167,7 @@ def _write_session(folder: Path, session: _Session, samples: int) -> None:
         for stream, rate, n_samples in streams:
             bin_path = folder / f"probe_{n}" / f"npx.imec.{stream}.bin"
             size = n_samples * _FRAME
-            _write(bin_path, _noise(f"{session.rel_path}/probe_{n}/{stream}", size), session.start)
+            write_file(bin_path, _noise(f"{session.rel_path}/probe_{n}/{stream}", size), session.start)
             if session.missing_meta and n == 1:
                 continue
             first = (session.start.hour * 3600 + session.start.minute * 60) * rate // 100 + n * 7
@@ -170,41 +186,45 @@ def _write_session(folder: Path, session: _Session, samples: int) -> None:
                 "~imroTbl": f"({prb_type},384)" + "".join(imro.format(c=c) for c in range(4)),
             }
             text = "".join(f"{k}={v}\n" for k, v in meta.items())
-            _write(bin_path.with_suffix(".meta"), text.encode(), session.start)
+            meta_path = bin_path.with_suffix(".meta") if meta_stem is None else \
+                bin_path.with_name(f"{meta_stem}.{stream}.meta")
+            write_file(meta_path, text.encode(), session.start)
     tasks = _TASKS[: 2 + _noise(session.rel_path, 1)[0] % 3]  # 2-4 tasks, fixed per session
-    _write(folder / "sessions.txt", "".join(f"#{i},    {name}    start={at}    <{tag}>\n"
+    write_file(folder / "sessions.txt", "".join(f"#{i},    {name}    start={at}    <{tag}>\n"
                                             for i, (name, at, tag) in enumerate(tasks, 1)).encode(), session.start)
-    _write(folder / "sync_all.mat", _mat(created), session.start)
+    write_file(folder / "sync_all.mat", _mat(created), session.start)
     log = (f"{session.start:%Y-%m-%d %H:%M:%S} INFO  SpikeGLX 20201012: run started, {len(serials)} probe(s)\n"
            f"{created:%Y-%m-%d %H:%M:%S} INFO  gate 0 open; writing to D:/SGL_DATA/{session.subject}\n")
-    _write(folder / "logs" / f"{folder.name}.log", log.encode(), session.start)
+    write_file(folder / "logs" / f"{folder.name}.log", log.encode(), session.start)
     mot = f"fileCreateTime={created:%Y-%m-%dT%H:%M:%S}\nfileName=matmot.mtv\nframeRate=120\nnRigidBodies=1\n"
-    _write(folder / "motive" / "matmot.meta", mot.encode(), session.start)
-    _write(folder / "motive" / "matmot.mtv", _noise(f"{session.rel_path}/motive", 2048), session.start)
-    _write(folder / "motive" / "sync.mat", _mat(created), session.start)
+    write_file(folder / "motive" / "matmot.meta", mot.encode(), session.start)
+    write_file(folder / "motive" / "matmot.mtv", _noise(f"{session.rel_path}/motive", 2048), session.start)
+    write_file(folder / "motive" / "sync.mat", _mat(created), session.start)
 
 
 def _write_extras(root: Path) -> None:
     # Files beside and between sessions that discovery must walk past without calling them sessions.
     when = datetime(2024, 6, 20, 16, 5, 0)
     notes = "25843: implanted 2024-02-27, 2 probes (MEC left, MEC right). Screening done 2024-03-04.\n"
-    _write(root / "recordings" / "25843" / "notes.txt", notes.encode(), datetime(2024, 3, 4, 17, 40, 0))
-    _write(root / "analysis" / "README.txt", b"Kilosort 2.5 output and grid scores; not raw data.\n", when)
-    _write(root / "analysis" / "grid_scores_25843.csv",
-           b"session,cluster,grid_score\n2024-03-05_10-30-58,12,0.81\n2024-03-05_10-30-58,40,0.37\n", when)
-    _write(root / "histology" / "25843_probe_tracks.csv", b"probe,shank,ap_mm,ml_mm,dv_mm\n1,0,-4.7,3.1,2.9\n", when)
-    _write(root / "histology" / "25843_section_12.tif", _noise("histology/25843_section_12", 1024), when)
+    write_file(root / "recordings" / "25843" / "notes.txt", notes.encode(), datetime(2024, 3, 4, 17, 40, 0))
+    write_file(root / "analysis" / "README.txt", b"Kilosort 2.5 output and grid scores; not raw data.\n", when)
+    write_file(root / "analysis" / "grid_scores_25843.csv",
+               b"session,cluster,grid_score\n2024-03-05_10-30-58,12,0.81\n2024-03-05_10-30-58,40,0.37\n", when)
+    write_file(root / "histology" / "25843_probe_tracks.csv",
+               b"probe,shank,ap_mm,ml_mm,dv_mm\n1,0,-4.7,3.1,2.9\n", when)
+    write_file(root / "histology" / "25843_section_12.tif", _noise("histology/25843_section_12", 1024), when)
 
 
-def _write(path: Path, data: bytes, when: datetime) -> None:
+def write_file(path: Path, data: bytes, when: datetime) -> None:
+    """Write ``data`` at ``path`` (folders made) and date it ``when``, a naive local time in TIMEZONE."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     stamp = when.replace(tzinfo=ZoneInfo(TIMEZONE)).timestamp()
     os.utime(path, (stamp, stamp))  # look recorded then, not just copied
 
 
-def _age_folders(root: Path) -> None:
-    # Writing a file touches its folder, so folders get the newest time below them, bottom up.
+def age_folders(root: Path) -> None:
+    """Date every folder below ``root`` by the newest thing in it, bottom up, as a copied tree looks."""
     for folder, dirs, files in os.walk(root, topdown=False):
         newest = max(os.stat(os.path.join(folder, name)).st_mtime for name in dirs + files)
         os.utime(folder, (newest, newest))

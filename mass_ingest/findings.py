@@ -31,6 +31,7 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "DISCOVER.UNREADABLE_DIR": (Severity.ERROR, "a folder below the share could not be listed"),
     "DISCOVER.SYMLINK_OUTSIDE": (Severity.WARNING, "a symbolic link points outside the share root"),
     "DISCOVER.SYMLINK_LOOP": (Severity.WARNING, "a symbolic link leads back into a folder already walked"),
+    "DISCOVER.SPECIAL_FILE": (Severity.ERROR, "a FIFO, socket or device file sits where data files are; never opened"),
     "DISCOVER.BAD_NAME": (Severity.WARNING, "a file or folder name is not valid UTF-8"),
     "DISCOVER.BAD_DATE": (Severity.ERROR, "a session folder name does not parse as the layout's date"),
     "DISCOVER.NOT_A_SESSION": (Severity.INFO, "a folder at session depth holds no recording"),

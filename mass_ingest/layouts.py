@@ -53,12 +53,21 @@ class LayoutTemplate:
 
     @classmethod
     def compile(cls, template: str) -> "LayoutTemplate":
+        _refuse_unreachable(template)
         parts = template.strip("/").split("/")
         if not template.strip("/") or any(p == "" for p in parts):
             raise ValueError(f"layout template '{template}' has an empty folder level")
         seen: set[str] = set()
         segments = []
         for part in parts:
+            if part in (".", ".."):
+                raise ValueError(f"layout template '{template}': the folder level '{part}' can never match a "
+                                 "folder below the share root; write the path from the root down, without "
+                                 "'.' or '..' (or add the other place as a share)")
+            stray = _FIELD.sub("", part)
+            if "{" in stray or "}" in stray:
+                raise ValueError(f"layout template '{template}': unbalanced braces in '{part}'; each field is "
+                                 "written {name} or {name:format}, with one '{' and one '}'")
             fields = _FIELD.findall(part)
             for name, fmt in fields:
                 if name not in _DATE_FIELDS | _PLAIN_FIELDS:
@@ -67,6 +76,8 @@ class LayoutTemplate:
                 if name in _DATE_FIELDS and not fmt:
                     raise ValueError(f"layout template '{template}': {{{name}}} needs a strftime format, "
                                      f"e.g. {{{name}:%Y-%m-%d_%H-%M-%S}}")
+                if name in _DATE_FIELDS:
+                    _check_directives(template, fmt)
                 if name in seen:
                     raise ValueError(f"layout template '{template}': field {{{name}}} appears twice")
                 seen.add(name)
@@ -83,6 +94,26 @@ class LayoutTemplate:
         if not seen & _DATE_FIELDS:
             raise ValueError(f"layout template '{template}' has no {{session_time:...}} or {{session_date:...}} field")
         return cls(template, tuple(segments))
+
+
+# The directives datetime.strptime reads (Python 3.11); any other '%x' fails on every folder.
+_STRPTIME_DIRECTIVES = set("aAwdbBmyYHIpMSfzZjUWcxXGuV%")
+
+
+def _refuse_unreachable(template: str) -> None:
+    """A template is a path below the share root: an absolute or Windows path can never match there."""
+    if template.startswith("/") or "\\" in template or re.match(r"^[A-Za-z]:", template):
+        raise ValueError(f"layout template '{template}' is an absolute path; a template is the path of a session "
+                         "folder below the share root, e.g. 'recordings/{subject}/{session_time:%Y-%m-%d_%H-%M-%S}' "
+                         "(put where the share is mounted under root)")
+
+
+def _check_directives(template: str, fmt: str) -> None:
+    for directive in re.findall(r"%(.?)", fmt.replace("%%", "")):
+        if directive not in _STRPTIME_DIRECTIVES:
+            shown = f"%{directive}" if directive else "a lone '%' at the end"
+            raise ValueError(f"layout template '{template}': {shown} is not a strftime directive, so no folder "
+                             "name could ever match; use %Y %m %d %H %M %S (see Python's strftime codes)")
 
 
 _FIXED_WIDTH = {"Y": r"([0-9]{4})", "m": r"([0-9]{2})", "d": r"([0-9]{2})", "H": r"([0-9]{2})",

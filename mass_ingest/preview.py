@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from mass_ingest.candidates import Status
 from mass_ingest.findings import Finding
 from mass_ingest.profile import Profile
 from tasks.access import ShareAccess, check_access
@@ -32,9 +33,9 @@ def preview_ingest(profile: Profile) -> tuple[pl.DataFrame, list[ShareAccess], l
 
 def decision_rows(frame: pl.DataFrame) -> list[dict]:
     """One object per candidate: what would happen to it and why."""
-    reasons = (pl.when(pl.col("status") == "quarantined").then(pl.col("quality_reasons"))
-               .when(pl.col("status") == "pending").then(pl.col("pending_reasons"))
-               .when(pl.col("status") == "update").then(
+    reasons = (pl.when(pl.col("status") == Status.QUARANTINED).then(pl.col("quality_reasons"))
+               .when(pl.col("status") == Status.PENDING).then(pl.col("pending_reasons"))
+               .when(pl.col("status") == Status.UPDATE).then(
                    pl.col("new_parts").list.eval(pl.format("new since ingested: {}", pl.element())))
                .when(pl.col("dedup_reason").is_not_null()).then(pl.concat_list(pl.col("dedup_reason")))
                .otherwise(pl.lit([], dtype=pl.List(pl.String))))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+import stat
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Literal
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from mass_ingest.errors import ProfileError
 from mass_ingest.layouts import LayoutTemplate
+from mass_ingest.strict_yaml import MAX_BYTES, Lines, StrictYamlError, TextScalarLoader, line_of, load_strict
 
 Modality = Literal["ephys", "imaging", "tracking", "behaviour"]
 
@@ -303,44 +305,51 @@ _FIX_BY_TYPE = {
 }
 
 
-def profile_error_message(source: str, error: ValidationError) -> str:
-    """One line per problem: file, key, what is wrong and how to fix it."""
-    lines = []
+def profile_error_message(source: str, error: ValidationError, lines: Lines | None = None) -> str:
+    """One line per problem: file (and line, when ``lines`` gives it), key, what is wrong and how to fix it."""
+    out = []
     for err in error.errors():
         where = _location(err["loc"])
+        line = line_of(lines, err["loc"]) if lines else None
+        at = f"{source} line {line}" if line else source
         fix = _FIX_BY_TYPE.get(err["type"])
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "is not a key the profile knows"
-        lines.append(f"profile {source}: {where} {msg}" + (f" ({fix})" if fix else ""))
-    return "\n".join(lines)
+        out.append(f"profile {at}: {where} {msg}" + (f" ({fix})" if fix else ""))
+    return "\n".join(out)
 
 
-class _TextScalarLoader(yaml.SafeLoader):
-    """Safe YAML that leaves unquoted scalars as the text written.
-
-    YAML 1.1 would read the subject ids ``no`` as false, ``102_1`` as 1021 and ``1e5`` as a
-    float. Here only null and merge keys are resolved; the profile model converts the fields
-    that really are numbers, booleans or dates.
-    """
-
-
-_TextScalarLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers
-            if tag in ("tag:yaml.org,2002:null", "tag:yaml.org,2002:merge")]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+_TextScalarLoader = TextScalarLoader  # the name other readers of lab YAML import
 
 
 def read_text_file(path: Path, kind: str, error: type[Exception], where_they_live: str = "") -> str:
     """The UTF-8 text of a profile or input file, or ``error`` saying '<kind> <path>: no such file'
     or why it cannot be read."""
     try:
-        return path.read_text(encoding="utf-8")
+        # Opened only when it is a regular file: a FIFO would block the command for ever.
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise error(f"{kind} {path}: is not a regular file ({_kind_of(path)}); give the path of the file itself")
+        if info.st_size > MAX_BYTES:
+            raise error(f"{kind} {path}: is {info.st_size:,} bytes, more than the {MAX_BYTES:,} it may have; "
+                        f"a {kind} is a page of settings: remove what was generated into it")
+        with path.open("rb") as fh:
+            data = fh.read(MAX_BYTES + 1)
+        return data.decode("utf-8")
     except FileNotFoundError:
         raise error(f"{kind} {path}: no such file{where_they_live}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise error(f"{kind} {path}: cannot be read ({exc})") from None
+
+
+def _kind_of(path: Path) -> str:
+    mode = path.stat().st_mode
+    for test, kind in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return kind
+    return "not a regular file"
 
 
 def load_profile(path: str | Path) -> Profile:
@@ -349,7 +358,10 @@ def load_profile(path: str | Path) -> Profile:
     source = path.name
     text = read_text_file(path, "profile", ProfileError, " (profiles live in profiles/*.yaml)")
     try:
-        data = yaml.load(text, Loader=_TextScalarLoader)  # noqa: S506 - a SafeLoader subclass
+        data, lines = load_strict(text)
+    except StrictYamlError as exc:
+        at = f"{source} line {exc.line}" if exc.line else source
+        raise ProfileError(f"profile {at}: {exc}") from None
     except yaml.YAMLError as exc:
         raise ProfileError(f"profile {source}: not valid YAML ({exc}); fix the syntax at the line shown") from None
     if not isinstance(data, dict):
@@ -358,6 +370,4 @@ def load_profile(path: str | Path) -> Profile:
     try:
         return Profile.model_validate(data)
     except ValidationError as exc:
-        raise ProfileError(profile_error_message(source, exc)) from None
-
-
+        raise ProfileError(profile_error_message(source, exc, lines)) from None

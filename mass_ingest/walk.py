@@ -4,13 +4,17 @@ Discovery asks for one folder at a time (so it can prune by layout depth) and fo
 the files below a session folder. ``os.scandir`` tells file/folder type without a
 second stat; sizes are read only for the files that need them. A session's files are kept
 as names per folder (:class:`FileList`), not as an object per file. Symbolic links are
-followed only while they stay inside the share root and do not lead back into a folder
-already walked; every other problem becomes a finding, never an exception.
+followed only while they stay inside the share root and lead to nothing the walk lists anyway
+(a folder of the same session, another session folder, one already followed, the root or above):
+so no file is counted twice. Special files (FIFOs, sockets, devices) are reported by kind and never
+opened. Every problem becomes a finding, never an exception.
 """
 
 from __future__ import annotations
 
 import os
+import stat
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -41,13 +45,15 @@ class FileList(Sequence[FileEntry]):
     file: :meth:`names_in` one folder, :meth:`folder_items`, :meth:`with_suffix`.
     """
 
-    __slots__ = ("folder", "_folders", "_entries", "_items", "_exact", "_lower")
+    __slots__ = ("folder", "_folders", "_entries", "_items", "_exact", "_lower", "special")
 
-    def __init__(self, folder: str, folders: dict[str, list[str]]) -> None:
+    def __init__(self, folder: str, folders: dict[str, list[str]], special: dict[str, str] | None = None) -> None:
         """``folder``: the session folder on this worker; ``folders``: folder rel ('' for the session
-        folder itself) -> sorted names of the files directly in it (folders without files may be left out)."""
+        folder itself) -> sorted names of the files directly in it (folders without files may be left out);
+        ``special``: rel -> kind ('FIFO', 'socket', ...) of special files, which are not in ``folders``."""
         self.folder = folder.rstrip(os.sep) or folder
         self._folders = folders
+        self.special = special or {}
         self._entries: list[FileEntry] | None = None
         self._items: list[tuple[str, list[str]]] | None = None
         self._exact: dict[str | None, str] | None = None
@@ -127,15 +133,41 @@ class FileList(Sequence[FileEntry]):
         return f"FileList({self.folder!r}, {len(self)} files)"
 
 
+_SPECIAL_KINDS = ((stat.S_ISFIFO, "FIFO (named pipe)"), (stat.S_ISSOCK, "socket"),
+                  (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"))
+
+
+def special_kind(entry: os.DirEntry) -> str | None:
+    """What a directory entry that is neither a regular file nor a folder is ('FIFO (named pipe)', 'socket',
+    'character device', 'block device'), from one stat that never opens it; None for a broken link or
+    an entry that vanished."""
+    try:
+        mode = entry.stat(follow_symlinks=True).st_mode
+    except OSError:
+        return None
+    for test, kind in _SPECIAL_KINDS:
+        if test(mode):
+            return kind
+    return None
+
+
 @dataclass
 class Walker:
-    """Lists folders of one share, collecting findings about the tree itself."""
+    """Lists folders of one share, collecting findings about the tree itself.
+
+    ``sessions``: the session folders discovery will describe (paths as the walk made them), set
+    before :meth:`files_below` is called, so that a link inside one session into another is refused.
+    """
 
     share: str
     root: str
     findings: list[Finding] = field(default_factory=list)
+    sessions: list[str] = field(default_factory=list)
+    links_followed: bool = False   # True once subfolders() followed a link: folder real paths then differ
     _root_real: str = ""
     _prefix: str = ""
+    _session_reals: frozenset[str] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self._root_real = os.path.realpath(self.root)
@@ -147,6 +179,10 @@ class Walker:
         if path.startswith(self._prefix):
             return path[len(self._prefix):].replace(os.sep, "/")
         return os.path.relpath(path, self.root).replace(os.sep, "/")
+
+    def real_rel(self, real: str) -> str:
+        """A real path below the share's real root, relative to it (POSIX separators)."""
+        return os.path.relpath(real, self._root_real).replace(os.sep, "/")
 
     def _report(self, code: str, path: str, message: str) -> None:
         self.findings.append(finding(code, stage="discover", share=self.share, path=self.rel(path), message=message))
@@ -163,11 +199,29 @@ class Walker:
             return False
         return True
 
+    def _report_special(self, entry: os.DirEntry, kind: str) -> None:
+        self._report("DISCOVER.SPECIAL_FILE", entry.path,
+                     f"is a {kind}, not a regular file; it is not opened (reading it could block the walk "
+                     "forever); replace it with the real file or remove it")
+
+    def session_reals(self) -> frozenset[str]:
+        """Real paths of :attr:`sessions`, resolved once, at the first link met inside a session."""
+        with self._lock:
+            if self._session_reals is None:
+                if self.links_followed:
+                    self._session_reals = frozenset(os.path.realpath(p) for p in self.sessions)
+                else:  # no link above the sessions: each real path is the real root + its rel, no syscall
+                    self._session_reals = frozenset(os.path.join(self._root_real, self.rel(p).replace("/", os.sep))
+                                                    for p in self.sessions)
+            return self._session_reals
+
     def _follow_link(self, entry: os.DirEntry, seen: set[str], boundary: str | None = None) -> str | None:
         """The real path of a linked folder when it may be walked, else None (with a finding).
 
-        ``boundary`` is the session folder: a link to it or to any folder above it is a loop, and
-        following it would pull other sessions' files into this one.
+        ``boundary`` is the real session folder (None at the levels above sessions), ``seen`` the real
+        folders already entered through links. A link is not followed when the walk lists its target
+        anyway or already did: the share root or above, the session folder, a folder inside it, a folder
+        inside or around one already followed, or another session folder (which is described on its own).
         """
         target = os.path.realpath(entry.path)
         if not _within(target, self._root_real):
@@ -175,9 +229,23 @@ class Walker:
                          f"link points to '{target}', outside the share root; it is not followed "
                          "(copy the data into the share or add that place as a share)")
             return None
-        if target in seen or _within(self._root_real, target) or (boundary and _within(boundary, target)):
+        why = None
+        if _within(self._root_real, target):
+            why = "the share root or a folder above it"
+        elif boundary is not None:
+            if _within(boundary, target):
+                why = "this session folder or a folder above it"
+            elif _within(target, boundary):
+                why = f"'{self.real_rel(target)}', a folder of this session listed anyway"
+            elif any(_within(target, s) or _within(s, target) for s in seen):
+                why = f"'{self.real_rel(target)}', a folder already walked through another link"
+            else:
+                other = next((s for s in self.session_reals() if _within(target, s) or _within(s, target)), None)
+                if other is not None:
+                    why = f"'{self.real_rel(target)}', inside or around the session folder '{self.real_rel(other)}'"
+        if why is not None:
             self._report("DISCOVER.SYMLINK_LOOP", entry.path,
-                         "link leads back into a folder already walked; it is not followed")
+                         f"link leads back to {why}; it is not followed, so nothing is counted twice")
             return None
         return target
 
@@ -202,21 +270,24 @@ class Walker:
                 is_dir = False
             if not is_dir or not self._usable_name(entry, path):
                 continue
-            if entry.is_symlink() and self._follow_link(entry, set()) is None:
-                continue
+            if entry.is_symlink():
+                if self._follow_link(entry, set()) is None:
+                    continue
+                self.links_followed = True
             out.append((entry.name, entry.path))
         return sorted(out)
 
     def files_below(self, folder: str, max_depth: int = 8) -> FileList:
         """Every file below a session folder (one pass, depth-bounded), kept per folder."""
         folders: dict[str, list[str]] = {}
+        special: dict[str, str] = {}
         links = _Links(self, folder)
         stack = [(folder, "", 0)]
         while stack:
             path, rel, depth = stack.pop()
             entries = self._list(path, "files in it are not seen")
             split = _split_plain(entries)
-            if split is None:  # a name to check or a link that cannot be followed: entry by entry
+            if split is None:  # a name to check, an odd type or a link that cannot be followed: entry by entry
                 names = []
                 for entry in entries:
                     # Only a non-ASCII name can fail to encode; encoding every name costs a bytes object each.
@@ -227,6 +298,10 @@ class Walker:
                             names.append(entry.name)
                             continue
                         if not entry.is_dir():
+                            kind = special_kind(entry)
+                            if kind is not None:
+                                special[f"{rel}/{entry.name}" if rel else entry.name] = kind
+                                self._report_special(entry, kind)
                             continue
                     except OSError:
                         continue
@@ -240,11 +315,11 @@ class Walker:
             if names:
                 names.sort()
                 folders[rel] = names
-        return FileList(folder, folders)
+        return FileList(folder, folders, special)
 
 
 def _split_plain(entries: list[os.DirEntry]) -> tuple[list[str], list[os.DirEntry]] | None:
-    """(file names, folder entries) when every name is ASCII and every type can be told; else None.
+    """(file names, folder entries) when every name is ASCII and every entry is a file or a folder; else None.
 
     The usual folder, in a few comprehensions instead of a Python step per test per entry.
     """
@@ -252,10 +327,13 @@ def _split_plain(entries: list[os.DirEntry]) -> tuple[list[str], list[os.DirEntr
         if not "".join([entry.name for entry in entries]).isascii():
             return None
         is_file = [entry.is_file() for entry in entries]
-        return ([entry.name for entry, file in zip(entries, is_file) if file],
-                [entry for entry, file in zip(entries, is_file) if not file and entry.is_dir()])
+        names = [entry.name for entry, file in zip(entries, is_file) if file]
+        subfolders = [entry for entry, file in zip(entries, is_file) if not file and entry.is_dir()]
     except OSError:
         return None
+    if len(names) + len(subfolders) != len(entries):  # a special file or a broken link: looked at one by one
+        return None
+    return names, subfolders
 
 
 class _Links:
@@ -272,7 +350,6 @@ class _Links:
             return True
         if self.folder_real is None:
             self.folder_real = os.path.realpath(self.folder)
-            self.seen.add(self.folder_real)
         target = self.walker._follow_link(entry, self.seen, boundary=self.folder_real)
         if target is None:
             return False

@@ -25,9 +25,10 @@ from prefect.runtime import flow_run
 from pydantic import Field
 
 from mass_ingest.approval_summary import approval_markdown, offered
+from mass_ingest.candidates import OFFERED, Status, change_status, has_status
 from mass_ingest.db.decisions import (Decision, DecisionRefused, PauseClaim, claim_pause, drop_stale_claim,
                                       pause_claim, record_decision, stored_decision)
-from mass_ingest.db.held import hold_sessions
+from mass_ingest.db.held import held_label, hold_sessions
 from mass_ingest.errors import ApprovalTimeout, MassIngestError
 from mass_ingest.prefect_api import flow_run_or_none, flow_run_url
 from mass_ingest.profile import Profile
@@ -76,19 +77,11 @@ def shown_digest(frame: pl.DataFrame) -> str:
 
 def mark_held(frame: pl.DataFrame, held: pl.DataFrame) -> pl.DataFrame:
     """Offered candidates a person holds back get status ``held`` and ``held_reason`` ("left out by ...")."""
-    from mass_ingest.db.held import held_label
-
     labels = held.select("candidate_id", held_label(held).alias("held_reason"))
     marked = frame.drop("held_reason", strict=False).join(labels, on="candidate_id", how="left")
-    is_held = pl.col("status").is_in(list(offered_statuses())) & pl.col("held_reason").is_not_null()
-    return marked.with_columns(pl.when(is_held).then(pl.lit("held")).otherwise(pl.col("status")).alias("status"),
-                               pl.when(is_held).then(pl.col("held_reason")).alias("held_reason"))
-
-
-def offered_statuses() -> tuple[str, ...]:
-    from mass_ingest.approval_summary import OFFERED
-
-    return OFFERED
+    is_held = has_status(*OFFERED) & pl.col("held_reason").is_not_null()
+    marked = marked.with_columns(pl.when(is_held).then(pl.col("held_reason")).alias("held_reason"))
+    return change_status(marked, pl.when(is_held).then(pl.lit(Status.HELD)).otherwise(pl.col("status")))
 
 
 def apply_decision(frame: pl.DataFrame, decision: Decision, shares=()) -> pl.DataFrame:
@@ -98,22 +91,24 @@ def apply_decision(frame: pl.DataFrame, decision: Decision, shares=()) -> pl.Dat
     the approver let the change in (approved, not excluded).
     """
     out = match_patterns(frame, decision.excluded, shares)
-    ready = pl.col("status") == "ready"
-    return frame.with_columns(out.alias("_out")).with_columns(
-        pl.when(ready & pl.lit(not decision.approved)).then(pl.lit("rejected"))
-        .when(ready & pl.col("_out")).then(pl.lit("left_out"))
-        .when(ready).then(pl.lit("approved"))
-        .otherwise(pl.col("status")).alias("status"),
-        (pl.col("status").is_in(["update", "moved"]) & pl.lit(decision.approved) & ~pl.col("_out"))
-        .alias("change_approved")).drop("_out")
+    ready = pl.col("status") == Status.READY
+    frame = frame.with_columns(
+        (has_status(Status.UPDATE, Status.MOVED) & pl.lit(decision.approved) & ~pl.lit(out))
+        .alias("change_approved"))
+    return change_status(
+        frame,
+        pl.when(ready & pl.lit(not decision.approved)).then(pl.lit(Status.REJECTED))
+        .when(ready & pl.lit(out)).then(pl.lit(Status.LEFT_OUT))
+        .when(ready).then(pl.lit(Status.APPROVED))
+        .otherwise(pl.col("status")))
 
 
 def hold_decided(decided: pl.DataFrame, decision: Decision, ingest_id: str) -> int:
     """Hold what the decision kept out: left-out sessions, and every offered one of a rejected ingest."""
     columns = ("candidate_id", "session_id", "share", "rel_path", "location")
-    left_out = decided.filter(pl.col("status") == "left_out")
-    rejected = decided.filter((pl.col("status") == "rejected")
-                              | (pl.col("status").is_in(["update", "moved"]) & pl.lit(not decision.approved)))
+    left_out = decided.filter(has_status(Status.LEFT_OUT))
+    rejected = decided.filter(has_status(Status.REJECTED)
+                              | (has_status(Status.UPDATE, Status.MOVED) & pl.lit(not decision.approved)))
     return sum(hold_sessions(rows.select(columns).to_dicts(), ingest_id, reason, decision.approver, decision.note,
                              decision.decided_at) for reason, rows in (("left_out", left_out), ("rejected", rejected)))
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 import polars as pl
 from prefect import task
 
-from mass_ingest.candidates import CANDIDATE_SCHEMA
+from mass_ingest.candidates import CANDIDATE_SCHEMA, Status, change_status
 from mass_ingest.locations import normalise_locations
 from mass_ingest.profile import Profile, Share
 from mass_ingest.stage_cache import STAGE_CACHE, StageFrame
@@ -343,15 +343,17 @@ def _classify(frame: pl.DataFrame, order: list[str], locations: pl.Series) -> pl
     moved = pl.col("_moved_ok") & ~kept_elsewhere
     update = pl.col("_same_place") & (pl.col("_new_parts").list.len() > 0)
     in_db = has_key | pl.col("_taken")
+    frame = change_status(
+        frame,
+        pl.when(excluded).then(pl.lit(Status.EXCLUDED))
+        .when(update).then(pl.lit(Status.UPDATE))
+        .when(pl.col("_same_place")).then(pl.lit(Status.DUPLICATE))
+        .when(moved).then(pl.lit(Status.MOVED))
+        .when(pl.col("_moved_ok")).then(pl.lit(Status.COPY))
+        .when(in_db).then(pl.lit(Status.DUPLICATE))
+        .when(kept_elsewhere).then(pl.lit(Status.COPY))
+        .otherwise(pl.lit(Status.NEW)))
     frame = frame.with_columns(
-        pl.when(excluded).then(pl.lit("excluded"))
-        .when(update).then(pl.lit("update"))
-        .when(pl.col("_same_place")).then(pl.lit("duplicate"))
-        .when(moved).then(pl.lit("moved"))
-        .when(pl.col("_moved_ok")).then(pl.lit("copy"))
-        .when(in_db).then(pl.lit("duplicate"))
-        .when(kept_elsewhere).then(pl.lit("copy"))
-        .otherwise(pl.lit("new")).alias("status"),
         pl.when(excluded).then(None)
         .when(pl.col("_same_place") | moved).then(pl.col("_db_location"))
         .when(pl.col("_moved_ok")).then(pl.col("_kept"))
@@ -361,23 +363,23 @@ def _classify(frame: pl.DataFrame, order: list[str], locations: pl.Series) -> pl
     # 3. Why, in words.
     status = pl.col("status")
     frame = frame.with_columns(
-        ((status == "duplicate") & ~pl.col("_same_parts").fill_null(True)).alias("_conflict"))
+        ((status == Status.DUPLICATE) & ~pl.col("_same_parts").fill_null(True)).alias("_conflict"))
     frame = frame.join(_conflict_reasons(frame), on="_row", how="left", maintain_order="left")
     what = pl.when(pl.col("_by_serials")).then(pl.lit("probe serials")).otherwise(pl.lit("recording names"))
     return frame.with_columns(
-        pl.when(status == "update")
+        pl.when(status == Status.UPDATE)
         .then(pl.format("in the pipeline as {} (at {}), which lacks: {}", "session_id", "duplicate_of",
                         pl.col("_new_parts").list.join(", ")))
-        .when(status == "moved")
+        .when(status == Status.MOVED)
         .then(pl.format("moved from {} (same subject, start and {})", "duplicate_of", what))
         .when(pl.col("_conflict")).then(pl.col("_conflict_reason"))
-        .when(status == "duplicate")
+        .when(status == Status.DUPLICATE)
         .then(pl.format("already in the pipeline as {} (at {})", "session_id", "duplicate_of"))
-        .when(status == "copy")
+        .when(status == Status.COPY)
         .then(pl.format("same session as {} (subject and start time match)", "duplicate_of"))
-        .when(status == "excluded").then(pl.col("excluded_by"))
+        .when(status == Status.EXCLUDED).then(pl.col("excluded_by"))
         .alias("dedup_reason"),
-        pl.when(status == "update").then(pl.col("_new_parts")).otherwise(empty).alias("new_parts"))
+        pl.when(status == Status.UPDATE).then(pl.col("_new_parts")).otherwise(empty).alias("new_parts"))
 
 
 def deduplicate_discovered(frames: list[pl.DataFrame], shares: list[Share]) -> pl.DataFrame:

@@ -9,6 +9,7 @@ systems recognise.
 from __future__ import annotations
 
 import gc
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -162,6 +163,33 @@ def _gc_paused() -> Iterator[None]:
                 gc.enable()
 
 
+def _one_per_real_folder(walker: Walker, matches: list[tuple]) -> list[tuple]:
+    """The matches without those reached through a link to a folder another match already is.
+
+    Only when the walk followed a link above the sessions can two paths be one folder; then the
+    one the share really holds there (its path is its real path) is kept, the other reported.
+    """
+    if not walker.links_followed:
+        return matches
+    by_real: dict[str, list[tuple]] = {}
+    for match in matches:
+        by_real.setdefault(os.path.realpath(match[3]), []).append(match)
+    dropped: set[str] = set()
+    for real, same in by_real.items():
+        if len(same) < 2:
+            continue
+        real_rel = walker.real_rel(real)
+        keep = next((m for m in same if m[0] == real_rel), min(same, key=lambda m: m[0]))
+        for match in same:
+            if match[0] != keep[0] and match[0] not in dropped:  # one folder may fit several layouts
+                dropped.add(match[0])
+                walker.findings.append(finding(
+                    "DISCOVER.SYMLINK_LOOP", stage="discover", share=walker.share, path=match[0],
+                    message=f"reached through a link to '{keep[0]}', which is listed itself; it is "
+                    "described once, as that folder"))
+    return [m for m in matches if m[0] not in dropped]
+
+
 def discover_share(profile: Profile, share_name: str, progress: Callable[[int], None] | None = None,
                    chunk: tuple[int, int] = (0, 1)) -> tuple[pl.DataFrame, list[Finding]]:
     """Every session folder on one share as a candidate frame, plus findings about the share's tree.
@@ -187,6 +215,8 @@ def _discover_share(profile: Profile, share_name: str, progress: Callable[[int],
         template = LayoutTemplate.compile(layout.template)
         for path, fields in session_folders(walker, template, chunk):
             matches.append((walker.rel(path), layout, template, path, fields, _folder_start(fields, template)))
+    matches = _one_per_real_folder(walker, matches)
+    walker.sessions = [m[3] for m in matches]
     explained = set()
     for rel, *_, start in matches:
         if isinstance(start, datetime):

@@ -20,6 +20,7 @@ from prefect import task
 from pydantic import BaseModel, ConfigDict, Field
 
 from mass_ingest import settings
+from mass_ingest.candidates import Status, has_status
 from mass_ingest.db import schema
 from mass_ingest.db.connection import is_connection_error, outage_reported
 from mass_ingest.db.locks import share_locks
@@ -187,11 +188,12 @@ def insert_sessions(frame: pl.DataFrame, *, timezone: str, ingest_id: str,
         return 0
     options = options or InsertOptions()
     schema.activate()
-    status = frame["status"] if "status" in frame.columns else pl.repeat("approved", frame.height, eager=True)
-    updates = frame.filter(status == "update")
-    moves = frame.filter(status == "moved") if options.record_moved_location else frame.clear()
+    status = (frame["status"] if "status" in frame.columns
+              else pl.repeat(Status.APPROVED.value, frame.height, eager=True))
+    updates = frame.filter(status == Status.UPDATE)
+    moves = frame.filter(status == Status.MOVED) if options.record_moved_location else frame.clear()
     shares = frame["share"]  # every share of the chunk, updates and moves included
-    frame = frame.filter(~status.is_in(["update", "moved"]))
+    frame = frame.filter(~status.is_in([Status.UPDATE, Status.MOVED]))
     probes = ProbeIndex.fetch(set(frame["subject"]) | set(updates["subject"]))
     keys = [{"subject": s, "session_start": t} for s, t in zip(frame["subject"], frame["session_start"])]
     # A folder's candidate id hashes its location (and group): the directory's unique key.
@@ -226,7 +228,7 @@ def insert_sessions(frame: pl.DataFrame, *, timezone: str, ingest_id: str,
 
 def select_for_insertion(decided: pl.DataFrame) -> pl.DataFrame:
     """What the decision lets in: new sessions approved, and known ones whose late data or move was approved."""
-    return decided.filter((pl.col("status") == "approved") | pl.col("change_approved"))
+    return decided.filter(has_status(Status.APPROVED) | pl.col("change_approved"))
 
 
 def chunk_bounds(rows: int, chunk_size: int | None = None) -> list[tuple[int, int]]:

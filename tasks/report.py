@@ -8,6 +8,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from pydantic import BaseModel, ConfigDict
 
 from mass_ingest.approval_summary import approval_markdown
+from mass_ingest.candidates import Status, has_status
 from mass_ingest.db.decisions import Decision
 from mass_ingest.db.runs import finish_ingest, record_quarantine
 from mass_ingest.profile import Profile
@@ -40,8 +41,8 @@ class IngestCounts(BaseModel):
         return self.model_dump()
 
 
-def count(frame: pl.DataFrame, *statuses: str) -> int:
-    return frame.filter(pl.col("status").is_in(list(statuses))).height
+def count(frame: pl.DataFrame, *statuses: Status) -> int:
+    return frame.filter(has_status(*statuses)).height
 
 
 def _publish_reasons(rows: pl.DataFrame, reasons: str, key: str, title: str) -> None:
@@ -59,15 +60,15 @@ def ingest_counts(frame: pl.DataFrame, ingest_id: str, decision: str, unreadable
     updated and moves recorded (see :func:`tasks.insert.sessions_changed_by`)."""
     return IngestCounts(
         ingest_id=ingest_id,
-        discovered=frame.height - count(frame, "excluded"),
-        duplicates=count(frame, "duplicate", "copy"),
-        quarantined=count(frame, "quarantined"),
-        pending=count(frame, "pending"),
-        moved=count(frame, "moved"),
-        updates=count(frame, "update"),
-        excluded=count(frame, "excluded"),
-        left_out=count(frame, "left_out"),
-        held=count(frame, "held"),
+        discovered=frame.height - count(frame, Status.EXCLUDED),
+        duplicates=count(frame, Status.DUPLICATE, Status.COPY),
+        quarantined=count(frame, Status.QUARANTINED),
+        pending=count(frame, Status.PENDING),
+        moved=count(frame, Status.MOVED),
+        updates=count(frame, Status.UPDATE),
+        excluded=count(frame, Status.EXCLUDED),
+        left_out=count(frame, Status.LEFT_OUT),
+        held=count(frame, Status.HELD),
         inserted=inserted,
         **(changed or {}),
         decision=decision,
@@ -85,7 +86,7 @@ def dry_run_outcome_task(profile: Profile, checked: StageFrame, ingest_id: str,
                                 docs if docs.is_file() else None)
     create_markdown_artifact(key="dry-run-summary", markdown=summary,
                              description=f"What an ingest would insert (dry run {ingest_id})")
-    ready = count(frame, "ready")
+    ready = count(frame, Status.READY)
     counts = ingest_counts(frame, ingest_id, f"dry run: {ready} ready, nothing inserted", unreadable_shares, 0)
     create_table_artifact(key="dry-run-counts", table=[counts.model_dump(exclude={"unreadable_shares"})],
                           description=f"What an ingest would do (dry run {ingest_id})")
@@ -98,7 +99,7 @@ def record_outcome_task(decided: StageFrame, decision: Decision, ingest_id: str,
     """Store quarantine reasons and counts with the ingest run; publish the summary."""
     # A timed-out approval never gets here: request_approval records it and fails the run.
     frame = decided.load()
-    quarantined = frame.filter(pl.col("status") == "quarantined")
+    quarantined = frame.filter(has_status(Status.QUARANTINED))
     record_quarantine(ingest_id, quarantined.to_dicts())
     verdict = "approved" if decision.approved else "rejected"
     label = f"{verdict} by {decision.approver} ({decision.source})"
@@ -109,6 +110,6 @@ def record_outcome_task(decided: StageFrame, decision: Decision, ingest_id: str,
     create_table_artifact(key="ingest-counts", table=[counts.model_dump(exclude={"unreadable_shares"})],
                           description=f"Outcome of ingest {ingest_id}")
     _publish_reasons(quarantined, "quality_reasons", "quarantine", "Quarantined")
-    _publish_reasons(frame.filter(pl.col("status") == "pending"), "pending_reasons", "pending",
+    _publish_reasons(frame.filter(has_status(Status.PENDING)), "pending_reasons", "pending",
                      "Pending: still arriving, looked at again next run")
     return counts

@@ -19,6 +19,7 @@ import polars as pl
 from prefect import get_run_logger, task
 from pydantic import BaseModel, ConfigDict, Field
 
+from mass_ingest.candidates import Status, has_status
 from mass_ingest.profile import Profile
 from mass_ingest.stage_cache import StageFrame
 
@@ -102,7 +103,7 @@ def advance_watermarks(profile: Profile, decided: pl.DataFrame, ingest_id: str,
 
     schema.activate()
     started = (schema.IngestRun & {"ingest_id": ingest_id}).to_dicts()[0]["started_at"]
-    pending = decided.filter(pl.col("status") == "pending")
+    pending = decided.filter(has_status(Status.PENDING))
     moved = {}
     for share in profile.shares:
         if share.name in skipped:

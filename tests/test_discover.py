@@ -116,7 +116,8 @@ def session_record(rel: str, subject: str, start: datetime | None, **changes: ob
     if "probes" in changes:
         changes["probes"] = [p.model_dump() for p in changes["probes"]]
     return {"share": "N", "rel_path": rel, "location": (str(changes.pop("root")) + "/" + rel).lower(),
-            "subject": subject, "session_start": start, "modality": "ephys", "layout": LAYOUT, "probes": [],
+            "subject": subject, "session_start": start, "start_inferred": False, "modality": "ephys",
+            "layout": LAYOUT, "probes": [],
             "bins_without_meta": [], "task_hints": [], "recordings": [], "outputs": [], "systems": systems,
             "projects": [], "group": "", "excluded_by": None, "findings": [], **changes}
 

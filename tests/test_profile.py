@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -143,27 +144,27 @@ class TestBrokenProfile:
     @pytest.mark.parametrize(("case", "data", "key", "fix"), BROKEN_KEYS, ids=[c[0] for c in BROKEN_KEYS])
     def test_error_names_file_key_and_fix(self, tmp_path: Path, case: str, data: dict, key: str, fix: str) -> None:
         message = profile_error(write_yaml(tmp_path, f"{case}.yaml", data))
-        assert f"profile {case}.yaml: {key} " in message
+        assert re.search(rf"profile {case}\.yaml line \d+: {re.escape(key)} ", message), message
         assert fix in message
 
     def test_typo_share_reports_the_unknown_key_and_the_missing_one_on_separate_lines(self, tmp_path: Path) -> None:
         data = {"name": "lab", "timezone": "Europe/Oslo", "share": BASE["shares"]}
         assert profile_error(write_yaml(tmp_path, "typo.yaml", data)).splitlines() == [
-            "profile typo.yaml: shares Field required (add it)",
-            "profile typo.yaml: share is not a key the profile knows (remove it or check its spelling)",
+            "profile typo.yaml line 1: shares Field required (add it)",
+            "profile typo.yaml line 3: share is not a key the profile knows (remove it or check its spelling)",
         ]
 
     def test_duplicate_share_names_are_refused_naming_the_name(self, tmp_path: Path) -> None:
         data = copy.deepcopy(BASE)
         data["shares"].append({**data["shares"][0], "root": "/mnt/M"})
         message = profile_error(write_yaml(tmp_path, "dupes.yaml", data))
-        assert message.startswith("profile dupes.yaml: ")
+        assert message.startswith("profile dupes.yaml line 3: ")
         assert "share names must be unique; ['N'] appear more than once" in message
 
     def test_duplicate_share_names_error_names_the_shares_key(self, tmp_path: Path) -> None:
         data = copy.deepcopy(BASE)
         data["shares"].append({**data["shares"][0], "root": "/mnt/M"})
-        assert "profile dupes.yaml: shares" in profile_error(write_yaml(tmp_path, "dupes.yaml", data))
+        assert "profile dupes.yaml line 3: shares" in profile_error(write_yaml(tmp_path, "dupes.yaml", data))
 
     def test_invalid_yaml_names_the_file_the_line_and_says_fix_the_syntax(self, tmp_path: Path) -> None:
         message = profile_error(write_text(tmp_path, "syntax.yaml", "name: lab\nshares: [unclosed\ntimezone: x\n"))

@@ -95,7 +95,8 @@ def expected(root: Path, systems: list[str], **changes: object) -> dict:
     for key in ("recordings", "outputs", "task_hints"):
         changes[key] = [item.model_dump() for item in changes.get(key, [])]
     return {"share": "N", "rel_path": SESSION, "location": f"{root}/{SESSION}".lower(), "subject": "s1",
-            "session_start": START, "modality": "ephys", "layout": LAYOUT, "probes": [], "bins_without_meta": [],
+            "session_start": START, "start_inferred": False, "modality": "ephys", "layout": LAYOUT, "probes": [],
+            "bins_without_meta": [],
             "systems": systems, "projects": [], "group": "", "excluded_by": None, "findings": [], **changes}
 
 

@@ -382,7 +382,8 @@ LAYOUT = "{subject}/{session_date:%Y%m%d}"
 def imaging_record(root: Path, rel: str, subject: str, start: datetime, **changes: object) -> dict:
     """A whole candidate record of the first imaging layout, findings as (code, path)."""
     return {"share": "I", "rel_path": rel, "location": f"{root}/{rel}".lower(), "subject": subject,
-            "session_start": start, "modality": "imaging", "layout": LAYOUT, "probes": [],
+            "session_start": start, "start_inferred": False, "modality": "imaging", "layout": LAYOUT,
+            "probes": [],
             "bins_without_meta": [], "task_hints": [], "recordings": [], "outputs": [], "systems": [],
             "projects": ["mec-imaging"], "group": "", "excluded_by": None, "findings": [], **changes}
 
@@ -435,23 +436,28 @@ class TestDiscoverImagingShare:
                 root, a, "60582", datetime(2024, 3, 1),
                 systems=["scanimage", "wavesurfer", "wheel", "tracking2d", "video", "suite2p", "dlc"],
                 recordings=[
-                    {"system": "scanimage", "name": "fov1", "folder": "", "n_files": 6,
+                    {"system": "scanimage", "name": "fov1", "folder": "", "n_files": 6, "details": "{}",
                      "files": ["fov1_00001_00001.tif", "fov1_00002_00001.tif"]},
-                    {"system": "scanimage", "name": "fov2", "folder": "", "n_files": 2,
+                    {"system": "scanimage", "name": "fov2", "folder": "", "n_files": 2, "details": "{}",
                      "files": ["fov2_00001_00001.tif", "fov2_00003_00001.tif"]},
-                    {"system": "wavesurfer", "name": "fov1", "folder": "", "files": ["fov1_0001.h5"], "n_files": 1},
-                    {"system": "wheel", "name": "fov1", "folder": "", "files": ["fov1_WHEEL.csv"], "n_files": 1},
-                    {"system": "tracking2d", "name": "fov1", "folder": "", "files": ["fov1.csv"], "n_files": 1},
-                    {"system": "video", "name": "fov1", "folder": "", "files": ["fov1.avi"], "n_files": 1}],
+                    {"system": "wavesurfer", "name": "fov1", "folder": "", "files": ["fov1_0001.h5"], "n_files": 1,
+                     "details": "{}"},
+                    {"system": "wheel", "name": "fov1", "folder": "", "files": ["fov1_WHEEL.csv"], "n_files": 1,
+                     "details": "{}"},
+                    {"system": "tracking2d", "name": "fov1", "folder": "", "files": ["fov1.csv"], "n_files": 1,
+                     "details": "{}"},
+                    {"system": "video", "name": "fov1", "folder": "", "files": ["fov1.avi"], "n_files": 1,
+                     "details": "{}"}],
                 outputs=[
                     {"kind": "preprocessed", "path": "", "recording": "fov1",
-                     "files": ["fov1_00001_00001_preproc.tif"], "complete": True},
+                     "files": ["fov1_00001_00001_preproc.tif"], "complete": True, "preferred": False},
                     {"kind": "suite2p", "path": "combined", "recording": "", "files": suite2p_files([0]),
-                     "complete": True},
+                     "complete": True, "preferred": False},
                     {"kind": "suite2p_split", "path": "split_fov1", "recording": "fov1", "complete": False,
+                     "preferred": False,
                      "files": ["suite2p/ops1.npy", "suite2p/plane0/F.npy", "suite2p/plane0/ops.npy",
                                "suite2p/plane0/stat.npy"]},
-                    {"kind": "dlc", "path": "dlc_fov1", "recording": "fov1", "complete": True,
+                    {"kind": "dlc", "path": "dlc_fov1", "recording": "fov1", "complete": True, "preferred": False,
                      "files": ["config.yaml", f"{DLC_SET}.csv", f"{DLC_SET}.h5"]}],
                 findings=[("IMAGING.COUNTER_GAP", f"{a}/fov2_00003_00001.tif"),
                           ("SUITE2P.INCOMPLETE", f"{a}/split_fov1/suite2p/plane0")]),
@@ -459,11 +465,14 @@ class TestDiscoverImagingShare:
                 root, b, "60584", datetime(2024, 3, 5),
                 systems=["femtonics", "suite2p"],
                 recordings=[
-                    {"system": "femtonics", "name": "fov", "folder": "", "files": ["fov.mesc"], "n_files": 1},
+                    {"system": "femtonics", "name": "fov", "folder": "", "files": ["fov.mesc"], "n_files": 1,
+                     "details": "{}"},
                     {"system": "femtonics", "name": "MUnit_0", "folder": "MUnit_0",
-                     "files": ["MUnit_0/frame_0001.tif"], "n_files": 1}],
+                     "files": ["MUnit_0/frame_0001.tif"], "n_files": 1,
+                     "details": "{}"}],
                 outputs=[{"kind": "suite2p", "path": "MUnit_0", "recording": "MUnit_0",
-                          "files": suite2p_files([0]), "complete": True}]),
+                          "files": suite2p_files([0]), "complete": True,
+                          "preferred": False}]),
         ]
 
     def test_the_older_layout_finds_its_sessions_and_imaging_is_never_taken_as_a_subject(

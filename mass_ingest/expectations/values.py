@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from mass_ingest.candidates import Status
 from mass_ingest.expectations.context import QualityContext
 
 # Discovery findings at or above this severity stop a session, except those another
@@ -126,6 +127,6 @@ def _same_key_count(has_status: bool) -> pl.Expr:
     """
     claims = pl.col("session_start").is_not_null()
     if has_status:
-        claims = claims & (pl.col("status") == "new")
+        claims = claims & (pl.col("status") == Status.NEW)
     return (pl.when(claims).then(claims.cast(pl.Int64).sum().over("subject", "session_start"))
             .otherwise(1).cast(pl.Int64))

@@ -13,6 +13,7 @@ from mass_ingest.expectations.gx_run import failing_rows, run_suite
 from mass_ingest.expectations.reasons import pending_reasons, reasons_for
 from mass_ingest.expectations.suites import EXPECTATIONS, SUITE_NAME, selected_expectations
 from mass_ingest.expectations.values import VALUE_COLUMNS, derived_values
+from mass_ingest.candidates import Status, change_status, has_status
 from mass_ingest.findings import Finding, finding
 
 if TYPE_CHECKING:
@@ -101,10 +102,11 @@ def classify(frame: pl.DataFrame) -> pl.DataFrame:
     what they bring goes in too: still arriving makes them ``pending``, a failure ``quarantined``,
     and otherwise they keep their status. Duplicates, copies and exclusions keep theirs.
     """
-    new = pl.col("status") == "new"
-    offered = new | pl.col("status").is_in(["moved", "update"])
-    return frame.with_columns(
-        pl.when(offered & (pl.col("pending_reasons").list.len() > 0)).then(pl.lit("pending"))
-        .when(offered & ~pl.col("quality_passed")).then(pl.lit("quarantined"))
-        .when(new).then(pl.lit("ready"))
-        .otherwise(pl.col("status")).alias("status"))
+    new = pl.col("status") == Status.NEW
+    offered = new | has_status(Status.MOVED, Status.UPDATE)
+    return change_status(
+        frame,
+        pl.when(offered & (pl.col("pending_reasons").list.len() > 0)).then(pl.lit(Status.PENDING))
+        .when(offered & ~pl.col("quality_passed")).then(pl.lit(Status.QUARANTINED))
+        .when(new).then(pl.lit(Status.READY))
+        .otherwise(pl.col("status")))

@@ -23,7 +23,9 @@ class Neuropixels(RecordingSystem):
         result = Recognised()
         by_rel = {f.rel: f for f in session.files.with_suffix(*cls.associated_suffixes, exact_case=True)}
         for entry in by_rel.values():
-            if entry.name.endswith(".ap.bin") and entry.rel[: -len(".bin")] + ".meta" not in by_rel:
+            meta_rel = entry.rel[: -len(".bin")] + ".meta"
+            # A .meta that is a FIFO or device is already a DISCOVER.SPECIAL_FILE finding: it is there, not missing.
+            if entry.name.endswith(".ap.bin") and meta_rel not in by_rel and meta_rel not in session.files.special:
                 result.bins_without_meta.append(entry.rel)
                 result.findings.append(session.finding(
                     "EPHYS.BIN_WITHOUT_META", entry.rel,
