@@ -342,7 +342,7 @@ def validate(
               f"{counts[Status.COPY]} copies, {counts[Status.MOVED]} moved since ingested, "
               f"{counts[Status.UPDATE]} with new data since ingested, {counts[Status.QUARANTINED]} quarantined, "
               f"{counts[Status.PENDING]} pending (still arriving; looked at again next run), "
-              f"{counts[Status.EXCLUDED]} excluded")
+              f"{counts[Status.EXCLUDED]} excluded, {counts[Status.HELD]} held by a person (`mass-ingest release`)")
     for a in access:
         if a.finding:
             out.print(f"[yellow]{a.finding}[/]")

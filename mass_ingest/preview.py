@@ -11,7 +11,9 @@ import polars as pl
 from mass_ingest.candidates import Status
 from mass_ingest.findings import Finding
 from mass_ingest.profile import Profile
+from mass_ingest.db.held import held_frame
 from tasks.access import ShareAccess, check_access
+from tasks.approve import mark_held
 from tasks.dedup import deduplicate_discovered
 from tasks.discover import discover_share
 from tasks.quality import check_profile_quality
@@ -28,7 +30,7 @@ def preview_ingest(profile: Profile) -> tuple[pl.DataFrame, list[ShareAccess], l
         frames.append(frame)
         share_findings.extend(findings)
     checked, _ = check_profile_quality(deduplicate_discovered(frames, profile.shares), profile)
-    return checked, access, share_findings
+    return mark_held(checked, held_frame()), access, share_findings
 
 
 def decision_rows(frame: pl.DataFrame) -> list[dict]:
@@ -37,6 +39,7 @@ def decision_rows(frame: pl.DataFrame) -> list[dict]:
                .when(pl.col("status") == Status.PENDING).then(pl.col("pending_reasons"))
                .when(pl.col("status") == Status.UPDATE).then(
                    pl.col("new_parts").list.eval(pl.format("new since ingested: {}", pl.element())))
+               .when(pl.col("status") == Status.HELD).then(pl.concat_list(pl.col("held_reason")))
                .when(pl.col("dedup_reason").is_not_null()).then(pl.concat_list(pl.col("dedup_reason")))
                .otherwise(pl.lit([], dtype=pl.List(pl.String))))
     return (frame.with_columns(reasons.alias("reasons"))

@@ -27,7 +27,8 @@ class TestDeployments:
     def test_the_run_form_describes_every_parameter_of_both_deployments(self):
         manual, nightly = read_deployment("mass-ingest/mass-ingest"), read_deployment("rescan/rescan")
         fields = manual.parameter_openapi_schema["properties"]
-        assert list(fields)[:4] == ["profile_path", "shares", "dry_run", "approval_timeout_s"]
+        # Only what a person should set: no `approval` (which would skip the pause), `root` or `input_file`.
+        assert list(fields) == ["profile_path", "shares", "dry_run", "approval_timeout_s"]
         assert all(field.get("description") for field in fields.values())
         assert fields["dry_run"]["description"].startswith("Stop after the expectations")
         assert manual.parameters == {"profile_path": "profiles/moser-ephys.yaml", "dry_run": False}
