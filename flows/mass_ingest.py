@@ -13,10 +13,10 @@ from prefect import flow, get_run_logger, task
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 
-from mass_ingest.db.decisions import Decision
-from mass_ingest.db.decisions import DecisionRefused
+from mass_ingest.db.decisions import Decision, DecisionRefused
 from mass_ingest.db.held import held_frame
 from mass_ingest.db.runs import open_ingest
+from mass_ingest.deciding import DecisionPending
 from mass_ingest.errors import ApprovalTimeout, MassIngestError, ShareChangedError
 from mass_ingest.fault_points import arm
 from mass_ingest.input_files import profile_for_import
@@ -25,8 +25,7 @@ from mass_ingest.profile import Profile, load_profile
 from mass_ingest.stage_cache import StageFrame
 from mass_ingest.task_runners import configured_task_runner
 from tasks.access import ShareAccess, check_access_task
-from tasks.approve import (DecisionPending, apply_decision, auto_decision, hold_decided, mark_held,
-                           request_approval)
+from tasks.approve import apply_decision, auto_decision, hold_decided, mark_held, request_approval
 from tasks.dedup import deduplicate_task
 from tasks.discover import discover_share_task
 from tasks.followup import publish_followup_task

@@ -6,6 +6,7 @@ per project), and every table is cut after :data:`ROWS` rows with "and N more".
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import polars as pl
@@ -32,6 +33,12 @@ CATEGORIES: dict[str, tuple[Status, ...]] = {
 def offered(frame: pl.DataFrame) -> pl.DataFrame:
     """The candidates the approval offers for insertion (:data:`mass_ingest.candidates.OFFERED`)."""
     return frame.filter(has_status(*OFFERED))
+
+
+def shown_digest(frame: pl.DataFrame) -> str:
+    """Digest of the candidates that would be inserted: what the approver was shown."""
+    ready = sorted(offered(frame)["candidate_id"].to_list())
+    return hashlib.sha256("\n".join(ready).encode()).hexdigest()[:16]
 
 
 def markdown_table(rows: pl.DataFrame, columns: list[str], what: str = "rows", limit: int = ROWS) -> str:

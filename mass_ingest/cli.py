@@ -122,7 +122,7 @@ def _run_flow(profile: Path, root: Path | None, approval, as_json: bool, title: 
 
     from mass_ingest.db.decisions import DecisionRefused
     from mass_ingest.session_patterns import PatternError
-    from tasks.approve import DecisionPending
+    from mass_ingest.deciding import DecisionPending
 
     started = time.perf_counter()
     state = mass_ingest(profile_path=str(profile), root=str(root) if root else None, approval=approval,

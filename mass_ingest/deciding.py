@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from mass_ingest.db import schema
 from mass_ingest.db.decisions import (Decision, PauseClaim, pause_claim, record_decision, stored_decision)
 from mass_ingest.errors import MassIngestError
-from mass_ingest.prefect_api import flow_run_ids_named, flow_run_or_none
+from mass_ingest.prefect_api import flow_run_ids_named, flow_run_or_none, flow_run_url
 from mass_ingest.session_patterns import PatternError, refusal_message, unmatched_patterns
 from mass_ingest.stage_cache import run_dir
 
@@ -87,6 +87,26 @@ def offered_at_pause(ingest_id: str) -> pl.DataFrame | None:
     return offered(pl.read_parquet(path)) if path.is_file() else None
 
 
+class DecisionPending(MassIngestError):
+    """Another run of the same ingest already waits for the decision: this one does not pause too."""
+
+    def __init__(self, claim: PauseClaim):
+        self.claim = claim
+        super().__init__(f"ingest {claim.ingest_id} already waits for a decision in flow run "
+                         f"{claim.flow_run_name or claim.flow_run_id} (paused {claim.paused_at:%Y-%m-%d %H:%M:%S}); "
+                         "this run does not ask again.\n" + how_to_decide(claim.flow_run_id, claim.flow_run_name))
+
+
+def how_to_decide(flow_run_id: str, flow_run_name: str = "") -> str:
+    """Where the waiting run is and the exact commands that decide it."""
+    url = flow_run_url(flow_run_id)
+    return "\n".join([
+        f"  flow run: {flow_run_name + ' ' if flow_run_name else ''}{flow_run_id}",
+        *([f"  in the Prefect UI: {url}"] if url else []),
+        f"  approve: mass-ingest approve {flow_run_id} [--exclude SESSION_OR_GLOB ...] [--note '...']",
+        f"  reject:  mass-ingest reject {flow_run_id} --note 'why'"])
+
+
 class TerminalDecision(BaseModel):
     """What `mass-ingest approve` / `reject` did."""
 
@@ -104,8 +124,8 @@ def decide_from_terminal(ref: str, approve: bool, exclude: list[str], approver: 
 
     Raises DecisionRefused (someone decided first: who, what, when), ResolveError or PatternError.
     """
+    from mass_ingest.approval_summary import shown_digest
     from mass_ingest.db.decisions import DecisionRefused
-    from tasks.approve import shown_digest
 
     target = resolve_ingest(ref)
     decision = Decision(approved=approve, approver=approver, source="cli", excluded=exclude, note=note)

@@ -10,7 +10,6 @@ it never asks again, and only one run of an ingest pauses for it (the database's
 from __future__ import annotations
 
 import getpass
-import hashlib
 import sys
 from datetime import datetime, timedelta
 from typing import Literal
@@ -24,26 +23,17 @@ from prefect.input import RunInput
 from prefect.runtime import flow_run
 from pydantic import Field
 
-from mass_ingest.approval_summary import approval_markdown, offered
+from mass_ingest.approval_summary import approval_markdown, offered, shown_digest
 from mass_ingest.candidates import OFFERED, Status, change_status, has_status
 from mass_ingest.db.decisions import (Decision, DecisionRefused, PauseClaim, claim_pause, drop_stale_claim,
                                       pause_claim, record_decision, stored_decision)
 from mass_ingest.db.held import held_label, hold_sessions
-from mass_ingest.errors import ApprovalTimeout, MassIngestError
-from mass_ingest.prefect_api import flow_run_or_none, flow_run_url
+from mass_ingest.deciding import DecisionPending, how_to_decide
+from mass_ingest.errors import ApprovalTimeout
+from mass_ingest.prefect_api import flow_run_or_none
 from mass_ingest.profile import Profile
 from mass_ingest.session_patterns import PatternError, match_patterns, refusal_message, unmatched_patterns
 from mass_ingest.stage_cache import StageFrame, data_docs_dir
-
-
-class DecisionPending(MassIngestError):
-    """Another run of the same ingest already waits for the decision: this one does not pause too."""
-
-    def __init__(self, claim: PauseClaim):
-        self.claim = claim
-        super().__init__(f"ingest {claim.ingest_id} already waits for a decision in flow run "
-                         f"{claim.flow_run_name or claim.flow_run_id} (paused {claim.paused_at:%Y-%m-%d %H:%M:%S}); "
-                         "this run does not ask again.\n" + how_to_decide(claim.flow_run_id, claim.flow_run_name))
 
 
 class ApprovalInput(RunInput):
@@ -57,22 +47,6 @@ class ApprovalInput(RunInput):
                                description="With approve: session ids, globs or folder paths, e.g. "
                                "'25843/2024-03-05_10-30-58' or '26018/*'. They are held until released.")
     note: str = Field("", title="Note", description="Why, or anything the next person should know.")
-
-
-def how_to_decide(flow_run_id: str, flow_run_name: str = "") -> str:
-    """Where the waiting run is and the exact commands that decide it."""
-    url = flow_run_url(flow_run_id)
-    return "\n".join([
-        f"  flow run: {flow_run_name + ' ' if flow_run_name else ''}{flow_run_id}",
-        *([f"  in the Prefect UI: {url}"] if url else []),
-        f"  approve: mass-ingest approve {flow_run_id} [--exclude SESSION_OR_GLOB ...] [--note '...']",
-        f"  reject:  mass-ingest reject {flow_run_id} --note 'why'"])
-
-
-def shown_digest(frame: pl.DataFrame) -> str:
-    """Digest of the candidates that would be inserted: what the approver was shown."""
-    ready = sorted(offered(frame)["candidate_id"].to_list())
-    return hashlib.sha256("\n".join(ready).encode()).hexdigest()[:16]
 
 
 def mark_held(frame: pl.DataFrame, held: pl.DataFrame) -> pl.DataFrame:
