@@ -143,6 +143,9 @@ def run_ingest(profile: Profile, **options) -> State:
     except MassIngestError as exc:
         name, tag = next((v for k, v in ENDINGS.items() if isinstance(exc, k)), ("Refused", "refused"))
         _tag(tag)
+        if isinstance(exc, ApprovalTimeout):
+            raise  # Prefect ends a run whose pause expired as Failed itself; the tag tells it apart
+
         # Deferred is no failure: another run of the ingest holds the question.
         return (Completed if name == "Deferred" else Failed)(name=name, message=str(exc), data=exc)
     if counts.decision.startswith("rejected"):

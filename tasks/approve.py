@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import getpass
 import sys
+import threading
+import time
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -25,7 +28,7 @@ from pydantic import Field
 
 from mass_ingest.approval_summary import approval_markdown, offered, shown_digest
 from mass_ingest.candidates import OFFERED, Status, change_status, has_status
-from mass_ingest.db.decisions import (Decision, DecisionRefused, PauseClaim, claim_pause, drop_stale_claim,
+from mass_ingest.db.decisions import (Decision, DecisionRefused, PauseClaim, beat, claim_pause, drop_stale_claim,
                                       pause_claim, record_decision, stored_decision)
 from mass_ingest.db.held import held_label, hold_sessions
 from mass_ingest.deciding import DecisionPending, how_to_decide
@@ -108,15 +111,50 @@ def claim_is_live(claim: PauseClaim) -> bool:
     return run is not None and run.state is not None and not run.state.is_final()
 
 
+HEARTBEAT_S = 5  # how often a waiting process says it is alive
+STALE_S = 3 * HEARTBEAT_S  # no heartbeat for this long: the process is gone
+
+
 def other_waiting_run(ingest_id: str, me: str) -> PauseClaim | None:
-    """The other run that waits for this ingest's decision, if it is still there (a dead one's claim is dropped)."""
+    """The other run that waits for this ingest's decision, if it is still there (a dead one's claim is dropped).
+
+    A killed process leaves its run Paused in Prefect; its heartbeat stopping tells. A heartbeat older
+    than a few seconds is watched for :data:`STALE_S` before the claim is given up.
+    """
     claim = pause_claim(ingest_id)
     if claim is None or claim.flow_run_id == me:
         return None
-    if claim_is_live(claim):
-        return claim
+    if claim_is_live(claim) and claim.alive_at is not None:
+        if (datetime.now() - claim.alive_at).total_seconds() < HEARTBEAT_S:
+            return claim
+        time.sleep(STALE_S)
+        later = pause_claim(ingest_id)
+        if later is None or later.flow_run_id != claim.flow_run_id:
+            return later
+        if later.alive_at != claim.alive_at:
+            return later
     drop_stale_claim(claim)
     return None
+
+
+@contextmanager
+def heartbeat(ingest_id: str, me: str):
+    """Say every few seconds, while the body waits, that this process still waits for the decision."""
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.wait(HEARTBEAT_S):
+            try:
+                beat(ingest_id, me)
+            except Exception:  # a missed beat only lets another run take over sooner
+                pass
+    thread = threading.Thread(target=run, name=f"approval-heartbeat-{ingest_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(HEARTBEAT_S + 5)
 
 
 def _say(message: str) -> None:
@@ -174,7 +212,8 @@ def request_approval(profile: Profile, checked: StageFrame, ingest_id: str,
         raise DecisionPending(other)
     _say(f"ingest {ingest_id} of profile {profile.name} waits for a decision:\n"
          + how_to_decide(me, str(flow_run.get_name() or "")))
-    return _ask(profile, frame, ingest_id, markdown, digest, timeout_s, me)
+    with heartbeat(ingest_id, me):
+        return _ask(profile, frame, ingest_id, markdown, digest, timeout_s, me)
 
 
 def _prefect_user() -> str:

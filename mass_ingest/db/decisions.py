@@ -137,6 +137,7 @@ class PauseClaim(BaseModel):
     flow_run_name: str = ""
     paused_at: datetime
     timeout_at: datetime | None = None
+    alive_at: datetime | None = None
 
 
 def pause_claim(ingest_id: str) -> PauseClaim | None:
@@ -151,11 +152,18 @@ def claim_pause(ingest_id: str, flow_run_id: str, flow_run_name: str, timeout_at
     try:
         schema.ApprovalPause.insert1({"ingest_id": ingest_id, "flow_run_id": flow_run_id,
                                       "flow_run_name": flow_run_name[:128], "paused_at": _now(),
-                                      "timeout_at": timeout_at})
+                                      "timeout_at": timeout_at, "alive_at": _now()})
         return None
     except dj.errors.DuplicateError:
         claim = pause_claim(ingest_id)
         return None if claim is not None and claim.flow_run_id == flow_run_id else claim
+
+
+def beat(claim_ingest_id: str, flow_run_id: str) -> None:
+    """The waiting process is alive (called every few seconds while it waits)."""
+    key = {"ingest_id": claim_ingest_id, "flow_run_id": flow_run_id}
+    if schema.ApprovalPause & key:
+        schema.ApprovalPause.update1({"ingest_id": claim_ingest_id, "alive_at": _now()})
 
 
 def drop_stale_claim(claim: PauseClaim) -> None:

@@ -145,7 +145,8 @@ class ApprovalPause(dj.Manual):
     """The one flow run that asks for the decision on an ingest (its key is the ingest, so a second run
     cannot pause for it too); kept after the decision as where the question was asked.
     timeout_at: when the pause gives up (a claim of a run that died is taken over after it, or once
-    Prefect says the run has ended)."""
+    Prefect says the run has ended); alive_at: the waiting process's last heartbeat (a killed process's
+    run stays Paused in Prefect, so the heartbeat is what tells a later run that nobody waits any more)."""
 
     definition = """
     -> IngestRun
@@ -154,6 +155,7 @@ class ApprovalPause(dj.Manual):
     flow_run_name='': varchar(128)
     paused_at: datetime
     timeout_at=null: datetime
+    alive_at=null: datetime
     """
 
 
