@@ -109,7 +109,7 @@ def _candidates(base: pl.DataFrame, share: str) -> pl.DataFrame:
         location.hash().cast(pl.String).alias("candidate_id"),
         pl.format("{}/{}", pl.col("subject"), when).alias("session_id"),
         pl.lit(share).alias("share"), "rel_path", location.alias("location"), "subject", "session_start",
-        pl.lit(False).alias("start_inferred"), pl.lit("ephys").alias("modality"), pl.lit(LAYOUT).alias("layout"))
+        pl.lit(False).alias("start_inferred"), pl.lit("").alias("start_source"), pl.lit("ephys").alias("modality"), pl.lit(LAYOUT).alias("layout"))
     return light.hstack(_nested(base)).with_columns(
         empty["bins_without_meta"], empty["task_hints"], empty["recordings"],
         pl.lit(["spikeglx", "kilosort"]).alias("systems"), empty["projects"], pl.lit("").alias("group"),

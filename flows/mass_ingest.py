@@ -24,7 +24,7 @@ from mass_ingest.prefect_api import add_flow_run_tag
 from mass_ingest.profile import Profile, load_profile
 from mass_ingest.stage_cache import StageFrame
 from mass_ingest.task_runners import configured_task_runner
-from tasks.access import ShareAccess, check_access_task
+from tasks.access import ShareAccess, check_access_task, scan_readable_shares
 from tasks.approve import apply_decision, auto_decision, hold_decided, mark_held, request_approval
 from tasks.dedup import deduplicate_task
 from tasks.discover import discover_share_task
@@ -77,9 +77,12 @@ def select_profile(profile_path: str, shares: list[str] | None, root: str | None
 def discover_shares(profile: Profile, access: list[ShareAccess], ingest_id: str) -> list[StageFrame]:
     """One task per readable share, or per part of a share (shares[].chunks), run side by side on
     the flow's task runner (MASS_INGEST_TASK_RUNNER: threads, processes or a Dask cluster)."""
-    discovered = [discover_share_task.submit(profile, a.share, ingest_id, i, profile.share(a.share).chunks)
-                  for a in access if a.readable for i in range(profile.share(a.share).chunks)]
-    return [d.result() for d in discovered]
+    def submit(share: str) -> list:
+        chunks = profile.share(share).chunks
+        return [discover_share_task.submit(profile, share, ingest_id, i, chunks) for i in range(chunks)]
+
+    _, submitted = scan_readable_shares(profile, submit, access=access)
+    return [d.result() for parts in submitted.values() for d in parts]
 
 
 def ingest_profile(profile: Profile, *, approval: Decision | None = None, dry_run: bool = False,

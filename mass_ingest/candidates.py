@@ -169,6 +169,8 @@ class SessionCandidate(_Strict):
     start_inferred: bool = Field(False, description="True when the folder name gives no time of day and the start "
                                  "was read from the earliest acquisition file (ScanImage header time, else the "
                                  "file's modification time); a person confirms it.")
+    start_source: str = Field("", description="With start_inferred: what the start was read from, e.g. 'the "
+                              "ScanImage header of openfield_00001_00001.tif'; '' otherwise.")
     modality: str = "ephys"
     layout: str = ""
     probes: list[ProbeRecording] = Field(default_factory=list)
@@ -205,7 +207,8 @@ def candidate_id(location: str) -> str:
 
 
 _FINDING = pl.Struct({"code": pl.String, "severity": pl.String, "stage": pl.String, "share": pl.String,
-                      "path": pl.String, "message": pl.String, "expected": pl.String})
+                      "path": pl.String, "message": pl.String, "expected": pl.String,
+                      "found": pl.String})
 _PROBE = pl.Struct({"folder": pl.String, "meta_file": pl.String, "bin_file": pl.String, "serial": pl.String,
                     "probe_type": pl.String, "part_number": pl.String, "n_saved_chans": pl.Int64,
                     "sample_rate": pl.Float64, "file_size_bytes": pl.Int64, "file_time_secs": pl.Float64,
@@ -226,6 +229,7 @@ CANDIDATE_SCHEMA: dict[str, pl.DataType] = {
     "subject": pl.String,
     "session_start": pl.Datetime("us"),
     "start_inferred": pl.Boolean,
+    "start_source": pl.String,
     "modality": pl.String,
     "layout": pl.String,
     "probes": pl.List(_PROBE),

@@ -49,6 +49,9 @@ class _Session:
     start: datetime  # naive local time in TIMEZONE, as in the folder name
     missing_meta: bool = False  # probe_1's .ap.meta is not written: a quality failure
     on_backup: bool = False  # also copied, byte for byte, to the backup share
+    truncated: bool = False  # probe_1's .ap.bin is shorter than its .ap.meta says: still arriving (pending)
+    kind: str = ""  # probe kind and serials of a subject not in _SUBJECTS / _UNKNOWN (make_campaign's)
+    serials: tuple[str, ...] = ()
 
     @property
     def rel_path(self) -> str:
@@ -56,6 +59,8 @@ class _Session:
 
     @property
     def probes(self) -> tuple[str, tuple[str, ...]]:
+        if self.kind:
+            return self.kind, self.serials
         kind, serials, *_ = _SUBJECTS.get(self.subject) or _UNKNOWN[self.subject]
         return kind, serials
 
@@ -96,6 +101,52 @@ def make_demo_campaign(base: Path, *, bin_bytes: int = 4096) -> DemoCampaign:
     Raises:
         FileExistsError: ``base/shares`` exists but was not made by this function.
     """
+    subjects = {subject: (kind, serials, inserted) for subject, (kind, serials, inserted) in _SUBJECTS.items()}
+    return _build(base, SESSIONS, subjects, bin_bytes, _expected())
+
+
+def make_campaign(base: Path, *, sessions: int = 500, subjects: int = 40, seed: int = 0,
+                  bin_bytes: int = 1024) -> DemoCampaign:
+    """A campaign of about ``sessions`` sessions of ``subjects`` subjects over ten months, with what a real
+    first ingest meets: sessions of two subjects missing from the CSV, .ap.bin files without their .ap.meta
+    (about 4%), recordings still being copied (about 2%), a copy on the backup share and the test animal.
+
+    Deterministic for a ``seed``, like :func:`make_demo_campaign`, with its profile and its ``expected`` counts.
+    """
+    import random
+
+    rng = random.Random(seed)
+    known = {f"{26100 + i}": ("1.0" if i % 3 else "2.0", tuple(f"1840{seed}{i:03d}{p}" for p in
+                                                                 range(1, 2 + (i % 2 if i % 3 else 0))),
+                              datetime(2024, 1, 8, 10, 0)) for i in range(subjects)}
+    unknown = {"m9": ("1.0", ("18005116873",)), "m17": ("2.0", ("21144009991",))}
+    pool = [*known, *unknown] + ["00000"]
+    weights = [1.0] * len(known) + [0.6, 0.6, 0.3]
+    made: dict[tuple[str, datetime], _Session] = {}
+    while len(made) < sessions:
+        subject = rng.choices(pool, weights)[0]
+        day = datetime(2024, 1, 15, 9, 0) + timedelta(days=rng.randrange(300), minutes=rng.randrange(600),
+                                                      seconds=rng.randrange(60))
+        kind, serials, *_ = known.get(subject) or unknown.get(subject) or _SUBJECTS["00000"]
+        draw = rng.random()
+        made[(subject, day)] = _Session(subject, day, missing_meta=draw < 0.04, truncated=0.04 <= draw < 0.06,
+                                        kind=kind, serials=serials)
+    chosen = sorted(made.values(), key=lambda s: (s.subject, s.start))
+    clean = next(i for i, s in enumerate(chosen) if s.subject in known and not s.missing_meta and not s.truncated)
+    chosen[clean] = _Session(**{**chosen[clean].__dict__, "on_backup": True})
+    rows = {**known, "00000": _SUBJECTS["00000"]}
+    excluded = sum(s.subject in EXCLUDED_SUBJECTS for s in chosen)
+    kept = [s for s in chosen if s.subject not in EXCLUDED_SUBJECTS]
+    # A recording still arriving is pending whatever else is wrong: it is judged once it is complete.
+    pending = sum(s.truncated for s in kept)
+    quarantined = sum((s.missing_meta or s.subject in unknown) and not s.truncated for s in kept)
+    expected = {"discovered": len(kept) + 1, "duplicates": 1, "quarantined": quarantined, "pending": pending,
+                "excluded": excluded, "inserted": len(kept) - quarantined - pending}
+    return _build(base, tuple(chosen), rows, bin_bytes, expected)
+
+
+def _build(base: Path, sessions: tuple[_Session, ...], subjects: dict[str, tuple[str, tuple[str, ...], datetime]],
+           bin_bytes: int, expected: dict[str, int]) -> DemoCampaign:
     base = Path(base).resolve()
     shares = {"N": base / "shares" / "N", "backup": base / "shares" / "backup"}
     if (base / "shares").exists():
@@ -108,7 +159,7 @@ def make_demo_campaign(base: Path, *, bin_bytes: int = 4096) -> DemoCampaign:
     (base / _MARKER).write_text("made by mass_ingest.demo.make_demo_campaign\n", encoding="utf-8")
 
     samples = max(1, round(bin_bytes / _FRAME))
-    for session in SESSIONS:
+    for session in sessions:
         _write_session(shares["N"] / session.rel_path, session, samples)
         if session.on_backup:
             _write_session(shares["backup"] / session.rel_path, session, samples)
@@ -120,11 +171,11 @@ def make_demo_campaign(base: Path, *, bin_bytes: int = 4096) -> DemoCampaign:
     profile_path.write_text(_profile_yaml(shares), encoding="utf-8")
     subjects_csv = base / "subjects.csv"
     rows = ["subject,probe_name,serial,probe_type,insertion_time"]
-    for subject, (kind, serials, inserted) in _SUBJECTS.items():
+    for subject, (kind, serials, inserted) in subjects.items():
         rows += [f"{subject},{sn}_{subject}_{n},{sn},{_PROBE_KINDS[kind][0]},{inserted:%Y-%m-%d %H:%M:%S}"
                  for n, sn in enumerate(serials, 1)]
     subjects_csv.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    return DemoCampaign(base, shares, profile_path, subjects_csv, _expected())
+    return DemoCampaign(base, shares, profile_path, subjects_csv, expected)
 
 
 def _expected() -> dict[str, int]:
@@ -143,11 +194,12 @@ def _expected() -> dict[str, int]:
 def _write_session(folder: Path, session: _Session, samples: int) -> None:
     kind, serials = session.probes
     write_ephys_session(folder, session.subject, session.start, kind, serials, samples,
-                        missing_meta=session.missing_meta)
+                        missing_meta=session.missing_meta, truncated=session.truncated)
 
 
 def write_ephys_session(folder: Path, subject: str, start: datetime, kind: str, serials: tuple[str, ...],
-                        samples: int, *, missing_meta: bool = False, meta_stem: str | None = None) -> None:
+                        samples: int, *, missing_meta: bool = False, meta_stem: str | None = None,
+                        truncated: bool = False) -> None:
     """Write one ephys session as the rig leaves it: probe_<n>/ per serial, sessions.txt, sync, logs, motive.
 
     Args:
@@ -155,9 +207,10 @@ def write_ephys_session(folder: Path, subject: str, start: datetime, kind: str, 
         kind: "1.0" (AP and LF bands) or "2.0" (AP only), see ``_PROBE_KINDS``.
         samples: samples per AP .bin (385 int16 channels each).
         missing_meta: probe_1's .meta files are not written.
+        truncated: probe_1's .ap.bin holds half of what its .meta announces (a copy still running).
         meta_stem: the .meta files' stem when it differs from the .bin's ``npx.imec`` (a renamed file).
     """
-    session = _Session(subject, start, missing_meta=missing_meta)
+    session = _Session(subject, start, missing_meta=missing_meta, truncated=truncated)
     _, part, prb_type, max_int, has_lf, imro = _PROBE_KINDS[kind]
     created = session.start + timedelta(seconds=9)  # SpikeGLX opens its files a few seconds in
     streams = [("ap", _AP_RATE, samples)]
@@ -167,7 +220,8 @@ def write_ephys_session(folder: Path, subject: str, start: datetime, kind: str, 
         for stream, rate, n_samples in streams:
             bin_path = folder / f"probe_{n}" / f"npx.imec.{stream}.bin"
             size = n_samples * _FRAME
-            write_file(bin_path, _noise(f"{session.rel_path}/probe_{n}/{stream}", size), session.start)
+            written = size // 2 if session.truncated and n == 1 and stream == "ap" else size
+            write_file(bin_path, _noise(f"{session.rel_path}/probe_{n}/{stream}", written), session.start)
             if session.missing_meta and n == 1:
                 continue
             first = (session.start.hour * 3600 + session.start.minute * 60) * rate // 100 + n * 7

@@ -35,6 +35,10 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "DISCOVER.BAD_NAME": (Severity.WARNING, "a file or folder name is not valid UTF-8"),
     "DISCOVER.BAD_DATE": (Severity.ERROR, "a session folder name does not parse as the layout's date"),
     "DISCOVER.NOT_A_SESSION": (Severity.INFO, "a folder at session depth holds no recording"),
+    "DISCOVER.UNMATCHED_FOLDERS": (Severity.INFO, "folders at session depth fit no layout of the profile "
+                                   "(counted once per share, with examples)"),
+    "DISCOVER.START_INFERRED": (Severity.WARNING, "the folder gives no time of day; the start was read from its "
+                                "earliest acquisition file and needs a person to confirm it"),
     "DISCOVER.EXCLUDED": (Severity.INFO, "a session folder was excluded by a profile rule"),
     "DISCOVER.SUSPICIOUS_COPY": (Severity.WARNING, "the folder name suggests an old or test copy"),
     "META.EMPTY": (Severity.ERROR, "a SpikeGLX .meta file is empty"),
@@ -46,7 +50,21 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "EPHYS.BIN_WITHOUT_META": (Severity.ERROR, "an .ap.bin has no .ap.meta beside it"),
     "EPHYS.META_WITHOUT_BIN": (Severity.WARNING, "an .ap.meta has no .ap.bin beside it"),
     "TASKS.MALFORMED_LINE": (Severity.WARNING, "a sessions.txt line does not read as a task"),
-    "QUALITY.FAILED": (Severity.ERROR, "a data-quality expectation failed"),
+    # One code per quality expectation (mass_ingest.expectations.suites.EXPECTATIONS), "QUALITY." + its name
+    # in capitals; the text says what failing it means, and titles the reason on the approval page.
+    "QUALITY.SUBJECT_KNOWN": (Severity.ERROR, "the subject is not in the database"),
+    "QUALITY.SESSION_START_PARSED": (Severity.ERROR, "the session start could not be read from the folder name"),
+    "QUALITY.SESSION_START_NOT_IN_FUTURE": (Severity.ERROR, "the session start is in the future"),
+    "QUALITY.SESSION_START_NOT_BEFORE": (Severity.ERROR, "the session start is before the earliest the profile allows"),
+    "QUALITY.EVERY_AP_BIN_HAS_META": (Severity.ERROR, "an .ap.bin has no .ap.meta beside it"),
+    "QUALITY.AP_BIN_SIZE_MATCHES_META": (Severity.ERROR, "an .ap.bin is missing or larger than its .ap.meta says"),
+    "QUALITY.NO_ZERO_BYTE_DATA": (Severity.ERROR, "an .ap.bin is empty (0 bytes)"),
+    "QUALITY.CHANNELS_AND_RATE_PLAUSIBLE": (Severity.ERROR, "a probe's nSavedChans or imSampRate is implausible"),
+    "QUALITY.PROBE_COUNT_MATCHES_IMPLANTS": (Severity.ERROR, "the probe folders are not the subject's implants in "
+                                             "number"),
+    "QUALITY.PROBE_SERIALS_IMPLANTED": (Severity.ERROR, "a probe serial is not implanted in the subject"),
+    "QUALITY.NO_DISCOVERY_ERRORS": (Severity.ERROR, "part of the session could not be read"),
+    "QUALITY.SESSION_KEY_UNIQUE": (Severity.ERROR, "another new folder claims the same subject and start"),
     "EPHYS.CREATE_TIME_MISMATCH": (Severity.WARNING, "a probe's fileCreateTime disagrees with the folder's start"),
     # ephys-side systems (kilosort, neurologger, axona, neuralynx, tracking)
     "KILOSORT.INCOMPLETE": (Severity.WARNING, "a spike-sorting output folder lacks files it needs"),
@@ -58,8 +76,15 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "IMAGING.COUNTER_GAP": (Severity.WARNING, "ScanImage file counters skip a number"),
     "IMAGING.START_FROM_MTIME": (Severity.INFO, "a recording's start time was taken from its first file's mtime"),
     "IMAGING.START_UNKNOWN": (Severity.WARNING, "a recording's start time could not be told from the folder's"),
+    "IMAGING.UNREADABLE_TIFF": (Severity.WARNING, "a ScanImage TIFF cannot be read by tifffile"),
+    "VIDEO.UNREADABLE": (Severity.WARNING, "a video file has no readable header"),
     "SUITE2P.INCOMPLETE": (Severity.WARNING, "a suite2p output lacks planes or files"),
+    "SUITE2P.EMPTY_PLANE": (Severity.WARNING, "a suite2p plane folder holds no file"),
     "DLC.INCOMPLETE": (Severity.WARNING, "a DeepLabCut result set lacks files"),
+    "DLC.NO_RECORDING": (Severity.WARNING, "a DeepLabCut folder's name matches no recording of its session"),
+    "DLC.AMBIGUOUS": (Severity.WARNING, "a DeepLabCut folder's name matches more than one recording"),
+    "EPHYS.META_RENAMED": (Severity.WARNING, "the only .ap.meta beside the only .ap.bin has another name: paired"),
+    "EPHYS.AMBIGUOUS_PAIR": (Severity.ERROR, "an .ap.bin has several possible .ap.meta partners (or the reverse)"),
     # sessions named by a lab's input file (mass-ingest import)
     "IMPORT.NOT_FOUND": (Severity.ERROR, "a session folder an input file names is not on the share"),
     "IMPORT.NO_LAYOUT": (Severity.ERROR, "a session folder an input file names fits none of its share's layouts"),
@@ -82,6 +107,7 @@ class Finding(BaseModel):
     path: str = Field("", description="Path relative to the share root ('' for the share itself).")
     message: str = Field(description="What was found and what to do about it.")
     expected: str | None = Field(None, description="The rule that was missed, where one applies.")
+    found: str | None = Field(None, description="The value found that missed it, e.g. 'm9' or 'nSavedChans=9999'.")
     origin: str = Field("mass-ingest", description="Validator that produced it, with its version.")
 
     @field_validator("code")
@@ -106,8 +132,8 @@ class Finding(BaseModel):
 
 
 def finding(code: str, *, stage: str, share: str, path: str = "", message: str,
-            expected: str | None = None, severity: Severity | None = None) -> Finding:
+            expected: str | None = None, found: str | None = None, severity: Severity | None = None) -> Finding:
     """Build a finding with the catalogue's default severity for ``code``."""
     default_severity, _ = CATALOGUE[code]
     return Finding(code=code, severity=severity or default_severity, stage=stage, share=share,
-                   path=path, message=message, expected=expected)
+                   path=path, message=message, expected=expected, found=found)

@@ -2,35 +2,20 @@
 
 A folder of a date-only layout (``{subject}/{session_date:%Y%m%d}``) then holds several
 sessions, one per ScanImage basename or Femtonics unit. The folder gives only the date, so
-each recording's start is the local time its first file was last written, when that falls
-on the folder's date (ScanImage writes while it records); that inference is a finding a
-person can confirm. When it cannot be told, the start stays the folder's date, and two
-recordings claiming one session key are stopped by the quality suite, never half-inserted.
+each recording's start is read from its own files as :mod:`mass_ingest.inferred_start` reads a
+whole folder's (its ScanImage header, else when its first file was written), when that falls on
+the folder's date; the session is marked ``start_inferred`` with a finding a person confirms.
+When it cannot be told, the start is unknown (never the folder's midnight), which stops that
+session at quality with the reason.
 """
 
 from __future__ import annotations
 
-import os
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 from mass_ingest.candidates import SessionCandidate
-from mass_ingest.findings import finding
+from mass_ingest.inferred_start import infer_start
 
 # Systems whose recordings are sessions of their own when a folder is not combined.
 PRIMARY_SYSTEMS = ("scanimage", "femtonics")
-
-
-def _first_write(folder: str, files: list[str], timezone: str) -> datetime | None:
-    times = []
-    for rel in files:
-        try:
-            times.append(os.stat(os.path.join(folder, rel)).st_mtime)
-        except OSError:
-            continue
-    if not times:
-        return None
-    return datetime.fromtimestamp(min(times), ZoneInfo(timezone)).replace(tzinfo=None)
 
 
 def _belongs(name: str, group: str) -> bool:
@@ -58,21 +43,14 @@ def split_by_recording(candidate: SessionCandidate, folder: str, timezone: str) 
             owner = next((g for g in groups if _belongs(name, g)), groups[0])
             return owner == group
 
-        start, findings = candidate.session_start, list(candidate.findings)
-        written = _first_write(folder, primary.files, timezone)
-        where = f"{candidate.rel_path}/{primary.files[0]}" if primary.files else candidate.rel_path
-        if start is not None and written is not None and written.date() == start.date():
-            start = written
-            findings.append(finding("IMAGING.START_FROM_MTIME", stage="discover", share=candidate.share, path=where,
-                                    message=f"recording {group} starts at {written:%H:%M:%S}, the time its first "
-                                    "file was written; confirm it when you confirm the session"))
-        else:
-            findings.append(finding("IMAGING.START_UNKNOWN", stage="discover", share=candidate.share, path=where,
-                                    message=f"recording {group}'s first file was not written on the folder's date, "
-                                    "so its start time is unknown; set combined: true for this layout, or fix "
-                                    "the files' times"))
+        start, findings, source = candidate.session_start, list(candidate.findings), ""
+        if start is not None:
+            start, source, why = infer_start([primary], folder, start.date(), timezone, share=candidate.share,
+                                     rel_path=candidate.rel_path)
+            findings += why
         out.append(candidate.model_copy(update={
-            "group": group, "session_start": start, "findings": findings,
+            "group": group, "session_start": start, "start_inferred": start is not None,
+            "start_source": source, "findings": findings,
             "recordings": [r for r in candidate.recordings if (r is primary) or
                            (r.system not in PRIMARY_SYSTEMS and mine(r.name))],
             "outputs": [o for o in candidate.outputs if mine(o.recording or groups[0])],

@@ -27,17 +27,34 @@ class SegmentPattern:
     text: str
     parser: parse.Parser | None  # None for a literal folder name
     date_formats: tuple[tuple[str, str], ...]  # (field, strftime format)
+    # (field, pattern of its format's shape): digits where the format has numbers, its punctuation
+    shapes: tuple[tuple[str, re.Pattern], ...] = ()
 
     @property
     def field_names(self) -> set[str]:
         return set() if self.parser is None else set(self.parser.named_fields)
 
     def match(self, name: str) -> dict[str, str] | None:
-        """Field values captured from one folder name, or None when it does not fit."""
+        """Field values captured from one folder name, or None when it does not fit.
+
+        A date field must start in its format's shape (``2024-02-30_10-00-00`` and
+        ``2024-03-05_10-30-58_copy`` have the shape of ``%Y-%m-%d_%H-%M-%S``, ``20220419`` does not):
+        a folder of another layout's format is not this layout's, while an impossible date or a
+        suffix after a date of the right shape is (a typo or a copy, reported on it). More numbers
+        after the shape (``2020-01-01_10-00-30`` for ``%Y-%m-%d``) are a longer format, not a suffix.
+        """
         if self.parser is None:
             return {} if name == self.text else None
         result = self.parser.parse(name)
-        return None if result is None else {k: str(v) for k, v in result.named.items()}
+        if result is None:
+            return None
+        captured = {k: str(v) for k, v in result.named.items()}
+        for field, shape in self.shapes:
+            text = captured.get(field, "")
+            fits = shape.match(text)
+            if not fits or _MORE_NUMBERS.match(text, fits.end()):
+                return None
+        return captured
 
 
 @dataclass(frozen=True)
@@ -50,6 +67,21 @@ class LayoutTemplate:
     @property
     def depth(self) -> int:
         return len(self.segments)
+
+    @property
+    def has_time_of_day(self) -> bool:
+        """Whether the folder names give the time of day, not only the date."""
+        return any(_TIME_OF_DAY.search(fmt) for segment in self.segments for _, fmt in segment.date_formats)
+
+    @property
+    def prefix(self) -> str:
+        """The literal folders the template starts with ('recordings'), '' when its first level has a field."""
+        literal = []
+        for segment in self.segments:
+            if segment.parser is not None:
+                break
+            literal.append(segment.text)
+        return "/".join(literal)
 
     @classmethod
     def compile(cls, template: str) -> "LayoutTemplate":
@@ -88,12 +120,38 @@ class LayoutTemplate:
             # becomes a finding on that folder instead of a silent non-match.
             bare = _FIELD.sub(lambda m: "{" + m.group(1) + "}", part)
             dates = tuple((n, f) for n, f in fields if n in _DATE_FIELDS)
-            segments.append(SegmentPattern(part, parse.compile(bare, case_sensitive=True), dates))
+            shapes = tuple((n, format_shape(f)) for n, f in dates)
+            segments.append(SegmentPattern(part, parse.compile(bare, case_sensitive=True), dates, shapes))
         if "subject" not in seen:
             raise ValueError(f"layout template '{template}' has no {{subject}} field")
         if not seen & _DATE_FIELDS:
             raise ValueError(f"layout template '{template}' has no {{session_time:...}} or {{session_date:...}} field")
         return cls(template, tuple(segments))
+
+
+_TIME_OF_DAY = re.compile(r"%[HIMSXcTRp]")
+_MORE_NUMBERS = re.compile(r"[-_. :]?[0-9]")
+# What each strftime directive looks like in a folder name; unpadded numbers allowed, as strptime allows.
+_SHAPES = {"Y": "[0-9]{4}", "y": "[0-9]{2}", "m": "[0-9]{1,2}", "d": "[0-9]{1,2}", "H": "[0-9]{1,2}",
+           "I": "[0-9]{1,2}", "M": "[0-9]{1,2}", "S": "[0-9]{1,2}", "j": "[0-9]{1,3}", "f": "[0-9]{1,6}",
+           "b": "[A-Za-z]+", "B": "[A-Za-z]+", "a": "[A-Za-z]+", "A": "[A-Za-z]+", "p": "[A-Za-z]+", "%": "%"}
+
+
+@lru_cache(maxsize=64)
+def format_shape(fmt: str) -> re.Pattern:
+    """A pattern for the text ``fmt`` writes: its numbers as digits, its other characters as they are.
+
+    Directives without a fixed look (%c, %x, %Z ...) match anything, so such a format keeps
+    every folder and lets strptime judge it, as before.
+    """
+    parts = re.split(r"%(.)", fmt)
+    pattern = ""
+    for i, part in enumerate(parts):
+        if i % 2:
+            pattern += _SHAPES.get(part, ".+?")
+        else:
+            pattern += "".join(r"\s+" if c.isspace() else re.escape(c) for c in part)
+    return re.compile(pattern)
 
 
 # The directives datetime.strptime reads (Python 3.11); any other '%x' fails on every folder.

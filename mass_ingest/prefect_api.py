@@ -17,6 +17,15 @@ def task_runs_of(flow_run_id: UUID | str) -> list:
                                      sort=TaskRunSort.EXPECTED_START_TIME_ASC, limit=200)
 
 
+def stage_seconds(flow_run_id: UUID | str) -> dict[str, float]:
+    """Seconds spent in each stage of a flow run (the task runs of a stage summed)."""
+    times: dict[str, float] = {}
+    for run in task_runs_of(flow_run_id):
+        name = run.name.split("-")[0] if run.name.startswith(("insert", "discover")) else run.name.rsplit("-", 1)[0]
+        times[name] = times.get(name, 0.0) + (run.total_run_time.total_seconds() if run.total_run_time else 0.0)
+    return times
+
+
 def flow_run_or_none(flow_run_id: UUID | str):
     """The flow run, or None when the server does not know it (or the id is not one)."""
     from prefect import get_client

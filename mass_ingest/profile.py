@@ -77,6 +77,10 @@ class Share(_Strict):
     access_timeout_s: float = Field(10.0, gt=0, description="Listing the root slower than this is reported as a slow share.")
     chunks: int = Field(1, ge=1, le=256, description="Discover this share in this many parallel tasks, each "
                         "taking every n-th subject folder (for very large shares).")
+    max_parallel: int = Field(16, ge=1, le=128, description="Folder listings and file reads discovery keeps in "
+                              "flight at once on this share (per chunk task). A network share answers each in "
+                              "a round trip, so more in flight is faster; lower it for a file server that must "
+                              "not be loaded, 1 walks one folder at a time.")
 
     @field_validator("root")
     @classmethod

@@ -1,9 +1,11 @@
 """Making subjects and their probe implants known, from the lab's CSV.
 
 The lab's rule: an ephys session can only be ingested once its subject and implanted
-probes exist. Header: ``subject,probe_name,serial,probe_type,insertion_time``, one row per
-implanted probe. The whole file is checked before anything is written; re-importing the
-same file changes nothing.
+probes exist (imaging subjects need not be imported: they are created on insertion). Header:
+``subject,probe_name,serial,probe_type,insertion_time``, one row per implanted probe; a row with
+all four probe columns empty makes a subject known without probes (labs that pre-register every
+animal). The whole file is checked before anything is written; re-importing the same file
+changes nothing.
 """
 
 from __future__ import annotations
@@ -47,9 +49,13 @@ def _parse_rows(path: Path) -> list[dict]:
             problems.append(f"{path}:{line_no}: expected {len(HEADER)} columns, found {len(cells)}")
             continue
         row = dict(zip(HEADER, (c.strip() for c in cells)))
-        for column in ("subject", "probe_name", "serial"):
-            if not row[column]:
-                problems.append(f"{path}:{line_no}: {column} is empty")
+        row["has_probe"] = any(row[c] for c in HEADER[1:])
+        if not row["subject"]:
+            problems.append(f"{path}:{line_no}: subject is empty")
+        for column in ("probe_name", "serial"):
+            if row["has_probe"] and not row[column]:
+                problems.append(f"{path}:{line_no}: {column} is empty; give the probe's {column}, or leave all "
+                                "four probe columns empty for a subject without probes")
         if row["insertion_time"]:
             try:
                 row["insertion_time"] = datetime.fromisoformat(row["insertion_time"])
@@ -72,10 +78,12 @@ def import_subjects_csv(path: str | Path) -> SubjectImport:
     with schema.Subject.connection.transaction:
         schema.Subject.insert([{"subject": r["subject"], "source": "subjects-csv"} for r in rows],
                               skip_duplicates=True)
+        implants = [r for r in rows if r["has_probe"]]
         schema.Probe.insert([{"probe": r["probe_name"], "serial": r["serial"], "probe_type": r["probe_type"]}
-                             for r in rows], skip_duplicates=True)
+                             for r in implants], skip_duplicates=True)
         schema.ProbeInsertion.insert([{"subject": r["subject"], "probe": r["probe_name"],
-                                       "insertion_time": r["insertion_time"]} for r in rows], skip_duplicates=True)
+                                       "insertion_time": r["insertion_time"]} for r in implants],
+                                     skip_duplicates=True)
     after = (len(schema.Subject()), len(schema.Probe()), len(schema.ProbeInsertion()))
     return SubjectImport(rows=len(rows), subjects_added=after[0] - before[0], probes_added=after[1] - before[1],
                          insertions_added=after[2] - before[2])

@@ -8,18 +8,29 @@ followed only while they stay inside the share root and lead to nothing the walk
 (a folder of the same session, another session folder, one already followed, the root or above):
 so no file is counted twice. Special files (FIFOs, sockets, devices) are reported by kind and never
 opened. Every problem becomes a finding, never an exception.
+
+A walker is used by one thread at a time. Discovery keeps many listings in flight by giving each
+task of its thread pool a :meth:`Walker.fork` (same share, its own findings; the folder count, the
+session folders and their real paths shared) and merging the results in a fixed order, so what it
+finds does not depend on the pool.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import stat
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from mass_ingest.findings import Finding, finding
+
+
+# The fingerprint row standing for a session folder itself: its size is the number of rows below it
+# (files and listing problems), -1 when the folder cannot be listed (gone, or not a folder any more).
+FOLDER = "."
 
 
 class FileEntry(NamedTuple):
@@ -151,12 +162,35 @@ def special_kind(entry: os.DirEntry) -> str | None:
     return None
 
 
+class _Shared:
+    """What a walk and its forks share: folders listed (told to a callback as the count grows), the
+    session folders' real paths once resolved, and the lock guarding both."""
+
+    __slots__ = ("listed", "callback", "session_reals", "lock")
+
+    def __init__(self, callback: Callable[[int], None] | None) -> None:
+        self.listed = 0
+        self.callback = callback
+        self.session_reals: frozenset[str] | None = None
+        self.lock = threading.Lock()
+
+    def add_listed(self) -> None:
+        with self.lock:  # forks list in several threads; the callback sees each total once, in order
+            self.listed += 1
+            if self.callback is not None:
+                self.callback(self.listed)
+
+
 @dataclass
 class Walker:
     """Lists folders of one share, collecting findings about the tree itself.
 
     ``sessions``: the session folders discovery will describe (paths as the walk made them), set
     before :meth:`files_below` is called, so that a link inside one session into another is refused.
+
+    ``on_listed`` is called with the number of folders listed so far (this walker and its forks),
+    after each listing, readable or not: from whichever thread listed it, one call at a time.
+    Keep it cheap (it runs under the walk's lock); a progress line every few seconds is the use.
     """
 
     share: str
@@ -164,15 +198,35 @@ class Walker:
     findings: list[Finding] = field(default_factory=list)
     sessions: list[str] = field(default_factory=list)
     links_followed: bool = False   # True once subfolders() followed a link: folder real paths then differ
+    on_listed: Callable[[int], None] | None = None
     _root_real: str = ""
     _prefix: str = ""
-    _session_reals: frozenset[str] | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _shared: _Shared | None = None  # one per walk, the same object in every fork
 
     def __post_init__(self) -> None:
         self._root_real = os.path.realpath(self.root)
         # Paths the walk makes are the root + os.sep + names; other spellings go through relpath.
         self._prefix = self.root + os.sep if not self.root.endswith(os.sep) else "\0"
+        self._shared = _Shared(self.on_listed)
+
+    @property
+    def root_real(self) -> str:
+        """The share root's real path (links resolved)."""
+        return self._root_real
+
+    @property
+    def folders_listed(self) -> int:
+        """Folders listed so far by this walker and its forks."""
+        return self._shared.listed
+
+    def fork(self) -> Walker:
+        """A walker of the same share for one thread's part of the walk: its own findings, the same count.
+
+        No system call (the root's real path is reused), so a pool can make one per task.
+        """
+        forked = copy.copy(self)
+        forked.findings = []
+        return forked
 
     def rel(self, path: str) -> str:
         """``path`` relative to the root, POSIX separators (a path the walk made is cut, not normalised)."""
@@ -206,14 +260,15 @@ class Walker:
 
     def session_reals(self) -> frozenset[str]:
         """Real paths of :attr:`sessions`, resolved once, at the first link met inside a session."""
-        with self._lock:
-            if self._session_reals is None:
+        shared = self._shared
+        with shared.lock:  # forks in several threads meet links; the paths are resolved once for all
+            if shared.session_reals is None:
                 if self.links_followed:
-                    self._session_reals = frozenset(os.path.realpath(p) for p in self.sessions)
+                    shared.session_reals = frozenset(os.path.realpath(p) for p in self.sessions)
                 else:  # no link above the sessions: each real path is the real root + its rel, no syscall
-                    self._session_reals = frozenset(os.path.join(self._root_real, self.rel(p).replace("/", os.sep))
-                                                    for p in self.sessions)
-            return self._session_reals
+                    shared.session_reals = frozenset(os.path.join(self._root_real, self.rel(p).replace("/", os.sep))
+                                                     for p in self.sessions)
+            return shared.session_reals
 
     def _follow_link(self, entry: os.DirEntry, seen: set[str], boundary: str | None = None) -> str | None:
         """The real path of a linked folder when it may be walked, else None (with a finding).
@@ -258,6 +313,8 @@ class Walker:
             self._report("DISCOVER.UNREADABLE_DIR", path, f"cannot be listed ({exc.strerror}); {consequence}; "
                          "give the worker's user read access")
             return []
+        finally:
+            self._shared.add_listed()
 
     def subfolders(self, path: str) -> list[tuple[str, str]]:
         """(name, path) of the folders directly in ``path``, sorted by name; [] with a finding if unreadable."""
@@ -276,6 +333,13 @@ class Walker:
                 self.links_followed = True
             out.append((entry.name, entry.path))
         return sorted(out)
+
+    def fingerprint(self, folder: str) -> list[tuple[str, int, int]]:
+        """:func:`fingerprint` of a session folder listed now (one thread; see :meth:`files_below`)."""
+        if not os.path.isdir(folder):
+            return [(FOLDER, -1, -1)]
+        forked = self.fork()
+        return fingerprint(forked.files_below(folder), forked.findings, self._root_real)
 
     def files_below(self, folder: str, max_depth: int = 8) -> FileList:
         """Every file below a session folder (one pass, depth-bounded), kept per folder."""
@@ -316,6 +380,29 @@ class Walker:
                 names.sort()
                 folders[rel] = names
         return FileList(folder, folders, special)
+
+
+def fingerprint(files: FileList, findings: list[Finding], root_real: str) -> list[tuple[str, int, int]]:
+    """(file, size, mtime_ns) of every file of a session folder's listing, sorted; the folder's own row first.
+
+    ``files`` and ``findings`` are what :meth:`Walker.files_below` gave for the folder (discovery's
+    listing, or a new one). A file that is a link is described by its target only when the target is
+    inside the share (``root_real``); a link leading outside is described by the link itself, never
+    followed. A listing problem is a row ``"<path> [<finding code>]"``, so a permission change shows.
+    A file gone since the listing is (file, -1, -1).
+    """
+    rows = []
+    for entry in files:
+        try:
+            # One lstat per plain file; a link is stat'ed again through it only when it stays inside.
+            st = os.lstat(entry.path)
+            if stat.S_ISLNK(st.st_mode) and _within(os.path.realpath(entry.path), root_real):
+                st = os.stat(entry.path)
+            rows.append((entry.rel, st.st_size, st.st_mtime_ns))
+        except OSError:
+            rows.append((entry.rel, -1, -1))
+    rows.extend((f"{f.path} [{f.code}]", -1, -1) for f in findings)
+    return [(FOLDER, len(rows), -1), *sorted(rows)]
 
 
 def _split_plain(entries: list[os.DirEntry]) -> tuple[list[str], list[os.DirEntry]] | None:

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from typing import TypeVar
 
 from prefect import task
 from pydantic import BaseModel, ConfigDict
 
 from mass_ingest.findings import Finding, finding
 from mass_ingest.profile import Profile, Share
+
+T = TypeVar("T")
 
 
 class ShareAccess(BaseModel):
@@ -78,6 +82,19 @@ def check_access(profile: Profile) -> list[ShareAccess]:
         return [f.result() for f in futures]
     finally:
         pool.shutdown(wait=False, cancel_futures=True)  # never wait on a hung mount
+
+
+def scan_readable_shares(profile: Profile, discover: Callable[[str], T], *, access: list[ShareAccess] | None = None,
+                         only: str | None = None) -> tuple[list[ShareAccess], dict[str, T]]:
+    """Check every share's access (unless ``access`` is given), then ``discover`` each readable one.
+
+    Returns each share's access (only ``only``'s, when given) and, per readable share name, what
+    ``discover(share_name)`` returned, in the profile's order of shares. The one place that
+    decides which shares are walked: the flow (a Prefect task per part of a share), `validate`
+    and `discover` (in this process) all go through it.
+    """
+    access = [a for a in (check_access(profile) if access is None else access) if only in (None, a.share)]
+    return access, {a.share: discover(a.share) for a in access if a.readable}
 
 
 # Not cached on purpose: access is a probe of the present, and a share that was down when an

@@ -9,7 +9,6 @@ it never asks again, and only one run of an ingest pauses for it (the database's
 
 from __future__ import annotations
 
-import getpass
 import sys
 import threading
 import time
@@ -26,7 +25,7 @@ from prefect.input import RunInput
 from prefect.runtime import flow_run
 from pydantic import Field
 
-from mass_ingest.approval_summary import approval_markdown, offered, shown_digest
+from mass_ingest.approval_summary import offered, shown_digest
 from mass_ingest.candidates import OFFERED, Status, change_status, has_status
 from mass_ingest.db.decisions import (Decision, DecisionRefused, PauseClaim, beat, claim_pause, drop_stale_claim,
                                       pause_claim, record_decision, stored_decision)
@@ -36,7 +35,8 @@ from mass_ingest.errors import ApprovalTimeout
 from mass_ingest.prefect_api import flow_run_or_none
 from mass_ingest.profile import Profile
 from mass_ingest.session_patterns import PatternError, match_patterns, refusal_message, unmatched_patterns
-from mass_ingest.stage_cache import StageFrame, data_docs_dir
+from mass_ingest.stage_cache import StageFrame
+from tasks.review import publish_quality_report, publish_review
 
 
 class ApprovalInput(RunInput):
@@ -88,12 +88,6 @@ def hold_decided(decided: pl.DataFrame, decision: Decision, ingest_id: str) -> i
                               | (has_status(Status.UPDATE, Status.MOVED) & pl.lit(not decision.approved)))
     return sum(hold_sessions(rows.select(columns).to_dicts(), ingest_id, reason, decision.approver, decision.note,
                              decision.decided_at) for reason, rows in (("left_out", left_out), ("rejected", rejected)))
-
-
-def command_line_decision(excluded: list[str] | None = None, note: str = "") -> Decision:
-    """Approval given on the command line, recorded with the user's name."""
-    return Decision(approved=True, approver=getpass.getuser(), source="cli", excluded=excluded or [],
-                    note=note or "approved on the command line")
 
 
 def auto_decision(profile: Profile) -> Decision:
@@ -190,15 +184,12 @@ def request_approval(profile: Profile, checked: StageFrame, ingest_id: str,
     me = str(flow_run.get_id() or "")
     stored = stored_decision(ingest_id)
     if stored is not None:
+        publish_quality_report(frame, ingest_id)  # a resumed run shows its quality report too
         return _resumed(stored, preapproved, ingest_id)
     waiting = other_waiting_run(ingest_id, me)
     if waiting is not None:
         raise DecisionPending(waiting)
-    docs = data_docs_dir(ingest_id) / "index.html"
-    markdown = approval_markdown(frame, profile.name, profile.content_hash(), ingest_id,
-                                 docs if docs.is_file() else None)
-    create_markdown_artifact(markdown=markdown, key="approval-summary",
-                             description=f"What ingest {ingest_id} would insert")
+    markdown = publish_review(frame, profile, ingest_id)
     if preapproved is not None:
         if preapproved.approved:
             _refuse_exclusions(frame, preapproved.excluded, profile)

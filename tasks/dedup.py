@@ -34,63 +34,13 @@ import polars as pl
 from prefect import task
 
 from mass_ingest.candidates import CANDIDATE_SCHEMA, Status, change_status
+from mass_ingest.db.sessions import EXISTING_SCHEMA, KEY, fetch_existing_sessions
 from mass_ingest.locations import normalise_locations
 from mass_ingest.profile import Profile, Share
 from mass_ingest.stage_cache import STAGE_CACHE, StageFrame
 
-KEY = ["subject", "session_start"]
-EXISTING_SCHEMA = {
-    "subject": pl.String,
-    "session_start": pl.Datetime("us"),
-    "location": pl.String,
-    "group": pl.String,
-    # The session's probe serials and recording names (Session.Recording), to tell a moved folder
-    # from a conflict and to see probes recorded since.
-    "existing_serials": pl.List(pl.String),
-    "existing_recordings": pl.List(pl.String),
-    # Output folders (relative to the session folder) the pipeline holds (Session.Output: insertion
-    # stores complete outputs). Null: not recorded for this session, so outputs are not compared.
-    "existing_outputs": pl.List(pl.String),
-}
 DEDUP_SCHEMA = {"status": pl.String, "duplicate_of": pl.String, "dedup_reason": pl.String,
                 "new_parts": pl.List(pl.String)}
-
-
-def fetch_existing_sessions() -> pl.DataFrame:
-    """Every session in the pipeline (:data:`EXISTING_SCHEMA`): one query per table, aggregated in polars."""
-    from mass_ingest.db import schema
-
-    schema.activate()
-    sessions = (schema.Session * schema.Session.Directory).proj("location", "session_group").to_polars()
-    if sessions.is_empty():
-        return pl.DataFrame(schema=EXISTING_SCHEMA)
-    recordings = schema.Session.Recording.proj("serial").to_polars()
-    if recordings.is_empty():  # an empty result has no columns at all
-        recordings = pl.DataFrame(schema={"subject": pl.String, "session_start": pl.Datetime("us"),
-                                          "recording": pl.String, "serial": pl.String})
-    per_session = (
-        recordings.select(pl.col("subject").cast(pl.String), pl.col("session_start").cast(pl.Datetime("us")),
-                          pl.col("recording").cast(pl.String), pl.col("serial").cast(pl.String))
-        .group_by(KEY)
-        .agg(pl.col("serial").drop_nulls().unique().sort().alias("existing_serials"),
-             pl.col("recording").sort().alias("existing_recordings")))
-    outputs = schema.Session.Output.proj().to_polars()
-    if outputs.is_empty():
-        outputs = pl.DataFrame(schema={"subject": pl.String, "session_start": pl.Datetime("us"),
-                                       "output_path": pl.String})
-    per_session = per_session.join(
-        outputs.select(pl.col("subject").cast(pl.String), pl.col("session_start").cast(pl.Datetime("us")),
-                       pl.col("output_path").cast(pl.String))
-        .group_by(KEY).agg(pl.col("output_path").unique().sort().alias("existing_outputs")),
-        on=KEY, how="full", coalesce=True)
-    no_list = pl.lit([], dtype=pl.List(pl.String))
-    return (
-        sessions.select(pl.col("subject").cast(pl.String), pl.col("session_start").cast(pl.Datetime("us")),
-                        pl.col("location").cast(pl.String), pl.col("session_group").cast(pl.String).alias("group"))
-        .join(per_session, on=KEY, how="left", maintain_order="left")
-        .select(*KEY, "location", "group",
-                pl.col("existing_serials").fill_null(no_list), pl.col("existing_recordings").fill_null(no_list),
-                pl.col("existing_outputs").fill_null(no_list)))
 
 
 def _key_hash(columns: list[str]) -> pl.Expr:

@@ -13,34 +13,15 @@ import os
 from prefect import task
 
 from mass_ingest.candidates import SessionCandidate, TaskHint, candidates_to_frame
+from mass_ingest.describe import describe_session, fit_layout, folder_start
 from mass_ingest.errors import InputFileError
 from mass_ingest.findings import finding
 from mass_ingest.groups import split_by_recording
 from mass_ingest.input_files import InputFile, InputSession, read_input_file
-from mass_ingest.layouts import LayoutTemplate
 from mass_ingest.locations import canonical_location, share_of
-from mass_ingest.profile import Profile, Share
+from mass_ingest.profile import Profile
 from mass_ingest.stage_cache import STAGE_CACHE, StageFrame
 from mass_ingest.walk import Walker
-from tasks.discover import _folder_start, describe_session
-
-
-def _fit_layout(share: Share, rel: str):
-    """(layout, template, captured fields) of the first layout the folder fits, or None."""
-    parts = rel.split("/")
-    for layout in share.layouts:
-        template = LayoutTemplate.compile(layout.template)
-        if len(parts) != len(template.segments):
-            continue
-        fields: dict[str, str] = {}
-        for segment, part in zip(template.segments, parts):
-            captured = segment.match(part)
-            if captured is None:
-                break
-            fields.update(captured)
-        else:
-            return layout, template, fields
-    return None
 
 
 def _checked(candidate: SessionCandidate, entry: InputSession, subject: str) -> SessionCandidate:
@@ -82,7 +63,7 @@ def import_candidates(profile: Profile, data: InputFile, source: str) -> list[Se
     out: list[SessionCandidate] = []
     for entry, (share, rel) in placed:
         path = os.path.join(share.root, rel)
-        fit = _fit_layout(share, rel)
+        fit = fit_layout(share, rel)
         if fit is None or not os.path.isdir(path):
             code, why = (("IMPORT.NOT_FOUND", f"{path} is not a folder on this worker; fix the location")
                          if not os.path.isdir(path) else
@@ -96,7 +77,7 @@ def import_candidates(profile: Profile, data: InputFile, source: str) -> list[Se
         layout, template, fields = fit
         walker = Walker(share=share.name, root=share.root)
         described = describe_session(walker, share, profile, layout, template, path, fields,
-                                     _folder_start(fields, template))
+                                     folder_start(fields, template))
         parts = [described] if layout.combined else split_by_recording(described, path, profile.timezone)
         out.extend(_checked(part, entry, data.subject) for part in parts)
     return out

@@ -19,17 +19,19 @@ import polars as pl
 from prefect import task
 from pydantic import BaseModel, ConfigDict, Field
 
-from mass_ingest import settings
+from mass_ingest import progress, settings
 from mass_ingest.candidates import Status, has_status
 from mass_ingest.db import schema
 from mass_ingest.db.connection import is_connection_error, outage_reported
 from mass_ingest.db.locks import share_locks
+from mass_ingest.db.session_parts import (inferred_start_rows, new_subject_rows, probe_file_rows,
+                                          system_recording_rows)
 from mass_ingest.stage_cache import STAGE_CACHE, StageFrame
 from mass_ingest.probe_association import ProbeIndex
 
 # Tables in the order a chunk inserts them (parents first).
-TABLES = ("Session", "Directory", "Recording", "AddedRecording", "ProbeAssociation", "Membership", "Task",
-          "Output", "Clustering")
+TABLES = ("Session", "Directory", "Recording", "ProbeFiles", "AddedRecording", "ProbeAssociation",
+          "SystemRecording", "InferredStart", "Membership", "Task", "Output", "Clustering")
 
 
 class InsertOptions(BaseModel):
@@ -73,6 +75,7 @@ def _output_rows(outputs: list[dict], key: dict, ingest_id: str) -> tuple[list[d
     for o in complete:
         name = next((f for f in o["files"] if f.endswith(".h5")), "") if o["kind"] == "dlc" else ""
         preferred = o["kind"] != "suite2p_split" and not (o["kind"] == "kilosort" and o["recording"] in curated)
+        preferred = preferred or bool(o.get("preferred"))  # discovery marks the one to use where it knows
         out = {**key, "output_path": o["path"], "output_name": name}
         rows.append({**out, "kind": o["kind"], "recording": o["recording"] or "", "files": list(o["files"]),
                      "preferred": preferred, "ingest_id": ingest_id})
@@ -96,6 +99,7 @@ def _parts(row: dict, key: dict, ingest_id: str, probes: ProbeIndex, options: In
                                   **{k: probe[k] for k in ("serial", "probe_type", "part_number", "n_saved_chans",
                                                            "sample_rate", "file_size_bytes", "file_time_secs",
                                                            "file_create_time")}})
+        rows["ProbeFiles"] += probe_file_rows(recording, probe)
         if new_parts is not None:
             rows["AddedRecording"].append({**recording, "ingest_id": ingest_id})
         found = probes.associate(key["subject"], name, probe["serial"], options.probe_association)
@@ -105,6 +109,8 @@ def _parts(row: dict, key: dict, ingest_id: str, probes: ProbeIndex, options: In
     outputs = row["outputs"] if new_parts is None else [o for o in row["outputs"] if o["path"] in new_outputs]
     rows["Output"], rows["Clustering"] = _output_rows(outputs, key, ingest_id)
     if new_parts is None:
+        rows["SystemRecording"] = system_recording_rows(row["recordings"] or [], key, ingest_id)
+        rows["InferredStart"] = inferred_start_rows(row, key)
         rows["Task"] = _tasks(row, key, ingest_id)
         rows["Membership"] = [{**key, "project": p} for p in row["projects"]]
     return rows
@@ -140,7 +146,7 @@ def _update_rows(frame: pl.DataFrame, ingest_id: str, probes: ProbeIndex, option
         parts = _parts(row, key, ingest_id, probes, options, new_parts=row["new_parts"])
         fresh = {r["recording"] for r in parts["Recording"]
                  if (r["subject"], r["session_start"], r["recording"]) not in stored}
-        for name in ("Recording", "AddedRecording", "ProbeAssociation"):
+        for name in ("Recording", "ProbeFiles", "AddedRecording", "ProbeAssociation"):
             parts[name] = [r for r in parts[name] if r["recording"] in fresh]
         for name in ("Output", "Clustering"):
             parts[name] = [r for r in parts[name]
@@ -209,6 +215,8 @@ def insert_sessions(frame: pl.DataFrame, *, timezone: str, ingest_id: str,
         fresh = frame.filter([(s, t) not in existing and cid not in existing_at
                               for s, t, cid in zip(frame["subject"], frame["session_start"], frame["candidate_id"])])
         rows = _new_session_rows(fresh, timezone, ingest_id, probes, options)
+        # Subjects the lab lets be unknown before ingest (imaging) are created with their sessions.
+        subjects, created = new_subject_rows(set(fresh["subject"]), ingest_id)
         if update_keys:
             stored = {(r["subject"], r["session_start"]) for r in (schema.Session & update_keys).proj().to_dicts()}
             stored |= {(r["subject"], r["session_start"], r["recording"])
@@ -218,6 +226,9 @@ def insert_sessions(frame: pl.DataFrame, *, timezone: str, ingest_id: str,
             _merge(rows, _update_rows(updates, ingest_id, probes, options, stored, stored_outputs))
         if projects:
             schema.Project.insert([{"project": p} for p in projects], skip_duplicates=True)
+        if subjects:
+            schema.Subject.insert(subjects)
+            schema.CreatedSubject.insert(created)
         for name in TABLES:
             if rows[name]:
                 table = schema.Session if name == "Session" else getattr(schema.Session, name)
@@ -249,22 +260,7 @@ def insert_chunk_task(approved: StageFrame, offset: int, length: int, timezone: 
                       options: InsertOptions | None = None) -> int:
     """One committed chunk; cached, so a re-run after a crash skips chunks already committed."""
     with outage_reported(f"inserting rows {offset}+{length} of ingest {ingest_id}"):
-        return insert_sessions(approved.load(offset, length), timezone=timezone, ingest_id=ingest_id,
-                               options=options)
-
-
-def sessions_inserted_by(ingest_id: str) -> int:
-    """Sessions in the pipeline that this ingest inserted (true after any number of resumes)."""
-    schema.activate()
-    return len(schema.Session & {"ingest_id": ingest_id})
-
-
-def sessions_changed_by(ingest_id: str) -> dict[str, int]:
-    """Known sessions this ingest added late parts to, and moves it recorded."""
-    schema.activate()
-    run = {"ingest_id": ingest_id}
-    own = (schema.Session & run).proj()
-    added = {(r["subject"], r["session_start"])
-             for table in (schema.Session.AddedRecording, schema.Session.Output)
-             for r in ((table & run) - own).proj().to_dicts()}
-    return {"updated": len(added), "moves_recorded": len(schema.Session.PreviousLocation & run)}
+        inserted = insert_sessions(approved.load(offset, length), timezone=timezone, ingest_id=ingest_id,
+                                   options=options)
+    progress.report("insert", offset + length, approved.rows, "insertion", unit="approved sessions")
+    return inserted

@@ -2,7 +2,7 @@
 
 The checks themselves live in :mod:`mass_ingest.expectations` (values, suites, GX runs, reasons,
 verdicts); this stage takes the pipeline's subjects and the clock, runs them, classifies each
-candidate (ready, pending, quarantined) and publishes GX's Data Docs of the run.
+candidate (ready, pending, quarantined) and keeps GX's results for the quality report.
 """
 
 from __future__ import annotations
@@ -12,15 +12,18 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from collections.abc import Callable
+
 import polars as pl
 from prefect import get_run_logger, task
-from prefect.artifacts import create_link_artifact
 
+from mass_ingest import progress
 from mass_ingest.expectations.context import QualityContext
 from mass_ingest.expectations.gx_run import build_data_docs
 from mass_ingest.expectations.verdicts import check_quality_with_results, classify
 from mass_ingest.profile import Profile
-from mass_ingest.stage_cache import STAGE_CACHE, StageFrame, data_docs_dir
+from mass_ingest.quality_report import save_results
+from mass_ingest.stage_cache import STAGE_CACHE, StageFrame, data_docs_dir, run_dir
 from mass_ingest.subjects import implanted_probe_counts, implanted_serials
 
 if TYPE_CHECKING:
@@ -41,20 +44,24 @@ def quality_context(profile: Profile) -> QualityContext:
                           sample_rate_hz=profile.quality.sample_rate_hz)
 
 
-def check_profile_quality(frame: pl.DataFrame, profile: Profile
+def check_profile_quality(frame: pl.DataFrame, profile: Profile, progress: Callable[[int, int], None] | None = None,
                           ) -> tuple[pl.DataFrame, list[ExpectationSuiteValidationResult]]:
     """The profile's suites over deduplicated candidates, classified (ready, pending, quarantined, ...)."""
     checked, results = check_quality_with_results(frame, quality_context(profile),
-                                                  profile.quality.expectations or None)
+                                                  profile.quality.expectations or None, progress)
     return classify(checked), results
 
 
 @task(name="quality", cache_policy=STAGE_CACHE, persist_result=True, result_serializer="json")
 def quality_stage_task(profile: Profile, deduped: StageFrame, ingest_id: str) -> StageFrame:
-    """Run the suites over the deduplicated candidates, and publish GX's Data Docs of the run."""
-    frame, results = check_profile_quality(deduped.load(), profile)
+    """Run the suites over the deduplicated candidates; keep GX's results (JSON) and Data Docs of the run.
+
+    The readable report is published from the saved results by the flow (tasks/review.py), on every
+    run of the ingest: this task is cached, and a resumed run would otherwise show none.
+    """
+    frame, results = check_profile_quality(deduped.load(), profile, lambda done, total: progress.report(
+        "quality", done, total, "quality checks", unit="candidates", artifact=False))
+    save_results(results, run_dir(ingest_id))
     docs = build_data_docs(results, data_docs_dir(ingest_id))
-    get_run_logger().info("Great Expectations Data Docs of the quality suites: %s", docs)
-    create_link_artifact(key="quality-data-docs", link=docs.as_uri(), link_text="Data Docs",
-                         description="Great Expectations Data Docs of this ingest's quality suites")
+    get_run_logger().info("Great Expectations Data Docs of the quality suites (on this worker): %s", docs)
     return StageFrame.save(frame, stage="quality", ingest_id=ingest_id)

@@ -1,11 +1,13 @@
 """Between approval and insertion: is each approved session's folder still what the approver was shown?
 
 When the approval summary is built, the folder of every candidate it offers (new, moved or with
-late data) is fingerprinted: the name, size and modification time of each file below it, listed
-as discovery lists it (symbolic links followed only while they stay inside the share). The fingerprint is persisted with the ingest,
-so a run resumed after a crash compares against what was shown before the crash, not against
-a new listing. After the decision, the approved candidates' folders are listed again (never
-from a cache) and compared. Any difference, a file added, removed, grown or touched, or a
+late data) is fingerprinted: the name, size and modification time of each file below it, as
+discovery listed it (symbolic links followed only while they stay inside the share; the sizes and
+times read during discovery's walk, so the folders are not walked again). The fingerprint is
+persisted with the ingest, so a run resumed after a crash compares against what was shown before
+the crash, not against a new listing. After the decision, only the approved candidates' folders
+are listed again (never from a cache; per share ``max_parallel`` at once; the cost is logged) and
+compared. Any difference, a file added, removed, grown or touched, or a
 folder gone, means the approver decided on something that is no longer there: nothing is
 inserted, the ledger says ``share_changed``, and the error asks for a new run, which discovers
 the share as it is now.
@@ -14,7 +16,7 @@ the share as it is now.
 from __future__ import annotations
 
 import os
-import stat
+import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -26,64 +28,66 @@ from mass_ingest.approval_summary import offered
 from mass_ingest.db.runs import record_share_changed
 from mass_ingest.errors import ShareChangedError
 from mass_ingest.expectations.reasons import byte_count
+from mass_ingest.listing import LISTING_SCHEMA, listing_frame, saved_listing
 from mass_ingest.profile import Profile, Share
-from mass_ingest.stage_cache import STAGE_CACHE, StageFrame
-from mass_ingest.walk import Walker
+from mass_ingest.stage_cache import STAGE_CACHE, StageFrame, run_dir
+from mass_ingest.walk import FOLDER, Walker
 
 FINGERPRINT_SCHEMA = {"candidate_id": pl.String, "file": pl.String, "size": pl.Int64, "mtime_ns": pl.Int64}
-# The row standing for the folder itself: its size is the number of files below it, -1 when the
-# folder cannot be listed (gone, or not a folder any more). Every fingerprinted candidate has one.
-FOLDER = "."
-_THREADS = 8  # listing a network share waits on round trips, not on the CPU
 _SHOWN_CHANGES = 5  # changes named per session in the error, and sessions named
 
 
-def _inside(path: str, root_real: str) -> bool:
-    return path == root_real or path.startswith(root_real.rstrip(os.sep) + os.sep)
-
-
 def folder_fingerprint(share: Share, rel_path: str) -> list[tuple[str, int, int]]:
-    """(file, size, mtime_ns) of every file below one session folder, sorted; the folder's own row first.
-
-    Files are those discovery would see (:meth:`Walker.files_below`). A file that is a link is
-    described by its target only when the target is inside the share; a link leading outside
-    is described by the link itself, never followed. What the listing reports (a folder that
-    cannot be listed, a link not followed) is a row ``"<path> [<finding code>]"``, so a permission
-    change shows too.
-    """
-    folder = os.path.join(share.root, rel_path)
-    if not os.path.isdir(folder):
-        return [(FOLDER, -1, -1)]
-    walker = Walker(share=share.name, root=share.root)
-    root_real = os.path.realpath(share.root)
-    rows = []
-    for entry in walker.files_below(folder):
-        try:
-            # One lstat per plain file; a link is stat'ed again through it only when it stays inside.
-            st = os.lstat(entry.path)
-            if stat.S_ISLNK(st.st_mode) and _inside(os.path.realpath(entry.path), root_real):
-                st = os.stat(entry.path)
-            rows.append((entry.rel, st.st_size, st.st_mtime_ns))
-        except OSError:  # gone between the listing and the stat
-            rows.append((entry.rel, -1, -1))
-    rows.extend((f"{f.path} [{f.code}]", -1, -1) for f in walker.findings)
-    return [(FOLDER, len(rows), -1), *sorted(rows)]
+    """(file, size, mtime_ns) of every file below one session folder, listed now (see :func:`walk.fingerprint`)."""
+    return Walker(share=share.name, root=share.root).fingerprint(os.path.join(share.root, rel_path))
 
 
-def fingerprint(candidates: pl.DataFrame, shares: Iterable[Share]) -> pl.DataFrame:
-    """:data:`FINGERPRINT_SCHEMA` rows of every candidate's folder (``candidate_id``, ``share``, ``rel_path``).
+def list_folders(folders: list[tuple[str, str]], shares: Iterable[Share],
+                 listing: pl.DataFrame | None = None) -> pl.DataFrame:
+    """:data:`LISTING_SCHEMA` of the (share, rel_path) folders, listed now: per share, up to its
+    ``max_parallel`` folders at once.
 
-    Each folder is listed once, however many candidates (recording groups) it holds.
+    A link inside a session folder into another session folder is not followed (see
+    :class:`Walker`): the session folders are those the discovery walk that matched the folder knew
+    (from ``listing``), else the folders listed here.
     """
     by_name = {s.name: s for s in shares}
-    folders = candidates.select("share", "rel_path").unique(maintain_order=True).rows()
-    with ThreadPoolExecutor(_THREADS) as pool:
-        listings = list(pool.map(lambda f: folder_fingerprint(by_name[f[0]], f[1]), folders))
-    per_folder = pl.DataFrame(
-        {"share": [f[0] for f in folders], "rel_path": [f[1] for f in folders],
-         "files": [[{"file": n, "size": s, "mtime_ns": m} for n, s, m in rows] for rows in listings]},
-        schema={"share": pl.String, "rel_path": pl.String,
-                "files": pl.List(pl.Struct({k: v for k, v in FINGERPRINT_SCHEMA.items() if k != "candidate_id"}))})
+    walk_of = {} if listing is None else {(s, r): w for s, r, w in listing.select("share", "rel_path", "walk").rows()}
+    groups: dict[tuple[str, str | None], list[str]] = {}
+    for share, rel in dict.fromkeys(folders):
+        groups.setdefault((share, walk_of.get((share, rel))), []).append(rel)
+    rows: dict[tuple[str, str], list] = {}
+    for (name, walk), rels in groups.items():
+        share = by_name[name]
+        known = rels if walk is None else listing.filter(pl.col("walk") == walk)["rel_path"].to_list()
+        # links_followed: resolve the session folders' real paths (lazily, at the first link met in one).
+        walker = Walker(share=share.name, root=share.root, sessions=[os.path.join(share.root, r) for r in known],
+                        links_followed=True)
+        with ThreadPoolExecutor(share.max_parallel) as pool:
+            listed = pool.map(lambda rel: walker.fingerprint(os.path.join(share.root, rel)), rels)
+            rows.update(((name, rel), r) for rel, r in zip(rels, listed))
+    return listing_frame([s for s, _ in folders], [r for _, r in folders], [rows[f] for f in folders],
+                         [walk_of.get(f) for f in folders])
+
+
+def fingerprint(candidates: pl.DataFrame, shares: Iterable[Share], listing: pl.DataFrame | None = None,
+                *, as_listed: bool = False) -> pl.DataFrame:
+    """:data:`FINGERPRINT_SCHEMA` rows of every candidate's folder (``candidate_id``, ``share``, ``rel_path``).
+
+    Args:
+        listing: discovery's listing (:data:`LISTING_SCHEMA`), the session folders each walk knew.
+        as_listed: take each folder's files from ``listing`` (the fingerprint shown at the pause);
+            folders it does not describe are listed now. Else every folder is listed now (the re-check).
+            Each folder is listed once, however many candidates (recording groups) it holds.
+    """
+    folders = candidates.select("share", "rel_path").unique(maintain_order=True)
+    if as_listed and listing is not None:
+        known = (listing.filter(pl.col("files").is_not_null()).join(folders, on=["share", "rel_path"], how="semi")
+                 .unique(["share", "rel_path"]))
+        missing = folders.join(known, on=["share", "rel_path"], how="anti")
+    else:
+        known, missing = pl.DataFrame(schema=LISTING_SCHEMA), folders
+    per_folder = pl.concat([known, list_folders(missing.rows(), shares, listing)]).drop("walk")
     return (candidates.select("candidate_id", "share", "rel_path")
             .join(per_folder, on=["share", "rel_path"], how="left", maintain_order="left")
             .explode("files").unnest("files").select(list(FINGERPRINT_SCHEMA)))
@@ -146,20 +150,31 @@ def share_changed_message(changes: pl.DataFrame, approved: int, profile: Profile
 
 @task(name="fingerprint-shown", cache_policy=STAGE_CACHE, persist_result=True, result_serializer="json")
 def fingerprint_shown_task(profile: Profile, checked: StageFrame, ingest_id: str) -> StageFrame:
-    """The folders of the candidates the approval summary offers, as they are when it is shown.
+    """The folders of the candidates the approval summary offers, as discovery listed them.
 
-    Cached and persisted, so a resumed run compares against the pause's listing.
+    Made from discovery's listing (sizes and times read as it walked, nothing walked again); a
+    folder discovery did not list (an imported file's sessions) is listed now. Cached and
+    persisted, so a resumed run compares against the pause's listing.
     """
-    return StageFrame.save(fingerprint(offered(checked.load()), profile.shares), stage="fingerprint", ingest_id=ingest_id)
+    return StageFrame.save(fingerprint(offered(checked.load()), profile.shares, saved_listing(run_dir(ingest_id)),
+                                       as_listed=True), stage="fingerprint", ingest_id=ingest_id)
 
 
-def recheck_share(profile: Profile, shown: pl.DataFrame, approved: pl.DataFrame, ingest_id: str) -> None:
-    """Refuse (ledger ``share_changed``, :class:`ShareChangedError`) when an approved folder changed."""
+def recheck_share(profile: Profile, shown: pl.DataFrame, approved: pl.DataFrame, ingest_id: str) -> dict:
+    """Refuse (ledger ``share_changed``, :class:`ShareChangedError`) when an approved folder changed.
+
+    Only the approved session folders are listed (per share, ``max_parallel`` at once). Returns what
+    that cost: ``folders`` and ``files`` listed, ``seconds``.
+    """
     if approved.is_empty():
-        return
-    changes = share_changes(shown, approved, fingerprint(approved, profile.shares))
+        return {"folders": 0, "files": 0, "seconds": 0.0}
+    started = time.perf_counter()
+    now = fingerprint(approved, profile.shares, saved_listing(run_dir(ingest_id)))
+    cost = {"folders": approved.select("share", "rel_path").n_unique(),
+            "files": int((now["file"] != FOLDER).sum()), "seconds": round(time.perf_counter() - started, 3)}
+    changes = share_changes(shown, approved, now)
     if changes.is_empty():
-        return
+        return cost
     inserted = record_share_changed(ingest_id, approved=approved.height,
                                     sessions=changes["candidate_id"].n_unique(), changes=changes.height)
     raise ShareChangedError(share_changed_message(changes, approved.height, profile, ingest_id, inserted))
@@ -169,5 +184,6 @@ def recheck_share(profile: Profile, shown: pl.DataFrame, approved: pl.DataFrame,
 def recheck_share_task(profile: Profile, shown: StageFrame, approved: StageFrame, ingest_id: str) -> None:
     """Re-list the approved folders (never cached) and refuse the insertion if any changed since the pause."""
     frame = approved.load()
-    recheck_share(profile, shown.load(), frame, ingest_id)
-    get_run_logger().info(f"the {frame.height} approved session folders are as they were shown at the pause")
+    cost = recheck_share(profile, shown.load(), frame, ingest_id)
+    get_run_logger().info(f"the {frame.height} approved session folders are as they were shown at the pause "
+                          f"(re-listed {cost['folders']} folders, {cost['files']} files, in {cost['seconds']:.2f} s)")

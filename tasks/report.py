@@ -7,13 +7,13 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from pydantic import BaseModel, ConfigDict
 
-from mass_ingest.approval_summary import approval_markdown
 from mass_ingest.candidates import Status, has_status
 from mass_ingest.db.decisions import Decision
 from mass_ingest.db.runs import finish_ingest, record_quarantine
+from mass_ingest.db.sessions import sessions_changed_by, sessions_inserted_by
 from mass_ingest.profile import Profile
-from mass_ingest.stage_cache import StageFrame, data_docs_dir
-from tasks.insert import sessions_changed_by, sessions_inserted_by
+from mass_ingest.stage_cache import StageFrame
+from tasks.review import publish_review
 
 
 class IngestCounts(BaseModel):
@@ -57,7 +57,7 @@ def _publish_reasons(rows: pl.DataFrame, reasons: str, key: str, title: str) -> 
 def ingest_counts(frame: pl.DataFrame, ingest_id: str, decision: str, unreadable_shares: list[str],
                   inserted: int, changed: dict[str, int] | None = None) -> IngestCounts:
     """The counts of a classified (and perhaps decided) candidate frame; ``changed``: known sessions
-    updated and moves recorded (see :func:`tasks.insert.sessions_changed_by`)."""
+    updated and moves recorded (see :func:`mass_ingest.db.sessions.sessions_changed_by`)."""
     return IngestCounts(
         ingest_id=ingest_id,
         discovered=frame.height - count(frame, Status.EXCLUDED),
@@ -81,11 +81,8 @@ def dry_run_outcome_task(profile: Profile, checked: StageFrame, ingest_id: str,
                          unreadable_shares: list[str]) -> IngestCounts:
     """What a dry run found: counts and the summary an approver would read (nothing inserted or stored)."""
     frame = checked.load()
-    docs = data_docs_dir(ingest_id) / "index.html"
-    summary = approval_markdown(frame, profile.name, profile.content_hash(), ingest_id,
-                                docs if docs.is_file() else None)
-    create_markdown_artifact(key="dry-run-summary", markdown=summary,
-                             description=f"What an ingest would insert (dry run {ingest_id})")
+    publish_review(frame, profile, ingest_id, key="dry-run-summary",
+                   description=f"What an ingest would insert (dry run {ingest_id})")
     ready = count(frame, Status.READY)
     counts = ingest_counts(frame, ingest_id, f"dry run: {ready} ready, nothing inserted", unreadable_shares, 0)
     create_table_artifact(key="dry-run-counts", table=[counts.model_dump(exclude={"unreadable_shares"})],

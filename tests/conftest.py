@@ -50,7 +50,7 @@ def prefect_server():
     """A real Prefect server on 127.0.0.1 for flows of this process and of child processes."""
     from tests.e2e import prefect_server_process
 
-    with prefect_server_process(_PREFECT_PORT, os.environ.copy(), _SESSION_DIR / "prefect-server.log", 90) as api:
+    with prefect_server_process(_PREFECT_PORT, os.environ.copy(), _SESSION_DIR / "prefect-server.log", 240) as api:
         assert api == os.environ["PREFECT_API_URL"]
         yield api
 

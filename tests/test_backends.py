@@ -12,7 +12,8 @@ import pytest
 
 from mass_ingest.candidates import Output, ProbeRecording, SessionCandidate, candidates_to_frame
 from mass_ingest.profile import Profile
-from tasks.dedup import deduplicate, fetch_existing_sessions
+from mass_ingest.db.sessions import fetch_existing_sessions
+from tasks.dedup import deduplicate
 
 pytestmark = pytest.mark.backends
 
@@ -63,7 +64,8 @@ class TestSchema:
 class TestInsertion:
     def test_sessions_go_in_with_all_their_parts(self, ingest: str) -> None:
         from mass_ingest.db import schema
-        from tasks.insert import insert_sessions, sessions_inserted_by
+        from mass_ingest.db.sessions import sessions_inserted_by
+        from tasks.insert import insert_sessions
 
         frame = candidates_to_frame([session("25843", T1, {"probe_1": "18408403232", "probe_2": "18408403541"},
                                              projects=["grid-cells", "pilot"]),

@@ -38,3 +38,15 @@ def test_dedup_benchmark_prints_candidates_per_second():
 def test_insert_benchmark_prints_sessions_per_second_and_prefects_share():
     out = run_benchmark("insert.py", "--sessions", "300", "--chunk-size", "100", "--repeats", "1")
     assert "sessions/s" in out and "Prefect (task runs" in out
+
+
+def test_network_share_benchmark_prints_find_and_discovery_on_the_fuse_mount_or_why_not(tmp_path):
+    out = run_benchmark("network_share.py", "--files", "1000", "--delays", "0.2", "--repeats", "1",
+                        "--root", str(tmp_path))
+    assert "skipped: FUSE is not available here" in out or ("x faster" in out and "load" in out)
+    assert not os.path.ismount(tmp_path / "mnt")
+
+
+def test_commands_benchmark_prints_the_whole_commands_against_find(tmp_path):
+    out = run_benchmark("commands.py", "--files", "1000", "--repeats", "1", "--root", str(tmp_path))
+    assert "mass-ingest discover --json" in out and "mass-ingest validate --json" in out and "MB of JSON" in out

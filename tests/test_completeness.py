@@ -122,7 +122,7 @@ class TestQuarantinedOnDisk:
     def test_a_missing_bin_fails_ap_bin_size_matches_meta(self, tmp_path: Path) -> None:
         assert verdict(write_probe(tmp_path / "N", None)) == {
             "status": "quarantined", "quality_failures": ["ap_bin_size_matches_meta"],
-            "quality_reasons": [f"{BIN} is missing beside its .ap.meta"], "pending_reasons": []}
+            "quality_reasons": ["probe_1/npx.imec.ap.meta has no .ap.bin beside it"], "pending_reasons": []}
 
     def test_an_empty_bin_fails_no_zero_byte_data(self, tmp_path: Path) -> None:
         assert verdict(write_probe(tmp_path / "N", 0)) == {

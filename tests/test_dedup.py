@@ -11,7 +11,8 @@ import pytest
 from mass_ingest.candidates import CANDIDATE_SCHEMA, Output, ProbeRecording, SessionCandidate, candidates_to_frame
 from mass_ingest.locations import canonical_location, normalise_location, normalise_locations
 from mass_ingest.profile import Share
-from tasks.dedup import DEDUP_SCHEMA, EXISTING_SCHEMA, deduplicate, fetch_existing_sessions
+from mass_ingest.db.sessions import EXISTING_SCHEMA, fetch_existing_sessions
+from tasks.dedup import DEDUP_SCHEMA, deduplicate
 
 LAYOUT = "recordings/{subject}/{session_time:%Y-%m-%d_%H-%M-%S}"
 N = Share(name="N", root="/mnt/N", aliases=["N:/"], layouts=[{"template": LAYOUT}])

@@ -94,7 +94,8 @@ def without_bin_mtimes(c: SessionCandidate) -> SessionCandidate:
 def probe_record(folder: str, serial: str, meta_file: str | None = None, **changes: object) -> ProbeRecording:
     """What discovery reads from one probe written by :func:`probe`."""
     return ProbeRecording(**{
-        "folder": folder, "meta_file": meta_file or f"{folder}/npx.imec.ap.meta", "serial": serial,
+        "folder": folder, "meta_file": meta_file or f"{folder}/npx.imec.ap.meta",
+        "bin_file": (meta_file or f"{folder}/npx.imec.ap.meta")[: -len(".meta")] + ".bin", "serial": serial,
         "probe_type": NP1, "part_number": "PRB_1_4_0480_1", "n_saved_chans": 385, "sample_rate": 30000.0,
         "file_size_bytes": BIN_SIZE, "file_time_secs": float(f"{BIN_SIZE / 770 / 30000:.9g}"),
         "file_create_time": CREATED, "bin_size": BIN_SIZE, "has_lf": False, **changes})
@@ -116,7 +117,8 @@ def session_record(rel: str, subject: str, start: datetime | None, **changes: ob
     if "probes" in changes:
         changes["probes"] = [p.model_dump() for p in changes["probes"]]
     return {"share": "N", "rel_path": rel, "location": (str(changes.pop("root")) + "/" + rel).lower(),
-            "subject": subject, "session_start": start, "start_inferred": False, "modality": "ephys",
+            "subject": subject, "session_start": start, "start_inferred": False, "start_source": "",
+            "modality": "ephys",
             "layout": LAYOUT, "probes": [],
             "bins_without_meta": [], "task_hints": [], "recordings": [], "outputs": [], "systems": systems,
             "projects": [], "group": "", "excluded_by": None, "findings": [], **changes}
@@ -178,20 +180,38 @@ class TestSessionFolders:
             self, tmp_path: Path) -> None:
         root = make_tree(tmp_path / "N", [
             *probe("recordings/25843/2024-02-30_10-00-00/probe_1", "18408403232"),  # 30 February: no such day
-            ("recordings/25843/5-3-2024/", None),  # another order of fields: never silently skipped
+            ("recordings/25843/5-3-2024/", None),  # another order of fields: not this layout's, counted
+            ("recordings/26018/20240305/", None),  # an imaging day's format: not this layout's, counted
         ])
         candidates, findings = discover(moser(root))
         assert [(c.rel_path, c.session_start, c.session_id, where(c.findings)) for c in candidates] == [
             ("recordings/25843/2024-02-30_10-00-00", None, "25843/unknown-time",
              [("DISCOVER.BAD_DATE", "recordings/25843/2024-02-30_10-00-00")]),
-            ("recordings/25843/5-3-2024", None, "25843/unknown-time",
-             [("DISCOVER.BAD_DATE", "recordings/25843/5-3-2024")]),
         ]
         assert candidates[0].probes == [probe_record("probe_1", "18408403232")]
         bad = candidates[0].findings[0]
         assert (bad.severity.name, bad.expected) == ("ERROR", LAYOUT)
         assert "'2024-02-30_10-00-00' does not read as %Y-%m-%d_%H-%M-%S" in bad.message
-        assert findings == []
+        # The folders of another format are one INFO finding on the share, never candidates.
+        assert [(f.code, f.severity.name, f.path, f.message) for f in findings] == [
+            ("DISCOVER.UNMATCHED_FOLDERS", "INFO", "recordings",
+             "2 folders under recordings/ match no layout of this profile (e.g. recordings/25843/5-3-2024, "
+             "recordings/26018/20240305); they are not ingested: add a layout for their format if they are "
+             "sessions")]
+
+    def test_a_longer_format_is_not_a_suffix_of_a_shorter_one(self, tmp_path: Path) -> None:
+        root = make_tree(tmp_path / "N", [("recordings/25843/2024-03-05_10-30-58/", None),  # an ephys folder
+                                          ("recordings/25843/2024-03-06/", None),  # a day folder
+                                          ("recordings/25843/2024-03-07_old/", None)])  # a day folder's copy
+        profile = Profile.model_validate({"name": "days", "timezone": "Europe/Oslo", "shares": [{
+            "name": "N", "root": str(root), "layouts": [{"template": "recordings/{subject}/{session_date:%Y-%m-%d}",
+                                                          "modality": "imaging"}]}]})
+        candidates, findings = discover(profile)
+        assert [(c.rel_path, [f.code for f in c.findings]) for c in candidates] == [
+            ("recordings/25843/2024-03-06", ["IMAGING.START_UNKNOWN"]),  # empty: no file tells its time
+            ("recordings/25843/2024-03-07_old", ["DISCOVER.BAD_DATE", "DISCOVER.SUSPICIOUS_COPY"])]
+        assert [(f.code, f.message.split(" (e.g.")[0]) for f in findings] == [
+            ("DISCOVER.UNMATCHED_FOLDERS", "1 folder under recordings/ matches no layout of this profile")]
 
     @pytest.mark.parametrize("subject", ["102_1", "no", "f4fab316a8743038", "00042", "1e5"])
     def test_subject_ids_stay_the_folder_name_text(self, tmp_path: Path, subject: str) -> None:
@@ -246,7 +266,7 @@ class TestProbes:
         ])
         [candidate], _ = discover(moser(root))
         assert (candidate.probes, candidate.bins_without_meta, where(candidate.findings)) == (
-            [probe_record("probe_1", "18408403232", bin_size=None)], [],
+            [probe_record("probe_1", "18408403232", bin_size=None, bin_file=None)], [],
             [("EPHYS.META_WITHOUT_BIN", f"{S1}/probe_1/npx.imec.ap.meta")])
 
     def test_zero_byte_meta_keeps_the_probe_with_no_serial_and_reports_meta_empty(self, tmp_path: Path) -> None:
@@ -256,7 +276,8 @@ class TestProbes:
         ])
         [candidate], _ = discover(moser(root))
         assert (candidate.probes, where(candidate.findings)) == (
-            [ProbeRecording(folder="probe_1", meta_file="probe_1/npx.imec.ap.meta", bin_size=BIN_SIZE)],
+            [ProbeRecording(folder="probe_1", meta_file="probe_1/npx.imec.ap.meta", bin_file="probe_1/npx.imec.ap.bin",
+                            bin_size=BIN_SIZE)],
             [("META.EMPTY", f"{S1}/probe_1/npx.imec.ap.meta")])
 
 

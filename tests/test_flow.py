@@ -71,7 +71,8 @@ class TestDemo:
         # Probes found by their serial; the tasks from sessions.txt wait for a person, listed in followup.csv.
         assert len(schema.Session.ProbeAssociation & {"decided_by": "serial"}) == len(schema.Session.Recording()) == 8
         followup = pl.read_csv(run_dir(counts["ingest_id"]) / "followup.csv")
-        assert set(followup["need"]) == {"task"} and followup.height == len(schema.Session.Task()) > 0
+        # Each inferred task: its timing to confirm and its arena to enter.
+        assert set(followup["need"]) == {"task", "arena"} and followup.height == 2 * len(schema.Session.Task()) > 0
 
         second = cli("demo", "--base", str(tmp_path / "demo"), "--json")
         assert second.returncode == 0, second.stderr[-3000:]
@@ -85,7 +86,7 @@ class TestDemo:
         said = " ".join(result.stdout.split())  # the console wraps long lines
         assert "quarantined N:recordings/m9/2024-06-03_10-12-44: subject 'm9' is not known" in said
         assert "quarantined N:recordings/26018/2024-04-25_11-08-02: probe_1/npx.imec.ap.bin has no .ap.meta" in said
-        assert "still needs a person: task 15 (5 sessions); `mass-ingest todo` lists them" in said
+        assert "still needs a person: arena 15 (5 sessions), task 15 (5 sessions); `mass-ingest todo` lists them" in said
 
 
 class TestApproval:

@@ -15,12 +15,14 @@ import pytest
 
 from mass_ingest.candidates import Output, ProbeRecording, SessionCandidate, TaskHint, candidates_to_frame
 from mass_ingest.db import schema
+from mass_ingest.db.followup import followup_frame
 from mass_ingest.db.decisions import Decision
+from mass_ingest.db.sessions import fetch_existing_sessions
 from mass_ingest.db.undo import UndoRefused, plan_undo, undo_ingest
 from mass_ingest.profile import Share
 from tasks.approve import apply_decision
-from tasks.dedup import deduplicate, fetch_existing_sessions
-from tasks.followup import followup_frame, publish_followup
+from tasks.dedup import deduplicate
+from tasks.followup import publish_followup
 from tasks.insert import InsertOptions, insert_sessions, select_for_insertion
 
 pytestmark = pytest.mark.usefixtures("clean_database")
@@ -164,7 +166,7 @@ class TestProbeAssociation:
         schema.Probe.insert([{"probe": f"{SN2}_1", "serial": SN2}, {"probe": f"{SN2}_2", "serial": SN2}])
         ingest([candidate(probes={"probe_1": SN2})], "run-1")
         assert len(schema.Session.ProbeAssociation()) == 0
-        detail = followup_frame(subject="25843")["detail"].to_list()
+        detail = followup_frame(subject="25843").filter(pl.col("need") == "probe association")["detail"].to_list()
         assert detail == [f"serial {SN2} names several probes ({SN2}_1, {SN2}_2) and none of them is implanted in "
                           "25843; map it in the profile (probe_association: {'25843': {'probe_1': <probe name>}}) "
                           "or enter it by hand"]
@@ -172,7 +174,8 @@ class TestProbeAssociation:
     def test_a_map_to_an_unknown_probe_is_listed_not_inserted(self) -> None:
         ingest([candidate(probes={"probe_1": SN3})], "run-1", probe_association={"25843": {"probe_1": "nope"}})
         assert len(schema.Session.ProbeAssociation()) == 0
-        todo = followup_frame(ingest_id="run-1", probe_association={"25843": {"probe_1": "nope"}})
+        todo = followup_frame(ingest_id="run-1", probe_association={"25843": {"probe_1": "nope"}}).filter(
+            pl.col("need") == "probe association")
         assert todo["detail"].to_list() == ["the profile maps probe_1 to 'nope', which is not a probe in the "
                                             "pipeline; import it (mass-ingest subjects import) or correct the map"]
 
@@ -223,7 +226,7 @@ class TestUndo:
         assert plan.blockers == []
         assert {t.rpartition(".")[2]: n for t, n in plan.deleted.items()} == {
             "session": 1, "session__directory": 1, "session__recording": 1, "session__probe_association": 1,
-            "session__task": 1, "session__output": 1, "session__clustering": 1}
+            "session__task": 1, "session__output": 1, "session__clustering": 1, "session__probe_files": 1}
         undo_ingest("run-1", "ada")
         assert [r["session_start"] for r in rows(schema.Session)] == [T2]
         run = rows(schema.IngestRun, ingest_id="run-1")[0]
@@ -289,12 +292,14 @@ class TestFollowup:
         ingest([candidate(T2, tasks=[("run", 0, "RUNNING")], outputs=[("kilosort", "probe_1/ks4", True)])], "run-2")
         frame = followup_frame(ingest_id="run-2")
         assert frame.select("session_id", "need", "item").rows() == [
+            ("25843/2024-03-12_14-02-11", "arena", "1. run"),
             ("25843/2024-03-12_14-02-11", "clustering", "probe_1/ks4"),
             ("25843/2024-03-12_14-02-11", "task", "1. run")]
-        assert frame["detail"][1] == "RUNNING 0-600 s, inferred from sessions.txt: confirm it and enter its arena"
+        assert frame["detail"].to_list()[::2] == ["RUNNING 0-600 s, inferred from sessions.txt: enter its arena",
+                                                  "RUNNING 0-600 s, inferred from sessions.txt: confirm its timing"]
         everything = followup_frame(subject="25843")
         assert everything.group_by("need").len().sort("need").rows() == [
-            ("clustering", 1), ("probe association", 1), ("task", 2)]
+            ("arena", 2), ("clustering", 1), ("probe association", 1), ("task", 2)]
         assert followup_frame(subject="26018").is_empty()
 
     def test_the_run_publishes_its_followup_as_a_csv_in_its_folder(self, prefect_server: str) -> None:
@@ -302,7 +307,7 @@ class TestFollowup:
         path = publish_followup("run-1")
         assert path.name == "followup.csv" and path.parent.name == "run-1"
         assert pl.read_csv(path).select("session_id", "need", "item").rows() == [
-            ("25843/2024-03-05_10-30-58", "task", "1. sleep")]
+            ("25843/2024-03-05_10-30-58", "arena", "1. sleep"), ("25843/2024-03-05_10-30-58", "task", "1. sleep")]
 
 
 class TestProfileOptions:

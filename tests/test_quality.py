@@ -25,13 +25,15 @@ CONTEXT = QualityContext(implanted_probes={"m1": 1, "m2": 2}, implanted_serials=
                          now=NOW, now_epoch=NOW.timestamp(), not_before=datetime(2015, 1, 1))
 QUALITY_COLUMNS = {"quality_passed": pl.Boolean, "quality_failures": pl.List(pl.String),
                    "quality_reasons": pl.List(pl.String)}
-STAGE_COLUMNS = {**QUALITY_COLUMNS, "pending_reasons": pl.List(pl.String)}  # every column the stage adds
+STAGE_COLUMNS = {**QUALITY_COLUMNS, "pending_reasons": pl.List(pl.String),  # every column the stage adds
+                 "new_subject": pl.Boolean}
 
 
 def _probe(n: int, **changes: object) -> ProbeRecording:
     """A complete, plausible probe whose .bin was last written an hour before NOW."""
     return ProbeRecording(**{
-        "folder": f"probe_{n}", "meta_file": f"probe_{n}/npx.imec.ap.meta", "serial": f"1830{n}",
+        "folder": f"probe_{n}", "meta_file": f"probe_{n}/npx.imec.ap.meta", "bin_file": f"probe_{n}/npx.imec.ap.bin",
+        "serial": f"1830{n}",
         "n_saved_chans": 385, "sample_rate": 30000.0, "file_size_bytes": 3080, "bin_size": 3080,
         "bin_mtime": NOW.timestamp() - 3600, **changes})
 
@@ -145,22 +147,44 @@ class TestQualityStage:
                                      _candidate("b", subject="m9"), _candidate("d", start=None)]
                                     ).with_columns(pl.lit("kept").alias("extra"))
         out = check_quality(frame, CONTEXT)
-        assert out.select(frame.columns).equals(frame)
+        others = [c for c in frame.columns if c != "findings"]
+        assert out.select(others).equals(frame.select(others))
         assert out.columns == [*frame.columns, *STAGE_COLUMNS]
+        # The findings column keeps discovery's findings and gains one per failed expectation.
+        assert [[f["code"] for f in fs if f["stage"] != "quality"] for fs in out["findings"].to_list()] == \
+            [[f["code"] for f in fs] for fs in frame["findings"].to_list()]
+        assert [[f["code"] for f in fs if f["stage"] == "quality"] for fs in out["findings"].to_list()] == [
+            ["QUALITY.PROBE_COUNT_MATCHES_IMPLANTS"], [], ["QUALITY.SUBJECT_KNOWN"], ["QUALITY.SESSION_START_PARSED"]]
         assert out["quality_failures"].to_list() == [
             ["probe_count_matches_implants"], [], ["subject_known"], ["session_start_parsed"]]
         assert out["quality_passed"].to_list() == [False, True, False, False]
 
-    def test_failures_become_quality_failed_findings_naming_the_expectation(self) -> None:
+    def test_failures_become_findings_with_a_code_per_expectation_the_value_found_and_expected(self) -> None:
         frame = candidates_to_frame([_candidate("s", subject="m9", start=None)])
         row = check_quality(frame, CONTEXT).row(0, named=True)
         findings = failures_as_findings(row)
-        assert [(f.code, f.severity, f.stage, f.share, f.path, f.expected, f.message) for f in findings] == [
-            ("QUALITY.FAILED", Severity.ERROR, "quality", "N", "recordings/m9/s", "subject_known",
+        assert [(f.code, f.severity, f.stage, f.share, f.path, f.found, f.expected, f.message) for f in findings] == [
+            ("QUALITY.SUBJECT_KNOWN", Severity.ERROR, "quality", "N", "recordings/m9/s", "subject 'm9'",
+             "a subject in the database",
              "subject 'm9' is not known; import it with `mass-ingest subjects import`"),
-            ("QUALITY.FAILED", Severity.ERROR, "quality", "N", "recordings/m9/s", "session_start_parsed",
+            ("QUALITY.SESSION_START_PARSED", Severity.ERROR, "quality", "N", "recordings/m9/s",
+             "no start time in the folder name", "a start time in the layout's date format",
              "session start could not be read from the folder name")]
         assert all(f.origin.startswith("mass-ingest quality suite (great-expectations ") for f in findings)
+
+    def test_every_expectation_has_its_catalogued_code_and_a_value_found(self) -> None:
+        from mass_ingest.expectations.reasons import found_for
+        from mass_ingest.expectations.suites import quality_code
+        from mass_ingest.findings import CATALOGUE
+
+        assert [n for n in EXPECTATIONS if quality_code(n) not in CATALOGUE] == []
+        assert [n for n in EXPECTATIONS if n not in found_for(CONTEXT)] == []
+
+    def test_a_recheck_replaces_the_earlier_quality_findings_instead_of_adding_to_them(self) -> None:
+        frame = candidates_to_frame([_candidate("s", subject="m9")])
+        twice = check_quality(check_quality(frame, CONTEXT).drop(*STAGE_COLUMNS), CONTEXT)
+        assert [f["code"] for f in twice["findings"][0]] == ["QUALITY.SUBJECT_KNOWN"]
+        assert twice["quality_failures"].to_list() == [["subject_known"]]
 
     def test_a_passing_row_gives_no_findings(self) -> None:
         row = check_quality(candidates_to_frame([_candidate("clean")]), CONTEXT).row(0, named=True)
@@ -212,16 +236,17 @@ class TestProbeFiles:
             "probe_1/npx.imec.ap.bin has 4,000 bytes, more than the 3,080 its .ap.meta announces")
 
     def test_a_meta_without_its_bin_fails_ap_bin_size_matches_meta_and_is_not_pending(self) -> None:
-        candidate = _candidate("s", subject="m2", probes=[_probe(1), _probe(2, bin_size=None, bin_mtime=None)])
+        candidate = _candidate("s", subject="m2",
+                               probes=[_probe(1), _probe(2, bin_file=None, bin_size=None, bin_mtime=None)])
         assert _verdict(candidate) == _failed("ap_bin_size_matches_meta",
-                                              "probe_2/npx.imec.ap.bin is missing beside its .ap.meta")
+                                              "probe_2/npx.imec.ap.meta has no .ap.bin beside it")
 
     def test_every_wrong_bin_of_a_session_is_named_in_one_reason(self) -> None:
         candidate = _candidate("s", subject="m2", probes=[_probe(1, bin_size=1_234_567),
-                                                         _probe(2, bin_size=None, bin_mtime=None)])
+                                                         _probe(2, bin_file=None, bin_size=None, bin_mtime=None)])
         assert _verdict(candidate)["quality_reasons"] == [
             "probe_1/npx.imec.ap.bin has 1,234,567 bytes, more than the 3,080 its .ap.meta announces; "
-            "probe_2/npx.imec.ap.bin is missing beside its .ap.meta"]
+            "probe_2/npx.imec.ap.meta has no .ap.bin beside it"]
 
     def test_an_old_empty_bin_fails_only_no_zero_byte_data_and_is_not_taken_for_a_copy(self) -> None:
         # 0 of 3,080 bytes, untouched for an hour: a recording or copy that failed, for a person to look at.
@@ -337,7 +362,7 @@ class TestModalitySuites:
     def test_ephys_is_judged_on_everything_and_imaging_only_on_what_a_session_without_probes_has(self) -> None:
         assert expectations_for("ephys") == EXPECTATIONS
         assert expectations_for("imaging") == (
-            "subject_known", "session_start_parsed", "session_start_not_in_future", "session_start_not_before",
+            "session_start_parsed", "session_start_not_in_future", "session_start_not_before",
             "no_discovery_errors", "session_key_unique")
 
     def test_an_imaging_session_is_not_judged_on_probe_counts(self) -> None:
@@ -357,7 +382,7 @@ class TestModalitySuites:
         assert out["rel_path"].to_list() == frame["rel_path"].to_list()
         assert out["quality_failures"].to_list() == [[], ["probe_count_matches_implants"]] * 2
         assert [(r.suite_name, len(r.results)) for r in results] == [
-            ("mass-ingest-quality-imaging", 6), ("mass-ingest-quality-ephys", len(EXPECTATIONS))]
+            ("mass-ingest-quality-imaging", 5), ("mass-ingest-quality-ephys", len(EXPECTATIONS))]
 
     def test_a_suite_chosen_for_a_modality_replaces_its_default(self) -> None:
         frame = candidates_to_frame([_candidate("s", subject="m2", probes=[_probe(1, bin_size=0)])])

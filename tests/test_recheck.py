@@ -151,3 +151,47 @@ class TestShareChanges:
         approved = _candidates(SESSION)
         shown = fingerprint(approved, [share]).filter(pl.lit(False))
         assert _changes(share, shown, approved) == ["was not among the sessions shown at the pause"]
+
+
+class TestWalkOnce:
+    """The fingerprint shown at the pause is discovery's listing; only the re-check lists again."""
+
+    def test_discoverys_listing_is_the_fingerprint_a_new_listing_gives(self, tmp_path: Path) -> None:
+        from mass_ingest.listing import listing_frame
+        from mass_ingest.profile import load_profile
+        from tasks.discover import discover_share
+        from tests.test_discover import MOSER
+        from tests.test_discover_parallel import messy_ephys_share
+
+        root = tmp_path / "N"
+        messy_ephys_share(root, tmp_path / "elsewhere")  # links in, out and looping, bad names
+        profile = load_profile(MOSER).with_root(str(root))
+        listings: list = []
+        frame, _ = discover_share(profile, "N", listings=listings)
+        listed = listing_frame("N", [rel for rel, _ in listings], [rows for _, rows in listings], walk="N-0")
+        candidates = frame.select("candidate_id", "session_id", "share", "rel_path")
+        assert sorted(listed["rel_path"]) == sorted(frame["rel_path"].unique()) and frame.height > 60
+        from_discovery = fingerprint(candidates, profile.shares, listed, as_listed=True)
+        listed_now = fingerprint(candidates, profile.shares, listed)
+        assert from_discovery.equals(listed_now)
+        problems = from_discovery.filter(pl.col("file").str.contains(r"\[DISCOVER\.")).get_column("file").to_list()
+        # A link from one session into another's folder is not followed (that folder is described on
+        # its own): a new listing knows the session folders discovery knew.
+        assert "recordings/20002/2024-02-03_10-30-58/borrowed [DISCOVER.SYMLINK_LOOP]" in problems
+        assert len(problems) >= 4
+
+        # Nothing is walked again for the fingerprint: a file added after discovery is not in it,
+        # and the re-check (which lists the approved folders now) names it.
+        session = root / "recordings" / "20004" / "2024-03-05_10-30-58"
+        _write(session / "probe_1" / "late.txt")
+        assert fingerprint(candidates, profile.shares, listed, as_listed=True).equals(from_discovery)
+        approved = candidates.filter(pl.col("rel_path") == "recordings/20004/2024-03-05_10-30-58")
+        assert share_changes(from_discovery, approved, fingerprint(approved, profile.shares, listed))["change"] \
+            .to_list() == ["added probe_1/late.txt"]
+
+    def test_folders_discovery_did_not_list_are_listed_now(self, share: Share) -> None:
+        from mass_ingest.listing import LISTING_SCHEMA
+
+        rows = fingerprint(_candidates(SESSION), [share], pl.DataFrame(schema=LISTING_SCHEMA), as_listed=True)
+        assert rows["file"].to_list() == [FOLDER, "probe_0/run_g0_t0.imec0.ap.bin", "probe_0/run_g0_t0.imec0.ap.meta",
+                                          "sessions.txt"]

@@ -123,10 +123,38 @@ class TestBadCsv:
             f"{path}:3: subject is empty",
             f"{path}:4: insertion_time '2024-02-30 10:00:00' is not a date/time like 2024-02-27 09:30:00",
             f"{path}:5: expected 5 columns, found 3",
-            f"{path}:7: serial is empty",
+            f"{path}:7: serial is empty; give the probe's serial, or leave all four probe columns empty for a "
+            "subject without probes",
             f"{path}:7: insertion_time 'yesterday' is not a date/time like 2024-02-27 09:30:00",
         ]
         assert tables() == before
+
+    def test_rows_with_empty_probe_columns_make_subjects_known_without_probes(self, clean_database: str,
+                                                                             tmp_path: Path) -> None:
+        path = write_csv(tmp_path, [
+            HEADER,
+            "23456,,,,",  # an imaging animal, pre-registered: no probe
+            "23457, , , ,",  # the same with spaces: still no probe
+            CSV[1],  # an ephys animal with its probe, in the same file
+        ])
+        assert import_subjects_csv(path) == SubjectImport(rows=3, subjects_added=3, probes_added=1,
+                                                          insertions_added=1)
+        assert [r["subject"] for r in tables()["subjects"]] == ["23456", "23457", "25843"]
+        assert [r["subject"] for r in tables()["insertions"]] == ["25843"]
+        assert implanted_probe_counts() == {"23456": 0, "23457": 0, "25843": 1}
+        assert import_subjects_csv(path).subjects_added == 0  # re-importing changes nothing
+
+    def test_a_row_with_some_probe_columns_is_a_probe_row_missing_the_others(self, clean_database: str,
+                                                                            tmp_path: Path) -> None:
+        path = write_csv(tmp_path, [HEADER, f"23456,,,{NP1},"])  # a type but no probe name nor serial
+        with pytest.raises(SubjectImportError) as info:
+            import_subjects_csv(path)
+        assert str(info.value).splitlines()[1:] == [
+            f"{path}:2: probe_name is empty; give the probe's probe_name, or leave all four probe columns empty "
+            "for a subject without probes",
+            f"{path}:2: serial is empty; give the probe's serial, or leave all four probe columns empty for a "
+            "subject without probes"]
+        assert tables()["subjects"] == []
 
     def test_missing_file_is_an_import_error(self, tmp_path: Path) -> None:
         with pytest.raises(SubjectImportError, match="cannot be read"):

@@ -7,6 +7,7 @@ why it should or should not be recognised. Each system is run on its own through
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 
@@ -68,7 +69,8 @@ def probe(folder: str, serial: str) -> list[tuple[str, str | bytes]]:
 
 
 def probe_record(folder: str, serial: str) -> dict:
-    return ProbeRecording(folder=folder, meta_file=f"{folder}/npx.imec.ap.meta", serial=serial,
+    return ProbeRecording(folder=folder, meta_file=f"{folder}/npx.imec.ap.meta",
+                          bin_file=f"{folder}/npx.imec.ap.bin", serial=serial,
                           probe_type="neuropixels 1.0 - 3B", part_number="PRB_1_4_0480_1", n_saved_chans=385,
                           sample_rate=30000.0, file_size_bytes=BIN_SIZE, file_time_secs=0.000133333333,
                           file_create_time=datetime(2024, 1, 1, 10, 0, 9), bin_size=BIN_SIZE).model_dump()
@@ -95,7 +97,7 @@ def expected(root: Path, systems: list[str], **changes: object) -> dict:
     for key in ("recordings", "outputs", "task_hints"):
         changes[key] = [item.model_dump() for item in changes.get(key, [])]
     return {"share": "N", "rel_path": SESSION, "location": f"{root}/{SESSION}".lower(), "subject": "s1",
-            "session_start": START, "start_inferred": False, "modality": "ephys", "layout": LAYOUT, "probes": [],
+            "session_start": START, "start_inferred": False, "start_source": "", "modality": "ephys", "layout": LAYOUT, "probes": [],
             "bins_without_meta": [],
             "systems": systems, "projects": [], "group": "", "excluded_by": None, "findings": [], **changes}
 
@@ -262,18 +264,22 @@ TRIAL1 = ["trial1.1", "trial1.2", "trial1.bin", "trial1.clu.1", "trial1.eeg", "t
           "trial1.set", "trial1_1.cut"]
 
 
+# What trial1.set tells, as Recording.details
+TRIAL1_SET = '{"trial_date": "Monday, 04 Mar 2024", "trial_time": "10:15:03", "duration_s": 1200.0}'
+
+
 class TestAxona:
     """One recording per .set with its same-stem files; all trials of a folder are one session."""
 
     TREE = [
-        ("trial1.set", "trial_date Monday\n"),  # a trial
+        ("trial1.set", "trial_date Monday, 04 Mar 2024\ntrial_time 10:15:03\nduration 1200\n"),  # a trial
         ("trial1.bin", b"\x00"),  # its raw data
         ("trial1.pos", b"\x00"),  # its position data
         ("trial1.1", b"\x00"), ("trial1.2", b"\x00"),  # tetrodes 1 and 2
         ("trial1.eeg", b"\x00"), ("trial1.egf", b"\x00"),  # LFP
         ("trial1_1.cut", "n_clusters: 4\n"),  # Tint's cut for tetrode 1: <stem>_<tetrode>.cut
         ("trial1.clu.1", "4\n"),  # KlustaKwik's clusters for tetrode 1
-        ("trial10.set", "trial_date Monday\n"),  # a second trial whose stem starts with the first's
+        ("trial10.set", "trial_date Monday, 04 Mar 2024\n"),  # a second trial whose stem starts with the first's
         ("trial10.pos", b"\x00"),  # trial10's, not trial1's
         ("trial10_2.cut", "n_clusters: 2\n"),  # trial10's cut: the longest stem wins
         ("notes.txt", "open field then sleep"),  # no stem: nobody's
@@ -282,9 +288,10 @@ class TestAxona:
     def test_two_set_files_give_two_recordings_each_with_its_own_companions(self, tmp_path: Path) -> None:
         found = recognise(Axona, tmp_path, self.TREE)
         assert (found.recordings, found.findings) == ([
-            Recording(system="axona", name="trial1", folder="", files=TRIAL1, n_files=9),
+            Recording(system="axona", name="trial1", folder="", files=TRIAL1, n_files=9, details=TRIAL1_SET),
             Recording(system="axona", name="trial10", folder="", files=["trial10.pos", "trial10.set",
-                                                                          "trial10_2.cut"], n_files=3)], [])
+                                                                          "trial10_2.cut"], n_files=3,
+                      details='{"trial_date": "Monday, 04 Mar 2024"}')], [])
 
     def test_same_stem_in_another_folder_is_another_recording(self, tmp_path: Path) -> None:
         found = recognise(Axona, tmp_path, [
@@ -298,9 +305,10 @@ class TestAxona:
         root = write(tmp_path / "N", self.TREE)
         candidate, findings = discover(root)
         assert record(candidate) == expected(root, ["axona"], recordings=[
-            Recording(system="axona", name="trial1", folder="", files=TRIAL1, n_files=9),
+            Recording(system="axona", name="trial1", folder="", files=TRIAL1, n_files=9, details=TRIAL1_SET),
             Recording(system="axona", name="trial10", folder="", files=["trial10.pos", "trial10.set",
-                                                                          "trial10_2.cut"], n_files=3)])
+                                                                          "trial10_2.cut"], n_files=3,
+                      details='{"trial_date": "Monday, 04 Mar 2024"}')])
         assert findings == []
 
 
@@ -316,6 +324,13 @@ class TestNeuralynx:
         ])
         assert (found.recordings, found.findings) == ([
             Recording(system="neuralynx", name="TT1", folder="", files=["Events.nev", "TT1.ntt"], n_files=4)], [])
+
+    def test_an_ntt_header_tells_when_it_was_opened_its_rate_and_its_spike_count(self, tmp_path: Path) -> None:
+        header = ("######## Neuralynx Data File Header\r\n-CheetahRev 6.4.1\r\n-TimeCreated 2022/04/19 10:15:03\r\n"
+                  "-SamplingFrequency 32000\r\n").encode().ljust(16384, b" ")
+        found = recognise(Neuralynx, tmp_path, [("TT1.ntt", header + b"\x01" * 304 * 7)])  # 7 spike records
+        assert [json.loads(r.details) for r in found.recordings] == [
+            {"n_spikes": 7, "created": "2022-04-19T10:15:03", "sampling_rate_hz": 32000.0}]
 
     def test_two_ntt_files_are_two_recordings_and_one_finding_listing_them(self, tmp_path: Path) -> None:
         found = recognise(Neuralynx, tmp_path, [
@@ -339,10 +354,14 @@ class TestNeuralynx:
 
 
 MOTIVE = [
-    ("motive/matmot.meta", "frameRate=120\n"),  # the take's metadata
+    # the take's metadata
+    ("motive/matmot.meta", "fileCreateTime=2024-03-05T10:31:07\nframeRate=120\nnRigidBodies=1\n"),
     ("motive/matmot.mtv", b"\x00"),  # the take
     ("motive/sync.mat", b"MATLAB 5.0"),  # the pulses that align it with the probes
 ]
+
+# What matmot.meta tells, as Recording.details
+MOTIVE_META = '{"frame_rate": 120.0, "n_rigid_bodies": 1, "created": "2024-03-05T10:31:07"}'
 
 
 class TestTracking:
@@ -352,12 +371,13 @@ class TestTracking:
         found = recognise(Tracking, tmp_path, [*MOTIVE, ("motive/take.log", "ok")])  # a log: counted only
         assert (found.recordings, found.findings) == ([Recording(
             system="tracking", name="motive", folder="motive",
-            files=["motive/matmot.meta", "motive/matmot.mtv", "motive/sync.mat"], n_files=4)], [])
+            files=["motive/matmot.meta", "motive/matmot.mtv", "motive/sync.mat"], n_files=4, details=MOTIVE_META)], [])
 
     def test_motive_folder_without_sync_mat_is_a_recording_with_a_finding_naming_it(self, tmp_path: Path) -> None:
         found = recognise(Tracking, tmp_path, MOTIVE[:2])  # sync.mat never copied
         assert found.recordings == [Recording(system="tracking", name="motive", folder="motive",
-                                              files=["motive/matmot.meta", "motive/matmot.mtv"], n_files=2)]
+                                              files=["motive/matmot.meta", "motive/matmot.mtv"], n_files=2,
+                                              details=MOTIVE_META)]
         assert [(f.code, f.path) for f in found.findings] == [("TRACKING.INCOMPLETE", at("motive"))]
         assert "lacks sync.mat;" in found.findings[0].message
 
@@ -399,7 +419,8 @@ class TestSeveralSystems:
             probes=[probe_record("probe_1", "18408403232"), probe_record("probe_2", "18408403541")],
             task_hints=[TaskHint(order=1, name="open_field", start_s=30.0, kind="RUNNING")],
             recordings=[Recording(system="tracking", name="motive", folder="motive",
-                                  files=["motive/matmot.meta", "motive/matmot.mtv", "motive/sync.mat"], n_files=3)],
+                                  files=["motive/matmot.meta", "motive/matmot.mtv", "motive/sync.mat"], n_files=3,
+                                  details=MOTIVE_META)],
             outputs=[Output(kind="kilosort", path="probe_1/ks25", recording="probe_1", files=KS_COMPLETE),
                      Output(kind="kilosort", path="probe_2/ks25", recording="probe_2", files=["params.py"],
                             complete=False)],

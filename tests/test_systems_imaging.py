@@ -2,20 +2,27 @@
 suite2p and DeepLabCut.
 
 Each tree is a list of (path relative to the session folder, content) entries, each with a comment
-saying why it should or should not be recognised. Files are empty: the plug-ins read names only.
+saying why it should or should not be recognised. Files are real where a plug-in reads them: ScanImage
+tifs with ScanImage headers, videos encoded by PyAV, suite2p .npy arrays (tests/lab_page_tree.py
+writes them); the others are empty, as the plug-ins read their names only.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import os
+import re
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import numpy as np
 import polars as pl
 
 from mass_ingest.candidates import CANDIDATE_SCHEMA, Output, Recording, SessionCandidate, frame_to_candidates
 from mass_ingest.findings import Finding, Severity
 from mass_ingest.profile import Layout, MatchRule, Profile, load_profile
 from mass_ingest.systems import SYSTEMS, systems_for
+from mass_ingest.systems import dlc
 from mass_ingest.systems.base import Recognised, RecordingSystem, SessionFiles
 from mass_ingest.systems.dlc import DeepLabCut
 from mass_ingest.systems.femtonics import Femtonics
@@ -24,6 +31,7 @@ from mass_ingest.systems.scanimage import ScanImage
 from mass_ingest.systems.suite2p import Suite2p
 from mass_ingest.walk import Walker
 from tasks.discover import discover_share
+from tests.lab_page_tree import write_scanimage_tiff, write_video
 from tests.test_discover import make_tree as make_files
 
 REPO = Path(__file__).resolve().parent.parent
@@ -32,9 +40,35 @@ SESSION = "m1/20240301"
 PLANE = ["F.npy", "iscell.npy", "ops.npy", "stat.npy"]
 
 
+# When the ScanImage files of the trees were acquired: 10:00 on the folder's day, a minute per acquisition.
+_SCANIMAGE_NAME = re.compile(r"_(\d{5})_(\d{5})\.tiff?$", re.IGNORECASE)
+_DAY = re.compile(r"(\d{4})(\d{2})(\d{2})")
+
+
+def acquired(rel: str, acq: int) -> datetime:
+    day = _DAY.search(rel)
+    try:
+        base = datetime(*map(int, day.groups()), 10, 0, 0)
+    except (AttributeError, ValueError):  # no date in the path, or an impossible one (a test of bad dates)
+        base = datetime(2024, 3, 1, 10, 0, 0)
+    return base + timedelta(minutes=acq)
+
+
 def make_tree(root: Path, entries: list[tuple[str, str]]) -> Path:
-    """Touch each relative path below root (every file empty; the second item says why it is there)."""
-    return make_files(root, [(rel, b"") for rel, _why in entries])
+    """Write each relative path below root (the second item says why it is there): ScanImage-named tifs as
+    real ScanImage TIFFs, videos as real videos, .npy as arrays of 2 ROIs; every other file empty."""
+    make_files(root, [(rel, b"") for rel, _why in entries])
+    for rel, _why in entries:
+        path, lower = root / rel, rel.lower()
+        scanimage = _SCANIMAGE_NAME.search(rel)
+        if scanimage:
+            write_scanimage_tiff(path, epoch=acquired(rel, int(scanimage[1])), acquisition=int(scanimage[1]),
+                                 first_frame=3 * (int(scanimage[2]) - 1), frames=3)
+        elif lower.endswith((".avi", ".mp4")):
+            write_video(path, frames=10, rate=10)
+        elif lower.endswith(".npy"):
+            np.save(path, np.zeros((2, 4), dtype=np.float32), allow_pickle=False)
+    return root
 
 
 def session_files(tmp_path: Path, entries: list[tuple[str, str]]) -> SessionFiles:
@@ -45,7 +79,19 @@ def session_files(tmp_path: Path, entries: list[tuple[str, str]]) -> SessionFile
 
 
 def recognise(system: type[RecordingSystem], tmp_path: Path, entries: list[tuple[str, str]]) -> Recognised:
-    return system.recognise(session_files(tmp_path, entries))
+    """What ``system`` finds, with the recordings' details left out (TestFileContents checks those)."""
+    found = system.recognise(session_files(tmp_path, entries))
+    found.recordings = [r.model_copy(update={"details": "{}"}) for r in found.recordings]
+    return found
+
+
+def dlc_outputs(tmp_path: Path, entries: list[tuple[str, str]], recordings: tuple[str, ...] = ("fov1",)
+                ) -> Recognised:
+    """DeepLabCut's outputs, attributed to videos named ``recordings`` as discovery does."""
+    session = session_files(tmp_path, entries)
+    found = DeepLabCut.recognise(session)
+    found.findings += dlc.attribute(session, found.outputs, [Recording(system="video", name=n) for n in recordings])
+    return found
 
 
 def where(findings: list[Finding]) -> list[tuple[str, str]]:
@@ -256,8 +302,8 @@ class TestFemtonics:
     def test_suite2p_in_an_munit_is_an_output_tied_to_that_munit(self, tmp_path: Path) -> None:
         found = recognise(Suite2p, tmp_path, self.ENTRIES)
         assert found.outputs == [
-            Output(kind="suite2p", path="MUnit_0", recording="MUnit_0", files=suite2p_files([0])),
-            Output(kind="suite2p", path="MUnit_1", recording="MUnit_1", files=suite2p_files([0]))]
+            Output(kind="suite2p", path="MUnit_0", recording="MUnit_0", files=suite2p_files([0]), preferred=True),
+            Output(kind="suite2p", path="MUnit_1", recording="MUnit_1", files=suite2p_files([0]), preferred=True)]
 
     def test_munit_tifs_are_not_scanimage_recordings(self, tmp_path: Path) -> None:
         assert not recognise(ScanImage, tmp_path, [("MUnit_0/fov_00001_00001.tif", "named like ScanImage")]).anything
@@ -275,7 +321,7 @@ class TestSuite2p:
             ("combined/suite2p/plane0/Fneu.npy", "neuropil traces: not needed to read ROIs, not listed"),
         ])
         assert found.outputs == [Output(kind="suite2p", path="combined", recording="",
-                                        files=suite2p_files([0, 1], combined=True))]
+                                        files=suite2p_files([0, 1], combined=True), preferred=True)]
         assert found.findings == []
 
     def test_combined_wins_and_split_runs_are_kept_as_suite2p_split_of_their_basename(
@@ -286,7 +332,7 @@ class TestSuite2p:
             ("combined_all/suite2p/ops1.npy", "combined run: the one to use"), *plane("combined_all", 0),
         ])
         assert found.outputs == [
-            Output(kind="suite2p", path="combined_all", recording="", files=suite2p_files([0])),
+            Output(kind="suite2p", path="combined_all", recording="", files=suite2p_files([0]), preferred=True),
             Output(kind="suite2p_split", path="split_fov1", recording="fov1", files=suite2p_files([0])),
             Output(kind="suite2p_split", path="split_fov2_rerun", recording="fov2", files=suite2p_files([0]))]
 
@@ -296,7 +342,8 @@ class TestSuite2p:
 
     def test_plain_suite2p_in_the_session_is_an_output_of_the_whole_folder(self, tmp_path: Path) -> None:
         found = recognise(Suite2p, tmp_path, [("suite2p/ops1.npy", "run in the session"), *plane("", 0)])
-        assert found.outputs == [Output(kind="suite2p", path="", recording="", files=suite2p_files([0]))]
+        assert found.outputs == [Output(kind="suite2p", path="", recording="", files=suite2p_files([0]),
+                                        preferred=True)]
 
     def test_a_plane_lacking_files_makes_the_output_incomplete_with_a_finding_naming_plane_and_files(
             self, tmp_path: Path) -> None:
@@ -322,7 +369,7 @@ class TestDeepLabCut:
     """dlc_<basename>/ and dlc<subject>_<basename>/ folders: one Output per result set, in file order."""
 
     def test_dlc_basename_folder_is_a_complete_output_of_that_basename(self, tmp_path: Path) -> None:
-        found = recognise(DeepLabCut, tmp_path, [
+        found = dlc_outputs(tmp_path, [
             ("dlc_fov1/config.yaml", "project config: part of every result set"),
             (f"dlc_fov1/{DLC_SET}.h5", "the results"),
             (f"dlc_fov1/{DLC_SET}_meta.pickle", "their metadata"),
@@ -333,13 +380,13 @@ class TestDeepLabCut:
         assert found.findings == []
 
     def test_dlc_subject_basename_folder_names_the_basename(self, tmp_path: Path) -> None:
-        found = recognise(DeepLabCut, tmp_path, [("dlcm1_fov2/config.yaml", "config"),
-                                                 (f"dlcm1_fov2/{DLC_SET}.h5", "results")])
+        found = dlc_outputs(tmp_path, [("dlcm1_fov2/config.yaml", "config"), (f"dlcm1_fov2/{DLC_SET}.h5", "results")],
+                            recordings=("fov1", "fov2"))
         assert [(o.path, o.recording, o.complete) for o in found.outputs] == [("dlcm1_fov2", "fov2", True)]
 
     def test_two_result_sets_are_two_outputs_in_file_order(self, tmp_path: Path) -> None:
         later = "fov1DLC_resnet50_mecMar1shuffle1_200000"  # a later training iteration
-        found = recognise(DeepLabCut, tmp_path, [
+        found = dlc_outputs(tmp_path, [
             ("dlc_fov1/config.yaml", "config"),
             (f"dlc_fov1/{later}.h5", "second set"), (f"dlc_fov1/{later}_meta.pickle", "second set"),
             (f"dlc_fov1/{DLC_SET}.h5", "first set"), (f"dlc_fov1/{DLC_SET}.csv", "first set, as CSV"),
@@ -357,8 +404,22 @@ class TestDeepLabCut:
         assert where(found.findings) == [("DLC.INCOMPLETE", f"{SESSION}/dlc_fov1")]
         assert f"{DLC_SET}.h5" in found.findings[0].message
 
+    def test_each_spelling_of_the_folder_name_finds_its_recording(self, tmp_path: Path) -> None:
+        found = dlc_outputs(tmp_path, [(f"{name}/{DLC_SET}.h5", "results") for name in (
+            "dlc_fov1", "dlcm1_fov2", "dlc_m1_fov3", "DLC_fov4")], recordings=("fov1", "fov2", "fov3", "fov4"))
+        assert [(o.path, o.recording) for o in found.outputs] == [
+            ("DLC_fov4", "fov4"), ("dlc_fov1", "fov1"), ("dlc_m1_fov3", "fov3"), ("dlcm1_fov2", "fov2")]
+        assert found.findings == []
+
+    def test_a_name_that_fits_two_recordings_is_attributed_to_neither(self, tmp_path: Path) -> None:
+        # dlc_m1_fov1 reads as dlc_<basename> 'm1_fov1' and as dlc_<subject>_<basename> 'fov1': both exist.
+        found = dlc_outputs(tmp_path, [(f"dlc_m1_fov1/{DLC_SET}.h5", "results")], recordings=("fov1", "m1_fov1"))
+        assert [(o.path, o.recording) for o in found.outputs] == [("dlc_m1_fov1", "")]
+        assert where(found.findings) == [("DLC.AMBIGUOUS", f"{SESSION}/dlc_m1_fov1")]
+        assert "'m1_fov1' and 'fov1'" in found.findings[0].message
+
     def test_folder_with_only_a_config_is_incomplete(self, tmp_path: Path) -> None:
-        found = recognise(DeepLabCut, tmp_path, [("dlc_fov1/config.yaml", "set up, never run")])
+        found = dlc_outputs(tmp_path, [("dlc_fov1/config.yaml", "set up, never run")])
         assert found.outputs == [Output(kind="dlc", path="dlc_fov1", recording="fov1", files=["config.yaml"],
                                         complete=False)]
         assert where(found.findings) == [("DLC.INCOMPLETE", f"{SESSION}/dlc_fov1")]
@@ -382,14 +443,19 @@ LAYOUT = "{subject}/{session_date:%Y%m%d}"
 def imaging_record(root: Path, rel: str, subject: str, start: datetime, **changes: object) -> dict:
     """A whole candidate record of the first imaging layout, findings as (code, path)."""
     return {"share": "I", "rel_path": rel, "location": f"{root}/{rel}".lower(), "subject": subject,
-            "session_start": start, "start_inferred": False, "modality": "imaging", "layout": LAYOUT,
+            "session_start": start, "start_inferred": False, "start_source": "", "modality": "imaging",
+            "layout": LAYOUT,
             "probes": [],
             "bins_without_meta": [], "task_hints": [], "recordings": [], "outputs": [], "systems": [],
             "projects": ["mec-imaging"], "group": "", "excluded_by": None, "findings": [], **changes}
 
 
 def record(c: SessionCandidate) -> dict:
-    return {**c.model_dump(exclude={"findings"}), "findings": [(f.code, f.path) for f in c.findings]}
+    """The whole candidate, findings as (code, path) and recordings without details (checked on their own)."""
+    out = {**c.model_dump(exclude={"findings"}), "findings": [(f.code, f.path) for f in c.findings]}
+    for recording in out["recordings"]:
+        recording["details"] = "{}"
+    return out
 
 
 class TestDiscoverImagingShare:
@@ -426,6 +492,9 @@ class TestDiscoverImagingShare:
             ("60582/notes.txt", "a file at session depth: not a session"),
         ])
         root = root.resolve()
+        femtonics_written = datetime(2024, 3, 5, 11, 0, 0, tzinfo=ZoneInfo("Europe/Oslo")).timestamp()
+        for name in ("fov.mesc", "MUnit_0/frame_0001.tif"):  # no header read: the start is their write time
+            os.utime(root / b / name, (femtonics_written, femtonics_written))
 
         frame, share_findings = discover_share(load_profile(IMAGING).with_root(str(root)), "I")
 
@@ -433,7 +502,8 @@ class TestDiscoverImagingShare:
         assert share_findings == []
         assert [record(c) for c in frame_to_candidates(frame)] == [
             imaging_record(
-                root, a, "60582", datetime(2024, 3, 1),
+                root, a, "60582", datetime(2024, 3, 1, 10, 1), start_inferred=True,  # fov1's first header
+                start_source="the ScanImage header of fov1_00001_00001.tif",
                 systems=["scanimage", "wavesurfer", "wheel", "tracking2d", "video", "suite2p", "dlc"],
                 recordings=[
                     {"system": "scanimage", "name": "fov1", "folder": "", "n_files": 6, "details": "{}",
@@ -452,7 +522,7 @@ class TestDiscoverImagingShare:
                     {"kind": "preprocessed", "path": "", "recording": "fov1",
                      "files": ["fov1_00001_00001_preproc.tif"], "complete": True, "preferred": False},
                     {"kind": "suite2p", "path": "combined", "recording": "", "files": suite2p_files([0]),
-                     "complete": True, "preferred": False},
+                     "complete": True, "preferred": True},
                     {"kind": "suite2p_split", "path": "split_fov1", "recording": "fov1", "complete": False,
                      "preferred": False,
                      "files": ["suite2p/ops1.npy", "suite2p/plane0/F.npy", "suite2p/plane0/ops.npy",
@@ -460,9 +530,12 @@ class TestDiscoverImagingShare:
                     {"kind": "dlc", "path": "dlc_fov1", "recording": "fov1", "complete": True, "preferred": False,
                      "files": ["config.yaml", f"{DLC_SET}.csv", f"{DLC_SET}.h5"]}],
                 findings=[("IMAGING.COUNTER_GAP", f"{a}/fov2_00003_00001.tif"),
-                          ("SUITE2P.INCOMPLETE", f"{a}/split_fov1/suite2p/plane0")]),
+                          ("SUITE2P.INCOMPLETE", f"{a}/split_fov1/suite2p/plane0"),
+                          ("DISCOVER.START_INFERRED", f"{a}/fov1_00001_00001.tif")]),
             imaging_record(
-                root, b, "60584", datetime(2024, 3, 5),
+                root, b, "60584", datetime(2024, 3, 5, 11, 0), start_inferred=True,
+                start_source="the modification time of fov.mesc (no header states the start)",
+                findings=[("DISCOVER.START_INFERRED", f"{b}/fov.mesc")],
                 systems=["femtonics", "suite2p"],
                 recordings=[
                     {"system": "femtonics", "name": "fov", "folder": "", "files": ["fov.mesc"], "n_files": 1,
@@ -472,7 +545,7 @@ class TestDiscoverImagingShare:
                      "details": "{}"}],
                 outputs=[{"kind": "suite2p", "path": "MUnit_0", "recording": "MUnit_0",
                           "files": suite2p_files([0]), "complete": True,
-                          "preferred": False}]),
+                          "preferred": True}]),
         ]
 
     def test_the_older_layout_finds_its_sessions_and_imaging_is_never_taken_as_a_subject(
@@ -492,8 +565,19 @@ class TestDiscoverImagingShare:
         # layout explains that folder: it is no candidate at all (and its files are walked once).
         assert [c.rel_path for c in candidates] == ["imaging/60582/2021-05-04"]
 
-    def test_a_folder_no_layout_explains_keeps_its_bad_date_finding(self, tmp_path: Path) -> None:
-        root = make_tree(tmp_path / "I", [*stack("60582/2021-13-45/fov1", [1], 1)]).resolve()  # month 13
+    def test_a_folder_of_the_layouts_format_with_an_impossible_date_keeps_its_bad_date_finding(
+            self, tmp_path: Path) -> None:
+        root = make_tree(tmp_path / "I", [*stack("60582/20211345/fov1", [1], 1)]).resolve()  # month 13
         [candidate] = frame_to_candidates(discover_share(load_profile(IMAGING).with_root(str(root)), "I")[0])
         assert (candidate.rel_path, candidate.session_start, [f.code for f in candidate.findings][:1]) == \
-            ("60582/2021-13-45", None, ["DISCOVER.BAD_DATE"])
+            ("60582/20211345", None, ["DISCOVER.BAD_DATE"])
+
+    def test_a_folder_of_another_format_is_counted_in_one_share_finding_not_a_candidate(
+            self, tmp_path: Path) -> None:
+        root = make_tree(tmp_path / "I", [*stack("60582/2021-13-45/fov1", [1], 1),  # not %Y%m%d: not a session
+                                          *stack("60584/2021-03-01/fov1", [1], 1)]).resolve()
+        frame, findings = discover_share(load_profile(IMAGING).with_root(str(root)), "I")
+        assert frame.height == 0
+        assert [(f.code, f.severity, f.path) for f in findings] == [("DISCOVER.UNMATCHED_FOLDERS", Severity.INFO, "")]
+        assert findings[0].message.startswith("2 folders under the share match no layout of this profile (e.g. "
+                                              "60582/2021-13-45, 60584/2021-03-01)")

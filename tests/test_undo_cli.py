@@ -55,6 +55,6 @@ def test_todo_prints_what_a_subject_still_needs() -> None:
     ingest([candidate(probes={"probe_1": "21144007318"}, tasks=[("sleep", 0, "SLEEP")])], "run-1")
     printed = cli("todo", "--subject", "25843")
     assert printed.returncode == 0, printed.stderr[-2000:]
-    assert "to enter by hand (2 items)" in printed.stdout
+    assert "to enter by hand (3 items)" in printed.stdout
     assert "probe association" in printed.stdout and "1. sleep" in printed.stdout
     assert "(0 items)" in cli("todo", "--subject", "26018").stdout

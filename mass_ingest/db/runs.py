@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import getpass
 import uuid
 from datetime import datetime
 
 from mass_ingest.db import schema
+from mass_ingest.db.decisions import Decision
 from mass_ingest.profile import Profile
 
 # An ingest in one of these states is resumed by the next run of the same profile.
 UNFINISHED = ("open", "approved")
 # An approved folder changed between the pause and insertion: refused, nothing (more) inserted.
 SHARE_CHANGED = "share_changed"
+
+
+def command_line_decision(excluded: list[str] | None = None, note: str = "") -> Decision:
+    """Approval given on the command line, recorded with the user's name."""
+    return Decision(approved=True, approver=getpass.getuser(), source="cli", excluded=excluded or [],
+                    note=note or "approved on the command line")
 
 
 def open_ingest(profile: Profile, flow_run_id: str | None) -> str:
@@ -38,6 +46,12 @@ def record_quarantine(ingest_id: str, rows: list[dict]) -> None:
     schema.Quarantine.insert([{"ingest_id": ingest_id, "candidate_id": r["candidate_id"], "share": r["share"],
                                "rel_path": r["rel_path"], "session_id": r["session_id"],
                                "reasons": list(r["quality_reasons"])} for r in rows], skip_duplicates=True)
+
+
+def quarantined_rows(ingest_id: str) -> list[dict]:
+    """The sessions ``ingest_id`` quarantined, with their reasons (share, rel_path, reasons, ...), by session id."""
+    schema.activate()
+    return (schema.Quarantine & {"ingest_id": ingest_id}).to_dicts(order_by="session_id")
 
 
 def finish_ingest(ingest_id: str, counts: dict[str, int], status: str = "completed") -> None:

@@ -193,6 +193,18 @@ class HeldSession(dj.Manual):
         """
 
 
+class CreatedSubject(dj.Manual):
+    """A subject an ingest created because an imaging (or other probe-free) session named it and the
+    lab's rule lets such subjects be unknown before ingest; its details are left for a person.
+    An undo of that ingest deletes the subject again when nothing else refers to it."""
+
+    definition = """
+    -> Subject
+    ---
+    -> IngestRun
+    """
+
+
 class Quarantine(dj.Manual):
     """A candidate held back by failed expectations, with every reason."""
 
@@ -355,6 +367,56 @@ class Session(dj.Manual):
         curation_time=null: datetime
         """
 
+    # Added in the lab-share release (issue 11): new part tables only, so a database made by an earlier
+    # version gains them when activated and keeps every row it has.
+
+    class SystemRecording(dj.Part):
+        """A recording of a system other than SpikeGLX probes (those are Recording): ScanImage, video,
+        Motive/OptiTrack, Axona, Neuralynx, Neurologger, Wavesurfer, wheel, 2D tracking, Femtonics.
+
+        system: the recording system's name ('scanimage', 'video', 'motive', ...); recording: its name
+        (a ScanImage basename, a video's stem, 'motive'); folder: relative to the session folder ('' for
+        the session folder); files: the files that identify it, relative to the session folder;
+        n_files: how many files it has in all; details: what its files tell (frames, size, duration,
+        header times), as discovery read them; ingest_id: the ingest that inserted it.
+        """
+
+        definition = """
+        -> master
+        system: varchar(32)
+        recording: varchar(255)
+        ---
+        folder: varchar(1000)
+        files: json
+        n_files: int32
+        details=null: json
+        -> IngestRun
+        """
+
+    class ProbeFiles(dj.Part):
+        """The files of a probe recording, relative to the session folder: its .ap.meta and the .ap.bin it
+        was paired with (whose name may differ from the .meta's). Sessions inserted before this table
+        existed have none: their files are the Recording's meta_file."""
+
+        definition = """
+        -> master.Recording
+        ---
+        files: json
+        """
+
+    class InferredStart(dj.Part):
+        """The session's start was not in its folder name (a date-only folder) but inferred from its
+        earliest acquisition file; a person confirms it through the follow-up list.
+
+        inferred_from: how, as discovery said it (e.g. the file and whether from a ScanImage header or a
+        modification time); '' when discovery did not say."""
+
+        definition = """
+        -> master
+        ---
+        inferred_from='': varchar(1000)
+        """
+
     class PreviousLocation(dj.Part):
         """Where a moved session's folder was (Directory holds where it is now); ingest_id: the ingest
         that recorded the move."""
@@ -372,6 +434,27 @@ class Session(dj.Manual):
         """
 
 
+class FollowUpDone(dj.Manual):
+    """A follow-up item a person completed (mass-ingest todo): what, the value entered, who and when.
+
+    item_id: stable hash of the item (its session or subject, need and item); need and item as the
+    follow-up list names them; session_start: null for an item about the subject itself (a new
+    subject's details); value: what the person entered ('' when they only marked it done).
+    """
+
+    definition = """
+    -> Subject
+    item_id: char(16)
+    ---
+    session_start=null: datetime
+    need: varchar(32)
+    item: varchar(255)
+    value='': varchar(2000)
+    done_by: varchar(128)
+    done_at: datetime
+    """
+
+
 _activated: str | None = None
 
 
@@ -384,11 +467,13 @@ def activate(prefix: str | None = None) -> str:
         return prefix
     # Foreign keys resolve by class name in this context.
     context = {t.__name__: t for t in (Subject, Probe, ProbeInsertion, Project, IngestRun, Quarantine, Session,
-                                               ScanWatermark, DecisionLog, ApprovalPause, HeldSession)}
+                                               ScanWatermark, CreatedSubject, FollowUpDone, DecisionLog, ApprovalPause,
+                                               HeldSession)}
+    # Declaring creates only the tables that do not exist yet, so activating upgrades an older database.
     for schema, name, tables in ((reference, "reference", (Subject, Probe, ProbeInsertion, Project)),
-                                 (ingest, "ingest", (IngestRun, Quarantine, ScanWatermark, DecisionLog, ApprovalPause,
-                                                      HeldSession)),
-                                 (acquisition, "acquisition", (Session,))):
+                                 (ingest, "ingest", (IngestRun, Quarantine, ScanWatermark, CreatedSubject, DecisionLog,
+                                                     ApprovalPause, HeldSession)),
+                                 (acquisition, "acquisition", (Session, FollowUpDone))):
         schema.activate(f"{prefix}_{name}", connection=connection, add_objects=context)
         for table in tables:
             schema(table, context=context)
@@ -403,3 +488,10 @@ def drop_all(prefix: str) -> None:
         if schema.is_activated():
             schema.drop(prompt=False)
     _activated = None
+
+
+def holdings() -> dict[str, int]:
+    """How many subjects, sessions, ingest runs and quarantined sessions the pipeline holds."""
+    activate()
+    return {"subjects": len(Subject()), "sessions": len(Session()), "ingest runs": len(IngestRun()),
+            "quarantined": len(Quarantine())}

@@ -1,7 +1,8 @@
 """Undoing an ingest: delete what it inserted, while nothing downstream depends on it yet.
 
 What an ingest inserted: its sessions with all their parts; recordings and outputs it added to
-known sessions (late data); moves it recorded (the old place is put back). Refused, with the
+known sessions (late data); moves it recorded (the old place is put back); subjects it created
+(imaging subjects unknown before the ingest), once their sessions are gone. Refused, with the
 reason and the fix, when rows outside this tool's tables reference any of it, when a person has
 worked on it (confirmed tasks, curated clusterings), when a later ingest built on it, or while
 the ingest is still running. Everything happens in one transaction, and the ledger keeps the
@@ -50,16 +51,56 @@ def _targets(ingest_id: str) -> list[tuple[dj.Table, str]]:
     # cascade (leaves are deleted first) before the recordings themselves.
     added = (schema.Session.AddedRecording & run).proj().to_dicts()
     outputs = ((schema.Session.Output & run) - own).proj().to_dicts()
+    own_keys = {(r["subject"], r["session_start"]) for r in own.to_dicts()}
+    systems = [r for r in (schema.Session.SystemRecording & run).proj().to_dicts()
+               if (r["subject"], r["session_start"]) not in own_keys]
     return [(schema.Session & run, "enforce"),
             (schema.Session.Recording & added, "ignore"),
             (schema.Session.Output & outputs, "ignore"),
+            (schema.Session.SystemRecording & systems, "ignore"),
             (schema.Session.PreviousLocation & run, "ignore")]
+
+
+def _created_subjects(ingest_id: str) -> list[dict]:
+    """Keys of the subjects this ingest created; deleted after its sessions (nothing else may use them)."""
+    return (schema.CreatedSubject & {"ingest_id": ingest_id}).proj().to_dicts()
+
+
+def _subject_blockers(ingest_id: str, created: list[dict]) -> list[str]:
+    """Why a subject this ingest created cannot go with it: other sessions, implants, a person's work."""
+    if not created:
+        return []
+    found = []
+    others = sorted({r["subject"] for r in (schema.Session & created).proj("ingest_id").to_dicts()
+                     if r["ingest_id"] != ingest_id})
+    if others:
+        found.append(f"subject(s) {', '.join(others)}, which this ingest created, have sessions of other ingests; "
+                     "undo those first")
+    implanted = sorted({r["subject"] for r in (schema.ProbeInsertion & created).proj().to_dicts()})
+    if implanted:
+        found.append(f"subject(s) {', '.join(implanted)}, which this ingest created, have probe implants since; "
+                     "delete those first (or keep the ingest)")
+    return found
+
+
+def _followup_done(ingest_id: str) -> int:
+    """Follow-up items a person completed on this ingest's sessions or the subjects it created.
+
+    The done list is small (people enter it), so it is read whole and matched here, rather than
+    restricting it by every session key of a large ingest."""
+    own = {(r["subject"], r["session_start"]) for r in (schema.Session & {"ingest_id": ingest_id}).proj()
+           .to_dicts()}
+    created = {r["subject"] for r in _created_subjects(ingest_id)}
+    return sum(1 for r in schema.FollowUpDone.proj("session_start").to_dicts()
+               if (r["subject"], r["session_start"]) in own or (r["session_start"] is None
+                                                                and r["subject"] in created))
 
 
 def _later_ingests(ingest_id: str) -> set[str]:
     """Other ingests that added to, or moved, sessions this one inserted (any) or changed (later ones)."""
     run = {"ingest_id": ingest_id}
-    added = (schema.Session.AddedRecording, schema.Session.Output, schema.Session.PreviousLocation)
+    added = (schema.Session.AddedRecording, schema.Session.Output, schema.Session.SystemRecording,
+             schema.Session.PreviousLocation)
     own = {(r["subject"], r["session_start"]) for r in (schema.Session & run).proj().to_dicts()}
     changed = {(r["subject"], r["session_start"]) for t in added for r in (t & run).proj().to_dicts()} - own
     keys = [{"subject": s, "session_start": t} for s, t in own | changed]
@@ -89,6 +130,11 @@ def _blockers(ingest_id: str, status: str, deleted: dict[str, int]) -> list[str]
     if later:
         found.append(f"later ingest(s) {', '.join(sorted(later))} added to or moved sessions of this one; undo "
                      "them first")
+    found += _subject_blockers(ingest_id, _created_subjects(ingest_id))
+    done = _followup_done(ingest_id)
+    if done:
+        found.append(f"a person completed {done} follow-up item(s) of it (mass-ingest todo); undoing would delete "
+                     "their work")
     confirmed = len(schema.Session.Task & run & {"confirmed": True})
     if confirmed:
         found.append(f"a person confirmed {confirmed} of its tasks; undoing would delete their work")
@@ -110,6 +156,12 @@ def plan_undo(ingest_id: str) -> UndoPlan:
     for expr, integrity in _targets(ingest_id):
         for table, n in dj.Diagram.cascade(expr, part_integrity=integrity).counts().items():
             deleted[table] = deleted.get(table, 0) + n
+    created = _created_subjects(ingest_id)
+    if created:
+        # The subjects' cascade reaches the sessions counted above (or a blocker says it would reach
+        # more): count each table once, by the larger of the two counts.
+        for table, n in dj.Diagram.cascade(schema.Subject & created).counts().items():
+            deleted[table] = max(deleted.get(table, 0), n)
     deleted = {t: n for t, n in deleted.items() if n}
     restored = len(schema.Session.PreviousLocation & {"ingest_id": ingest_id})
     return UndoPlan(ingest_id=ingest_id, status=runs[0]["status"], restored_locations=restored,
@@ -141,8 +193,11 @@ def undo_ingest(ingest_id: str, undone_by: str, note: str = "") -> UndoPlan:
             schema.Session.Directory.update1(
                 {k: old[k] for k in ("subject", "session_start", "share", "rel_path", "location", "session_group")}
                 | {"location_hash": old["previous_hash"]})
+        created = _created_subjects(ingest_id)
         for expr, integrity in _targets(ingest_id):
             expr.delete(prompt=False, part_integrity=integrity)
+        if created:
+            (schema.Subject & created).delete(prompt=False)
         now = datetime.now().replace(microsecond=0)
         schema.IngestRun.Undo.insert1({"ingest_id": ingest_id, "undone_at": now, "undone_by": undone_by,
                                        "deleted": plan.deleted})

@@ -69,7 +69,7 @@ def reasons_for(context: QualityContext) -> dict[str, pl.Expr]:
             "{} {} no .ap.meta", pl.col("bins_without_meta").list.join(", "),
             pl.when(pl.col("bins_without_meta").list.len() == 1).then(pl.lit("has")).otherwise(pl.lit("have"))),
         "ap_bin_size_matches_meta": _per_probe(
-            pl.when(probe("bin_size").is_null()).then(pl.format("{} is missing beside its .ap.meta", bin_file()))
+            pl.when(probe("bin_size").is_null()).then(pl.format("{} has no .ap.bin beside it", probe("meta_file")))
             .when(wrong_size()).then(pl.format(
                 "{} has {} bytes, more than the {} its .ap.meta announces", bin_file(),
                 byte_count(probe("bin_size")), byte_count(probe("file_size_bytes"))))).list.join("; "),
@@ -100,6 +100,46 @@ def reasons_for(context: QualityContext) -> dict[str, pl.Expr]:
             "{} new candidates claim subject {} starting {}; they cannot all be inserted: give them distinct "
             "start times, or combine them (layout combined: true)", pl.col("n_same_key"), pl.col("subject"),
             start),
+    }
+
+
+def found_for(context: QualityContext) -> dict[str, tuple[pl.Expr, pl.Expr]]:
+    """Expectation name -> (the value found, what was expected), as short strings over the derived columns.
+
+    They go into the failure's finding (``found``, ``expected``) and the quality report's table, so a
+    person sees the value itself next to the rule, without reading the sentence.
+    """
+    start = pl.col("session_start").dt.strftime(_STAMP)
+    (chan_low, chan_high), (rate_low, rate_high) = context.saved_chans, context.sample_rate_hz
+    sizes = _per_probe(pl.when(wrong_size()).then(pl.format(
+        "{}: {}", bin_file(), pl.when(probe("bin_size").is_null()).then(pl.lit("missing"))
+        .otherwise(pl.format("{} bytes", byte_count(probe("bin_size"))))))).list.join("; ")
+    announced = _per_probe(pl.when(wrong_size()).then(pl.format(
+        "{}: at most {} bytes", bin_file(), byte_count(probe("file_size_bytes")).fill_null("?")))).list.join("; ")
+    settings = _per_probe(pl.when(implausible_chans(context) | implausible_rate(context)).then(pl.format(
+        "{}: nSavedChans={}, imSampRate={}", probe("meta_file"), probe("n_saved_chans"),
+        _number(probe("sample_rate"))))).list.join("; ")
+    return {
+        "subject_known": (pl.format("subject '{}'", pl.col("subject")), pl.lit("a subject in the database")),
+        "session_start_parsed": (pl.lit("no start time in the folder name"),
+                                 pl.lit("a start time in the layout's date format")),
+        "session_start_not_in_future": (start, pl.lit(f"at or before {context.now.strftime(_STAMP)}")),
+        "session_start_not_before": (start, pl.lit(f"at or after {context.not_before.strftime(_STAMP)}")),
+        "every_ap_bin_has_meta": (pl.format("no .ap.meta for {}", pl.col("bins_without_meta").list.join(", ")),
+                                  pl.lit("an .ap.meta beside every .ap.bin")),
+        "ap_bin_size_matches_meta": (sizes, announced),
+        "no_zero_byte_data": (_per_probe(pl.when(probe("bin_size") == 0).then(pl.format("{}: 0 bytes", bin_file())))
+                              .list.join("; "), pl.lit("more than 0 bytes")),
+        "channels_and_rate_plausible": (settings, pl.lit(f"nSavedChans {chan_low} to {chan_high}, imSampRate "
+                                                         f"{rate_low:g} to {rate_high:g} Hz")),
+        "probe_count_matches_implants": (_plural(pl.col("n_probes"), "probe folder"),
+                                         _plural(pl.col("implanted_probes"), "implanted probe")),
+        "probe_serials_implanted": (pl.format("serial {}", pl.col("serials_not_implanted").list.join(", ")),
+                                    pl.format("one of {}", pl.col("implanted_serials").list.join(", "))),
+        "no_discovery_errors": (blocking_findings().list.eval(pl.element().struct.field("code")).list.unique(
+            maintain_order=True).list.join(", "), pl.lit("no ERROR finding from discovery")),
+        "session_key_unique": (pl.format("{} new folders with this subject and start", pl.col("n_same_key")),
+                               pl.lit("one folder per subject and start")),
     }
 
 

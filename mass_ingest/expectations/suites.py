@@ -30,9 +30,10 @@ EXPECTATIONS: tuple[str, ...] = (
     "no_discovery_errors",
     "session_key_unique",
 )
-# What a session without probes can be judged on: everything but the probe checks.
+# What a session without probes is judged on: everything but the probe checks, and its subject need not be
+# known: the lab's rule asks ephys subjects (and their implants) to exist before ingest, not imaging ones,
+# which are created on insertion once approved. A profile that wants them known lists subject_known.
 _SESSION_EXPECTATIONS: tuple[str, ...] = (
-    "subject_known",
     "session_start_parsed",
     "session_start_not_in_future",
     "session_start_not_before",
@@ -46,9 +47,14 @@ SUITE_NAME = "mass-ingest-quality"
 META_KEY = "mass_ingest_expectation"
 
 
+def quality_code(name: str) -> str:
+    """The findings CATALOGUE code of an expectation's failure: 'subject_known' -> 'QUALITY.SUBJECT_KNOWN'."""
+    return f"QUALITY.{name.upper()}"
+
+
 def expectations_for(modality: str) -> tuple[str, ...]:
     """The default suite of a modality: every expectation for ephys (and an unknown modality),
-    the probe-free ones for imaging, tracking and behaviour."""
+    the probe-free ones but subject_known for imaging, tracking and behaviour."""
     return _SESSION_EXPECTATIONS if modality in _PROBE_FREE_MODALITIES else EXPECTATIONS
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 
@@ -10,11 +10,11 @@ import polars as pl
 
 from mass_ingest.expectations.context import QualityContext
 from mass_ingest.expectations.gx_run import failing_rows, run_suite
-from mass_ingest.expectations.reasons import pending_reasons, reasons_for
-from mass_ingest.expectations.suites import EXPECTATIONS, SUITE_NAME, selected_expectations
+from mass_ingest.expectations.reasons import found_for, pending_reasons, reasons_for
+from mass_ingest.expectations.suites import EXPECTATIONS, SUITE_NAME, quality_code, selected_expectations
 from mass_ingest.expectations.values import VALUE_COLUMNS, derived_values
 from mass_ingest.candidates import Status, change_status, has_status
-from mass_ingest.findings import Finding, finding
+from mass_ingest.findings import Finding
 
 if TYPE_CHECKING:
     from great_expectations.core.expectation_validation_result import ExpectationSuiteValidationResult
@@ -24,20 +24,24 @@ _ORIGIN = f"mass-ingest quality suite (great-expectations {version('great-expect
 
 def check_quality_with_results(
         frame: pl.DataFrame, context: QualityContext, expectations: Mapping[str, Sequence[str]] | None = None,
+        progress: Callable[[int, int], None] | None = None,
 ) -> tuple[pl.DataFrame, list[ExpectationSuiteValidationResult]]:
-    """:func:`check_quality`, also returning GX's raw result of each modality's suite (for Data Docs)."""
+    """:func:`check_quality`, also returning GX's raw result of each modality's suite (for the report);
+    ``progress(done, total)`` is told the candidates checked after each modality's suite."""
     if frame.is_empty():
         return frame.with_columns(pl.lit(True).alias("quality_passed"),
                                   pl.lit([], dtype=pl.List(pl.String)).alias("quality_failures"),
                                   pl.lit([], dtype=pl.List(pl.String)).alias("quality_reasons"),
-                                  pl.lit([], dtype=pl.List(pl.String)).alias("pending_reasons")), []
+                                  pl.lit([], dtype=pl.List(pl.String)).alias("pending_reasons"),
+                                  pl.lit(False).alias("new_subject")), []
 
     # 1. derive the checked values; 2. let GX judge each modality's rows on its suite;
-    # 3. turn its verdicts into columns.
+    # 3. turn its verdicts into columns, and each failure into a finding.
+    frame = without_quality_findings(frame)  # a re-check judges afresh, never counts its own findings
     derived = derived_values(frame, context)
     values = derived.select(VALUE_COLUMNS)
     failed: dict[str, list[int]] = {name: [] for name in EXPECTATIONS}
-    results = []
+    results, checked = [], 0
     for modality in values["modality"].unique(maintain_order=True).to_list():
         names = selected_expectations(modality, expectations)
         rows = values.filter(pl.col("modality") == modality)
@@ -45,24 +49,50 @@ def check_quality_with_results(
         results.append(result)
         for name, failed_rows in failing_rows(result, names).items():
             failed[name].extend(failed_rows)
+        checked += rows.height
+        if progress:
+            progress(checked, values.height)
 
     row = pl.int_range(pl.len(), dtype=pl.Int64)
-    verdicts = derived.with_columns(*[row.is_in(failed[name]).alias(f"_failed_{name}") for name in EXPECTATIONS])
-    reasons = reasons_for(context)
+    verdicts = derived.with_columns(*[row.is_in(failed[name]).alias(f"_failed_{name}") for name in EXPECTATIONS],
+                                    frame["share"], frame["rel_path"])
+    reasons, found = reasons_for(context), found_for(context)
     when_failed = {name: pl.when(pl.col(f"_failed_{name}")) for name in EXPECTATIONS}
+    # fill_null: a failure never loses its sentence, so failures and reasons stay aligned.
+    sentence = {n: reasons[n].fill_null(pl.lit(f"{n} failed")) for n in EXPECTATIONS}
     verdicts = verdicts.select(
         pl.concat_list([when_failed[n].then(pl.lit(n)) for n in EXPECTATIONS])
         .list.drop_nulls().alias("quality_failures"),
-        # fill_null: a failure never loses its sentence, so failures and reasons stay aligned.
-        pl.concat_list([when_failed[n].then(reasons[n].fill_null(pl.lit(f"{n} failed"))) for n in EXPECTATIONS])
+        pl.concat_list([when_failed[n].then(sentence[n]) for n in EXPECTATIONS])
         .list.drop_nulls().alias("quality_reasons"),
+        pl.concat_list([when_failed[n].then(_finding(n, sentence[n], *found.get(n, (None, None))))
+                        for n in EXPECTATIONS]).list.drop_nulls().alias("quality_findings"),
     )
     return frame.with_columns(
         (verdicts["quality_failures"].list.len() == 0).alias("quality_passed"),
         verdicts["quality_failures"],
         verdicts["quality_reasons"],
         pending_reasons(frame, context),
+        pl.concat_list(pl.col("findings"), verdicts["quality_findings"]).alias("findings"),
+        # A subject the pipeline does not know: quarantined where its suite asks subject_known (ephys),
+        # else created on insertion, which the approval summary says.
+        (~pl.col("subject").is_in(list(context.implanted_probes)).fill_null(True)).alias("new_subject"),
     ), results
+
+
+def _finding(name: str, message: pl.Expr, found: pl.Expr | None, expected: pl.Expr | None) -> pl.Expr:
+    """A failed expectation as a finding struct of the candidate frame's ``findings`` column."""
+    text = pl.String
+    return pl.struct(
+        code=pl.lit(quality_code(name)), severity=pl.lit("ERROR"), stage=pl.lit("quality"), share=pl.col("share"),
+        path=pl.col("rel_path"), message=message,
+        expected=(expected if expected is not None else pl.lit(None)).cast(text),
+        found=(found if found is not None else pl.lit(None)).cast(text))
+
+
+def without_quality_findings(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` without findings an earlier quality check added."""
+    return frame.with_columns(pl.col("findings").list.filter(pl.element().struct.field("stage") != "quality"))
 
 
 def check_quality(frame: pl.DataFrame, context: QualityContext,
@@ -77,22 +107,19 @@ def check_quality(frame: pl.DataFrame, context: QualityContext,
             modality not listed gets :func:`expectations_for` it.
 
     Returns:
-        ``frame`` in its order with four columns added: ``quality_passed`` (bool),
+        ``frame`` in its order with five columns added: ``quality_passed`` (bool),
         ``quality_failures`` (names of failed expectations, in :data:`EXPECTATIONS` order),
         ``quality_reasons`` (one sentence per failure, naming the values) and
-        ``pending_reasons`` (see :func:`pending_reasons`). An empty frame comes back empty
-        with the four columns, without running GX.
+        ``pending_reasons`` (see :func:`pending_reasons`) and ``new_subject`` (the pipeline does
+        not know the subject: created on insertion if the row goes in). An empty frame comes back empty
+        with the five columns, without running GX.
     """
     return check_quality_with_results(frame, context, expectations)[0]
 
 
 def failures_as_findings(row: dict[str, Any]) -> list[Finding]:
-    """One ``QUALITY.FAILED`` finding per failed expectation of a checked candidate row."""
-    return [
-        finding("QUALITY.FAILED", stage="quality", share=row["share"], path=row["rel_path"],
-                message=reason, expected=name).model_copy(update={"origin": _ORIGIN})
-        for name, reason in zip(row["quality_failures"], row["quality_reasons"], strict=True)
-    ]
+    """The findings of a checked candidate row's failed expectations (``QUALITY.<NAME>``, one each)."""
+    return [Finding.model_validate({**f, "origin": _ORIGIN}) for f in row["findings"] if f["stage"] == "quality"]
 
 
 def classify(frame: pl.DataFrame) -> pl.DataFrame:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from mass_ingest.candidates import Recording
+from mass_ingest.readers import read_head
 from mass_ingest.systems.base import Recognised, RecordingSystem, SessionFiles
 
 
@@ -45,7 +47,7 @@ class Axona(RecordingSystem):
             stem = entry.name[: -len(".set")]
             files = sorted(members.get((folder, stem), [entry.rel]))
             result.recordings.append(Recording(system=cls.name, name=stem, folder=folder, files=files,
-                                               n_files=len(files)))
+                                               n_files=len(files), details=json.dumps(_set_details(entry.path))))
         return result
 
     @classmethod
@@ -57,3 +59,26 @@ class Axona(RecordingSystem):
                 if best is None or len(stem) > len(best):
                     best = stem
         return best
+
+
+# .set lines are '<key> <value>'; these say when the trial ran and for how long.
+_SET_KEYS = {"trial_date": ("trial_date", str), "trial_time": ("trial_time", str), "duration": ("duration_s", float),
+             "sw_version": ("dacq_version", str)}
+
+
+def _set_details(path: str) -> dict:
+    """Trial date, time and duration from a .set file's header lines; {} when it cannot be read."""
+    try:
+        text = read_head(path, 200_000).decode("latin-1")
+    except OSError:
+        return {}
+    details: dict = {}
+    for line in text.splitlines():
+        key, _, value = line.strip().partition(" ")
+        if key in _SET_KEYS:
+            name, kind = _SET_KEYS[key]
+            try:
+                details[name] = kind(value.strip())
+            except ValueError:
+                continue
+    return details

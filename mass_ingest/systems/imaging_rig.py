@@ -8,10 +8,12 @@ plug-ins, and DeepLabCut result files are never taken for tracking or video wher
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 
 from mass_ingest.candidates import Recording
+from mass_ingest.readers.video import VideoUnreadable, read_video_header
 from mass_ingest.systems import dlc
 from mass_ingest.systems.base import Recognised, RecordingSystem, SessionFiles
 from mass_ingest.systems.scanimage import elsewhere
@@ -91,5 +93,19 @@ class Video(RecordingSystem):
 
     @classmethod
     def recognise(cls, session: SessionFiles) -> Recognised:
-        return Recognised(recordings=[_single(cls.name, e.name.rpartition(".")[0], e, folder)
-                                      for e, folder in _raw(session, cls.associated_suffixes)])
+        result = Recognised()
+        for entry, folder in _raw(session, cls.associated_suffixes):
+            recording = _single(cls.name, entry.name.rpartition(".")[0], entry, folder)
+            try:
+                header = read_video_header(entry.path)
+            except VideoUnreadable as exc:
+                result.findings.append(session.finding(
+                    "VIDEO.UNREADABLE", entry.rel, f"no readable video header ({str(exc)[:120]}), so its duration "
+                    "is unknown; copy the video again from the rig, or confirm the recording failed"))
+            else:
+                details = {"duration_s": header.duration_s, "n_frames": header.n_frames,
+                           "frame_rate": header.frame_rate, "width": header.width, "height": header.height,
+                           "codec": header.codec}
+                recording.details = json.dumps({k: v for k, v in details.items() if v is not None})
+            result.recordings.append(recording)
+        return result

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
+from datetime import datetime
+
 from mass_ingest.candidates import Recording
+from mass_ingest.readers import read_head
 from mass_ingest.systems.base import Recognised, RecordingSystem, SessionFiles
 
 
@@ -36,7 +42,8 @@ class Neuralynx(RecordingSystem):
             others = beside.get(folder, [])
             events = [rel for rel in others if rel.lower().endswith(cls.events)]
             result.recordings.append(Recording(system=cls.name, name=ntt.name[: -len(cls.spikes)], folder=folder,
-                                               files=sorted([ntt.rel, *events]), n_files=1 + len(others)))
+                                               files=sorted([ntt.rel, *events]), n_files=1 + len(others),
+                                               details=json.dumps(_ntt_details(ntt.path))))
         if len(ntts) > 1:
             names = ", ".join(f.rel for f in ntts)
             result.findings.append(session.finding(
@@ -45,3 +52,35 @@ class Neuralynx(RecordingSystem):
                 "each recording to its own session folder or remove the copy",
                 expected="one .ntt file per session folder"))
         return result
+
+
+# Every Neuralynx file starts with a 16 KiB text header; an .ntt record is a timestamp, channel, cell
+# number, 8 features and 32 samples x 4 channels of int16: 8 + 4 + 4 + 32 + 256 bytes.
+_HEADER_BYTES, _NTT_RECORD = 16384, 304
+_CREATED = re.compile(r"-TimeCreated\s+(\d{4}/\d{1,2}/\d{1,2} \d{1,2}:\d{1,2}:\d{1,2})")
+_OPENED = re.compile(r"Time Opened \(m/d/y\):\s*(\d{1,2}/\d{1,2}/\d{4})\s+\(h:m:s\.ms\)\s*(\d{1,2}:\d{1,2}:\d{1,2})")
+_RATE = re.compile(r"-SamplingFrequency\s+([0-9.]+)")
+
+
+def _ntt_details(path: str) -> dict:
+    """When Cheetah opened the file, its sampling rate and its spike count, from the header and the size."""
+    try:
+        size = os.stat(path).st_size
+        text = read_head(path, _HEADER_BYTES).decode("latin-1")
+    except OSError:
+        return {}
+    if size < _HEADER_BYTES:  # not a whole header: nothing to tell
+        return {}
+    details: dict = {"n_spikes": (size - _HEADER_BYTES) // _NTT_RECORD}
+    created, opened = _CREATED.search(text), _OPENED.search(text)
+    try:
+        if created:
+            details["created"] = datetime.strptime(created[1], "%Y/%m/%d %H:%M:%S").isoformat()
+        elif opened:
+            details["created"] = datetime.strptime(f"{opened[1]} {opened[2]}", "%m/%d/%Y %H:%M:%S").isoformat()
+    except ValueError:
+        pass
+    rate = _RATE.search(text)
+    if rate:
+        details["sampling_rate_hz"] = float(rate[1])
+    return details

@@ -13,10 +13,12 @@ their basename, so a person sees that they exist without them being counted twic
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 
 from mass_ingest.candidates import Output, Recording
+from mass_ingest.readers.scanimage_tiff import TiffUnreadable, read_tiff_header
 from mass_ingest.systems import dlc, femtonics, suite2p
 from mass_ingest.systems.base import Recognised, RecordingSystem, SessionFiles
 
@@ -38,11 +40,13 @@ class _Stack:
     first: dict[int, str] = field(default_factory=dict)
     parts: dict[int, set[int]] = field(default_factory=dict)
     n_files: int = 0
+    files: dict[int, list[str]] = field(default_factory=dict)  # every file, per acquisition, in part order
 
     def add(self, rel: str, acq: int, part: int) -> None:
         # The walker sorts by path and the counters are zero-padded, so the first seen is the first part.
         self.first.setdefault(acq, rel)
         self.parts.setdefault(acq, set()).add(part)
+        self.files.setdefault(acq, []).append(rel)
         self.n_files += 1
 
     def missing(self, base: str) -> list[tuple[str, str]]:
@@ -55,6 +59,47 @@ class _Stack:
             gaps += [(self.first[a], f"{base}_{a:05d}_{p:05d}")
                      for p in range(1, max(self.parts[a])) if p not in self.parts[a]]
         return gaps
+
+
+def _read_headers(session: SessionFiles, stack: _Stack, result: Recognised) -> dict:
+    """What the headers of every file of one recording tell, and a finding per file tifffile cannot read.
+
+    Frames are counted in every file (each restart and split); the size, type, rate and version
+    are the first readable file's; ``started`` is the first acquisition's start from its header,
+    and each restart's own start is listed under ``acquisitions``.
+    """
+    details: dict = {}
+    n_frames, read, acquisitions = 0, 0, []
+    for acq in sorted(stack.files):
+        acq_frames, acq_started = 0, None
+        for rel in stack.files[acq]:
+            try:
+                header = read_tiff_header(session.files.path(rel))
+            except TiffUnreadable as exc:
+                result.findings.append(session.finding(
+                    "IMAGING.UNREADABLE_TIFF", rel,
+                    f"tifffile cannot read this file ({str(exc)[:120]}), so its frames are not counted; copy it "
+                    "again from the rig, or confirm the acquisition was cut short"))
+                continue
+            read += 1
+            acq_frames += header.n_frames
+            acq_started = acq_started or header.started
+            if "frame_width" not in details:
+                details.update(frame_width=header.width, frame_height=header.height, dtype=header.dtype,
+                               n_channels=header.n_channels, scanimage_header=header.scanimage)
+                if header.frame_rate is not None:
+                    details["frame_rate"] = header.frame_rate
+                if header.version:
+                    details["scanimage_version"] = header.version
+        n_frames += acq_frames
+        acquisitions.append({"acquisition": acq, "n_frames": acq_frames,
+                             "started": acq_started.isoformat() if acq_started else None})
+    if not read:
+        return {"n_files_read": 0}
+    started = [a["started"] for a in acquisitions if a["started"]]
+    if started:
+        details["started"] = started[0]
+    return {"n_frames": n_frames, "n_files_read": read, **details, "acquisitions": acquisitions}
 
 
 class ScanImage(RecordingSystem):
@@ -85,8 +130,9 @@ class ScanImage(RecordingSystem):
                     entry.rel, int(match["acq"]), int(match["part"]))
         for (folder, base), stack in sorted(raw.items()):
             firsts = [stack.first[a] for a in sorted(stack.first)]
+            details = _read_headers(session, stack, result)
             result.recordings.append(Recording(system=cls.name, name=base, folder=folder, files=firsts,
-                                               n_files=stack.n_files))
+                                               n_files=stack.n_files, details=json.dumps(details)))
             cls._check(session, base, stack, firsts[0], result)
         for (folder, base), stack in sorted(products.items()):
             names = [stack.first[a].rpartition("/")[2] for a in sorted(stack.first)]

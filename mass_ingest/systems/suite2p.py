@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 from mass_ingest.candidates import Output
 from mass_ingest.systems import femtonics
 from mass_ingest.systems.base import Recognised, RecordingSystem, SessionFiles
@@ -73,7 +75,26 @@ class Suite2p(RecordingSystem):
                                          recording=recording, files=sorted(f"suite2p/{k}" for k in keys),
                                          complete=complete))
         result.outputs.sort(key=lambda o: (o.kind != "suite2p", o.path))  # the ones to use first
+        _mark_preferred(result.outputs)
         return result
+
+    @staticmethod
+    def _empty_planes(session: SessionFiles, where: str, planes: set[int], keys: set[str],
+                      result: Recognised) -> bool:
+        """A finding per plane whose F.npy holds no ROI or cannot be read (only its header is read)."""
+        empty = False
+        for k in sorted(planes):
+            if f"plane{k}/F.npy" not in keys:
+                continue
+            rel = f"{where}/plane{k}/F.npy"
+            rois, problem = _rois(session.files.path(rel))
+            if problem or rois == 0:
+                empty = True
+                result.findings.append(session.finding(
+                    "SUITE2P.EMPTY_PLANE", f"{where}/plane{k}",
+                    f"plane{k}'s F.npy {problem or 'holds no ROI'}; rerun suite2p on this plane (or confirm that "
+                    "it has no cells) before using this output"))
+        return empty
 
     @staticmethod
     def _check(session: SessionFiles, host: str, planes: set[int], keys: set[str], result: Recognised) -> bool:
@@ -91,4 +112,41 @@ class Suite2p(RecordingSystem):
                 result.findings.append(session.finding(
                     "SUITE2P.INCOMPLETE", f"{where}/plane{k}",
                     f"plane{k} lacks {', '.join(missing)}; rerun suite2p on this plane or copy the files"))
+        if Suite2p._empty_planes(session, where, planes, keys, result):
+            complete = False
         return complete
+
+
+def _rois(path: str) -> tuple[int | None, str | None]:
+    """(number of ROIs in an F.npy, or why it cannot be told) from the .npy header alone."""
+    try:
+        with open(path, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                np.lib.format.read_array_header_2_0
+            shape, _, _ = read_header(handle)
+    except OSError as exc:
+        return None, f"cannot be read ({exc.strerror or exc})"
+    except (ValueError, SyntaxError) as exc:  # empty, cut short, or not an .npy
+        return None, f"is not a readable .npy ({str(exc)[:80] or 'empty'})"
+    return (shape[0] if shape else 0), None
+
+
+def _mark_preferred(outputs: list[Output]) -> None:
+    """Mark, per recording, the one suite2p output to use: a run over combined planes (``suite2p/combined/``
+    or a ``combined*`` host) before one without, a complete one before an incomplete one, then the first.
+    Split runs where a combined host exists (``suite2p_split``) are never preferred."""
+    best: dict[str, Output] = {}
+    for output in outputs:
+        if output.kind != "suite2p":
+            continue
+        current = best.get(output.recording)
+        if current is None or _rank(output) > _rank(current):
+            best[output.recording] = output
+    for output in best.values():
+        output.preferred = True
+
+
+def _rank(output: Output) -> tuple[bool, bool]:
+    return (any(f.startswith("suite2p/combined/") for f in output.files)
+            or output.path.rpartition("/")[2].startswith("combined"), output.complete)

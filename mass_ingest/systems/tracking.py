@@ -6,7 +6,11 @@ without a ``systems`` list then reads it too.
 
 from __future__ import annotations
 
+import json
+
 from mass_ingest.candidates import Recording
+from mass_ingest.readers import read_head
+from mass_ingest.readers.spikeglx import parse_meta_text
 from mass_ingest.systems.base import Recognised, RecordingSystem, SessionFiles
 
 
@@ -58,4 +62,25 @@ class Tracking(RecordingSystem):
                 f"the Motive folder lacks {', '.join(missing)}; copy the missing files from the tracking computer",
                 expected=", ".join(cls.motive_files)))
         files = sorted(f"{folder}/{present[n]}" for n in cls.motive_files if n in present)
-        return Recording(system=cls.name, name="motive", folder=folder, files=files, n_files=len(names))
+        details = cls._take_details(session, f"{folder}/{present['matmot.meta']}", result) \
+            if "matmot.meta" in present else {}
+        return Recording(system=cls.name, name="motive", folder=folder, files=files, n_files=len(names),
+                         details=json.dumps(details))
+
+    @staticmethod
+    def _take_details(session: SessionFiles, rel: str, result: Recognised) -> dict:
+        """Frame rate, rigid bodies and start of the take, from matmot.meta's key=value lines."""
+        try:
+            raw, _ = parse_meta_text(read_head(session.files.path(rel), 1_000_000).decode("utf-8", "replace"))
+        except OSError as exc:
+            result.findings.append(session.finding(
+                "TRACKING.INCOMPLETE", rel, f"cannot be read ({exc.strerror or exc}); copy it again"))
+            return {}
+        details: dict = {}
+        for key, name, kind in (("frameRate", "frame_rate", float), ("nRigidBodies", "n_rigid_bodies", int),
+                                ("fileCreateTime", "created", str)):
+            try:
+                details[name] = kind(raw[key])
+            except (KeyError, ValueError):
+                continue
+        return details

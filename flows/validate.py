@@ -1,0 +1,64 @@
+"""What an ingest would find and do, without Prefect, the ledger or insertion: `mass-ingest discover`
+and `mass-ingest validate`.
+
+They compose the same stage functions the flow does (access, discovery, dedup, quality), in this
+process, so their verdicts are the flow's verdicts; `validate` only reads the pipeline (subjects,
+sessions), `discover` does not touch it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import polars as pl
+
+from mass_ingest.candidates import frame_to_candidates
+from mass_ingest.findings import Finding
+from mass_ingest.profile import Profile
+from tasks.access import ShareAccess, scan_readable_shares
+from tasks.discover import discover_share
+
+
+def discovery_report(profile: Profile, only: str | None = None,
+                     progress: Callable[[str, int, int | None], None] | None = None) -> dict:
+    """Each share's access, time and findings, and every candidate found (`mass-ingest discover --json`).
+
+    ``progress(share, done, total)``: folders listed so far (``total`` None), then session folders read.
+    """
+    def timed(share: str) -> tuple[pl.DataFrame, list[Finding], float]:
+        started = time.perf_counter()
+        if progress is None:
+            frame, findings = discover_share(profile, share)
+        else:
+            frame, findings = discover_share(profile, share, progress=lambda done, total: progress(share, done, total),
+                                             on_listed=lambda listed: progress(share, listed, None))
+        return frame, findings, round(time.perf_counter() - started, 3)
+
+    access, found = scan_readable_shares(profile, timed, only=only)
+    result: dict = {"profile": profile.name, "shares": [], "candidates": []}
+    for a in access:
+        entry = {"share": a.share, "root": a.root, "readable": a.readable, "findings": []}
+        if a.finding:
+            entry["findings"].append(a.finding.model_dump(mode="json"))
+        if a.share in found:
+            frame, findings, entry["seconds"] = found[a.share]
+            entry["findings"] += [f.model_dump(mode="json") for f in findings]
+            result["candidates"] += [{"session_id": c.session_id, **c.model_dump(mode="json")}
+                                     for c in frame_to_candidates(frame)]
+        result["shares"].append(entry)
+    return result
+
+
+def preview_ingest(profile: Profile) -> tuple[pl.DataFrame, list[ShareAccess], list[Finding]]:
+    """The classified candidate frame, each share's access, and findings about the shares' trees."""
+    from tasks.dedup import deduplicate_discovered  # the database and Great Expectations: only when validating
+    from mass_ingest.db.held import held_frame
+    from tasks.approve import mark_held
+    from tasks.quality import check_profile_quality
+
+    access, found = scan_readable_shares(profile, lambda share: discover_share(profile, share))
+    frames = [frame for frame, _ in found.values()]
+    share_findings = [f for _, findings in found.values() for f in findings]
+    checked, _ = check_profile_quality(deduplicate_discovered(frames, profile.shares), profile)
+    return mark_held(checked, held_frame()), access, share_findings

@@ -1,0 +1,82 @@
+"""Reads of the stored sessions: what dedup compares candidates with, and what one ingest inserted or changed.
+
+The schema (and DataJoint) is imported on first use: discovery and dedup import this module
+without needing a database.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+KEY = ["subject", "session_start"]
+EXISTING_SCHEMA = {
+    "subject": pl.String,
+    "session_start": pl.Datetime("us"),
+    "location": pl.String,
+    "group": pl.String,
+    # The session's probe serials and recording names (Session.Recording), to tell a moved folder
+    # from a conflict and to see probes recorded since.
+    "existing_serials": pl.List(pl.String),
+    "existing_recordings": pl.List(pl.String),
+    # Output folders (relative to the session folder) the pipeline holds (Session.Output: insertion
+    # stores complete outputs). Null: not recorded for this session, so outputs are not compared.
+    "existing_outputs": pl.List(pl.String),
+}
+
+
+def fetch_existing_sessions() -> pl.DataFrame:
+    """Every session in the pipeline (:data:`EXISTING_SCHEMA`): one query per table, aggregated in polars."""
+    from mass_ingest.db import schema
+
+    schema.activate()
+    sessions = (schema.Session * schema.Session.Directory).proj("location", "session_group").to_polars()
+    if sessions.is_empty():
+        return pl.DataFrame(schema=EXISTING_SCHEMA)
+    recordings = schema.Session.Recording.proj("serial").to_polars()
+    if recordings.is_empty():  # an empty result has no columns at all
+        recordings = pl.DataFrame(schema={"subject": pl.String, "session_start": pl.Datetime("us"),
+                                          "recording": pl.String, "serial": pl.String})
+    per_session = (
+        recordings.select(pl.col("subject").cast(pl.String), pl.col("session_start").cast(pl.Datetime("us")),
+                          pl.col("recording").cast(pl.String), pl.col("serial").cast(pl.String))
+        .group_by(KEY)
+        .agg(pl.col("serial").drop_nulls().unique().sort().alias("existing_serials"),
+             pl.col("recording").sort().alias("existing_recordings")))
+    outputs = schema.Session.Output.proj().to_polars()
+    if outputs.is_empty():
+        outputs = pl.DataFrame(schema={"subject": pl.String, "session_start": pl.Datetime("us"),
+                                       "output_path": pl.String})
+    per_session = per_session.join(
+        outputs.select(pl.col("subject").cast(pl.String), pl.col("session_start").cast(pl.Datetime("us")),
+                       pl.col("output_path").cast(pl.String))
+        .group_by(KEY).agg(pl.col("output_path").unique().sort().alias("existing_outputs")),
+        on=KEY, how="full", coalesce=True)
+    no_list = pl.lit([], dtype=pl.List(pl.String))
+    return (
+        sessions.select(pl.col("subject").cast(pl.String), pl.col("session_start").cast(pl.Datetime("us")),
+                        pl.col("location").cast(pl.String), pl.col("session_group").cast(pl.String).alias("group"))
+        .join(per_session, on=KEY, how="left", maintain_order="left")
+        .select(*KEY, "location", "group",
+                pl.col("existing_serials").fill_null(no_list), pl.col("existing_recordings").fill_null(no_list),
+                pl.col("existing_outputs").fill_null(no_list)))
+
+
+def sessions_inserted_by(ingest_id: str) -> int:
+    """Sessions in the pipeline that this ingest inserted (true after any number of resumes)."""
+    from mass_ingest.db import schema
+
+    schema.activate()
+    return len(schema.Session & {"ingest_id": ingest_id})
+
+
+def sessions_changed_by(ingest_id: str) -> dict[str, int]:
+    """Known sessions this ingest added late parts to, and moves it recorded."""
+    from mass_ingest.db import schema
+
+    schema.activate()
+    run = {"ingest_id": ingest_id}
+    own = (schema.Session & run).proj()
+    added = {(r["subject"], r["session_start"])
+             for table in (schema.Session.AddedRecording, schema.Session.Output)
+             for r in ((table & run) - own).proj().to_dicts()}
+    return {"updated": len(added), "moves_recorded": len(schema.Session.PreviousLocation & run)}

@@ -1,0 +1,186 @@
+"""Discovery with many listings in flight gives, byte for byte, what one thread gives.
+
+One messy share holds every case the other discovery tests build one at a time (links looping
+back, links out of the share, links inside it, names that are not UTF-8, folders that cannot be
+listed, odd dates, suspicious copies, empty sessions, a folder two layouts fit), among enough
+clean sessions that the pool's threads interleave. It is discovered with ``max_parallel`` 1 (the
+walk in one thread) and with several threads, in a child process that cannot read through
+``chmod 000`` (tests run as root); the candidate frames are compared as bytes, the share's
+findings as whole records.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from mass_ingest.demo import make_demo_campaign
+from mass_ingest.profile import load_profile
+from mass_ingest.walk import Walker
+from tasks.discover import discover_share
+from tests.test_discover import MOSER, REPO, S1, make_tree, probe
+
+IMAGING = REPO / "profiles" / "moser-imaging.yaml"
+
+# In the child: discover each share of the profile with each max_parallel, and print, per run, the
+# frame as Arrow IPC bytes (hex), the share's findings and the folders listed.
+_CHILD = """
+import io, json, sys
+from mass_ingest.profile import load_profile
+from tasks.discover import discover_share
+profile = load_profile(sys.argv[1])
+profile = profile.with_root(sys.argv[2]) if sys.argv[2] else profile
+out = {}
+for threads in map(int, sys.argv[3].split(",")):
+    runs = []
+    for share in profile.shares:
+        listed = []
+        frame, findings = discover_share(profile, share.name, max_parallel=threads, on_listed=listed.append)
+        buffer = io.BytesIO()
+        frame.write_ipc(buffer, compression="uncompressed")
+        runs.append({"frame": buffer.getvalue().hex(), "rows": frame.height,
+                     "session_findings": frame["findings"].list.len().sum() if frame.height else 0,
+                     "findings": [f.model_dump(mode="json") for f in findings], "listed": listed})
+    out[threads] = runs
+print(json.dumps(out))
+"""
+
+
+def messy_ephys_share(root: Path, outside: Path) -> list[Path]:
+    """The messy Moser ephys share; returns the folders to lock (chmod 000) while discovering."""
+    clean = [entry for s in range(12) for d in range(5)
+             for entry in probe(f"recordings/{20000 + s}/2024-0{1 + d}-0{1 + s % 9}_10-30-58/probe_1", f"1840{s}{d}")]
+    make_tree(root, [
+        *clean,
+        *probe(f"{S1}/probe_1", "18408403232"),
+        *probe(f"{S1}/probe_2", "18408403541"),  # locked below
+        *probe("recordings/25843/2024-03-12_14-02-11/probe_1", "18408403999"),
+        *probe("moved/probe_3", "18408403777"),  # linked into a session from inside the share
+        ("recordings/26018/2024-04-18_13-15-40/", None),  # whole subject locked below
+        ("recordings/26019/2024-04-18_13-15-40/", None),  # an empty session
+        ("recordings/26019/2024-13-45_99-99-99/sessions.txt", "#1, sleep start=0 <SLEEP>\n"),  # a bad date
+        ("recordings/26019/2024-04-19_10-00-00_old/", None),  # a suspicious copy
+        ("recordings/00000/2024-04-20_10-00-00/", None),  # an excluded subject
+        ("recordings/README.txt", "raw data\n"),
+        ("analysis/25843/2024-03-05_10-30-58/x.png", "png"),
+    ])
+    make_tree(outside, [*probe("probe_9", "99999999999"), ("2024-01-01_00-00-00/", None)])
+    (root / S1 / "probe_1" / "again").symlink_to("..")  # a loop back to the session folder
+    (root / S1 / "self").symlink_to(".")
+    (root / "recordings" / "25843" / "2024-03-12_14-02-11" / "up").symlink_to("..")  # to the subject folder
+    (root / S1 / "probe_3").symlink_to(root / "moved" / "probe_3")  # inside the share: followed
+    (root / S1 / "probe_9").symlink_to(outside / "probe_9")  # outside: not followed
+    (root / "recordings" / "77777").symlink_to(outside)  # outside, at subject depth
+    (root / "recordings" / "20001" / "loop").symlink_to(root / "recordings")  # back up, at session depth
+    (root / "recordings" / "20002" / "2024-02-03_10-30-58" / "borrowed").symlink_to(  # into another session
+        root / "recordings" / "20001" / "2024-02-02_10-30-58" / "probe_1")
+    (root / "recordings" / "20009" / "2024-02-01_10-30-58" / "fifo.ap.meta").parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(root / "recordings" / "20009" / "2024-02-01_10-30-58" / "fifo.ap.meta")  # never opened
+    with open(os.path.join(os.fsencode(root / S1), b"bad\xff.txt"), "wb") as fh:
+        fh.write(b"x")
+    os.makedirs(os.path.join(os.fsencode(root / "recordings"), b"m\xe99", b"2024-01-01_00-00-00"))
+    # Share findings from different folders of one level (with recordings/26018 locked), whose order
+    # a pool answering out of turn would change.
+    for subject in (b"20003", b"20007", b"20011"):
+        os.makedirs(os.path.join(os.fsencode(root / "recordings"), subject, b"2024-02-02_\xff"))
+    return [root / S1 / "probe_2", root / "recordings" / "26018"]
+
+
+def discover_in_child(profile: Path, root: Path | None, locked: list[Path], threads: list[int]) -> dict:
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root and setpriv (util-linux) is missing, so chmod 000 cannot be tested")
+        prefix = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+    for folder in locked:
+        folder.chmod(0)
+    try:
+        done = subprocess.run([*prefix, sys.executable, "-c", _CHILD, str(profile), str(root or ""),
+                               ",".join(map(str, threads))], cwd=REPO, capture_output=True, text=True,
+                              timeout=240, env={**os.environ, "PYTHONPATH": str(REPO)})
+    finally:
+        for folder in locked:
+            folder.chmod(0o755)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def assert_same_as_one_thread(runs: dict) -> None:
+    one = runs.pop("1")
+    for threads, other in runs.items():
+        for share, (a, b) in enumerate(zip(one, other)):
+            assert b["frame"] == a["frame"], f"share {share}: the frame with {threads} threads differs"
+            assert b["findings"] == a["findings"], f"share {share}: the findings with {threads} threads differ"
+            # Every folder listed once, whatever the pool; the count is told in order.
+            assert b["listed"] == a["listed"] == list(range(1, len(a["listed"]) + 1))
+
+
+def test_messy_ephys_share_gives_the_same_frame_and_findings_with_any_number_of_threads(tmp_path: Path) -> None:
+    root = tmp_path / "N"
+    locked = messy_ephys_share(root, tmp_path / "elsewhere")
+    runs = discover_in_child(MOSER, root, locked, [1, 2, 16])
+    [one] = runs["1"]
+    # The tree is as messy as meant: each case left its finding, so equality below is not of empty frames.
+    codes = {f["code"] for f in one["findings"]}
+    assert {"DISCOVER.UNREADABLE_DIR", "DISCOVER.SYMLINK_OUTSIDE", "DISCOVER.BAD_NAME"} <= codes, codes
+    assert len(one["findings"]) >= 6
+    # 60 clean sessions and 6 odd ones (what the walker makes of recordings/20001/loop, a link up to
+    # recordings/, is tests/test_walk_links.py's to say).
+    assert one["rows"] >= 12 * 5 + 6 and one["session_findings"] >= 8
+    assert_same_as_one_thread(runs)
+
+
+def messy_imaging_share(root: Path) -> None:
+    """Imaging folders of both layouts; the older rig's (``combined: false``) split per recording."""
+    tif = "ScanImage tif"
+    make_tree(root, [
+        *[(f"{60580 + s}/2024031{d}/fov{k}_0000{a}_0000{p}.tif", tif)
+          for s in range(4) for d in range(4) for k in (1, 2) for a in (1, 2) for p in (1, 2)],
+        ("60582/2024031x/fov1_00001_00001.tif", tif),  # a bad date, explained by no layout
+        *[(f"imaging/{60590 + s}/2024-03-1{d}/{base}_00001_00001.tif", tif)
+          for s in range(3) for d in range(3) for base in ("fovA", "fovB", "fovC")],
+        ("imaging/60590/2024-03-10/fovA.mp4", "video"),
+        ("imaging/60590/2024-03-10/fovB_WHEEL.csv", "wheel"),
+        ("imaging/60599/2024-03-10_old/fovA_00001_00001.tif", tif),
+    ])
+    (root / "60581" / "20240310" / "loop").symlink_to("..")
+    os.makedirs(os.path.join(os.fsencode(root / "60581"), b"2024031\xff"))
+
+
+def test_demo_and_imaging_shares_give_the_same_frames_with_any_number_of_threads(tmp_path: Path) -> None:
+    campaign = make_demo_campaign(tmp_path / "demo")
+    runs = discover_in_child(campaign.profile_path, None, [], [1, 8])  # the profile names its shares' roots
+    assert sum(r["rows"] for r in runs["1"]) > 5
+    assert_same_as_one_thread(runs)
+    messy_imaging_share(tmp_path / "I")
+    runs = discover_in_child(IMAGING, tmp_path / "I", [], [1, 3, 16])
+    [one] = runs["1"]
+    assert one["rows"] > 4 * 4 + 3 * 3  # the older rig's folders split per recording
+    assert {f["code"] for f in one["findings"]} >= {"DISCOVER.BAD_NAME"}
+    assert_same_as_one_thread(runs)
+
+
+def test_listing_progress_counts_each_folder_once(tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "N", [*probe(f"{S1}/probe_1", "1"), *probe(f"{S1}/probe_2", "2")])
+    listed: list[int] = []
+    frame, _ = discover_share(load_profile(MOSER).with_root(str(root)), "N", max_parallel=4, on_listed=listed.append)
+    # root, recordings/, the subject, the session and its two probe folders
+    assert frame.height == 1 and listed == [1, 2, 3, 4, 5, 6]
+    walker = Walker("N", str(root))
+    walker.fork().files_below(str(root / S1))
+    assert walker.folders_listed == 3
+
+
+def test_max_parallel_is_bounded_in_the_profile() -> None:
+    profile = load_profile(MOSER)
+    assert profile.shares[0].max_parallel == 16
+    with pytest.raises(Exception, match="max_parallel"):
+        profile.shares[0].model_validate({**profile.shares[0].model_dump(), "max_parallel": 0})
+    assert pl.__version__  # polars wrote the frames compared above

@@ -1,0 +1,54 @@
+"""`discover --json` straight from the frame: the same objects the models' JSON gives, without the models."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import datetime
+from pathlib import Path
+
+from mass_ingest.candidates import ProbeRecording, SessionCandidate, candidates_to_frame, frame_to_candidates
+from mass_ingest.demo import make_demo_campaign
+from mass_ingest.findings import finding
+from mass_ingest.frame_json import candidate_rows, write_document
+from mass_ingest.profile import load_profile
+from tasks.discover import discover_share
+from tests.test_discover import MOSER
+from tests.test_discover_parallel import IMAGING, messy_ephys_share, messy_imaging_share
+
+
+def through_models(frames) -> list[dict]:
+    return [{"session_id": c.session_id, **c.model_dump(mode="json")} for f in frames for c in frame_to_candidates(f)]
+
+
+def streamed(frames, head: dict | None = None) -> dict:
+    out = io.StringIO()
+    write_document(out, {"profile": "p", "shares": [{"share": "N"}]} if head is None else head, "candidates",
+                   [candidate_rows(f) for f in frames])
+    return json.loads(out.getvalue())
+
+
+def test_discovered_frames_read_as_the_models_write_them(tmp_path: Path) -> None:
+    demo = load_profile(make_demo_campaign(tmp_path / "demo").profile_path)
+    messy_ephys_share(tmp_path / "N", tmp_path / "elsewhere")
+    messy_imaging_share(tmp_path / "I")
+    frames = [discover_share(demo, s.name)[0] for s in demo.shares]
+    frames.append(discover_share(load_profile(MOSER).with_root(str(tmp_path / "N")), "N")[0])
+    frames.append(discover_share(load_profile(IMAGING).with_root(str(tmp_path / "I")), "I")[0])
+    document = streamed(frames)
+    assert document["profile"] == "p" and document["shares"] == [{"share": "N"}]
+    assert document["candidates"] == through_models(frames)
+    assert len(document["candidates"]) > 90
+    assert any(c["findings"] for c in document["candidates"]) and any(c["probes"] for c in document["candidates"])
+
+
+def test_times_with_microseconds_nulls_and_empty_parts() -> None:
+    odd = SessionCandidate(
+        share="N", rel_path="s", location="/n/s", subject="m\"1\n", session_start=datetime(2024, 1, 2, 3, 4, 5, 60),
+        probes=[ProbeRecording(folder="p", meta_file="p/x.meta", file_create_time=datetime(2024, 1, 2, 3, 4, 5, 123456)),
+                ProbeRecording(folder="q", meta_file="q/x.meta")],
+        findings=[finding("DISCOVER.BAD_DATE", stage="discover", share="N", path="s", message="ünïcode \t tab")])
+    bare = SessionCandidate(share="N", rel_path="t", location="/n/t", subject="m2")
+    frames = [candidates_to_frame([odd, bare]), candidates_to_frame([])]
+    assert streamed(frames)["candidates"] == through_models(frames)
+    assert streamed([candidates_to_frame([])], head={}) == {"candidates": []}
