@@ -3,7 +3,8 @@ and `mass-ingest validate`.
 
 They compose the same stage functions the flow does (access, discovery, dedup, quality), in this
 process, so their verdicts are the flow's verdicts; `validate` only reads the pipeline (subjects,
-sessions), `discover` does not touch it.
+sessions), `discover` does not touch it, nor import Prefect (the access and discovery cores are
+in mass_ingest/; the database and Great Expectations only when validating).
 """
 
 from __future__ import annotations
@@ -13,18 +14,21 @@ from collections.abc import Callable
 
 import polars as pl
 
-from mass_ingest.candidates import frame_to_candidates
+from mass_ingest.access import ShareAccess, scan_readable_shares
+from mass_ingest.discovery import discover_share
 from mass_ingest.findings import Finding
+from mass_ingest.frame_json import candidate_rows
 from mass_ingest.profile import Profile
-from tasks.access import ShareAccess, scan_readable_shares
-from tasks.discover import discover_share
 
 
 def discovery_report(profile: Profile, only: str | None = None,
-                     progress: Callable[[str, int, int | None], None] | None = None) -> dict:
-    """Each share's access, time and findings, and every candidate found (`mass-ingest discover --json`).
+                     progress: Callable[[str, int, int | None], None] | None = None
+                     ) -> tuple[dict, list[pl.DataFrame]]:
+    """Each share's access, time and findings (`mass-ingest discover --json` without its candidates), and
+    each readable share's candidates as JSON-ready frames (:func:`mass_ingest.frame_json.candidate_rows`).
 
-    ``progress(share, done, total)``: folders listed so far (``total`` None), then session folders read.
+    The candidates stay frames: a million-file share's turned into models and dicts cost more than its
+    walk. ``progress(share, done, total)``: folders listed so far (``total`` None), then session folders read.
     """
     def timed(share: str) -> tuple[pl.DataFrame, list[Finding], float]:
         started = time.perf_counter()
@@ -36,7 +40,8 @@ def discovery_report(profile: Profile, only: str | None = None,
         return frame, findings, round(time.perf_counter() - started, 3)
 
     access, found = scan_readable_shares(profile, timed, only=only)
-    result: dict = {"profile": profile.name, "shares": [], "candidates": []}
+    result: dict = {"profile": profile.name, "shares": []}
+    frames = []
     for a in access:
         entry = {"share": a.share, "root": a.root, "readable": a.readable, "findings": []}
         if a.finding:
@@ -44,10 +49,9 @@ def discovery_report(profile: Profile, only: str | None = None,
         if a.share in found:
             frame, findings, entry["seconds"] = found[a.share]
             entry["findings"] += [f.model_dump(mode="json") for f in findings]
-            result["candidates"] += [{"session_id": c.session_id, **c.model_dump(mode="json")}
-                                     for c in frame_to_candidates(frame)]
+            frames.append(candidate_rows(frame))
         result["shares"].append(entry)
-    return result
+    return result, frames
 
 
 def preview_ingest(profile: Profile) -> tuple[pl.DataFrame, list[ShareAccess], list[Finding]]:

@@ -225,7 +225,12 @@ def approval_markdown(frame: pl.DataFrame, profile_name: str, profile_hash: str,
 
 
 def decision_rows(frame: pl.DataFrame) -> list[dict]:
-    """One object per candidate: what would happen to it and why."""
+    """One object per candidate: what would happen to it and why (:func:`decision_frame`'s rows)."""
+    return decision_frame(frame).to_dicts()
+
+
+def decision_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """One row per candidate: what would happen to it and why (JSON-ready: times as text)."""
     reasons = (pl.when(pl.col("status") == Status.QUARANTINED).then(pl.col("quality_reasons"))
                .when(pl.col("status") == Status.PENDING).then(pl.col("pending_reasons"))
                .when(pl.col("status") == Status.UPDATE).then(
@@ -237,5 +242,4 @@ def decision_rows(frame: pl.DataFrame) -> list[dict]:
     return (frame.with_columns(reasons.alias("reasons"))
             .select("session_id", "share", "rel_path", "subject", "session_start", "status", "reasons",
                     "quality_failures", "duplicate_of", "projects")
-            .with_columns(pl.col("session_start").dt.strftime("%Y-%m-%dT%H:%M:%S"))
-            .to_dicts())
+            .with_columns(pl.col("session_start").dt.strftime("%Y-%m-%dT%H:%M:%S")))

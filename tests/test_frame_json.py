@@ -52,3 +52,25 @@ def test_times_with_microseconds_nulls_and_empty_parts() -> None:
     frames = [candidates_to_frame([odd, bare]), candidates_to_frame([])]
     assert streamed(frames)["candidates"] == through_models(frames)
     assert streamed([candidates_to_frame([])], head={}) == {"candidates": []}
+
+
+def test_discover_command_streams_the_same_candidates_without_importing_prefect(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    campaign = make_demo_campaign(tmp_path / "demo")
+    code = ("import runpy, sys\n"
+            "sys.argv = ['mass-ingest', 'discover', sys.argv[1], '--json']\n"
+            "try:\n    runpy.run_module('mass_ingest.cli', run_name='__main__')\n"
+            "except SystemExit as exc:\n    assert not exc.code, exc.code\n"
+            "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'prefect', 'great_expectations', 'datajoint'})\n"
+            "print('imported:', heavy, file=sys.stderr)\n")
+    done = subprocess.run([sys.executable, "-c", code, str(campaign.profile_path)], capture_output=True, text=True,
+                          timeout=300, cwd=tmp_path, env={**os.environ, "MASS_INGEST_HOME": str(tmp_path / "home")})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "imported: []" in done.stderr
+    document = json.loads(done.stdout)
+    profile = load_profile(campaign.profile_path)
+    assert [s["share"] for s in document["shares"]] == [s.name for s in profile.shares]
+    assert document["candidates"] == through_models([discover_share(profile, s.name)[0] for s in profile.shares])

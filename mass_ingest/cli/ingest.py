@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Annotated, Optional
@@ -203,15 +204,17 @@ def discover(
         prof = load_profile(profile)
         if root:
             prof = prof.with_root(str(root), share)
-        result = flows_module("validate").discovery_report(prof, share, progress=shown)
+        head, frames = flows_module("validate").discovery_report(prof, share, progress=shown)
     except MassIngestError as exc:
         fail(exc)
     finally:
         progress.stop()
-    if as_json:
-        print_json(result)
+    if as_json:  # streamed from the frames by polars: no model or dict per candidate
+        from mass_ingest.frame_json import write_document
+
+        write_document(sys.stdout, head, "candidates", frames)
         return
-    render.discovered(prof.name, result, show_all)
+    render.discovered(prof.name, {**head, "candidates": [row for f in frames for row in f.to_dicts()]}, show_all)
 
 
 @app.command()
@@ -225,7 +228,7 @@ def validate(
     Prints what would be inserted, what is skipped as a duplicate or copy, and what would be
     quarantined and why. With --json: one object per candidate with its decision and reasons.
     """
-    from mass_ingest.approval_summary import decision_rows
+    from mass_ingest.approval_summary import decision_frame
     from mass_ingest.candidates import status_counts
     from mass_ingest.profile import load_profile
 
@@ -236,14 +239,15 @@ def validate(
         frame, access, share_findings = flows_module("validate").preview_ingest(prof)
     except MassIngestError as exc:
         fail(exc)
-    rows = decision_rows(frame)
+    decisions = decision_frame(frame)
     if as_json:
-        print_json({
-            "profile": prof.name,
-            "shares": [a.model_dump(mode="json") for a in access],
-            "share_findings": [f.model_dump(mode="json") for f in share_findings],
-            "candidates": rows})
+        from mass_ingest.frame_json import write_document
+
+        write_document(sys.stdout, {"profile": prof.name, "shares": [a.model_dump(mode="json") for a in access],
+                                    "share_findings": [f.model_dump(mode="json") for f in share_findings]},
+                       "candidates", [decisions])
         return
+    rows = decisions.to_dicts()
     render.validated(prof.name, rows, status_counts(frame), access)
 
 

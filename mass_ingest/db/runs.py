@@ -6,7 +6,6 @@ import getpass
 import uuid
 from datetime import datetime
 
-
 from mass_ingest.db import limits, schema
 from mass_ingest.db.decisions import Decision
 from mass_ingest.profile import Profile

@@ -1,0 +1,287 @@
+"""Discovery: walk one share and describe every session folder on it (the stage's core, without Prefect).
+
+The walk is pruned by the layout templates: at each folder level only names that fit the
+template's pattern are entered, so ``analysis/`` or ``histology/`` beside ``recordings/``
+are never listed. Below a session folder, one pass collects the files that recording
+systems recognise.
+
+On a network share every listing and every file read waits for a round trip, so up to the
+share's ``max_parallel`` of them are kept in flight by a thread pool (the system calls release
+the GIL): the folders of one layout level are listed at once, and sessions are described (listed
+and read) at once, a bounded window ahead of the one being collected. Results are merged in the
+order a single thread would make them, so the frame and the findings do not depend on the pool.
+
+The Prefect task is tasks/discover.py; `mass-ingest discover` calls this module without importing Prefect.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
+from datetime import datetime
+
+import polars as pl
+import pyarrow as pa
+
+from mass_ingest.candidates import SessionCandidate, candidates_to_table
+from mass_ingest.describe import describe_session, folder_start
+from mass_ingest.findings import Finding, finding
+from mass_ingest.groups import split_by_recording
+from mass_ingest.layouts import LayoutTemplate
+from mass_ingest.profile import Layout, Profile, Share
+from mass_ingest.walk import Walker, fingerprint
+
+_BATCH = 1000  # candidates per arrow batch
+_AHEAD = 4  # sessions described ahead of the one collected, per thread: keeps the pool busy, memory bounded
+
+
+def ordered_map(pool: Executor | None, function: Callable, items: Iterable, window: int) -> Iterator:
+    """``map(function, items)`` with up to ``window`` calls in flight in ``pool``; results in ``items``' order.
+
+    Without a pool, the plain sequential map. An exception is raised where the sequential map would
+    raise it (calls already submitted still finish in the pool).
+    """
+    if pool is None:
+        yield from map(function, items)
+        return
+    pending: deque = deque()
+    for item in items:
+        pending.append(pool.submit(function, item))
+        if len(pending) >= window:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def _subfolders(walker: Walker, path: str) -> tuple[list[tuple[str, str]], list[Finding], bool]:
+    forked = walker.fork()
+    return forked.subfolders(path), forked.findings, forked.links_followed
+
+
+def session_folders(walker: Walker, template: LayoutTemplate, chunk: tuple[int, int] = (0, 1),
+                    unmatched: list[str] | None = None, pool: Executor | None = None,
+                    window: int = 1) -> list[tuple[str, dict[str, str]]]:
+    """(path, captured fields) of every folder at the template's depth that fits it.
+
+    Args:
+        chunk: (i, n): keep only every n-th subject folder starting at the i-th (sorted by name),
+            so n tasks can walk one share in parallel without overlap.
+        unmatched: when given, the paths of folders at the template's depth, below folders that
+            fit it, that do not fit it themselves (session-like folders of another format) are added.
+        pool: lists the folders of a level ``window`` at a time; the findings of each listing are
+            added to ``walker.findings`` in the order of the folders, as without a pool.
+    """
+    index, count = chunk
+    frontier: list[tuple[str, dict[str, str]]] = [(walker.root, {})]
+    last = len(template.segments) - 1
+    for level, segment in enumerate(template.segments):
+        next_frontier = []
+        listings = ordered_map(pool, lambda path: _subfolders(walker, path), [path for path, _ in frontier], window)
+        for (path, fields), (subfolders, found, linked) in zip(frontier, listings):
+            walker.findings.extend(found)
+            walker.links_followed = walker.links_followed or linked
+            matches = []
+            for name, child in subfolders:
+                captured = segment.match(name)
+                if captured is not None:
+                    matches.append((child, captured))
+                elif unmatched is not None and level == last:
+                    unmatched.append(child)
+            if count > 1 and "subject" in segment.field_names:
+                matches = matches[index::count]
+            next_frontier.extend((child, {**fields, **captured}) for child, captured in matches)
+        frontier = next_frontier
+    return frontier
+
+
+_EXAMPLES = 5  # folders named in the unmatched-folders finding; the rest are counted
+
+
+def unmatched_folders_finding(share: str, rels: list[str], prefixes: list[str]) -> Finding | None:
+    """One INFO finding for the session-like folders no layout of the profile fits, or None when there are none.
+
+    They are not candidates: a folder of a format the profile does not describe is not a session
+    of it (the lab's analysis copies, another modality's days); a person reads the count and the
+    examples and adds a layout if they are sessions after all.
+    """
+    if not rels:
+        return None
+    common = prefixes[0] if prefixes and all(p == prefixes[0] for p in prefixes) else ""
+    under = f"{common}/" if common else "the share"
+    shown = ", ".join(rels[:_EXAMPLES]) + (f" and {len(rels) - _EXAMPLES} more" if len(rels) > _EXAMPLES else "")
+    folders, match = ("folder", "matches") if len(rels) == 1 else ("folders", "match")
+    return finding("DISCOVER.UNMATCHED_FOLDERS", stage="discover", share=share, path=common,
+                   message=f"{len(rels)} {folders} under {under} {match} no layout of this profile (e.g. {shown}); "
+                   "they are not ingested: add a layout for their format if they are sessions")
+
+
+_gc_lock = threading.Lock()
+_gc_pausers = 0
+_gc_was_enabled = False
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Python's cycle collector off while any discovery in this process runs.
+
+    Discovery makes a few hundred short-lived objects per session and no reference cycles, so
+    the collector finds nothing, yet each pass walks every object the worker holds (the imports
+    alone are ~170,000): ~10-15% of discovery's time. Reference counting still frees everything;
+    the collector is switched back on (if it was on) when the last discovery of the process ends.
+    """
+    global _gc_pausers, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pausers == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pausers += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pausers -= 1
+            if _gc_pausers == 0 and _gc_was_enabled:
+                gc.enable()
+
+
+def _one_per_real_folder(walker: Walker, matches: list[tuple]) -> list[tuple]:
+    """The matches without those reached through a link to a folder another match already is.
+
+    Only when the walk followed a link above the sessions can two paths be one folder; then the
+    one the share really holds there (its path is its real path) is kept, the other reported.
+    """
+    if not walker.links_followed:
+        return matches
+    by_real: dict[str, list[tuple]] = {}
+    for match in matches:
+        by_real.setdefault(os.path.realpath(match[3]), []).append(match)
+    dropped: set[str] = set()
+    for real, same in by_real.items():
+        if len(same) < 2:
+            continue
+        real_rel = walker.real_rel(real)
+        keep = next((m for m in same if m[0] == real_rel), min(same, key=lambda m: m[0]))
+        for match in same:
+            if match[0] != keep[0] and match[0] not in dropped:  # one folder may fit several layouts
+                dropped.add(match[0])
+                walker.findings.append(finding(
+                    "DISCOVER.SYMLINK_LOOP", stage="discover", share=walker.share, path=match[0],
+                    message=f"reached through a link to '{keep[0]}', which is listed itself; it is "
+                    "described once, as that folder"))
+    return [m for m in matches if m[0] not in dropped]
+
+
+def discover_share(profile: Profile, share_name: str, progress: Callable[[int, int], None] | None = None,
+                   chunk: tuple[int, int] = (0, 1), max_parallel: int | None = None,
+                   on_listed: Callable[[int], None] | None = None,
+                   listings: list[tuple[str, list[tuple[str, int, int]]]] | None = None,
+                   ) -> tuple[pl.DataFrame, list[Finding]]:
+    """Every session folder on one share as a candidate frame, plus findings about the share's tree.
+
+    Args:
+        profile: the validated profile.
+        share_name: which of its shares to walk.
+        progress: ``progress(done, total)``: session folders read so far, of all found, after each one
+            (in this thread).
+        chunk: (i, n) to walk only the i-th of n interleaved parts of the share's subject folders.
+        max_parallel: listings and reads in flight at once; the share's ``max_parallel`` unless given.
+            1 walks in this thread alone. The result is the same for any value.
+        on_listed: called with the number of folders listed so far (see :class:`Walker`).
+        listings: when given, (rel_path, :func:`mass_ingest.walk.fingerprint` rows) of each session
+            folder described is appended to it, in path order, and (rel_path, None) of each one
+            matched but not described: the fingerprint shown at approval is made of these (one more
+            ``lstat`` per file, during the walk, instead of a second walk).
+    """
+    share = profile.share(share_name)
+    threads = max_parallel or share.max_parallel
+    with _gc_paused(), (ThreadPoolExecutor(threads, thread_name_prefix=f"discover-{share.name}")
+                        if threads > 1 else nullcontext()) as pool:
+        return _discover_share(profile, share, progress, chunk, pool, threads,
+                               Walker(share=share.name, root=share.root, on_listed=on_listed), listings)
+
+
+def _describe(walker: Walker, share: Share, profile: Profile, keep_listing: bool,
+              match: tuple[str, Layout, LayoutTemplate, str, dict[str, str], datetime | str]
+              ) -> tuple[list[SessionCandidate], list[tuple[str, int, int]] | None]:
+    """One matched folder described (in a pool thread): the folder's candidate, or one per recording;
+    with ``keep_listing``, also the folder's fingerprint rows (each file's size and time)."""
+    _, layout, template, path, fields, start = match
+    forked = walker.fork()
+    files = forked.files_below(path)
+    listed = (files, forked.findings)
+    forked.findings = []
+    described = describe_session(forked, share, profile, layout, template, path, fields, start, listed)
+    rows = fingerprint(files, listed[1], walker.root_real) if keep_listing else None
+    if layout.combined:
+        return [described], rows
+    return split_by_recording(described, path, profile.timezone), rows
+
+
+def _discover_share(profile: Profile, share: Share, progress: Callable[[int, int], None] | None,
+                    chunk: tuple[int, int], pool: Executor | None, threads: int, walker: Walker,
+                    listings: list | None) -> tuple[pl.DataFrame, list[Finding]]:
+    # 1. Every layout's matches first: a folder that fits one layout's levels but not its date
+    # (``imaging/60582`` under ``{subject}/{session_date}``) may be explained by another layout.
+    matches = []
+    others: list[str] = []  # session-like folders a layout does not fit
+    prefixes = []
+    for layout in share.layouts:
+        template = LayoutTemplate.compile(layout.template)
+        prefixes.append(template.prefix)
+        for path, fields in session_folders(walker, template, chunk, others, pool, window=threads * _AHEAD):
+            matches.append((walker.rel(path), layout, template, path, fields, folder_start(fields, template)))
+    unexplained = unmatched_folders_finding(share.name, sorted({walker.rel(p) for p in others} -
+                                                               {rel for rel, *_ in matches}), prefixes)
+    if unexplained:
+        walker.findings.append(unexplained)
+    matches = _one_per_real_folder(walker, matches)
+    walker.sessions = [m[3] for m in matches]
+    explained = set()
+    for rel, *_, start in matches:
+        if isinstance(start, datetime):
+            parts = rel.split("/")
+            explained.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
+    # 2. Describe each folder once, by the first layout that fits it; an odd date is a finding
+    # only where no layout explains the folder.
+    # Candidates go to arrow every _BATCH sessions: compact, so memory per session stays flat
+    # however large the share.
+    keys: list[str] = []
+    batch: list[SessionCandidate] = []
+    tables: list[pa.Table] = []
+    described_folders: set[str] = set()
+    todo = []
+    for match in matches:
+        rel, start = match[0], match[-1]
+        if rel in described_folders or (isinstance(start, str) and rel in explained):
+            continue
+        described_folders.add(rel)
+        todo.append(match)
+    keep_listing = listings is not None
+    described = ordered_map(pool, lambda match: _describe(walker, share, profile, keep_listing, match), todo,
+                            threads * _AHEAD)
+    folder_rows = []
+    for done, ((rel, *_), (parts, rows)) in enumerate(zip(todo, described), 1):
+        if keep_listing:
+            folder_rows.append((rel, rows))
+        for part in parts:
+            keys.append(f"{rel}#{part.group}" if part.group else rel)
+            batch.append(part)
+        if progress:
+            progress(done, len(todo))
+        if len(batch) >= _BATCH:
+            tables.append(candidates_to_table(batch))
+            batch = []
+    tables.append(candidates_to_table(batch))
+    frame = pl.from_arrow(pa.concat_tables(tables))
+    if any(keys[i] > keys[i + 1] for i in range(len(keys) - 1)):  # the walk's order is by folder level
+        frame = frame[sorted(range(len(keys)), key=keys.__getitem__)]
+    if keep_listing:
+        described_rows = dict(folder_rows)
+        matched = {rel: described_rows.get(rel) for rel, *_ in matches}
+        listings.extend(sorted(matched.items(), key=lambda item: item[0]))
+    return frame, walker.findings
