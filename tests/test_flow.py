@@ -159,7 +159,7 @@ class TestCommandLine:
                           "    layout: []\n")
         result = cli("run", str(broken), "--approve")
         assert result.returncode == 2
-        assert "profile broken.yaml: shares[0].layout is not a key the profile knows" in result.stderr
+        assert "profile broken.yaml line 6: shares[0].layout is not a key the profile knows" in result.stderr
         assert "shares[0].layouts" in result.stderr and "add it" in result.stderr
         assert ingest_count() == 0
 
