@@ -18,30 +18,48 @@ def runs(
     limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
     as_json: JsonOpt = False,
 ) -> None:
-    """List ingest runs: profile, status, when, who approved, sessions inserted."""
+    """List ingest runs: whole ids, profile, status, who approved, sessions inserted, and which wait for a decision."""
+    from mass_ingest.db.decisions import waiting_ingests
     from mass_ingest.db.runs import list_runs
 
     try:
         rows = list_runs(limit)
+        waiting = waiting_ingests()
     except MassIngestError as exc:
         fail(exc, code=1)
+    rows = [{**r, "waiting_flow_run": waiting[r["ingest_id"]].flow_run_id if r["ingest_id"] in waiting else ""}
+            for r in rows]
     if as_json:
         print_json(rows)
         return
-    columns = ("ingest_id", "profile_name", "status", "started_at", "finished_at", "approver", "sessions")
-    out.print(table("ingest runs, newest first", columns,
-                    ([str(row[c] if row[c] is not None else "") for c in columns] for row in rows)))
+    columns = ("ingest_id", "profile_name", "status", "started_at", "approver", "sessions", "waiting_flow_run")
+    shown = table("ingest runs, newest first", columns,
+                  ([str(row[c] if row[c] is not None else "") for c in columns] for row in rows))
+    for column in shown.columns:  # ids are copied whole, never cut
+        if column.header in ("ingest_id", "waiting_flow_run"):
+            column.no_wrap, column.min_width = True, 36
+    out.print(shown)
+    for ingest_id, claim in waiting.items():
+        out.print(f"ingest {ingest_id} waits for a decision: mass-ingest approve {claim.flow_run_id} "
+                  f"(or reject {claim.flow_run_id} --note 'why')", highlight=False)
 
 
 @app.command()
 def undo(
-    run_id: Annotated[str, typer.Argument(help="The ingest id (see `mass-ingest runs`).", show_default=False)],
+    ref: Annotated[str, typer.Argument(help="The ingest: its id, the id or name of one of its flow runs, or a "
+                                       "unique prefix (see `mass-ingest runs`).", show_default=False)],
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    note: Annotated[str, typer.Option(help="Why; stored with the sessions it holds.")] = "",
 ) -> None:
-    """Delete what an ingest inserted (listing it first), unless something already depends on it."""
+    """Delete what an ingest inserted (listing it first), unless something already depends on it.
+
+    Its sessions are held: no later run inserts them again until `mass-ingest release`.
+    """
     from mass_ingest.db.undo import plan_undo, undo_ingest
+    from mass_ingest.deciding import resolve_ingest
 
     try:
+        run_id = resolve_ingest(ref).ingest_id
         plan = plan_undo(run_id)
     except MassIngestError as exc:
         fail(exc, code=1)
@@ -55,7 +73,7 @@ def undo(
         out.print("nothing deleted")
         raise typer.Exit(code=1)
     try:
-        undo_ingest(run_id, getpass.getuser())
+        undo_ingest(run_id, getpass.getuser(), note)
     except MassIngestError as exc:
         fail(exc, code=1)
     out.print(f"ingest {run_id} undone; the ledger keeps the record")

@@ -16,8 +16,10 @@ from datetime import datetime
 import datajoint as dj
 from pydantic import BaseModel, ConfigDict
 
+from mass_ingest.candidates import candidate_id, session_id
 from mass_ingest.db import schema
 from mass_ingest.db.antijoin import without
+from mass_ingest.db.held import hold_sessions
 from mass_ingest.errors import MassIngestError
 
 
@@ -176,13 +178,26 @@ def plan_undo(ingest_id: str) -> UndoPlan:
                     blockers=_blockers(ingest_id, runs[0]["status"], deleted))
 
 
-def undo_ingest(ingest_id: str, undone_by: str) -> UndoPlan:
-    """Delete what ``ingest_id`` inserted and put moved sessions back, in one transaction; record the undo."""
+def _inserted_folders(ingest_id: str) -> list[dict]:
+    """The folders of the sessions ``ingest_id`` inserted, as held-session rows (their candidate ids)."""
+    rows = (schema.Session.Directory & (schema.Session & {"ingest_id": ingest_id}).proj()).to_dicts()
+    return [{"candidate_id": candidate_id(r["location"] + (f"#{r['session_group']}" if r["session_group"] else "")),
+             "session_id": session_id(r["subject"], r["session_start"], r["session_group"]), "share": r["share"],
+             "rel_path": r["rel_path"], "location": r["location"]} for r in rows]
+
+
+def undo_ingest(ingest_id: str, undone_by: str, note: str = "") -> UndoPlan:
+    """Delete what ``ingest_id`` inserted and put moved sessions back, in one transaction; record the undo.
+
+    The sessions it inserted are held (reason ``undone``): a later run or auto-approving re-scan does
+    not insert them again until someone releases them.
+    """
     plan = plan_undo(ingest_id)
     if plan.blockers:
         raise UndoRefused(f"ingest {ingest_id} cannot be undone: " + "; ".join(plan.blockers))
     run = {"ingest_id": ingest_id}
     with schema.IngestRun.connection.transaction:
+        hold_sessions(_inserted_folders(ingest_id), ingest_id, "undone", undone_by, note or "undone")
         for old in (schema.Session.PreviousLocation & run).to_dicts():
             schema.Session.Directory.update1(
                 {k: old[k] for k in ("subject", "session_start", "share", "rel_path", "location", "session_group")}
