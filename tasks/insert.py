@@ -239,8 +239,9 @@ def insert_sessions(frame: pl.DataFrame, *, timezone: str, ingest_id: str,
         fresh = frame.filter([(s, t) not in existing and cid not in existing_at
                               for s, t, cid in zip(frame["subject"], frame["session_start"], frame["candidate_id"])])
         rows = _new_session_rows(fresh, timezone, ingest_id, probes, options)
-        # Subjects the lab lets be unknown before ingest (imaging) are created with their sessions.
-        subjects, created = new_subject_rows(set(fresh["subject"]), ingest_id)
+        # Subjects the lab lets be unknown before ingest (imaging) are created with their sessions; an ephys
+        # subject must exist already (with its implants), so an unknown one fails the chunk, never appears.
+        subjects, created = new_subject_rows(set(fresh.filter(pl.col("modality") != "ephys")["subject"]), ingest_id)
         if update_keys:
             stored = set(matching("Session", KEY, update_keys))
             stored |= set(matching("Session.Recording", KEY, update_keys, [*KEY, "recording"]))
