@@ -11,15 +11,21 @@ import uuid
 
 from prefect import flow, get_run_logger, task
 from prefect.runtime import flow_run
+from prefect.states import Completed, Failed, State
 
-from mass_ingest.db.runs import Decision, open_ingest
+from mass_ingest.db.decisions import Decision, DecisionRefused
+from mass_ingest.db.held import held_frame
+from mass_ingest.db.runs import open_ingest
+from mass_ingest.deciding import DecisionPending
+from mass_ingest.errors import ApprovalTimeout, MassIngestError, ShareChangedError
 from mass_ingest.fault_points import arm
 from mass_ingest.input_files import profile_for_import
+from mass_ingest.prefect_api import add_flow_run_tag
 from mass_ingest.profile import Profile, load_profile
 from mass_ingest.stage_cache import StageFrame
 from mass_ingest.task_runners import configured_task_runner
 from tasks.access import ShareAccess, check_access_task, scan_readable_shares
-from tasks.approve import apply_decision, auto_decision, request_approval
+from tasks.approve import apply_decision, auto_decision, hold_decided, mark_held, request_approval
 from tasks.dedup import deduplicate_task
 from tasks.discover import discover_share_task
 from tasks.followup import publish_followup_task
@@ -36,9 +42,18 @@ def open_ingest_task(profile: Profile) -> str:
     return open_ingest(profile, str(flow_run.get_id() or ""))
 
 
+@task(name="mark-held")
+def mark_held_task(checked: StageFrame, ingest_id: str) -> StageFrame:
+    """Sessions a person holds back get status ``held`` (not cached: a release between runs counts)."""
+    return StageFrame.save(mark_held(checked.load(), held_frame()), stage="held", ingest_id=ingest_id)
+
+
 @task(name="apply-decision")
-def apply_decision_task(checked: StageFrame, decision: Decision, ingest_id: str) -> StageFrame:
-    return StageFrame.save(apply_decision(checked.load(), decision), stage="decided", ingest_id=ingest_id)
+def apply_decision_task(checked: StageFrame, decision: Decision, ingest_id: str, profile: Profile) -> StageFrame:
+    """The decision applied to the candidates; what it kept out is held (left out, or all of a rejection)."""
+    decided = apply_decision(checked.load(), decision, profile.shares)
+    hold_decided(decided, decision, ingest_id)
+    return StageFrame.save(decided, stage="decided", ingest_id=ingest_id)
 
 
 @task(name="approved-sessions")
@@ -94,12 +109,13 @@ def ingest_profile(profile: Profile, *, approval: Decision | None = None, dry_ru
     checked = quality_stage_task(profile, deduped, ingest_id)
     if pending_before:
         checked = pending_first_task(checked, pending_before, ingest_id)
+    checked = mark_held_task(checked, ingest_id)
     if dry_run:
         return dry_run_outcome_task(profile, checked, ingest_id, unreadable), checked
     preapproved = approval or (auto_decision(profile) if auto_approve else None)
     shown = fingerprint_shown_task(profile, checked, ingest_id)
     decision = request_approval(profile, checked, ingest_id, preapproved=preapproved, timeout_s=approval_timeout_s)
-    decided = apply_decision_task(checked, decision, ingest_id)
+    decided = apply_decision_task(checked, decision, ingest_id, profile)
     approved = approved_sessions_task(decided, ingest_id)
     recheck_share_task(profile, shown, approved, ingest_id)  # refuses if an approved folder changed since
     for offset, length in chunk_bounds(approved.rows):
@@ -108,10 +124,43 @@ def ingest_profile(profile: Profile, *, approval: Decision | None = None, dry_ru
     return record_outcome_task(decided, decision, ingest_id, unreadable), decided
 
 
+# How an ingest that inserted nothing ends, so the runs list tells it apart from an inserted one at a glance:
+# the state's name, a tag on the run, and the reason as the state's message.
+ENDINGS: dict[type, tuple[str, str]] = {ApprovalTimeout: ("TimedOut", "timed-out"),
+                                        DecisionPending: ("Deferred", "awaiting-decision"),
+                                        DecisionRefused: ("Refused", "refused"),
+                                        ShareChangedError: ("Refused", "refused")}
+
+
+def _tag(tag: str) -> None:
+    try:
+        add_flow_run_tag(flow_run.get_id(), tag)
+    except Exception as exc:  # a tag is a courtesy; the state and the ledger say the same
+        get_run_logger().warning(f"could not tag the flow run {tag!r}: {exc}")
+
+
+def run_ingest(profile: Profile, **options) -> State:
+    """:func:`ingest_profile` ending in a state of its own: Completed, Rejected, TimedOut, Refused or Deferred."""
+    try:
+        counts, _ = ingest_profile(profile, **options)
+    except MassIngestError as exc:
+        name, tag = next((v for k, v in ENDINGS.items() if isinstance(exc, k)), ("Refused", "refused"))
+        _tag(tag)
+        if isinstance(exc, ApprovalTimeout):
+            raise  # Prefect ends a run whose pause expired as Failed itself; the tag tells it apart
+
+        # Deferred is no failure: another run of the ingest holds the question.
+        return (Completed if name == "Deferred" else Failed)(name=name, message=str(exc), data=exc)
+    if counts.decision.startswith("rejected"):
+        _tag("rejected")
+        return Completed(name="Rejected", message=f"ingest {counts.ingest_id} {counts.decision}; nothing inserted",
+                         data=counts)
+    return Completed(message=f"ingest {counts.ingest_id} {counts.decision}: {counts.inserted} inserted", data=counts)
+
+
 @flow(name="mass-ingest", log_prints=True, task_runner=configured_task_runner())
 def mass_ingest(profile_path: str, shares: list[str] | None = None, dry_run: bool = False,
-                approval_timeout_s: int | None = None, root: str | None = None,
-                approval: Decision | None = None, input_file: str | None = None) -> IngestCounts:
+                approval_timeout_s: int | None = None) -> IngestCounts:
     """Ingest every new session the profile's shares hold.
 
     Args:
@@ -122,16 +171,26 @@ def mass_ingest(profile_path: str, shares: list[str] | None = None, dry_run: boo
             without pausing for approval or inserting anything.
         approval_timeout_s: Seconds to wait at the approval pause before giving up and inserting
             nothing; empty: the profile's approval.timeout_s.
+    """
+    return run_ingest(select_profile(profile_path, shares, None), dry_run=dry_run,
+                      approval_timeout_s=approval_timeout_s)
+
+
+@flow(name="mass-ingest", log_prints=True, task_runner=configured_task_runner())
+def mass_ingest_from_cli(profile_path: str, shares: list[str] | None = None, dry_run: bool = False,
+                         approval_timeout_s: int | None = None, root: str | None = None,
+                         approval: Decision | None = None, input_file: str | None = None) -> IngestCounts:
+    """The same ingest, with what only the command line gives (never offered in a deployment's run form).
+
+    Args:
         root: Replace the root of the profile's only share (for a copy of a share, or a test tree).
-        approval: A decision given up front (the command line's --approve); without it the run
-            pauses for approval in the Prefect UI.
+        approval: A decision given up front (the command line's --approve), which skips the pause.
         input_file: A lab's per-subject input file (YAML or JSON) whose sessions replace discovery;
             they still go through dedup, expectations and approval (`mass-ingest import`).
     """
     profile = select_profile(profile_path, shares, root, input_file)
-    counts, _ = ingest_profile(profile, approval=approval, dry_run=dry_run, approval_timeout_s=approval_timeout_s,
-                               input_file=input_file)
-    return counts
+    return run_ingest(profile, approval=approval, dry_run=dry_run, approval_timeout_s=approval_timeout_s,
+                      input_file=input_file)
 
 
 arm(globals())  # test-only fault points (MASS_INGEST_TEST_FAULT); does nothing otherwise

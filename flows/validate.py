@@ -53,10 +53,12 @@ def discovery_report(profile: Profile, only: str | None = None,
 def preview_ingest(profile: Profile) -> tuple[pl.DataFrame, list[ShareAccess], list[Finding]]:
     """The classified candidate frame, each share's access, and findings about the shares' trees."""
     from tasks.dedup import deduplicate_discovered  # the database and Great Expectations: only when validating
+    from mass_ingest.db.held import held_frame
+    from tasks.approve import mark_held
     from tasks.quality import check_profile_quality
 
     access, found = scan_readable_shares(profile, lambda share: discover_share(profile, share))
     frames = [frame for frame, _ in found.values()]
     share_findings = [f for _, findings in found.values() for f in findings]
     checked, _ = check_profile_quality(deduplicate_discovered(frames, profile.shares), profile)
-    return checked, access, share_findings
+    return mark_held(checked, held_frame()), access, share_findings

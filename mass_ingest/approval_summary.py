@@ -9,6 +9,7 @@ table artifacts (:mod:`mass_ingest.review_tables`) this page links to, and the p
 from __future__ import annotations
 
 import base64
+import hashlib
 
 import polars as pl
 
@@ -34,6 +35,12 @@ CATEGORIES: dict[str, tuple[Status, ...]] = {
 def offered(frame: pl.DataFrame) -> pl.DataFrame:
     """The candidates the approval offers for insertion (:data:`mass_ingest.candidates.OFFERED`)."""
     return frame.filter(has_status(*OFFERED))
+
+
+def shown_digest(frame: pl.DataFrame) -> str:
+    """Digest of the candidates that would be inserted: what the approver was shown."""
+    ready = sorted(offered(frame)["candidate_id"].to_list())
+    return hashlib.sha256("\n".join(ready).encode()).hexdigest()[:16]
 
 
 def _wrapped(text: str, width: int) -> str:
@@ -223,6 +230,8 @@ def decision_rows(frame: pl.DataFrame) -> list[dict]:
                .when(pl.col("status") == Status.PENDING).then(pl.col("pending_reasons"))
                .when(pl.col("status") == Status.UPDATE).then(
                    pl.col("new_parts").list.eval(pl.format("new since ingested: {}", pl.element())))
+               .when((pl.col("status") == Status.HELD) & pl.lit("held_reason" in frame.columns))
+               .then(pl.concat_list(pl.col("held_reason") if "held_reason" in frame.columns else pl.lit("")))
                .when(pl.col("dedup_reason").is_not_null()).then(pl.concat_list(pl.col("dedup_reason")))
                .otherwise(pl.lit([], dtype=pl.List(pl.String))))
     return (frame.with_columns(reasons.alias("reasons"))

@@ -40,15 +40,17 @@ class Status(StrEnum):
     APPROVED = "approved"
     LEFT_OUT = "left_out"        # excluded by the approver
     REJECTED = "rejected"
+    # set before the decision from the held-session records (tasks/approve.py mark_held)
+    HELD = "held"                # kept out by a person (left out, rejected or undone) until released
 
 
 # Which status may follow which; None: no status yet (dedup gives the first). A status may always stay.
 TRANSITIONS: dict[Status | None, frozenset[Status]] = {
     None: frozenset({Status.NEW, Status.EXCLUDED, Status.DUPLICATE, Status.COPY, Status.MOVED, Status.UPDATE}),
     Status.NEW: frozenset({Status.PENDING, Status.QUARANTINED, Status.READY}),
-    Status.MOVED: frozenset({Status.PENDING, Status.QUARANTINED}),
-    Status.UPDATE: frozenset({Status.PENDING, Status.QUARANTINED}),
-    Status.READY: frozenset({Status.APPROVED, Status.LEFT_OUT, Status.REJECTED}),
+    Status.MOVED: frozenset({Status.PENDING, Status.QUARANTINED, Status.HELD}),
+    Status.UPDATE: frozenset({Status.PENDING, Status.QUARANTINED, Status.HELD}),
+    Status.READY: frozenset({Status.APPROVED, Status.LEFT_OUT, Status.REJECTED, Status.HELD}),
 }
 
 # What an approval lets in: new sessions that passed, and known ones that moved or gained data.

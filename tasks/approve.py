@@ -1,112 +1,257 @@
-"""Stage 5, approval: a person sees what would go in and decides.
+"""Stage 5, approval: a person sees what would go in and decides, once.
 
 The flow pauses with a typed run input (:class:`ApprovalInput`) that the Prefect UI shows as a
-form, under a markdown summary of what will be inserted and what was quarantined. A decision
-given up front (``mass-ingest run --approve``) skips the pause and is recorded as such. The
-decision is stored with the ingest run at once, so a crash after approval never asks again and
-never loses it.
+form, under a markdown summary of what will be inserted, what was quarantined and what a person
+holds back. A decision given up front (``mass-ingest run --approve``) skips the pause. Decisions go
+into the decision log (mass_ingest/db/decisions.py): the first one closes the question, a crash after
+it never asks again, and only one run of an ingest pauses for it (the database's key decides which).
 """
 
 from __future__ import annotations
 
-import fnmatch
-import hashlib
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import Literal
 
 import polars as pl
+from prefect import get_run_logger
+from prefect.artifacts import create_markdown_artifact
 from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
+from prefect.runtime import flow_run
 from pydantic import Field
 
-from mass_ingest.approval_summary import offered
-from mass_ingest.candidates import Status, change_status, has_status
+from mass_ingest.approval_summary import offered, shown_digest
+from mass_ingest.candidates import OFFERED, Status, change_status, has_status
+from mass_ingest.db.decisions import (Decision, DecisionRefused, PauseClaim, beat, claim_pause, drop_stale_claim,
+                                      pause_claim, record_decision, stored_decision)
+from mass_ingest.db.held import held_label, hold_sessions
+from mass_ingest.deciding import DecisionPending, how_to_decide
 from mass_ingest.errors import ApprovalTimeout
-from mass_ingest.db.runs import Decision, record_decision, stored_decision
+from mass_ingest.prefect_api import flow_run_or_none
 from mass_ingest.profile import Profile
+from mass_ingest.session_patterns import PatternError, match_patterns, refusal_message, unmatched_patterns
 from mass_ingest.stage_cache import StageFrame
 from tasks.review import publish_quality_report, publish_review
 
 
 class ApprovalInput(RunInput):
-    """The approval form shown at the pause."""
+    """The approval form shown at the pause: nothing is assumed, the approver chooses and signs."""
 
-    approve: bool = Field(False, title="Approve", description="Insert the sessions marked 'ready' above.")
+    decision: Literal["approve", "reject"] = Field(
+        title="Decision", description="Approve: insert the sessions marked 'ready' above (except those left out). "
+        "Reject: insert nothing; the sessions are held until someone releases them.")
+    approver: str = Field(title="Approved by", min_length=1, description="Your name, stored with the decision.")
     exclude: list[str] = Field(default_factory=list, title="Sessions to leave out",
-                               description="Session ids or globs, e.g. '25843/2024-03-05_10-30-58' or '26018/*'.")
-    approver: str = Field("", title="Approved by", description="Your name, stored with the ingest run.")
+                               description="With approve: session ids, globs or folder paths, e.g. "
+                               "'25843/2024-03-05_10-30-58' or '26018/*'. They are held until released.")
     note: str = Field("", title="Note", description="Why, or anything the next person should know.")
-    via: Literal["ui", "cli", "api"] = Field(
-        "ui", title="Decided in", description="Where the decision was made, stored with it; leave 'ui' here "
-        "(`mass-ingest approve` and `reject` send 'cli').")
 
 
-def shown_digest(frame: pl.DataFrame) -> str:
-    """Digest of the candidates that would be inserted: what the approver was shown."""
-    ready = sorted(offered(frame)["candidate_id"].to_list())
-    return hashlib.sha256("\n".join(ready).encode()).hexdigest()[:16]
+def mark_held(frame: pl.DataFrame, held: pl.DataFrame) -> pl.DataFrame:
+    """Offered candidates a person holds back get status ``held`` and ``held_reason`` ("left out by ...")."""
+    labels = held.select("candidate_id", held_label(held).alias("held_reason"))
+    marked = frame.drop("held_reason", strict=False).join(labels, on="candidate_id", how="left")
+    is_held = has_status(*OFFERED) & pl.col("held_reason").is_not_null()
+    marked = marked.with_columns(pl.when(is_held).then(pl.col("held_reason")).alias("held_reason"))
+    return change_status(marked, pl.when(is_held).then(pl.lit(Status.HELD)).otherwise(pl.col("status")))
 
 
-def apply_decision(frame: pl.DataFrame, decision: Decision) -> pl.DataFrame:
+def apply_decision(frame: pl.DataFrame, decision: Decision, shares=()) -> pl.DataFrame:
     """Mark ready candidates ``approved``, ``left_out`` (excluded by the approver) or ``rejected``.
 
     Known sessions that moved or gained data keep their status; ``change_approved`` says whether
     the approver let the change in (approved, not excluded).
     """
-    def left_out(session_id: str) -> bool:
-        return any(fnmatch.fnmatchcase(session_id, pattern) for pattern in decision.excluded)
-
+    out = match_patterns(frame, decision.excluded, shares)
     ready = pl.col("status") == Status.READY
-    out = pl.col("session_id").map_elements(left_out, return_dtype=pl.Boolean)
     frame = frame.with_columns(
-        (has_status(Status.UPDATE, Status.MOVED) & pl.lit(decision.approved) & ~out.fill_null(False))
+        (has_status(Status.UPDATE, Status.MOVED) & pl.lit(decision.approved) & ~pl.lit(out))
         .alias("change_approved"))
     return change_status(
         frame,
         pl.when(ready & pl.lit(not decision.approved)).then(pl.lit(Status.REJECTED))
-        .when(ready & out).then(pl.lit(Status.LEFT_OUT))
+        .when(ready & pl.lit(out)).then(pl.lit(Status.LEFT_OUT))
         .when(ready).then(pl.lit(Status.APPROVED))
         .otherwise(pl.col("status")))
+
+
+def hold_decided(decided: pl.DataFrame, decision: Decision, ingest_id: str) -> int:
+    """Hold what the decision kept out: left-out sessions, and every offered one of a rejected ingest."""
+    columns = ("candidate_id", "session_id", "share", "rel_path", "location")
+    left_out = decided.filter(has_status(Status.LEFT_OUT))
+    rejected = decided.filter(has_status(Status.REJECTED)
+                              | (has_status(Status.UPDATE, Status.MOVED) & pl.lit(not decision.approved)))
+    return sum(hold_sessions(rows.select(columns).to_dicts(), ingest_id, reason, decision.approver, decision.note,
+                             decision.decided_at) for reason, rows in (("left_out", left_out), ("rejected", rejected)))
 
 
 def auto_decision(profile: Profile) -> Decision:
     """The decision of a re-scan whose profile allows auto-approval: the clean (ready) sessions go in."""
     return Decision(approved=True, approver="auto-approval", source="auto",
                     note=f"profile {profile.name} sets approval.auto_approve_clean: sessions that passed every "
-                    "expectation were inserted without a person; quarantined and pending ones were held back")
+                    "expectation were inserted without a person; quarantined, pending and held ones were held back")
+
+
+def claim_is_live(claim: PauseClaim) -> bool:
+    """Whether the run holding the pause can still receive the decision (not ended, pause not expired)."""
+    if claim.timeout_at is not None and claim.timeout_at < datetime.now():
+        return False
+    run = flow_run_or_none(claim.flow_run_id)
+    return run is not None and run.state is not None and not run.state.is_final()
+
+
+HEARTBEAT_S = 5  # how often a waiting process says it is alive
+STALE_S = 3 * HEARTBEAT_S  # no heartbeat for this long: the process is gone
+
+
+def other_waiting_run(ingest_id: str, me: str) -> PauseClaim | None:
+    """The other run that waits for this ingest's decision, if it is still there (a dead one's claim is dropped).
+
+    A killed process leaves its run Paused in Prefect; its heartbeat stopping tells. A heartbeat older
+    than a few seconds is watched for :data:`STALE_S` before the claim is given up.
+    """
+    claim = pause_claim(ingest_id)
+    if claim is None or claim.flow_run_id == me:
+        return None
+    if claim_is_live(claim) and claim.alive_at is not None:
+        if (datetime.now() - claim.alive_at).total_seconds() < HEARTBEAT_S:
+            return claim
+        time.sleep(STALE_S)
+        later = pause_claim(ingest_id)
+        if later is None or later.flow_run_id != claim.flow_run_id:
+            return later
+        if later.alive_at != claim.alive_at:
+            return later
+    drop_stale_claim(claim)
+    return None
+
+
+@contextmanager
+def heartbeat(ingest_id: str, me: str):
+    """Say every few seconds, while the body waits, that this process still waits for the decision."""
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.wait(HEARTBEAT_S):
+            try:
+                beat(ingest_id, me)
+            except Exception:  # a missed beat only lets another run take over sooner
+                pass
+    thread = threading.Thread(target=run, name=f"approval-heartbeat-{ingest_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(HEARTBEAT_S + 5)
+
+
+def _say(message: str) -> None:
+    """To the run's log and straight to the terminal of a `mass-ingest run` (whatever the log level)."""
+    get_run_logger().info(message)
+    print(message, file=sys.__stderr__, flush=True)
+
+
+def _refuse_exclusions(frame: pl.DataFrame, patterns: list[str], profile: Profile) -> None:
+    unmatched = unmatched_patterns(offered(frame), patterns, profile.shares)
+    if unmatched:
+        raise PatternError(refusal_message(unmatched, "session offered for approval") + "; nothing was decided or "
+                           "inserted: correct the pattern and run again (`mass-ingest validate PROFILE` lists them)")
+
+
+def _resumed(stored: Decision, preapproved: Decision | None, ingest_id: str) -> Decision:
+    """A resumed ingest keeps its decision; a new --exclude is refused rather than ignored."""
+    if preapproved is not None and preapproved.excluded and sorted(preapproved.excluded) != sorted(stored.excluded):
+        raise DecisionRefused(ingest_id, stored)
+    return stored
 
 
 def request_approval(profile: Profile, checked: StageFrame, ingest_id: str,
                      preapproved: Decision | None = None, timeout_s: int | None = None) -> Decision:
-    """The decision for this ingest: stored (resume), given up front, or asked for at a pause.
+    """The decision for this ingest: stored (resume), given up front, or asked for at the one pause.
 
     ``timeout_s`` replaces the profile's approval.timeout_s for this run (the deployment's parameter).
+    Raises :class:`DecisionPending` when another run already waits for the decision.
     """
     timeout_s = timeout_s or profile.approval.timeout_s
     frame = checked.load()
     digest = shown_digest(frame)
-    decision = stored_decision(ingest_id)
-    if decision is not None:
+    me = str(flow_run.get_id() or "")
+    stored = stored_decision(ingest_id)
+    if stored is not None:
         publish_quality_report(frame, ingest_id)  # a resumed run shows its quality report too
-        return decision
+        return _resumed(stored, preapproved, ingest_id)
+    waiting = other_waiting_run(ingest_id, me)
+    if waiting is not None:
+        raise DecisionPending(waiting)
     markdown = publish_review(frame, profile, ingest_id)
     if preapproved is not None:
-        decision = preapproved.model_copy(update={"shown_digest": digest})
-        record_decision(ingest_id, decision)
-        return decision
-    try:
-        answer = pause_flow_run(
-            wait_for_input=ApprovalInput.with_initial_data(description=markdown, approve=False),
-            timeout=timeout_s, poll_interval=profile.approval.poll_s, key=f"approval-{ingest_id}")
-    except FlowPauseTimeout:
-        # Prefect refuses any further state but Failed for a run whose pause expired, so the
-        # run ends here: the ledger says why, and nothing was inserted.
-        note = f"no decision within {timeout_s} s at the approval pause; nothing was inserted"
-        record_decision(ingest_id, Decision(approved=False, approver="", source="timeout", shown_digest=digest,
-                                            note=note), timed_out=True)
-        raise ApprovalTimeout(f"ingest {ingest_id} of profile {profile.name}: {note}. Run it again to be asked "
-                              "again, or raise approval.timeout_s in the profile") from None
-    decision = Decision(approved=answer.approve, approver=answer.approver or "unknown", source=answer.via,
-                        excluded=answer.exclude, note=answer.note, shown_digest=digest)
-    record_decision(ingest_id, decision)
-    return decision
+        if preapproved.approved:
+            _refuse_exclusions(frame, preapproved.excluded, profile)
+        try:
+            return record_decision(ingest_id, preapproved.model_copy(update={"shown_digest": digest}), me)
+        except DecisionRefused as refused:
+            return _resumed(refused.stored, preapproved, ingest_id)
+    deadline = datetime.now() + timedelta(seconds=timeout_s)
+    other = claim_pause(ingest_id, me, str(flow_run.get_name() or ""), deadline)
+    if other is not None:
+        raise DecisionPending(other)
+    _say(f"ingest {ingest_id} of profile {profile.name} waits for a decision:\n"
+         + how_to_decide(me, str(flow_run.get_name() or "")))
+    with heartbeat(ingest_id, me):
+        return _ask(profile, frame, ingest_id, markdown, digest, timeout_s, me)
+
+
+def _prefect_user() -> str:
+    """The name of the person who started the run, where the server knows one (Prefect Cloud), else ''."""
+    run = flow_run_or_none(flow_run.get_id() or "")
+    created = getattr(run, "created_by", None)
+    return (created.display_value or "") if created is not None and created.type == "USER" else ""
+
+
+def _ask(profile: Profile, frame: pl.DataFrame, ingest_id: str, markdown: str, digest: str, timeout_s: int,
+         me: str) -> Decision:
+    """Pause until a valid answer arrives (an answer naming no offered session is asked again, with why)."""
+    initial = {"approver": user} if (user := _prefect_user()) else {}
+    problem, attempt = "", 0
+    deadline = datetime.now() + timedelta(seconds=timeout_s)
+    while True:
+        remaining = int((deadline - datetime.now()).total_seconds())
+        try:
+            answer = pause_flow_run(
+                wait_for_input=ApprovalInput.with_initial_data(description=problem + markdown, **initial),
+                timeout=max(remaining, 1), poll_interval=profile.approval.poll_s,
+                key=f"approval-{ingest_id}-{attempt}")
+        except FlowPauseTimeout:
+            note = f"no decision within {timeout_s} s at the approval pause; nothing was inserted"
+            try:
+                record_decision(ingest_id, Decision(approved=False, approver="", source="timeout", shown_digest=digest,
+                                                    note=note, timed_out=True), me)
+            except DecisionRefused as refused:  # decided on the command line as the pause expired
+                note = f"{note} (the decision {refused.stored.describe()} came as it expired; run again to apply it)"
+            # Prefect refuses any further state but Failed for a run whose pause expired.
+            raise ApprovalTimeout(f"ingest {ingest_id} of profile {profile.name}: {note}. Run it again to be asked "
+                                  "again, or raise approval.timeout_s in the profile") from None
+        stored = stored_decision(ingest_id)  # decided on the command line (which resumed us) or elsewhere
+        if stored is not None:
+            return stored
+        unmatched = unmatched_patterns(offered(frame), answer.exclude, profile.shares) \
+            if answer.decision == "approve" else {}
+        if unmatched:
+            attempt += 1
+            problem = (f"> **Not decided:** {refusal_message(unmatched, 'session offered below')}. "
+                       "Correct the pattern and submit again.\n\n")
+            _say(f"ingest {ingest_id}: the answer was not taken ({refusal_message(unmatched, 'offered session')}); "
+                 "asking again")
+            continue
+        decision = Decision(approved=answer.decision == "approve", approver=answer.approver.strip(), source="ui",
+                            excluded=answer.exclude, note=answer.note, shown_digest=digest)
+        try:
+            return record_decision(ingest_id, decision, me)
+        except DecisionRefused as refused:
+            return refused.stored

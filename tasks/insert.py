@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from mass_ingest import progress, settings
 from mass_ingest.candidates import Status, has_status
 from mass_ingest.db import schema
+from mass_ingest.db.bulk import matching, write_rows
 from mass_ingest.db.connection import is_connection_error, outage_reported
 from mass_ingest.db.locks import share_locks
 from mass_ingest.db.session_parts import (inferred_start_rows, new_subject_rows, probe_file_rows,
@@ -30,6 +31,10 @@ from mass_ingest.stage_cache import STAGE_CACHE, StageFrame
 from mass_ingest.probe_association import ProbeIndex
 
 # Tables in the order a chunk inserts them (parents first).
+KEY = ["subject", "session_start"]
+# Candidate columns no row of the pipeline is made from (see _for_rows).
+_NOT_INSERTED = ("findings", "bins_without_meta", "systems", "quality_failures", "quality_reasons", "pending_reasons",
+                 "dedup_reason", "duplicate_of", "session_id", "layout", "excluded_by")
 TABLES = ("Session", "Directory", "Recording", "ProbeFiles", "AddedRecording", "ProbeAssociation",
           "SystemRecording", "InferredStart", "Membership", "Task", "Output", "Clustering")
 
@@ -46,6 +51,11 @@ class InsertOptions(BaseModel):
     def from_profile(cls, profile) -> "InsertOptions":
         return cls(probe_association=profile.probe_association,
                    record_moved_location=profile.dedup.record_moved_location)
+
+
+def _table_name(name: str) -> str:
+    """The :func:`mass_ingest.db.bulk.write_rows` name of a table of :data:`TABLES`."""
+    return name if name == "Session" else f"Session.{name}"
 
 
 def _recording_name(folder: str | None) -> str:
@@ -121,10 +131,16 @@ def _merge(into: dict[str, list[dict]], rows: dict[str, list[dict]]) -> None:
         into[name].extend(table_rows)
 
 
+def _for_rows(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame without the columns insertion never reads: turning the findings and the quality
+    verdicts of every row into Python objects took longer than building the rows."""
+    return frame.drop([c for c in _NOT_INSERTED if c in frame.columns])
+
+
 def _new_session_rows(frame: pl.DataFrame, timezone: str, ingest_id: str, probes: ProbeIndex,
                       options: InsertOptions) -> dict[str, list[dict]]:
     rows: dict[str, list[dict]] = {name: [] for name in TABLES}
-    for row in frame.iter_rows(named=True):
+    for row in _for_rows(frame).iter_rows(named=True):
         key = {"subject": row["subject"], "session_start": row["session_start"]}
         rows["Session"].append({**key, "timezone": timezone, "modality": row["modality"], "ingest_id": ingest_id})
         rows["Directory"].append({**key, "share": row["share"], "rel_path": row["rel_path"],
@@ -139,7 +155,7 @@ def _update_rows(frame: pl.DataFrame, ingest_id: str, probes: ProbeIndex, option
     """The new parts of known sessions, less any that are stored already (``stored``: session keys and
     (key, recording) pairs; ``stored_outputs``: (key, path) pairs), read inside the transaction."""
     rows: dict[str, list[dict]] = {name: [] for name in TABLES}
-    for row in frame.iter_rows(named=True):
+    for row in _for_rows(frame).iter_rows(named=True):
         key = {"subject": row["subject"], "session_start": row["session_start"]}
         if (row["subject"], row["session_start"]) not in stored:
             continue  # gone since dedup (undone): nothing to add to
@@ -201,38 +217,29 @@ def insert_sessions(frame: pl.DataFrame, *, timezone: str, ingest_id: str,
     shares = frame["share"]  # every share of the chunk, updates and moves included
     frame = frame.filter(~status.is_in([Status.UPDATE, Status.MOVED]))
     probes = ProbeIndex.fetch(set(frame["subject"]) | set(updates["subject"]))
-    keys = [{"subject": s, "session_start": t} for s, t in zip(frame["subject"], frame["session_start"])]
-    # A folder's candidate id hashes its location (and group): the directory's unique key.
-    hashes = [{"location_hash": cid} for cid in frame["candidate_id"]]
+    keys = list(zip(frame["subject"], frame["session_start"]))
     projects = sorted({p for ps in frame["projects"] for p in ps})
-    update_keys = [{"subject": s, "session_start": t} for s, t in zip(updates["subject"], updates["session_start"])]
+    update_keys = list(zip(updates["subject"], updates["session_start"]))
     connection = schema.Session.connection
     with share_locks(connection, shares), connection.transaction:  # see db/locks.py
-        existing = {(r["subject"], r["session_start"]) for r in (schema.Session & keys).proj().to_dicts()} \
-            if keys else set()
-        existing_at = {r["location_hash"] for r in (schema.Session.Directory & hashes).proj("location_hash")
-                       .to_dicts()} if hashes else set()
+        # Each check is one join with the chunk's keys (see db/bulk.py matching).
+        existing = set(matching("Session", KEY, keys))
+        # A folder's candidate id hashes its location (and group): the directory's unique key.
+        existing_at = {h for (h,) in matching("Session.Directory", ["location_hash"],
+                                              [(cid,) for cid in frame["candidate_id"]])}
         fresh = frame.filter([(s, t) not in existing and cid not in existing_at
                               for s, t, cid in zip(frame["subject"], frame["session_start"], frame["candidate_id"])])
         rows = _new_session_rows(fresh, timezone, ingest_id, probes, options)
         # Subjects the lab lets be unknown before ingest (imaging) are created with their sessions.
         subjects, created = new_subject_rows(set(fresh["subject"]), ingest_id)
         if update_keys:
-            stored = {(r["subject"], r["session_start"]) for r in (schema.Session & update_keys).proj().to_dicts()}
-            stored |= {(r["subject"], r["session_start"], r["recording"])
-                       for r in (schema.Session.Recording & update_keys).proj().to_dicts()}
-            stored_outputs = {(r["subject"], r["session_start"], r["output_path"])
-                              for r in (schema.Session.Output & update_keys).proj().to_dicts()}
+            stored = set(matching("Session", KEY, update_keys))
+            stored |= set(matching("Session.Recording", KEY, update_keys, [*KEY, "recording"]))
+            stored_outputs = set(matching("Session.Output", KEY, update_keys, [*KEY, "output_path"]))
             _merge(rows, _update_rows(updates, ingest_id, probes, options, stored, stored_outputs))
-        if projects:
-            schema.Project.insert([{"project": p} for p in projects], skip_duplicates=True)
-        if subjects:
-            schema.Subject.insert(subjects)
-            schema.CreatedSubject.insert(created)
-        for name in TABLES:
-            if rows[name]:
-                table = schema.Session if name == "Session" else getattr(schema.Session, name)
-                table.insert(rows[name])
+        # One bulk write for the chunk, parents first (see db/bulk.py write_rows).
+        write_rows({"Project": [{"project": p} for p in projects], "Subject": subjects, "CreatedSubject": created,
+                    **{_table_name(n): rows[n] for n in TABLES}}, skip_duplicates={"Project"})
         _record_moves(moves, ingest_id)
     return fresh.height
 

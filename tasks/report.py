@@ -8,7 +8,8 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from pydantic import BaseModel, ConfigDict
 
 from mass_ingest.candidates import Status, has_status
-from mass_ingest.db.runs import Decision, finish_ingest, record_quarantine
+from mass_ingest.db.decisions import Decision
+from mass_ingest.db.runs import finish_ingest, record_quarantine
 from mass_ingest.db.sessions import sessions_changed_by, sessions_inserted_by
 from mass_ingest.profile import Profile
 from mass_ingest.stage_cache import StageFrame
@@ -30,6 +31,7 @@ class IngestCounts(BaseModel):
     excluded: int
     left_out: int
     inserted: int
+    held: int = 0
     decision: str
     updated: int = 0
     moves_recorded: int = 0
@@ -73,6 +75,7 @@ def ingest_counts(frame: pl.DataFrame, ingest_id: str, decision: str, unreadable
         updates=count(frame, Status.UPDATE),
         excluded=count(frame, Status.EXCLUDED),
         left_out=count(frame, Status.LEFT_OUT),
+        held=count(frame, Status.HELD),
         inserted=inserted,
         **(changed or {}),
         decision=decision,

@@ -107,7 +107,8 @@ def make_lab_page_tree(base: Path) -> LabPageTree:
     age_folders(root)
     rows = ["subject,probe_name,serial,probe_type,insertion_time"]
     for subject, (serials, implanted) in EPHYS_SUBJECTS.items():
-        rows += [f"{subject},probe_{n},{serial},{PROBE_TYPE},{implanted:%Y-%m-%d %H:%M:%S}"
+        # Probe names are unique across subjects, as the lab names them: <serial>_<subject>_<n>.
+        rows += [f"{subject},{serial}_{subject}_{n},{serial},{PROBE_TYPE},{implanted:%Y-%m-%d %H:%M:%S}"
                  for n, serial in enumerate(serials, 1)]
     subjects_csv = base / "subjects.csv"
     subjects_csv.write_text("\n".join(rows) + "\n", encoding="utf-8")

@@ -1,4 +1,4 @@
-"""Approval from the terminal, end to end: `mass-ingest approve FLOW_RUN_ID --exclude ...` resumes a paused run.
+"""Approval from the terminal, end to end: `mass-ingest approve ID --exclude ...` resumes a paused run.
 
 Real CLI processes, a real Prefect server and the embedded database (see tests/test_flow.py for
 approval from the UI's API, rejection and timeout).
@@ -21,7 +21,8 @@ def test_approval_from_the_command_line_with_exclusions_inserts_the_rest_and_rec
     approved = cli("approve", str(paused.id), "--exclude", "25843/2024-04-*", "--exclude", "26018/2024-04-18_13-15-40",
                    "--approver", "Ada Lovelace", "--note", "April still being sorted")
     assert approved.returncode == 0, approved.stderr[-3000:]
-    assert f"flow run {paused.id} approved by Ada Lovelace" in " ".join(approved.stdout.split())
+    said = " ".join(approved.stdout.split())
+    assert "approved by Ada Lovelace (cli)" in said and f"flow run {paused.id} resumed" in said
     stdout, stderr = process.communicate(timeout=180)
     assert process.returncode == 0, stderr[-3000:]
     counts = json_out(stdout)
@@ -35,7 +36,8 @@ def test_approval_from_the_command_line_with_exclusions_inserts_the_rest_and_rec
         ["25843/2024-04-*", "26018/2024-04-18_13-15-40"])
 
 
-def test_approving_a_run_that_is_not_paused_says_so():
+def test_approving_something_that_names_no_ingest_says_so():
     result = cli("approve", "00000000-0000-0000-0000-000000000000")
     assert result.returncode == 2
-    assert "flow run 00000000-0000-0000-0000-000000000000 could not be resumed" in " ".join(result.stderr.split())
+    assert "'00000000-0000-0000-0000-000000000000' names no ingest and no flow run of one" in \
+        " ".join(result.stderr.split())

@@ -118,12 +118,12 @@ class TestDedupAgainstTheDatabase:
 
 class TestLedger:
     def test_a_decision_is_stored_and_read_back(self, ingest: str) -> None:
-        from mass_ingest.db import runs, schema
+        from mass_ingest.db import decisions, runs, schema
 
-        decision = runs.Decision(approved=True, approver="anna", source="cli", excluded=["25843/2024-03-*"],
+        decision = decisions.Decision(approved=True, approver="anna", source="cli", excluded=["25843/2024-03-*"],
                                  note="ok " * 700, shown_digest="abc")
-        runs.record_decision(ingest, decision)
-        back = runs.stored_decision(ingest)
+        decisions.record_decision(ingest, decision)
+        back = decisions.stored_decision(ingest)
         assert (back.approved, back.approver, back.excluded, back.shown_digest, len(back.note)) == \
             (True, "anna", ["25843/2024-03-*"], "abc", 2000)
         runs.record_quarantine(ingest, [{"candidate_id": "0" * 16, "share": "N", "rel_path": "x", "session_id": "s",

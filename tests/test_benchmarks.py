@@ -18,9 +18,9 @@ REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 
 
-def run_benchmark(script: str, *args: str) -> str:
+def run_benchmark(script: str, *args: str, timeout: float = 300) -> str:
     result = subprocess.run([sys.executable, str(REPO / "benchmarks" / script), *args], capture_output=True,
-                            text=True, timeout=300, cwd=REPO, env=os.environ.copy())
+                            text=True, timeout=timeout, cwd=REPO, env=os.environ.copy())
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
 
@@ -50,3 +50,15 @@ def test_network_share_benchmark_prints_find_and_discovery_on_the_fuse_mount_or_
 def test_commands_benchmark_prints_the_whole_commands_against_find(tmp_path):
     out = run_benchmark("commands.py", "--files", "1000", "--repeats", "1", "--root", str(tmp_path))
     assert "mass-ingest discover --json" in out and "mass-ingest validate --json" in out and "MB of JSON" in out
+
+
+def test_end_to_end_benchmark_prints_every_stage_insertion_and_dedup(tmp_path):
+    # A Prefect server, the embedded database, the subjects import, the flow and dedup, each its own process.
+    out = run_benchmark("end_to_end.py", "--sessions", "60", "--dedup-rows", "2000", "--root", str(tmp_path),
+                        timeout=900)
+    assert "state COMPLETED" in out and "peak RSS of the flow process" in out
+    for stage in ("discover", "deduplicate", "quality", "recheck-share", "insert", "publish-followup"):
+        assert f"\n  {stage} " in out, stage
+    assert "sessions/s" in out and "Great Expectations:" in out and out.count("candidates/s") == 2
+    assert "'inserted': 60" in out  # every generated session passes and goes in
+    assert not list(tmp_path.iterdir())  # the temporary folder is removed

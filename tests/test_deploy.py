@@ -27,7 +27,8 @@ class TestDeployments:
     def test_the_run_form_describes_every_parameter_of_both_deployments(self):
         manual, nightly = read_deployment("mass-ingest/mass-ingest"), read_deployment("rescan/rescan")
         fields = manual.parameter_openapi_schema["properties"]
-        assert list(fields)[:4] == ["profile_path", "shares", "dry_run", "approval_timeout_s"]
+        # Only what a person should set: no `approval` (which would skip the pause), `root` or `input_file`.
+        assert list(fields) == ["profile_path", "shares", "dry_run", "approval_timeout_s"]
         assert all(field.get("description") for field in fields.values())
         assert fields["dry_run"]["description"].startswith("Stop after the expectations")
         assert manual.parameters == {"profile_path": "profiles/moser-ephys.yaml", "dry_run": False}
@@ -47,7 +48,7 @@ class TestDeployments:
                                  timeout=0)
         paused = wait_for_paused_run(campaign.profile_path, timeout=180)
         assert paused.id == started.id
-        resume_flow_run(paused.id, run_input={"approve": True, "exclude": ["102_1/*"], "approver": "Ada Lovelace"})
+        resume_flow_run(paused.id, run_input={"decision": "approve", "exclude": ["102_1/*"], "approver": "Ada Lovelace"})
         finished = wait_for_final_state(started.id)
         assert finished.state.is_completed(), f"{finished.state}; worker log: {deployments}"
         assert sessions_in_db() == GOOD_SESSIONS - {("102_1", datetime(2024, 5, 14, 15, 22, 9))}

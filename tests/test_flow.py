@@ -94,7 +94,7 @@ class TestApproval:
         from prefect.flow_runs import resume_flow_run
 
         campaign, process, paused = paused_demo_run(tmp_path, "--json")
-        resume_flow_run(paused.id, run_input={"approve": True, "exclude": ["102_1/*"], "approver": "Ada Lovelace",
+        resume_flow_run(paused.id, run_input={"decision": "approve", "exclude": ["102_1/*"], "approver": "Ada Lovelace",
                                               "note": "102_1 histology pending"})
         stdout, stderr = process.communicate(timeout=180)
         assert process.returncode == 0, stderr[-3000:]
@@ -181,7 +181,7 @@ class TestCommandLine:
         result = cli("--help")
         assert result.returncode == 0
         for command in ("demo", "run", "import", "discover", "validate", "subjects", "approve", "reject", "db", "runs", "undo",
-                        "todo", "rescan", "deploy"):
+                        "todo", "sessions", "rescan", "deploy"):
             assert command in result.stdout
 
     def test_db_status_names_the_embedded_database_and_counts_what_it_holds(self):

@@ -16,7 +16,7 @@ import pytest
 from mass_ingest.candidates import Output, ProbeRecording, SessionCandidate, TaskHint, candidates_to_frame
 from mass_ingest.db import schema
 from mass_ingest.db.followup import followup_frame
-from mass_ingest.db.runs import Decision
+from mass_ingest.db.decisions import Decision
 from mass_ingest.db.sessions import fetch_existing_sessions
 from mass_ingest.db.undo import UndoRefused, plan_undo, undo_ingest
 from mass_ingest.profile import Share

@@ -56,8 +56,8 @@ def test_the_lab_page_share_goes_in_whole_and_its_follow_up_closes(tmp_path) -> 
         scanimage = session["recordings"][0]
         assert scanimage["n_files"] == 4 and scanimage["details"]["n_frames"] > 0  # stitched: 2 acquisitions x 2
         dlc = sorted((o["path"], o["recording"]) for o in session["outputs"] if o["kind"] == "dlc")
-        assert dlc == [(f"dlc_{imaging.subject}_openfield_00002", "openfield_00002"),
-                       (f"dlc{imaging.subject}_openfield_00001", "openfield_00001")]
+        assert dlc == [(f"dlc{imaging.subject}_openfield_00001", "openfield_00001"),
+                       (f"dlc_{imaging.subject}_openfield_00002", "openfield_00002")]
         # One suite2p run (in the session folder), marked preferred for its combined planes.
         suite2p = [o for o in session["outputs"] if o["kind"].startswith("suite2p")]
         assert [(o["kind"], o["preferred"]) for o in suite2p] == [("suite2p", True)]

@@ -12,7 +12,7 @@ import signal
 import pytest
 
 from mass_ingest.db import schema
-from mass_ingest.db.runs import Decision, record_decision
+from mass_ingest.db.decisions import Decision, record_decision
 from mass_ingest.subjects import import_subjects_csv
 from tests.e2e import cli, demo_campaign, json_out, paused_demo_run
 
@@ -53,17 +53,18 @@ class TestShareChangedAfterThePause:
 
         campaign, process, paused = paused_demo_run(tmp_path, "--json")
         _change_the_share(campaign)
-        resume_flow_run(paused.id, run_input={"approve": True, "approver": "Ada", "exclude": ["102_1/*"]})
+        resume_flow_run(paused.id, run_input={"decision": "approve", "approver": "Ada", "exclude": ["102_1/*"]})
         _, stderr = process.communicate(timeout=180)
         _assert_refused(process.returncode, stderr)
 
         # The next run is a new ingest that judges the share as it is now: the .ap.bin written a
-        # moment ago may still be arriving, so that session is pending; the others go in.
+        # moment ago may still be arriving, so that session is pending; 102_1, which Ada left out,
+        # stays held (until `mass-ingest release`); the others go in.
         again = cli("run", str(campaign.profile_path), "--approve", "--json")
         assert again.returncode == 0, again.stderr[-3000:]
         counts = json_out(again.stdout)
-        assert (counts["inserted"], counts["pending"]) == (4, 1)
-        assert {r["subject"] for r in schema.Session.proj().to_dicts()} == {"25843", "102_1"}
+        assert (counts["inserted"], counts["pending"], counts["held"]) == (3, 1, 1)
+        assert {r["subject"] for r in schema.Session.proj().to_dicts()} == {"25843"}
 
     def test_a_run_resumed_after_a_crash_with_the_decision_stored_checks_again(self, tmp_path):
         campaign, process, _ = paused_demo_run(tmp_path)

@@ -16,6 +16,7 @@ from datetime import datetime
 import pytest
 
 from mass_ingest.db import schema
+from mass_ingest.db.decisions import stored_decision
 from mass_ingest.subjects import import_subjects_csv
 from tests.deployment import wait_for_final_state
 from tests.e2e import demo_campaign, wait_for_paused_run
@@ -72,6 +73,9 @@ def test_an_ingest_started_and_approved_in_the_prefect_ui_inserts_exactly_the_ap
     expect(form).to_contain_text("The profile YAML")  # the flow's docstring, shown as the field's help
     form.locator("textarea").fill(str(campaign.profile_path))
     form.locator("textarea").press("Tab")  # leave the field first, so the form holds the value before Submit
+    fields = page.locator(".schema-form-property").all_inner_texts()
+    for internal in ("approval", "root", "input_file"):  # the CLI's parameters are not the form's
+        assert not any(text.splitlines()[0].strip() == internal for text in fields if text.strip()), fields
     page.get_by_role("button", name="Submit").click()
     # The UI leaves the form for the deployment's page once the run is created (it stays on a form it rejects).
     page.wait_for_url(re.compile(r"/deployments/deployment/[0-9a-f-]+($|\?)"))
@@ -87,8 +91,21 @@ def test_an_ingest_started_and_approved_in_the_prefect_ui_inserts_exactly_the_ap
     assert "5 to insert (5 ready to insert), 2 quarantined" in summary
     assert "m9/2024-06-03_10-12-44" in summary and "subject 'm9' is not known" in summary
 
-    # 3. The approval form: approve, leave 102_1 out, sign.
-    dialog.get_by_role("switch").click()
+    # 3. The form assumes nothing: Submit untouched is refused, and the run still waits (nothing decided).
+    dialog.get_by_role("button", name="Submit").click()
+    choice = dialog.locator(".schema-form-property", has_text="Decision").first
+    expect(choice).to_contain_text("required")
+    unchosen_png = tmp_path / "submitted-without-choosing.png"
+    page.screenshot(path=str(unchosen_png))
+    assert stored_decision(schema.IngestRun.to_dicts()[0]["ingest_id"]) is None
+    assert dialog.get_by_text("Decided in").count() == 0  # where it was decided is not the person's to type
+
+    # 4. Choose approve, leave 102_1 out, sign.
+    if choice.locator("select").count():  # the UI draws an enum as a native select
+        choice.locator("select").select_option("approve")
+    else:
+        choice.locator("[role=combobox], button").first.click()
+        page.get_by_role("option", name="approve", exact=True).click()
     dialog.get_by_role("button", name="Add item").click()
     dialog.locator(".schema-form-property", has_text="Sessions to leave out").last.locator("textarea").fill("102_1/*")
     dialog.locator(".schema-form-property", has_text="Approved by").last.locator("textarea").fill("Ada Lovelace")
@@ -97,7 +114,7 @@ def test_an_ingest_started_and_approved_in_the_prefect_ui_inserts_exactly_the_ap
     page.screenshot(path=str(paused_png))
     dialog.get_by_role("button", name="Submit").click()
 
-    # 4. The finished run, with its counts artifact.
+    # 5. The finished run, with its counts artifact.
     finished = wait_for_final_state(run.id)
     wait_for_badge(page, "Completed")
     page.locator(".p-tab", has_text="Artifacts").click()
@@ -105,7 +122,7 @@ def test_an_ingest_started_and_approved_in_the_prefect_ui_inserts_exactly_the_ap
     page.wait_for_load_state("networkidle")
     finished_png = tmp_path / "finished-run.png"
     page.screenshot(path=str(finished_png), full_page=True)
-    print(f"screenshots: {paused_png} {finished_png}")
+    print(f"screenshots: {unchosen_png} {paused_png} {finished_png}")
 
     assert finished.state.is_completed(), str(finished.state)
     assert sessions_in_db() == GOOD_SESSIONS - {("102_1", datetime(2024, 5, 14, 15, 22, 9))}

@@ -58,3 +58,26 @@ def test_todo_prints_what_a_subject_still_needs() -> None:
     assert "to enter by hand (3 items)" in printed.stdout
     assert "probe association" in printed.stdout and "1. sleep" in printed.stdout
     assert "(0 items)" in cli("todo", "--subject", "26018").stdout
+
+
+def test_todo_done_records_the_person_and_the_item_leaves_the_list() -> None:
+    ingest([candidate(tasks=[("sleep", 0, "SLEEP")])], "run-1")
+    items = json.loads(cli("todo", "--subject", "25843", "--json").stdout)
+    arena = next(i for i in items if i["need"] == "arena")
+    refused = cli("todo", "done", arena["item_id"][:8], "--by", "Ada")
+    assert refused.returncode == 2 and "an arena needs its name" in refused.stderr
+    done = cli("todo", "done", arena["item_id"][:8], "--value", "box 1m", "--by", "Ada")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "arena 1. sleep: box 1m (by Ada)" in done.stdout
+    left = json.loads(cli("todo", "--subject", "25843", "--json").stdout)
+    assert arena["item_id"] not in {i["item_id"] for i in left} and len(left) == len(items) - 1
+    assert (schema.FollowUpDone & {"item_id": arena["item_id"]}).to_dicts()[0]["done_by"] == "Ada"
+
+
+def test_sessions_prints_what_the_pipeline_holds() -> None:
+    ingest([candidate(tasks=[("sleep", 0, "SLEEP")])], "run-1")
+    listed = json.loads(cli("sessions", "--subject", "25843", "--json").stdout)
+    assert [(s["session_id"], [r["name"] for r in s["recordings"]], s["ingest_id"]) for s in listed] == [
+        ("25843/2024-03-05_10-30-58", ["probe_1"], "run-1")]
+    printed = cli("sessions")
+    assert printed.returncode == 0 and "25843/2024-03-05_10-30-58" in printed.stdout

@@ -1,4 +1,4 @@
-"""A person's decision on a run paused for approval: approve, reject."""
+"""A person's decision on an ingest waiting for it: approve, reject; and release of held sessions."""
 
 from __future__ import annotations
 
@@ -8,42 +8,65 @@ from typing import Annotated, Optional
 import typer
 
 from mass_ingest.cli.app import app
-from mass_ingest.cli.render import fail, out
+from mass_ingest.cli.render import console, fail, out
 from mass_ingest.errors import MassIngestError
 
+IdArg = Annotated[str, typer.Argument(help="The ingest: its id, the id or name of its flow run, or a unique prefix "
+                                      "of one (`mass-ingest runs` and the paused run's log print them).",
+                                      show_default=False)]
 
-def _resume(flow_run_id: str, approve: bool, exclude: list[str] | None, approver: str | None, note: str) -> None:
-    from uuid import UUID
 
-    from prefect.flow_runs import resume_flow_run
+def _decide(ref: str, approve: bool, exclude: list[str] | None, approver: str | None, note: str) -> None:
+    from mass_ingest.deciding import decide_from_terminal
 
-    run_input = {"approve": approve, "exclude": exclude or [], "approver": approver or getpass.getuser(),
-                 "note": note, "via": "cli"}
     try:
-        resume_flow_run(UUID(flow_run_id), run_input=run_input)
-    except ValueError:
-        fail(MassIngestError(f"'{flow_run_id}' is not a flow-run id; copy it from the Prefect UI or the run's log"))
-    except Exception as exc:
-        fail(MassIngestError(f"flow run {flow_run_id} could not be resumed ({exc}); is it paused?"))
-    out.print(f"flow run {flow_run_id} {'approved' if approve else 'rejected'} by {run_input['approver']}")
+        done = decide_from_terminal(ref, approve, exclude or [], approver or getpass.getuser(), note)
+    except MassIngestError as exc:
+        fail(exc)
+    out.print(f"ingest {done.target.ingest_id} {done.decision.describe()}", highlight=False)
+    if done.resumed:
+        out.print(f"flow run {done.waiting.flow_run_id} resumed; it {'inserts' if done.decision.approved else 'ends'} "
+                  "now", highlight=False)
+    else:
+        console.print(f"[yellow]{done.problem}[/]", highlight=False)
 
 
 @app.command()
 def approve(
-    flow_run_id: Annotated[str, typer.Argument(help="The paused flow run's id (shown in its log and the UI).")],
-    exclude: Annotated[Optional[list[str]], typer.Option("--exclude", help="Leave out sessions by id or glob.")] = None,
+    ref: IdArg,
+    exclude: Annotated[Optional[list[str]], typer.Option("--exclude", help="Leave out sessions by id, glob or folder "
+                                                         "path (repeatable); they are held until released.")] = None,
     approver: Annotated[Optional[str], typer.Option(help="Your name [default: your user name].")] = None,
     note: Annotated[str, typer.Option(help="Stored with the decision.")] = "",
 ) -> None:
-    """Approve a run paused for approval."""
-    _resume(flow_run_id, True, exclude, approver, note)
+    """Approve an ingest waiting for a decision (the first decision on an ingest is final)."""
+    _decide(ref, True, exclude, approver, note)
 
 
 @app.command()
 def reject(
-    flow_run_id: Annotated[str, typer.Argument(help="The paused flow run's id.")],
+    ref: IdArg,
     approver: Annotated[Optional[str], typer.Option(help="Your name [default: your user name].")] = None,
     note: Annotated[str, typer.Option(help="Why; stored with the decision.")] = "",
 ) -> None:
-    """Reject a run paused for approval: it inserts nothing."""
-    _resume(flow_run_id, False, None, approver, note)
+    """Reject an ingest waiting for a decision: it inserts nothing, and its sessions are held until released."""
+    _decide(ref, False, None, approver, note)
+
+
+@app.command()
+def release(
+    patterns: Annotated[list[str], typer.Argument(help="Held sessions by id, glob or folder path.", show_default=False)],
+    note: Annotated[str, typer.Option(help="Why they may go in now (required).")] = "",
+    by: Annotated[Optional[str], typer.Option(help="Your name [default: your user name].")] = None,
+) -> None:
+    """Return held sessions (left out, rejected or undone) to the queue: the next run offers them again."""
+    from mass_ingest.db.held import release_sessions
+
+    try:
+        released = release_sessions(patterns, by or getpass.getuser(), note)
+    except MassIngestError as exc:
+        fail(exc)
+    for row in released.iter_rows(named=True):
+        out.print(f"released {row['session_id']} ({row['share']}:{row['rel_path']}), held since "
+                  f"{row['held_at']:%Y-%m-%d} ({row['reason']} by {row['held_by']})", highlight=False)
+    out.print(f"{released.height} session(s) released; the next run offers them again")

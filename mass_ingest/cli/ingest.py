@@ -15,9 +15,43 @@ from mass_ingest.cli.render import fail, print_json
 from mass_ingest.errors import InputFileError, MassIngestError, ProfileError
 
 
+def _waiting_elsewhere(pending, wait: bool, as_json: bool) -> None:
+    """Another run of the ingest waits for the decision: say where and how to decide, or wait for it."""
+    from mass_ingest.db.decisions import stored_decision
+
+    claim = pending.claim
+    render.console.print(f"[yellow]{pending}[/]", highlight=False)
+    decision = None
+    if wait:
+        render.console.print(f"waiting for the decision on ingest {claim.ingest_id} (Ctrl-C stops waiting, not the "
+                             "ingest)")
+        while (decision := stored_decision(claim.ingest_id)) is None:
+            time.sleep(2)
+        render.console.print(f"ingest {claim.ingest_id}: {decision.describe()}; flow run {claim.flow_run_id} acts "
+                             "on it", highlight=False)
+    if as_json:
+        print_json({"ingest_id": claim.ingest_id, "waiting_flow_run_id": claim.flow_run_id,
+                    "waiting_flow_run_name": claim.flow_run_name,
+                    "decision": decision.model_dump(mode="json") if decision else None})
+
+
+def _check_run_arguments(profile: Path, approve: bool, exclude: list[str] | None) -> None:
+    """A person's mistakes, refused before any flow run exists: a missing or broken profile, --exclude alone."""
+    from mass_ingest.profile import load_profile
+
+    if exclude and not approve:
+        raise typer.BadParameter("--exclude goes with --approve (sessions are left out by the one who approves); "
+                                 "without --approve, leave them out in the approval form or with "
+                                 "`mass-ingest approve ID --exclude ...`", param_hint="--exclude")
+    load_profile(profile)
+
+
 def _run_flow(profile: Path, root: Path | None, approval, as_json: bool, title: str,
-              input_file: Path | None = None) -> None:
+              input_file: Path | None = None, wait: bool = False) -> None:
+    from mass_ingest.db.decisions import DecisionRefused
     from mass_ingest.db.followup import followup_counts, followup_frame
+    from mass_ingest.deciding import DecisionPending
+    from mass_ingest.session_patterns import PatternError
     from mass_ingest.db.runs import quarantined_rows
     from mass_ingest.prefect_api import stage_seconds
 
@@ -25,14 +59,18 @@ def _run_flow(profile: Path, root: Path | None, approval, as_json: bool, title: 
 
     started = time.perf_counter()
     try:
-        state = flows_module("mass_ingest").mass_ingest(
+        state = flows_module("mass_ingest").mass_ingest_from_cli(
             profile_path=str(profile), root=str(root) if root else None, approval=approval,
             input_file=str(input_file.resolve()) if input_file else None, return_state=True)
     finally:
         progress.stop()  # the bars of discovery, quality and insertion stay on screen, complete
     counts = state.result(raise_on_failure=False)
+    if isinstance(counts, DecisionPending):
+        _waiting_elsewhere(counts, wait, as_json)
+        return
     if isinstance(counts, BaseException):
-        fail(counts, code=2 if isinstance(counts, (ProfileError, InputFileError)) else 1)
+        refused = (ProfileError, InputFileError, DecisionRefused, PatternError)
+        fail(counts, code=2 if isinstance(counts, refused) else 1)
     elapsed = time.perf_counter() - started
     if as_json:
         print_json(counts.as_json())
@@ -83,19 +121,23 @@ def run(
                                           "Prefect UI or `mass-ingest approve`.")] = False,
     exclude: ExcludeOpt = None,
     note: NoteOpt = "",
+    wait: Annotated[bool, typer.Option("--wait", help="When another run of this ingest already waits for the "
+                                       "decision: wait until it is decided (default: say where, and exit).")] = False,
     root: RootOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest every new session of a profile: access, discovery, dedup, quality, approval, insertion.
 
     Running it again after a crash resumes the unfinished ingest: finished stages are not redone
-    and no session is inserted twice.
+    and no session is inserted twice. An ingest already waiting for a decision is not asked again:
+    the run says where it waits and how to decide.
     """
     from mass_ingest.db.runs import command_line_decision
 
-    approval = command_line_decision(exclude, note) if approve else None
     try:
-        _run_flow(profile, root, approval, as_json, f"ingest of {profile.name}")
+        _check_run_arguments(profile, approve, exclude)
+        approval = command_line_decision(exclude, note) if approve else None
+        _run_flow(profile, root, approval, as_json, f"ingest of {profile.name}", wait=wait)
     except MassIngestError as exc:
         fail(exc)
 
@@ -123,6 +165,7 @@ def import_file(
 
     try:
         read_input_file(input_file)  # a bad file stops here, before any run starts
+        _check_run_arguments(profile, approve, exclude)
         approval = command_line_decision(exclude, note) if approve else None
         _run_flow(profile, None, approval, as_json, f"import of {input_file.name}", input_file=input_file)
     except MassIngestError as exc:

@@ -1,4 +1,4 @@
-"""What the pipeline holds and what ingests did: runs, undo, todo, subjects, db."""
+"""What the pipeline holds and what ingests did: runs, undo, todo, sessions, subjects, db."""
 
 from __future__ import annotations
 
@@ -18,30 +18,48 @@ def runs(
     limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
     as_json: JsonOpt = False,
 ) -> None:
-    """List ingest runs: profile, status, when, who approved, sessions inserted."""
+    """List ingest runs: whole ids, profile, status, who approved, sessions inserted, and which wait for a decision."""
+    from mass_ingest.db.decisions import waiting_ingests
     from mass_ingest.db.runs import list_runs
 
     try:
         rows = list_runs(limit)
+        waiting = waiting_ingests()
     except MassIngestError as exc:
         fail(exc, code=1)
+    rows = [{**r, "waiting_flow_run": waiting[r["ingest_id"]].flow_run_id if r["ingest_id"] in waiting else ""}
+            for r in rows]
     if as_json:
         print_json(rows)
         return
-    columns = ("ingest_id", "profile_name", "status", "started_at", "finished_at", "approver", "sessions")
-    out.print(table("ingest runs, newest first", columns,
-                    ([str(row[c] if row[c] is not None else "") for c in columns] for row in rows)))
+    columns = ("ingest_id", "profile_name", "status", "started_at", "approver", "sessions", "waiting_flow_run")
+    shown = table("ingest runs, newest first", columns,
+                  ([str(row[c] if row[c] is not None else "") for c in columns] for row in rows))
+    for column in shown.columns:  # ids are copied whole, never cut
+        if column.header in ("ingest_id", "waiting_flow_run"):
+            column.no_wrap, column.min_width = True, 36
+    out.print(shown)
+    for ingest_id, claim in waiting.items():
+        out.print(f"ingest {ingest_id} waits for a decision: mass-ingest approve {claim.flow_run_id} "
+                  f"(or reject {claim.flow_run_id} --note 'why')", highlight=False)
 
 
 @app.command()
 def undo(
-    run_id: Annotated[str, typer.Argument(help="The ingest id (see `mass-ingest runs`).", show_default=False)],
+    ref: Annotated[str, typer.Argument(help="The ingest: its id, the id or name of one of its flow runs, or a "
+                                       "unique prefix (see `mass-ingest runs`).", show_default=False)],
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    note: Annotated[str, typer.Option(help="Why; stored with the sessions it holds.")] = "",
 ) -> None:
-    """Delete what an ingest inserted (listing it first), unless something already depends on it."""
+    """Delete what an ingest inserted (listing it first), unless something already depends on it.
+
+    Its sessions are held: no later run inserts them again until `mass-ingest release`.
+    """
     from mass_ingest.db.undo import plan_undo, undo_ingest
+    from mass_ingest.deciding import resolve_ingest
 
     try:
+        run_id = resolve_ingest(ref).ingest_id
         plan = plan_undo(run_id)
     except MassIngestError as exc:
         fail(exc, code=1)
@@ -55,20 +73,31 @@ def undo(
         out.print("nothing deleted")
         raise typer.Exit(code=1)
     try:
-        undo_ingest(run_id, getpass.getuser())
+        undo_ingest(run_id, getpass.getuser(), note)
     except MassIngestError as exc:
         fail(exc, code=1)
     out.print(f"ingest {run_id} undone; the ledger keeps the record")
 
 
-@app.command()
+todo_app = typer.Typer(help="What still needs manual entry per session, and recording that a person did it.",
+                       invoke_without_command=True)
+app.add_typer(todo_app, name="todo")
+
+
+@todo_app.callback()
 def todo(
+    ctx: typer.Context,
     subject: Annotated[Optional[str], typer.Option(help="Only this subject.")] = None,
     run_id: Annotated[Optional[str], typer.Option("--run", help="Only what this ingest inserted.")] = None,
     as_json: JsonOpt = False,
     show_all: Annotated[bool, typer.Option("--all", help="Print every item, not the first 50.")] = False,
 ) -> None:
-    """What still needs manual entry per session: tasks to confirm, arenas, clustering details, probes."""
+    """What still needs manual entry: tasks and arenas, inferred starts, clustering details, probes, new subjects.
+
+    Each item has an id; `mass-ingest todo done ID [--value V]` records that a person did it.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
     from mass_ingest import long_lists
     from mass_ingest.db.followup import followup_frame
 
@@ -79,13 +108,61 @@ def todo(
     if as_json:
         print_json(frame.to_dicts())
         return
-    columns = ("session_id", "need", "item", "detail")
-    rows, more = long_lists.shown(frame.select(columns).rows(), show_all)
+    columns = ("id", "session_id", "need", "item", "detail")
+    rows, more = long_lists.shown([(item_id[:8], *rest) for item_id, *rest
+                                   in frame.select("item_id", *columns[1:]).iter_rows()], show_all)
     out.print(table(f"to enter by hand ({frame.height} items)", columns, rows))
     if more:
         out.print(more)
     out.print(long_lists.totals("items to enter by hand", frame["need"].to_list())
               + f", in {frame['session_id'].n_unique():,} sessions")
+    if frame.height:
+        out.print("mark one done: `mass-ingest todo done ID [--value VALUE] [--by NAME]`")
+
+
+@todo_app.command("done")
+def todo_done(
+    item: Annotated[str, typer.Argument(help="The item's id from `mass-ingest todo` (its first characters will do).",
+                                        show_default=False)],
+    value: Annotated[str, typer.Option(help="What to enter: an arena's name; a clustering's 'CURATOR, "
+                                       "YYYY-MM-DD HH:MM'; a probe's name; a subject's details; the session's "
+                                       "tasks. Not for a task's timing or a start time, which are confirmed.")] = "",
+    by: Annotated[Optional[str], typer.Option("--by", help="Who did it (default: your login name).")] = None,
+    subject: Annotated[Optional[str], typer.Option(help="Look the id up among this subject's items only.")] = None,
+) -> None:
+    """Record that a person did a follow-up item (who, when, the value), and put the value in the pipeline."""
+    from mass_ingest.db.followup import complete_item
+
+    try:
+        row = complete_item(item, by or getpass.getuser(), value, subject=subject)
+    except MassIngestError as exc:
+        fail(exc)
+    entered = f": {value}" if value else ""
+    out.print(f"done: {row['session_id']} {row['need']} {row['item']}{entered} (by {by or getpass.getuser()})")
+
+
+@app.command()
+def sessions(
+    subject: Annotated[Optional[str], typer.Option(help="Only this subject.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """What the pipeline holds per session: its recordings, outputs, tasks, projects and ingest."""
+    from mass_ingest.db.session_view import session_records
+
+    try:
+        records = session_records(subject)
+    except MassIngestError as exc:
+        fail(exc, code=1)
+    if as_json:
+        print_json(records)
+        return
+    # The ingest and projects are in --json: the table keeps room for the recordings.
+    columns = ("session_id", "modality", "start", "recordings", "outputs", "tasks")
+    rows = ([r["session_id"], r["modality"], "inferred, to confirm" if r["start_inferred"] else "from folder",
+             ", ".join(f"{x['system']} {x['name']}" for x in r["recordings"]),
+             ", ".join(f"{o['kind']} {o['path'] or '.'}" + (" *" if o["preferred"] else "") for o in r["outputs"]),
+             str(len(r["tasks"]))] for r in records)
+    out.print(table(f"sessions in the pipeline ({len(records)}); * preferred output", columns, rows))
 
 
 @subjects_app.command("import")

@@ -42,7 +42,7 @@ def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[str]], *, 
 
 def counts_table(counts, title: str) -> Table:
     """An ingest's counts (:class:`tasks.report.IngestCounts`) in one row."""
-    columns = ("discovered", "duplicates", "quarantined", "pending", "excluded", "left out", "inserted")
+    columns = ("discovered", "duplicates", "quarantined", "pending", "excluded", "held", "left out", "inserted")
     return table(title, columns, [[str(getattr(counts, c.replace(" ", "_"))) for c in columns]], right=columns)
 
 
@@ -105,7 +105,7 @@ def validated(profile_name: str, rows: list[dict], counts: dict[Status, int], ac
               f"{counts[Status.COPY]} copies, {counts[Status.MOVED]} moved since ingested, "
               f"{counts[Status.UPDATE]} with new data since ingested, {counts[Status.QUARANTINED]} quarantined, "
               f"{counts[Status.PENDING]} pending (still arriving; looked at again next run), "
-              f"{counts[Status.EXCLUDED]} excluded")
+              f"{counts[Status.EXCLUDED]} excluded, {counts[Status.HELD]} held by a person (`mass-ingest release`)")
     for a in access:
         if a.finding:
             out.print(f"[yellow]{a.finding}[/]")

@@ -24,6 +24,7 @@ import polars as pl
 
 from mass_ingest.candidates import session_id
 from mass_ingest.db import schema
+from mass_ingest.db.antijoin import without
 from mass_ingest.errors import MassIngestError
 from mass_ingest.probe_association import ProbeIndex
 
@@ -74,11 +75,13 @@ def _task_rows(ingest_id: str | None, subject: str | None) -> list[dict]:
 
 def _untasked_rows(ingest_id: str | None, subject: str | None) -> list[dict]:
     """Sessions with no inferred task (no sessions.txt; imaging): their tasks and arena, naming the recordings."""
-    sessions = _scope(schema.Session, ingest_id, subject).proj("modality").to_dicts()
+    # Only the scope's sessions without a task, and only their recordings, are read (NOT EXISTS and a
+    # semi-join): reading every task and recording of the pipeline grew with the pipeline.
+    untasked = without(_scope(schema.Session, ingest_id, subject), schema.Session.Task)
+    sessions = untasked.proj("modality").to_dicts()
     if not sessions:
         return []
-    restriction = {"subject": subject} if subject is not None else {}
-    tasked = {(r["subject"], r["session_start"]) for r in (schema.Session.Task & restriction).proj().to_dicts()}
+    restriction = untasked.proj()
     recordings: dict[tuple, list[str]] = {}
     for r in (schema.Session.SystemRecording & restriction).proj().to_dicts(order_by=["system", "recording"]):
         recordings.setdefault((r["subject"], r["session_start"]), []).append(f"{r['recording']} ({r['system']})")
@@ -87,8 +90,6 @@ def _untasked_rows(ingest_id: str | None, subject: str | None) -> list[dict]:
     rows = []
     for s in sessions:
         key = (s["subject"], s["session_start"])
-        if key in tasked:
-            continue
         named = recordings.get(key, [])
         of = f"recordings {', '.join(named)}" if named else "no recordings stored"
         rows.append(_row(*key, "task", SESSION_TASKS,
@@ -118,10 +119,10 @@ def _clustering_rows(ingest_id: str | None, subject: str | None) -> list[dict]:
 def _probe_rows(ingest_id: str | None, subject: str | None, mapping: dict[str, dict[str, str]]) -> list[dict]:
     recordings = schema.Session.Recording
     if ingest_id is None:
-        found = (_scope(recordings, None, subject) - schema.Session.ProbeAssociation).to_dicts()
+        found = without(_scope(recordings, None, subject), schema.Session.ProbeAssociation).to_dicts()
     else:  # the sessions it inserted, and recordings it added to others
         found = [r for via in (schema.Session, schema.Session.AddedRecording)
-                 for r in (_scope(recordings, ingest_id, subject, via=via) - schema.Session.ProbeAssociation)
+                 for r in without(_scope(recordings, ingest_id, subject, via=via), schema.Session.ProbeAssociation)
                  .to_dicts()]
     if not found:
         return []

@@ -6,28 +6,14 @@ import getpass
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from mass_ingest.db import schema
+from mass_ingest.db.decisions import Decision
 from mass_ingest.profile import Profile
 
 # An ingest in one of these states is resumed by the next run of the same profile.
 UNFINISHED = ("open", "approved")
 # An approved folder changed between the pause and insertion: refused, nothing (more) inserted.
 SHARE_CHANGED = "share_changed"
-
-
-class Decision(BaseModel):
-    """A person's decision at the approval pause, as stored with the ingest run."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    approved: bool
-    approver: str
-    source: str = Field(description="Where the decision was made: ui, cli or api.")
-    excluded: list[str] = Field(default_factory=list, description="Session ids or globs left out by the approver.")
-    note: str = ""
-    shown_digest: str = Field("", description="Digest of the candidates the approver was shown.")
 
 
 def command_line_decision(excluded: list[str] | None = None, note: str = "") -> Decision:
@@ -52,27 +38,6 @@ def open_ingest(profile: Profile, flow_run_id: str | None) -> str:
         schema.IngestRun.FlowRun.insert1({"ingest_id": ingest_id, "flow_run_id": flow_run_id, "started_at": now},
                                          skip_duplicates=True)
     return ingest_id
-
-
-def stored_decision(ingest_id: str) -> Decision | None:
-    schema.activate()
-    row = (schema.IngestRun & {"ingest_id": ingest_id}).to_dicts()[0]
-    if row["approved"] is None:
-        return None
-    extra = row["excluded"] or {}
-    return Decision(approved=bool(row["approved"]), approver=row["approver"], source=row["approval_source"],
-                    excluded=extra.get("sessions", []), note=row["note"], shown_digest=extra.get("digest", ""))
-
-
-def record_decision(ingest_id: str, decision: Decision, *, timed_out: bool = False) -> None:
-    schema.activate()
-    status = "timed_out" if timed_out else ("approved" if decision.approved else "rejected")
-    schema.IngestRun.update1({
-        "ingest_id": ingest_id, "status": status, "approved": decision.approved, "approver": decision.approver,
-        "approval_source": decision.source, "note": decision.note[:2000],
-        "excluded": {"sessions": decision.excluded, "digest": decision.shown_digest},
-        "finished_at": datetime.now().replace(microsecond=0) if status != "approved" else None,
-    })
 
 
 def record_quarantine(ingest_id: str, rows: list[dict]) -> None:

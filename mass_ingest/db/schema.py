@@ -105,6 +105,94 @@ class IngestRun(dj.Manual):
         """
 
 
+class DecisionLog(dj.Manual):
+    """The decision on an ingest, appended once and never updated: its key is the ingest, so the first
+    decision closes the question (two processes deciding at once: the database keeps one, the other
+    gets a duplicate key). verdict: approved, rejected or timed_out; source: ui, cli, api, auto or
+    timeout; excluded: the patterns the approver left out; shown_digest: what the approver was shown.
+    IngestRun's approved/approver/... columns mirror it for readers of the previous version.
+    """
+
+    definition = """
+    -> IngestRun
+    ---
+    verdict: varchar(16)
+    decided_by: varchar(128)
+    decided_at: datetime
+    source: varchar(16)
+    flow_run_id='': varchar(36)
+    excluded=null: json
+    note='': varchar(2000)
+    shown_digest='': varchar(16)
+    """
+
+    class Refused(dj.Part):
+        """A later attempt to decide the same ingest, refused because the decision above closed it."""
+
+        definition = """
+        -> master
+        attempt: char(32)
+        ---
+        verdict: varchar(16)
+        attempted_by: varchar(128)
+        attempted_at: datetime
+        source: varchar(16)
+        note='': varchar(2000)
+        """
+
+
+class ApprovalPause(dj.Manual):
+    """The one flow run that asks for the decision on an ingest (its key is the ingest, so a second run
+    cannot pause for it too); kept after the decision as where the question was asked.
+    timeout_at: when the pause gives up (a claim of a run that died is taken over after it, or once
+    Prefect says the run has ended); alive_at: the waiting process's last heartbeat (a killed process's
+    run stays Paused in Prefect, so the heartbeat is what tells a later run that nobody waits any more)."""
+
+    definition = """
+    -> IngestRun
+    ---
+    flow_run_id: varchar(36)
+    flow_run_name='': varchar(128)
+    paused_at: datetime
+    timeout_at=null: datetime
+    alive_at=null: datetime
+    """
+
+
+class HeldSession(dj.Manual):
+    """A session folder a person kept out: left out at approval, in a rejected ingest, or undone.
+
+    No run inserts it (auto-approval included) until it is released (``mass-ingest release``).
+    candidate_id: the folder's stable id (hash of its canonical location and recording group);
+    ingest_id: the ingest whose decision (or undo) held it; reason: left_out, rejected or undone.
+    """
+
+    definition = """
+    candidate_id: char(16)
+    -> IngestRun
+    ---
+    session_id: varchar(128)
+    share: varchar(64)
+    rel_path: varchar(1000)
+    location: varchar(1000)
+    reason: varchar(16)
+    held_by: varchar(128)
+    held_at: datetime
+    note='': varchar(2000)
+    """
+
+    class Release(dj.Part):
+        """The release that returned the held session to the queue: by whom, when, why."""
+
+        definition = """
+        -> master
+        ---
+        released_by: varchar(128)
+        released_at: datetime
+        note: varchar(2000)
+        """
+
+
 class CreatedSubject(dj.Manual):
     """A subject an ingest created because an imaging (or other probe-free) session named it and the
     lab's rule lets such subjects be unknown before ingest; its details are left for a person.
@@ -379,10 +467,12 @@ def activate(prefix: str | None = None) -> str:
         return prefix
     # Foreign keys resolve by class name in this context.
     context = {t.__name__: t for t in (Subject, Probe, ProbeInsertion, Project, IngestRun, Quarantine, Session,
-                                               ScanWatermark, CreatedSubject, FollowUpDone)}
+                                               ScanWatermark, CreatedSubject, FollowUpDone, DecisionLog, ApprovalPause,
+                                               HeldSession)}
     # Declaring creates only the tables that do not exist yet, so activating upgrades an older database.
     for schema, name, tables in ((reference, "reference", (Subject, Probe, ProbeInsertion, Project)),
-                                 (ingest, "ingest", (IngestRun, Quarantine, ScanWatermark, CreatedSubject)),
+                                 (ingest, "ingest", (IngestRun, Quarantine, ScanWatermark, CreatedSubject, DecisionLog,
+                                                     ApprovalPause, HeldSession)),
                                  (acquisition, "acquisition", (Session, FollowUpDone))):
         schema.activate(f"{prefix}_{name}", connection=connection, add_objects=context)
         for table in tables:

@@ -15,6 +15,7 @@ from collections import Counter
 from typing import Any
 
 from mass_ingest.db import schema
+from mass_ingest.db.bulk import matching
 
 
 def _details(text: Any) -> Any:
@@ -77,7 +78,7 @@ def new_subject_rows(subjects: set[str], ingest_id: str) -> tuple[list[dict], li
     """
     if not subjects:
         return [], []
-    known = {r["subject"] for r in (schema.Subject & [{"subject": s} for s in subjects]).proj().to_dicts()}
+    known = {s for (s,) in matching("Subject", ["subject"], [(s,) for s in subjects])}  # one join, see db/bulk.py
     new = sorted(subjects - known)
     return ([{"subject": s, "source": "mass-ingest"} for s in new],
             [{"subject": s, "ingest_id": ingest_id} for s in new])

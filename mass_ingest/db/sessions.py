@@ -72,11 +72,12 @@ def sessions_inserted_by(ingest_id: str) -> int:
 def sessions_changed_by(ingest_id: str) -> dict[str, int]:
     """Known sessions this ingest added late parts to, and moves it recorded."""
     from mass_ingest.db import schema
+    from mass_ingest.db.antijoin import without
 
     schema.activate()
     run = {"ingest_id": ingest_id}
     own = (schema.Session & run).proj()
     added = {(r["subject"], r["session_start"])
              for table in (schema.Session.AddedRecording, schema.Session.Output)
-             for r in ((table & run) - own).proj().to_dicts()}
+             for r in without(table & run, own).proj().to_dicts()}  # NOT EXISTS: see db/antijoin.py
     return {"updated": len(added), "moves_recorded": len(schema.Session.PreviousLocation & run)}

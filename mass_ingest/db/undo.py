@@ -16,8 +16,14 @@ from datetime import datetime
 import datajoint as dj
 from pydantic import BaseModel, ConfigDict
 
+from mass_ingest.candidates import candidate_id, session_id
 from mass_ingest.db import schema
+from mass_ingest.db.antijoin import without
+from mass_ingest.db.held import hold_sessions
 from mass_ingest.errors import MassIngestError
+
+
+KEYS_PER_STATEMENT = 100  # recordings deleted per statement (see _targets)
 
 
 class UndoRefused(MassIngestError):
@@ -42,21 +48,24 @@ def _name(full_table_name: str) -> tuple[str, str]:
 
 
 def _targets(ingest_id: str) -> list[tuple[dj.Table, str]]:
-    """Expressions to delete (with their part integrity): own sessions, and parts added to others."""
+    """Expressions to delete (with their part integrity): own sessions, and parts added to others.
+
+    Parts added to other sessions are named by their keys, fetched first: a restriction by a
+    subquery on AddedRecording would see it emptied by the cascade (leaves are deleted first) before
+    the recordings themselves, and DataJoint's cascade re-reads a NOT EXISTS restriction as
+    attribute names on MySQL. In batches, so that no statement grows with the ingest (each is a
+    bounded OR of keys).
+    """
     run = {"ingest_id": ingest_id}
     own = (schema.Session & run).proj()
-    # Keys fetched first: a restriction by a subquery on AddedRecording would see it emptied by the
-    # cascade (leaves are deleted first) before the recordings themselves.
-    added = (schema.Session.AddedRecording & run).proj().to_dicts()
-    outputs = ((schema.Session.Output & run) - own).proj().to_dicts()
-    own_keys = {(r["subject"], r["session_start"]) for r in own.to_dicts()}
-    systems = [r for r in (schema.Session.SystemRecording & run).proj().to_dicts()
-               if (r["subject"], r["session_start"]) not in own_keys]
-    return [(schema.Session & run, "enforce"),
-            (schema.Session.Recording & added, "ignore"),
-            (schema.Session.Output & outputs, "ignore"),
-            (schema.Session.SystemRecording & systems, "ignore"),
-            (schema.Session.PreviousLocation & run, "ignore")]
+    targets = [(schema.Session & run, "enforce")]
+    for table, keys in ((schema.Session.Recording, (schema.Session.AddedRecording & run).proj()),
+                        (schema.Session.Output, without(schema.Session.Output & run, own).proj()),
+                        (schema.Session.SystemRecording, without(schema.Session.SystemRecording & run, own).proj())):
+        found = keys.to_dicts()
+        targets += [(table & found[i:i + KEYS_PER_STATEMENT], "ignore")
+                    for i in range(0, len(found), KEYS_PER_STATEMENT)]
+    return [*targets, (schema.Session.PreviousLocation & run, "ignore")]
 
 
 def _created_subjects(ingest_id: str) -> list[dict]:
@@ -99,15 +108,17 @@ def _later_ingests(ingest_id: str) -> set[str]:
     run = {"ingest_id": ingest_id}
     added = (schema.Session.AddedRecording, schema.Session.Output, schema.Session.SystemRecording,
              schema.Session.PreviousLocation)
-    own = {(r["subject"], r["session_start"]) for r in (schema.Session & run).proj().to_dicts()}
-    changed = {(r["subject"], r["session_start"]) for t in added for r in (t & run).proj().to_dicts()} - own
-    keys = [{"subject": s, "session_start": t} for s, t in own | changed]
-    if not keys:
-        return set()
+    # Semi-joins on subqueries, not lists of keys: an ingest of 100,000 sessions would make each
+    # query a 100,000-term OR.
+    own = (schema.Session & run).proj()
+    changed = [(schema.Session & (t & run).proj()).proj() for t in added]
+    others = [t & dj.Not(run) for t in added]
+    on_own = {r["ingest_id"] for t in others for r in (t & own).proj("ingest_id").to_dicts()}
+    on_changed = {r["ingest_id"] for t in others for c in changed for r in (t & c).proj("ingest_id").to_dicts()}
+    if not on_changed:
+        return on_own
     started = {r["ingest_id"]: r["started_at"] for r in schema.IngestRun.proj("started_at").to_dicts()}
-    return {r["ingest_id"] for t in added for r in (t & keys).proj("ingest_id").to_dicts()
-            if r["ingest_id"] != ingest_id and ((r["subject"], r["session_start"]) in own
-                                               or started[r["ingest_id"]] > started[ingest_id])}
+    return on_own | {i for i in on_changed if started[i] > started[ingest_id]}
 
 
 def _blockers(ingest_id: str, status: str, deleted: dict[str, int]) -> list[str]:
@@ -137,7 +148,7 @@ def _blockers(ingest_id: str, status: str, deleted: dict[str, int]) -> list[str]
     if confirmed:
         found.append(f"a person confirmed {confirmed} of its tasks; undoing would delete their work")
     clusterings = schema.Session.Clustering & (schema.Session.Output & run).proj()
-    curated = len(clusterings - (clusterings & {"curator": None}).proj())
+    curated = len(clusterings & dj.Not({"curator": None}))
     if curated:
         found.append(f"a person entered the curator of {curated} of its clusterings; undoing would delete their "
                      "work")
@@ -167,13 +178,26 @@ def plan_undo(ingest_id: str) -> UndoPlan:
                     blockers=_blockers(ingest_id, runs[0]["status"], deleted))
 
 
-def undo_ingest(ingest_id: str, undone_by: str) -> UndoPlan:
-    """Delete what ``ingest_id`` inserted and put moved sessions back, in one transaction; record the undo."""
+def _inserted_folders(ingest_id: str) -> list[dict]:
+    """The folders of the sessions ``ingest_id`` inserted, as held-session rows (their candidate ids)."""
+    rows = (schema.Session.Directory & (schema.Session & {"ingest_id": ingest_id}).proj()).to_dicts()
+    return [{"candidate_id": candidate_id(r["location"] + (f"#{r['session_group']}" if r["session_group"] else "")),
+             "session_id": session_id(r["subject"], r["session_start"], r["session_group"]), "share": r["share"],
+             "rel_path": r["rel_path"], "location": r["location"]} for r in rows]
+
+
+def undo_ingest(ingest_id: str, undone_by: str, note: str = "") -> UndoPlan:
+    """Delete what ``ingest_id`` inserted and put moved sessions back, in one transaction; record the undo.
+
+    The sessions it inserted are held (reason ``undone``): a later run or auto-approving re-scan does
+    not insert them again until someone releases them.
+    """
     plan = plan_undo(ingest_id)
     if plan.blockers:
         raise UndoRefused(f"ingest {ingest_id} cannot be undone: " + "; ".join(plan.blockers))
     run = {"ingest_id": ingest_id}
     with schema.IngestRun.connection.transaction:
+        hold_sessions(_inserted_folders(ingest_id), ingest_id, "undone", undone_by, note or "undone")
         for old in (schema.Session.PreviousLocation & run).to_dicts():
             schema.Session.Directory.update1(
                 {k: old[k] for k in ("subject", "session_start", "share", "rel_path", "location", "session_group")}

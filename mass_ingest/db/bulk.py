@@ -1,0 +1,156 @@
+"""Bulk writes: the rows of one insert chunk, table by table, in a few multi-row statements.
+
+DataJoint's ``insert`` turns every value of every row into a placeholder through the table's
+heading (codecs, UUIDs, JSON), about 10 us a value: at 100,000 sessions that alone was most of
+insertion's time. The tables this tool writes hold plain values, so :func:`write_rows` checks
+the column names once per table and per-row only serialises JSON, then sends one ``INSERT ...
+VALUES (...), (...)`` per batch of rows (PostgreSQL and MySQL alike, through the DataJoint
+connection, so errors are DataJoint's: a duplicate key is ``DuplicateError``). A table with a
+codec, blob or UUID column among those written goes through DataJoint's own ``insert``.
+
+Values mean what they mean to DataJoint: ``None`` (and NaN in a numeric column) is the column's
+default, NULL for a nullable column.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Collection, Iterable, Mapping, Sequence
+
+import datajoint as dj
+
+from mass_ingest.db import schema
+
+# Rows per statement: a few MB of SQL at most (MySQL's max_allowed_packet is 16-64 MB).
+BATCH_ROWS = 2000
+
+
+def table_named(name: str) -> type[dj.Table]:
+    """The table class at attribute path ``name`` of :mod:`mass_ingest.db.schema` ('Session.Recording')."""
+    found = schema
+    for part in name.split("."):
+        found = getattr(found, part, None)
+        if found is None:
+            break
+    if not (isinstance(found, type) and issubclass(found, dj.Table)):
+        raise ValueError(f"no table '{name}' in mass_ingest.db.schema; name it by its class path, e.g. "
+                         "'Session' or 'Session.Recording'")
+    return found
+
+
+def _columns(table: dj.Table, name: str, rows: Sequence[Mapping]) -> list[str]:
+    """Every column any row names, in the table's order; an unknown one is refused by name."""
+    named: dict[str, None] = {}
+    for row in rows:
+        named.update(dict.fromkeys(row))
+    unknown = [c for c in named if c not in table.heading.names]
+    if unknown:
+        raise ValueError(f"table {name} has no column(s) {', '.join(unknown)}; its columns are "
+                         f"{', '.join(table.heading.names)}")
+    return [c for c in table.heading.names if c in named]
+
+
+def _plain(table: dj.Table, columns: list[str]) -> bool:
+    """Whether every column holds a plain value (no codec, blob or UUID encoding needed)."""
+    attributes = table.heading.attributes
+    return not any(attributes[c].codec or attributes[c].is_blob or attributes[c].uuid for c in columns)
+
+
+def _as_json(value):
+    return None if value is None else json.dumps(value)
+
+
+def _as_number(value):
+    """As DataJoint sends numbers: NaN and '' are missing; a bool as 1/0 text, which either backend casts to
+    the column's type (a Python bool would not go into a PostgreSQL integer column)."""
+    if value is None or value == "" or (type(value) is float and math.isnan(value)):
+        return None
+    return str(int(value)) if type(value) is bool else value
+
+
+def _write_table(table: dj.Table, name: str, rows: Sequence[Mapping], skip_duplicates: bool) -> None:
+    columns = _columns(table, name, rows)
+    if not _plain(table, columns):
+        table.insert(rows, skip_duplicates=skip_duplicates)
+        return
+    adapter = table.connection.adapter
+    attributes = table.heading.attributes
+    convert = [(i, _as_json if attributes[c].json else _as_number) for i, c in enumerate(columns)
+               if attributes[c].json or attributes[c].numeric]
+    # Where a missing value is not simply NULL (a NOT NULL column with a default, e.g. arena=''),
+    # the row says DEFAULT, as DataJoint's insert does; elsewhere None goes as NULL.
+    by_default = [i for i, c in enumerate(columns)
+                  if not (attributes[c].nullable and str(attributes[c].default).lower() in ("none", "null"))]
+    every = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    head = f"INSERT INTO {table.full_table_name} ({', '.join(adapter.quote_identifier(c) for c in columns)}) VALUES "
+    tail = adapter.skip_duplicates_clause(table.full_table_name, table.primary_key) if skip_duplicates else ""
+    for start in range(0, len(rows), BATCH_ROWS):
+        groups, args = [], []
+        for row in rows[start:start + BATCH_ROWS]:
+            values = [row.get(c) for c in columns]
+            for i, f in convert:
+                values[i] = f(values[i])
+            missing = [i for i in by_default if values[i] is None]
+            if not missing:
+                groups.append(every)
+                args.extend(values)
+                continue
+            groups.append("(" + ", ".join("DEFAULT" if i in missing else "%s" for i in range(len(columns))) + ")")
+            args.extend(v for i, v in enumerate(values) if i not in missing)
+        table.connection.query(head + ", ".join(groups) + tail, args=args)
+
+
+def write_rows(rows: Mapping[str, Sequence[Mapping]], *, skip_duplicates: Collection[str] = ()) -> dict[str, int]:
+    """Insert each table's rows, tables in the mapping's order (parents first); return rows per table.
+
+    Args:
+        rows: table name (:func:`table_named`) -> row dicts (column -> value). Rows of one table may
+            leave out optional columns; JSON columns take lists or dicts.
+        skip_duplicates: tables whose rows may exist already (kept as they are, as
+            ``insert(skip_duplicates=True)``), e.g. ``{"Project"}``.
+
+    Runs inside the caller's transaction when there is one; empty tables are skipped.
+    """
+    schema.activate()
+    written = {}
+    for name, table_rows in rows.items():
+        if table_rows:
+            _write_table(table_named(name)(), name, table_rows, name in skip_duplicates)
+        written[name] = len(table_rows)
+    return written
+
+
+def matching(name: str, on: Sequence[str], keys: Iterable[Sequence], fetch: Sequence[str] | None = None
+             ) -> list[tuple]:
+    """The ``fetch`` columns (default ``on``) of the rows of table ``name`` whose ``on`` columns equal one of
+    ``keys`` (tuples in ``on``'s order): an existence check of a whole chunk as one join per batch of keys.
+
+    DataJoint restricts by a list of dicts with one OR term per key, which the database plans key by
+    key. Here PostgreSQL joins the table with a ``VALUES`` list of the keys, MySQL/MariaDB looks the
+    row constructors up in the primary key (``(a, b) IN ((..), ..)``).
+    """
+    schema.activate()
+    table = table_named(name)()
+    adapter = table.connection.adapter
+    fetch = list(fetch or on)
+    for column in (*on, *fetch):
+        if column not in table.heading.names:
+            raise ValueError(f"table {name} has no column {column}")
+    keys = [tuple(k) for k in keys]
+    quoted = {c: adapter.quote_identifier(c) for c in (*on, *fetch)}
+    found: list[tuple] = []
+    for start in range(0, len(keys), BATCH_ROWS):
+        batch = keys[start:start + BATCH_ROWS]
+        marks = ", ".join(["(" + ", ".join(["%s"] * len(on)) + ")"] * len(batch))
+        args = [v for key in batch for v in key]
+        if adapter.backend == "mysql":
+            sql = (f"SELECT {', '.join(quoted[c] for c in fetch)} FROM {table.full_table_name} "
+                   f"WHERE ({', '.join(quoted[c] for c in on)}) IN ({marks})")
+        else:
+            key_alias = adapter.quote_identifier("_keys")
+            sql = (f"SELECT {', '.join('t.' + quoted[c] for c in fetch)} FROM {table.full_table_name} AS t "
+                   f"JOIN (VALUES {marks}) AS {key_alias}({', '.join(quoted[c] for c in on)}) ON "
+                   + " AND ".join(f"t.{quoted[c]} = {key_alias}.{quoted[c]}" for c in on))
+        found.extend(tuple(row) for row in table.connection.query(sql, args=args).fetchall())
+    return found
