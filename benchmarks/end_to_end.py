@@ -182,8 +182,8 @@ def child_flow(profile: str, out: str) -> None:
 
     threading.Thread(target=sample, daemon=True).start()
     t0 = time.time()
-    from flows.mass_ingest import mass_ingest
-    from mass_ingest.db.runs import Decision
+    from flows.mass_ingest import mass_ingest_from_cli
+    from mass_ingest.db.decisions import Decision
     from mass_ingest.expectations import gx_run
 
     gx = {"seconds": 0.0, "calls": 0}
@@ -203,7 +203,7 @@ def child_flow(profile: str, out: str) -> None:
     import tasks.quality as quality
     verdicts.run_suite, quality.build_data_docs = gx_run.run_suite, gx_run.build_data_docs
     imported = time.time()
-    state = mass_ingest(profile, approval=Decision(approved=True, approver="benchmark", source="cli"),
+    state = mass_ingest_from_cli(profile, approval=Decision(approved=True, approver="benchmark", source="cli"),
                         return_state=True)
     ended = time.time()
     stop.set()
