@@ -112,21 +112,22 @@ STALE_S = 3 * HEARTBEAT_S  # no heartbeat for this long: the process is gone
 def other_waiting_run(ingest_id: str, me: str) -> PauseClaim | None:
     """The other run that waits for this ingest's decision, if it is still there (a dead one's claim is dropped).
 
-    A killed process leaves its run Paused in Prefect; its heartbeat stopping tells. A heartbeat older
-    than a few seconds is watched for :data:`STALE_S` before the claim is given up.
+    A killed process leaves its run Paused in Prefect; its heartbeat stopping tells. Even a fresh beat may
+    be the last one of a process killed a moment ago, so the claim counts only once a later beat arrives;
+    none for :data:`STALE_S` after the last one and the claim is given up.
     """
     claim = pause_claim(ingest_id)
     if claim is None or claim.flow_run_id == me:
         return None
     if claim_is_live(claim) and claim.alive_at is not None:
-        if (datetime.now() - claim.alive_at).total_seconds() < HEARTBEAT_S:
-            return claim
-        time.sleep(STALE_S)
-        later = pause_claim(ingest_id)
-        if later is None or later.flow_run_id != claim.flow_run_id:
-            return later
-        if later.alive_at != claim.alive_at:
-            return later
+        give_up_at = claim.alive_at + timedelta(seconds=STALE_S)
+        while datetime.now() < give_up_at:
+            time.sleep(1)
+            later = pause_claim(ingest_id)
+            if later is None or later.flow_run_id == me:
+                return None
+            if later.flow_run_id != claim.flow_run_id or later.alive_at != claim.alive_at:
+                return later  # a beat since: someone is there
     drop_stale_claim(claim)
     return None
 
