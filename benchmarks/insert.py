@@ -29,6 +29,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import atexit
 import functools
 import os
 import shutil
@@ -42,6 +43,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 _HOME = Path(tempfile.mkdtemp(prefix="mass-ingest-insert-bench-"))
+_KEEP = "--keep" in sys.argv
+# Removed at exit, after Prefect's own exit handlers (registered later, so run earlier) have stopped its
+# temporary server: removing it while the server still wrote its SQLite file failed the run under load.
+atexit.register(lambda: _KEEP or shutil.rmtree(_HOME, ignore_errors=True))
 # Before Prefect and the tool are imported: everything below goes to the temporary home.
 os.environ.update({"MASS_INGEST_HOME": str(_HOME / "home"), "PREFECT_HOME": str(_HOME / "prefect"),
                    "MASS_INGEST_SCHEMA_PREFIX": "insert_bench", "PREFECT_LOGGING_LEVEL": "WARNING",
@@ -128,8 +133,6 @@ def main() -> None:
         run(args)
     finally:
         connection.stop_embedded()
-        if not args.keep:
-            shutil.rmtree(_HOME, ignore_errors=True)
 
 
 def run(args: argparse.Namespace) -> None:
