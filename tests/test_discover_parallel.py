@@ -16,12 +16,16 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from mass_ingest.demo import make_demo_campaign
+from mass_ingest.discovery import Pace, ordered_map
 from mass_ingest.profile import load_profile
 from mass_ingest.walk import Walker
 from tasks.discover import discover_share
@@ -33,8 +37,10 @@ IMAGING = REPO / "profiles" / "moser-imaging.yaml"
 # frame as Arrow IPC bytes (hex), the share's findings and the folders listed.
 _CHILD = """
 import io, json, sys
+from mass_ingest.discovery import Pace
 from mass_ingest.profile import load_profile
 from tasks.discover import discover_share
+Pace.SAMPLE_CALLS = 0  # the pool from the first call, whether or not this disk makes calls wait
 profile = load_profile(sys.argv[1])
 profile = profile.with_root(sys.argv[2]) if sys.argv[2] else profile
 out = {}
@@ -176,6 +182,23 @@ def test_listing_progress_counts_each_folder_once(tmp_path: Path) -> None:
     walker = Walker("N", str(root))
     walker.fork().files_below(str(root / S1))
     assert walker.folders_listed == 3
+
+
+def test_calls_that_wait_go_to_the_pool_after_the_first_few_and_keep_their_order() -> None:
+    """A share whose listings wait (here: a sleep, as a network round trip) gets the pool; the results
+    keep the order of the items either way."""
+    calls: list[tuple[int, str]] = []
+
+    def listing(item: int) -> int:
+        time.sleep(0.005)  # the round trip, with the GIL released
+        calls.append((item, threading.current_thread().name))
+        return item * 2
+
+    with ThreadPoolExecutor(4, thread_name_prefix="pool") as pool:
+        pace = Pace(pool)
+        assert list(ordered_map(pace, listing, range(40), 8)) == [i * 2 for i in range(40)]
+    in_this_thread = {item for item, thread in calls if not thread.startswith("pool")}
+    assert in_this_thread == set(range(Pace.SAMPLE_CALLS)) and pace.pool is pool and pace.waiting > 0.5
 
 
 def test_max_parallel_is_bounded_in_the_profile() -> None:
