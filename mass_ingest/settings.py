@@ -17,7 +17,8 @@ import os
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mass_ingest.errors import ConfigError, DatabaseError
 from mass_ingest.redaction import has_password, redact
@@ -35,18 +36,36 @@ class DatabaseTarget(BaseModel):
     name: str | None = None  # PostgreSQL database name
 
 
+class Environment(BaseSettings):
+    """The MASS_INGEST_* variables (the table above), read afresh on each call: tests and the CLI set them
+    while running. Values that need a message naming the variable and its fix are parsed by the functions
+    below; the password is a secret that no repr or log shows."""
+
+    model_config = SettingsConfigDict(env_prefix="MASS_INGEST_", extra="ignore", frozen=True)
+
+    home: Path | None = None
+    database: str = "embedded"
+    database_password: SecretStr | None = None
+    database_password_block: str | None = None
+    schema_prefix: str = "mass_ingest"
+    chunk_size: str = "2000"
+    task_runner: str = "threads"
+
+
 def home() -> Path:
-    default = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "mass-ingest"
-    return Path(os.environ.get("MASS_INGEST_HOME", default)).expanduser()
+    chosen = Environment().home
+    if chosen is None:
+        chosen = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "mass-ingest"
+    return Path(chosen).expanduser()
 
 
 def schema_prefix() -> str:
-    return os.environ.get("MASS_INGEST_SCHEMA_PREFIX", "mass_ingest")
+    return Environment().schema_prefix
 
 
 def database_target() -> DatabaseTarget:
     """Parse MASS_INGEST_DATABASE; a URL with a password in it is refused (use the env or a Secret block)."""
-    raw = os.environ.get("MASS_INGEST_DATABASE", "embedded").strip()
+    raw = Environment().database.strip()
     if raw in ("", "embedded"):
         return DatabaseTarget(backend="embedded")
     # The password check comes first and never echoes the URL: whatever the scheme, a URL with a
@@ -75,9 +94,10 @@ def database_target() -> DatabaseTarget:
 
 
 def database_password() -> str:
-    if "MASS_INGEST_DATABASE_PASSWORD" in os.environ:
-        return os.environ["MASS_INGEST_DATABASE_PASSWORD"]
-    block = os.environ.get("MASS_INGEST_DATABASE_PASSWORD_BLOCK")
+    environment = Environment()
+    if environment.database_password is not None:
+        return environment.database_password.get_secret_value()
+    block = environment.database_password_block
     if block:
         from prefect.blocks.system import Secret  # only when asked for: loading it talks to the API
 
@@ -87,7 +107,7 @@ def database_password() -> str:
 
 def insert_chunk_size() -> int:
     """Sessions per insert transaction. Changing it mid-ingest is safe: chunks re-check what exists."""
-    raw = os.environ.get("MASS_INGEST_CHUNK_SIZE", "2000").strip()
+    raw = Environment().chunk_size.strip()
     if not raw.isdigit() or int(raw) < 1:
         raise DatabaseError(f"MASS_INGEST_CHUNK_SIZE='{raw}' is not a positive whole number; unset it for 2000")
     return int(raw)
@@ -105,7 +125,7 @@ class TaskRunnerChoice(BaseModel):
 
 def task_runner_choice() -> TaskRunnerChoice:
     """Parse MASS_INGEST_TASK_RUNNER (default ``threads``)."""
-    raw = os.environ.get("MASS_INGEST_TASK_RUNNER", "threads").strip() or "threads"
+    raw = Environment().task_runner.strip() or "threads"
     kind, _, arg = raw.partition(":")
     kind = kind.lower()
     if kind not in ("threads", "processes", "dask"):

@@ -14,7 +14,7 @@ import pytest
 
 from mass_ingest.errors import DatabaseError
 from mass_ingest.redaction import redact
-from mass_ingest.settings import database_target
+from mass_ingest.settings import Environment, database_password, database_target
 from tests.e2e import cli, demo_campaign
 
 SECRET = "Xq7-s3cr3t!pw"
@@ -40,6 +40,13 @@ def test_the_password_settings_are_redacted_wherever_they_appear(monkeypatch: py
     monkeypatch.setenv("MASS_INGEST_DATABASE_PASSWORD", SECRET)
     assert redact(f"the value was {SECRET} and, encoded, Xq7-s3cr3t%21pw") == \
         "the value was *** and, encoded, ***"
+
+
+def test_the_settings_hand_out_the_password_but_never_show_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MASS_INGEST_DATABASE_PASSWORD", "s3cr3t-Pa55")
+    environment = Environment()
+    assert database_password() == "s3cr3t-Pa55"
+    assert "s3cr3t" not in repr(environment) and "s3cr3t" not in str(environment.model_dump())
 
 
 @pytest.mark.parametrize("url", [f"postgresql+psycopg://ingest:{SECRET}@db.lab/x", f"postgresql://ingest:{SECRET}@db/x",
