@@ -18,7 +18,6 @@ from mass_ingest.db.held import held_frame
 from mass_ingest.db.runs import open_ingest
 from mass_ingest.deciding import DecisionPending
 from mass_ingest.errors import ApprovalTimeout, MassIngestError, ShareChangedError
-from mass_ingest.fault_points import arm
 from mass_ingest.input_files import profile_for_import
 from mass_ingest.prefect_api import add_flow_run_tag
 from mass_ingest.profile import Profile, load_profile
@@ -194,5 +193,3 @@ def mass_ingest_from_cli(profile_path: str, shares: list[str] | None = None, dry
     return run_ingest(profile, approval=approval, dry_run=dry_run, approval_timeout_s=approval_timeout_s,
                       input_file=input_file)
 
-
-arm(globals())  # test-only fault points (MASS_INGEST_TEST_FAULT); does nothing otherwise

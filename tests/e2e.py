@@ -47,15 +47,28 @@ def prefect_server_process(port: int, env: dict[str, str], log_path: Path, timeo
                 server.kill()
 
 
+def _child(env: dict[str, str] | None) -> tuple[list[str], dict[str, str]]:
+    """``mass-ingest`` as a module, with this session's environment plus ``env``; with a fault point in
+    it, through the test-only entry that arms it (tests/faulty_cli.py)."""
+    from tests.fault_points import VARIABLE
+
+    env = {**os.environ, **(env or {})}
+    if not env.get(VARIABLE):
+        return [sys.executable, "-m", "mass_ingest.cli"], env
+    repo = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join([repo, *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))])
+    return [sys.executable, "-m", "tests.faulty_cli"], env
+
+
 def cli(*args: str, timeout: float = 300, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run ``mass-ingest`` in a child process with this session's environment (plus ``env``)."""
-    return subprocess.run([sys.executable, "-m", "mass_ingest.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})
+    command, env = _child(env)
+    return subprocess.run([*command, *args], capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def start_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "mass_ingest.cli", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+    command, env = _child(env)
+    return subprocess.Popen([*command, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
 def json_out(stdout: str) -> dict:

@@ -7,7 +7,7 @@ import pytest
 
 from mass_ingest.db.locks import share_locks
 from mass_ingest.errors import DatabaseError
-from mass_ingest.fault_points import _FaultPoint
+from tests.fault_points import _FaultPoint
 
 pytestmark = pytest.mark.usefixtures("database")
 

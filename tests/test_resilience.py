@@ -1,7 +1,7 @@
 """Insertion that survives crashes, database restarts and a second run: real processes, nothing mocked.
 
 The kill matrix SIGKILLs the flow's process at each stage boundary (through the test-only fault
-point of mass_ingest/fault_points.py, which acts right after the named task committed), runs the
+point of tests/fault_points.py, which acts right after the named task committed), runs the
 same profile again and checks the database and the Prefect API: every approved session is in
 exactly once, nothing else is, and every cached stage finished before the kill is "Cached" in
 the second run while every one after it ran ("Completed"). Set MASS_INGEST_KILL_MATRIX=path.md
@@ -20,7 +20,7 @@ import pytest
 
 from mass_ingest.db import connection, schema
 from mass_ingest.errors import DatabaseError
-from mass_ingest.fault_points import VARIABLE as FAULT, waiting_file
+from tests.fault_points import VARIABLE as FAULT, waiting_file
 from mass_ingest.prefect_api import task_runs_of
 from mass_ingest.subjects import import_subjects_csv
 from tests.e2e import cli, demo_campaign, json_out, start_cli, task_states, wait_for_paused_run

@@ -2,10 +2,12 @@
 
 The resilience tests need to kill the flow right after a given task committed its result,
 which no outside observer can do reliably (the Prefect API hears of a finished task run
-later, through events, while the flow has moved on). So the flow arms its tasks once with
-:func:`arm`, and when ``MASS_INGEST_TEST_FAULT`` is set, an ``on_completion`` hook acts when the
-named task completes. Prefect calls that hook after the task's transaction committed, i.e.
-after its cached result is on disk. Without the variable, :func:`arm` does nothing.
+later, through events, while the flow has moved on). So the tests start the command through
+``python -m tests.faulty_cli`` (tests/e2e.py does, when the variable is set), which arms the
+flow module's tasks with :func:`arm` and then runs the command: when ``MASS_INGEST_TEST_FAULT``
+is set, an ``on_completion`` hook acts when the named task completes. Prefect calls that hook
+after the task's transaction committed, i.e. after its cached result is on disk. Nothing of
+this ships in the flow: the production modules never import it.
 
 ``MASS_INGEST_TEST_FAULT="<task name>[#n] <action> [file]"``:
 
@@ -64,8 +66,8 @@ def waiting_file(hold_file: Path) -> Path:
 def arm(namespace: dict) -> None:
     """Attach the fault point named by the environment to every Prefect task in ``namespace``.
 
-    The flow module calls ``arm(globals())`` once, so every task it uses (now or added later)
-    can be a fault point. A no-op unless ``MASS_INGEST_TEST_FAULT`` is set.
+    :mod:`tests.faulty_cli` passes the flow module's namespace, so every task it uses (now or
+    added later) can be a fault point. A no-op unless ``MASS_INGEST_TEST_FAULT`` is set.
     """
     spec = os.environ.get(VARIABLE, "").strip()
     if not spec:
