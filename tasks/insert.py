@@ -208,12 +208,15 @@ def _record_moves(frame: pl.DataFrame, ingest_id: str) -> int:
 
 
 def insert_sessions(frame: pl.DataFrame, *, timezone: str, ingest_id: str,
-                    options: InsertOptions | None = None) -> int:
+                    options: InsertOptions | None = None, probes: ProbeIndex | None = None,
+                    built: dict[str, list[dict]] | None = None) -> int:
     """Insert the chunk ``frame`` in one transaction; return how many sessions were new.
 
     Rows with status ``update`` add their ``new_parts`` to the stored session, rows with status
     ``moved`` record the new place (when ``options.record_moved_location``); other rows (or a
-    frame without ``status``) are new sessions.
+    frame without ``status``) are new sessions. ``built``: the new sessions' rows already made
+    (by :func:`insert_isolated`, for its schema check) for these sessions or more; only those of
+    sessions not stored yet are written.
     """
     if frame.is_empty():
         return 0
@@ -225,7 +228,7 @@ def insert_sessions(frame: pl.DataFrame, *, timezone: str, ingest_id: str,
     moves = frame.filter(status == Status.MOVED) if options.record_moved_location else frame.clear()
     shares = frame["share"]  # every share of the chunk, updates and moves included
     frame = frame.filter(~status.is_in([Status.UPDATE, Status.MOVED]))
-    probes = ProbeIndex.fetch(set(frame["subject"]) | set(updates["subject"]))
+    probes = probes or ProbeIndex.fetch(set(frame["subject"]) | set(updates["subject"]))
     keys = list(zip(frame["subject"], frame["session_start"]))
     projects = sorted({p for ps in frame["projects"] for p in ps})
     update_keys = list(zip(updates["subject"], updates["session_start"]))
@@ -238,7 +241,12 @@ def insert_sessions(frame: pl.DataFrame, *, timezone: str, ingest_id: str,
                                               [(cid,) for cid in frame["candidate_id"]])}
         fresh = frame.filter([(s, t) not in existing and cid not in existing_at
                               for s, t, cid in zip(frame["subject"], frame["session_start"], frame["candidate_id"])])
-        rows = _new_session_rows(fresh, timezone, ingest_id, probes, options)
+        if built is None:
+            rows = _new_session_rows(fresh, timezone, ingest_id, probes, options)
+        else:
+            fresh_keys = set(zip(fresh["subject"], fresh["session_start"]))
+            rows = {name: [r for r in built[name] if (r["subject"], r["session_start"]) in fresh_keys]
+                    for name in TABLES}
         # Subjects the lab lets be unknown before ingest (imaging) are created with their sessions; an ephys
         # subject must exist already (with its implants), so an unknown one fails the chunk, never appears.
         subjects, created = new_subject_rows(set(fresh.filter(pl.col("modality") != "ephys")["subject"]), ingest_id)
@@ -254,17 +262,25 @@ def insert_sessions(frame: pl.DataFrame, *, timezone: str, ingest_id: str,
     return fresh.height
 
 
+def new_sessions(frame: pl.DataFrame) -> pl.DataFrame:
+    """The rows of a chunk that are new sessions (neither late data of a stored one nor a move)."""
+    if "status" not in frame.columns:
+        return frame
+    return frame.filter(~pl.col("status").is_in([Status.UPDATE, Status.MOVED]))
+
+
 def schema_problems(frame: pl.DataFrame, *, timezone: str, ingest_id: str, probes: ProbeIndex,
-                    options: InsertOptions) -> dict[str, list[str]]:
+                    options: InsertOptions, built: dict[str, list[dict]] | None = None) -> dict[str, list[str]]:
     """candidate id -> every value its rows would write that the schema refuses (see :mod:`mass_ingest.db.limits`).
 
-    The rows are those :func:`insert_sessions` writes (new sessions whole; updates their new parts), so
-    any table a session's rows go to is covered, however they are written.
+    The rows are those :func:`insert_sessions` writes (new sessions whole, or ``built``, the rows
+    already made of them; updates their new parts), so any table a session's rows go to is covered,
+    however they are written.
     """
     status = (frame["status"] if "status" in frame.columns
               else pl.repeat(Status.APPROVED.value, frame.height, eager=True))
-    new = frame.filter(~status.is_in([Status.UPDATE, Status.MOVED]))
-    rows = _new_session_rows(new, timezone, ingest_id, probes, options)
+    made = built if built is not None else _new_session_rows(new_sessions(frame), timezone, ingest_id, probes, options)
+    rows = {name: list(table_rows) for name, table_rows in made.items()}
     for row in frame.filter(status == Status.UPDATE).iter_rows(named=True):
         key = {"subject": row["subject"], "session_start": row["session_start"]}
         _merge(rows, _parts(row, key, ingest_id, probes, options, new_parts=row["new_parts"]))
@@ -283,7 +299,8 @@ def schema_problems(frame: pl.DataFrame, *, timezone: str, ingest_id: str, probe
 def _quarantined(frame: pl.DataFrame, reasons: dict[str, list[str]]) -> list[Quarantined]:
     return [Quarantined(candidate_id=r["candidate_id"], share=r["share"], rel_path=r["rel_path"],
                         session_id=r["session_id"], reasons=reasons[r["candidate_id"]])
-            for r in frame.iter_rows(named=True) if r["candidate_id"] in reasons]
+            for r in frame.filter(pl.col("candidate_id").is_in(list(reasons)))
+            .select("candidate_id", "share", "rel_path", "session_id").iter_rows(named=True)]
 
 
 def _refused_by_database(exc: BaseException) -> bool:
@@ -307,19 +324,22 @@ def insert_isolated(frame: pl.DataFrame, *, timezone: str, ingest_id: str,
         return ChunkOutcome()
     schema.activate()
     probes = ProbeIndex.fetch(set(frame["subject"]))
-    bad = schema_problems(frame, timezone=timezone, ingest_id=ingest_id, probes=probes, options=options)
+    # The new sessions' rows are made once: checked here, written by insert_sessions.
+    built = _new_session_rows(new_sessions(frame), timezone, ingest_id, probes, options)
+    bad = schema_problems(frame, timezone=timezone, ingest_id=ingest_id, probes=probes, options=options, built=built)
     reasons = {cid: [f"INSERT.SCHEMA_LIMIT: {why}" for why in whys] for cid, whys in bad.items()}
     good = frame.filter(~pl.col("candidate_id").is_in(list(bad)))
-    inserted = _bisect(good, timezone, ingest_id, options, reasons)
+    inserted = _bisect(good, timezone, ingest_id, options, reasons, probes, built)
     return ChunkOutcome(inserted=inserted, quarantined=_quarantined(frame, reasons))
 
 
 def _bisect(frame: pl.DataFrame, timezone: str, ingest_id: str, options: InsertOptions,
-            reasons: dict[str, list[str]]) -> int:
+            reasons: dict[str, list[str]], probes: ProbeIndex, built: dict[str, list[dict]]) -> int:
     if frame.is_empty():
         return 0
     try:
-        return insert_sessions(frame, timezone=timezone, ingest_id=ingest_id, options=options)
+        return insert_sessions(frame, timezone=timezone, ingest_id=ingest_id, options=options, probes=probes,
+                               built=built)
     except Exception as exc:
         if not _refused_by_database(exc):
             raise
@@ -330,8 +350,8 @@ def _bisect(frame: pl.DataFrame, timezone: str, ingest_id: str, options: InsertO
                                                  "the share and run the profile again"]
             return 0
     half = frame.height // 2
-    return (_bisect(frame.head(half), timezone, ingest_id, options, reasons)
-            + _bisect(frame.tail(frame.height - half), timezone, ingest_id, options, reasons))
+    return (_bisect(frame.head(half), timezone, ingest_id, options, reasons, probes, built)
+            + _bisect(frame.tail(frame.height - half), timezone, ingest_id, options, reasons, probes, built))
 
 
 def select_for_insertion(decided: pl.DataFrame) -> pl.DataFrame:
