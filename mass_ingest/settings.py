@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -52,20 +53,31 @@ class Environment(BaseSettings):
     task_runner: str = "threads"
 
 
+@functools.lru_cache(maxsize=8)
+def _environment(variables: tuple[tuple[str, str], ...]) -> Environment:
+    return Environment()
+
+
+def environment() -> Environment:
+    """The settings as the environment holds them now (read again only when a MASS_INGEST_* variable
+    changed: reading them costs milliseconds, and the schema asks on every activation)."""
+    return _environment(tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("MASS_INGEST_"))))
+
+
 def home() -> Path:
-    chosen = Environment().home
+    chosen = environment().home
     if chosen is None:
         chosen = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "mass-ingest"
     return Path(chosen).expanduser()
 
 
 def schema_prefix() -> str:
-    return Environment().schema_prefix
+    return environment().schema_prefix
 
 
 def database_target() -> DatabaseTarget:
     """Parse MASS_INGEST_DATABASE; a URL with a password in it is refused (use the env or a Secret block)."""
-    raw = Environment().database.strip()
+    raw = environment().database.strip()
     if raw in ("", "embedded"):
         return DatabaseTarget(backend="embedded")
     # The password check comes first and never echoes the URL: whatever the scheme, a URL with a
@@ -94,10 +106,10 @@ def database_target() -> DatabaseTarget:
 
 
 def database_password() -> str:
-    environment = Environment()
-    if environment.database_password is not None:
-        return environment.database_password.get_secret_value()
-    block = environment.database_password_block
+    settings = environment()
+    if settings.database_password is not None:
+        return settings.database_password.get_secret_value()
+    block = settings.database_password_block
     if block:
         from prefect.blocks.system import Secret  # only when asked for: loading it talks to the API
 
@@ -107,7 +119,7 @@ def database_password() -> str:
 
 def insert_chunk_size() -> int:
     """Sessions per insert transaction. Changing it mid-ingest is safe: chunks re-check what exists."""
-    raw = Environment().chunk_size.strip()
+    raw = environment().chunk_size.strip()
     if not raw.isdigit() or int(raw) < 1:
         raise DatabaseError(f"MASS_INGEST_CHUNK_SIZE='{raw}' is not a positive whole number; unset it for 2000")
     return int(raw)
@@ -125,7 +137,7 @@ class TaskRunnerChoice(BaseModel):
 
 def task_runner_choice() -> TaskRunnerChoice:
     """Parse MASS_INGEST_TASK_RUNNER (default ``threads``)."""
-    raw = Environment().task_runner.strip() or "threads"
+    raw = environment().task_runner.strip() or "threads"
     kind, _, arg = raw.partition(":")
     kind = kind.lower()
     if kind not in ("threads", "processes", "dask"):
