@@ -26,6 +26,7 @@ from prefect.cache_policies import NO_CACHE
 
 from mass_ingest.approval_summary import offered
 from mass_ingest.db.runs import record_share_changed
+from mass_ingest.discovery import Pace, ordered_map
 from mass_ingest.errors import ShareChangedError
 from mass_ingest.expectations.reasons import byte_count
 from mass_ingest.listing import LISTING_SCHEMA, listing_frame, saved_listing
@@ -63,8 +64,11 @@ def list_folders(folders: list[tuple[str, str]], shares: Iterable[Share],
         # links_followed: resolve the session folders' real paths (lazily, at the first link met in one).
         walker = Walker(share=share.name, root=share.root, sessions=[os.path.join(share.root, r) for r in known],
                         links_followed=True)
+        # The pool only where listings wait on the share (see discovery.Pace: on a local disk threads
+        # only contend for the GIL).
         with ThreadPoolExecutor(share.max_parallel) as pool:
-            listed = pool.map(lambda rel: walker.fingerprint(os.path.join(share.root, rel)), rels)
+            listed = ordered_map(Pace(pool), lambda rel: walker.fingerprint(os.path.join(share.root, rel)), rels,
+                                 4 * share.max_parallel)
             rows.update(((name, rel), r) for rel, r in zip(rels, listed))
     return listing_frame([s for s, _ in folders], [r for _, r in folders], [rows[f] for f in folders],
                          [walk_of.get(f) for f in folders])
