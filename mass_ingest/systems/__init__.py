@@ -19,7 +19,7 @@ from mass_ingest.systems.neurologger import Neurologger
 from mass_ingest.systems.neuropixels import Neuropixels
 from mass_ingest.systems.scanimage import ScanImage
 from mass_ingest.systems.suite2p import Suite2p
-from mass_ingest.systems.tasks import SessionsTxt
+from mass_ingest.systems.sessions_txt import SessionsTxt
 from mass_ingest.systems.tracking import Tracking
 
 # One tuple per family, so that modules can be added without touching each other's lines.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mass_ingest.readers import read_head
-from mass_ingest.readers.tasks_txt import parse_sessions_txt
+from mass_ingest.readers.sessions_txt import parse_sessions_txt
 from mass_ingest.systems.base import Recognised, RecordingSystem, SessionFiles
 
 
