@@ -59,10 +59,10 @@ def preview_ingest(profile: Profile) -> tuple[pl.DataFrame, list[ShareAccess], l
     from tasks.dedup import deduplicate_discovered  # the database and Great Expectations: only when validating
     from mass_ingest.db.held import held_frame
     from tasks.approve import mark_held
-    from tasks.quality import check_profile_quality
+    from tasks.quality import judge_candidates
 
     access, found = scan_readable_shares(profile, lambda share: discover_share(profile, share))
     frames = [frame for frame, _ in found.values()]
     share_findings = [f for _, findings in found.values() for f in findings]
-    checked, _ = check_profile_quality(deduplicate_discovered(frames, profile.shares), profile)
+    checked, _ = judge_candidates(deduplicate_discovered(frames, profile.shares), profile)
     return mark_held(checked, held_frame()), access, share_findings

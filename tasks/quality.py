@@ -20,7 +20,7 @@ from prefect import get_run_logger, task
 from mass_ingest import progress
 from mass_ingest.expectations.context import QualityContext
 from mass_ingest.expectations.gx_run import build_data_docs
-from mass_ingest.expectations.verdicts import check_quality_with_results, classify
+from mass_ingest.expectations.verdicts import run_suites, classify
 from mass_ingest.profile import Profile
 from mass_ingest.quality_report import save_results
 from mass_ingest.stage_cache import STAGE_CACHE, StageFrame, data_docs_dir, run_dir
@@ -46,10 +46,10 @@ def quality_context(profile: Profile) -> QualityContext:
                           sample_rate_hz=profile.quality.sample_rate_hz)
 
 
-def check_profile_quality(frame: pl.DataFrame, profile: Profile, progress: Callable[[int, int], None] | None = None,
+def judge_candidates(frame: pl.DataFrame, profile: Profile, progress: Callable[[int, int], None] | None = None,
                           ) -> tuple[pl.DataFrame, list[ExpectationSuiteValidationResult]]:
     """The profile's suites over deduplicated candidates, classified (ready, pending, quarantined, ...)."""
-    checked, results = check_quality_with_results(frame, quality_context(profile),
+    checked, results = run_suites(frame, quality_context(profile),
                                                   profile.quality.expectations or None, progress)
     return classify(checked), results
 
@@ -61,7 +61,7 @@ def quality_stage_task(profile: Profile, deduped: StageFrame, ingest_id: str) ->
     The readable report is published from the saved results by the flow (tasks/review.py), on every
     run of the ingest: this task is cached, and a resumed run would otherwise show none.
     """
-    frame, results = check_profile_quality(deduped.load(), profile, lambda done, total: progress.report(
+    frame, results = judge_candidates(deduped.load(), profile, lambda done, total: progress.report(
         "quality", done, total, "quality checks", unit="candidates", artifact=False))
     save_results(results, run_dir(ingest_id))
     docs = build_data_docs(results, data_docs_dir(ingest_id))

@@ -22,7 +22,7 @@ from mass_ingest.systems.neuropixels import Neuropixels
 from mass_ingest.walk import Walker
 from tasks.discover import discover_share
 from mass_ingest.expectations.context import QualityContext
-from mass_ingest.expectations.verdicts import check_quality, classify
+from mass_ingest.expectations.verdicts import classify, run_suites
 
 LAYOUT = "recordings/{subject}/{session_time:%Y-%m-%d_%H-%M-%S}"
 SESSION = "recordings/s1/2024-01-01_10-00-00"
@@ -64,7 +64,7 @@ def verdict(root: Path, dedup_status: str = "new") -> dict:
     frame, _ = discover_share(profile(root), "N")
     context = QualityContext(implanted_probes={"s1": 1}, implanted_serials={"s1": ["18301"]},
                              now=datetime.now(), now_epoch=time.time(), not_before=datetime(2015, 1, 1))
-    row = classify(check_quality(frame.with_columns(pl.lit(dedup_status).alias("status")), context)).row(0, named=True)
+    row = classify(run_suites(frame.with_columns(pl.lit(dedup_status).alias("status")), context)[0]).row(0, named=True)
     return {k: row[k] for k in ("status", "quality_failures", "quality_reasons", "pending_reasons")}
 
 

@@ -21,7 +21,7 @@ import pytest
 
 from mass_ingest.candidates import SessionCandidate, candidates_to_frame, frame_to_candidates
 from mass_ingest.expectations.context import QualityContext
-from mass_ingest.expectations.verdicts import check_quality
+from mass_ingest.expectations.verdicts import run_suites
 from mass_ingest.findings import Finding
 from mass_ingest.profile import load_profile
 from tasks.discover import discover_share
@@ -94,7 +94,7 @@ class TestTheLabPageShare:
                                  implanted_serials={s: sorted(v[0]) for s, v in EPHYS_SUBJECTS.items()},
                                  now=datetime(2026, 1, 1), now_epoch=datetime(2026, 1, 1).timestamp(),
                                  not_before=datetime(2015, 1, 1), settle_s=0)
-        checked = check_quality(candidates_to_frame(ephys), context)
+        checked = run_suites(candidates_to_frame(ephys), context)[0]
         assert checked["quality_reasons"].to_list() == [[]] * 5
         assert checked["quality_passed"].to_list() == [True] * 5
 
@@ -204,7 +204,7 @@ class TestProbePairing:
         assert all((root / rel / name).is_file() for name in named)
         context = QualityContext(implanted_probes={"12345": 3}, implanted_serials={}, now=datetime(2026, 1, 1),
                                  now_epoch=datetime(2026, 1, 1).timestamp(), not_before=datetime(2015, 1, 1))
-        [reasons] = check_quality(candidates_to_frame([c]), context)["quality_reasons"].to_list()
+        [reasons] = run_suites(candidates_to_frame([c]), context)[0]["quality_reasons"].to_list()
         assert any("npx.imec.ap.bin" in r and "npx_g1.imec.ap.bin" in r for r in reasons), reasons
         assert not any("np.ximec.ap.bin" in r for r in reasons)
 

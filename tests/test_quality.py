@@ -17,7 +17,7 @@ from mass_ingest.expectations.context import QualityContext
 from mass_ingest.expectations.gx_run import build_data_docs, run_suite
 from mass_ingest.expectations.suites import EXPECTATIONS, META_KEY, expectations_for
 from mass_ingest.expectations.values import validation_frame
-from mass_ingest.expectations.verdicts import check_quality, check_quality_with_results, classify, failures_as_findings
+from mass_ingest.expectations.verdicts import classify, failures_as_findings, run_suites
 
 NOW = datetime(2025, 6, 1, 12, 0)
 # m1's implant has no serial on record, so its probes' serials are not judged.
@@ -50,7 +50,7 @@ def _candidate(name: str, *, subject: str = "m1", start: datetime | None = datet
 
 
 def _checked(*candidates: SessionCandidate) -> list[dict]:
-    out = check_quality(candidates_to_frame(list(candidates)), CONTEXT)
+    out = run_suites(candidates_to_frame(list(candidates)), CONTEXT)[0]
     return out.select(list(QUALITY_COLUMNS)).to_dicts()
 
 
@@ -117,7 +117,7 @@ class TestQualityStage:
         # Two recordings of one imaging folder whose start times could not be told apart.
         frame = candidates_to_frame([_candidate("s#fovA"), _candidate("s#fovB")]).with_columns(
             pl.lit("new").alias("status"))
-        out = check_quality(frame, CONTEXT).select(list(QUALITY_COLUMNS)).to_dicts()
+        out = run_suites(frame, CONTEXT)[0].select(list(QUALITY_COLUMNS)).to_dicts()
         reason = ("2 new candidates claim subject m1 starting 2024-03-01 10:00; they cannot all be inserted: give "
                   "them distinct start times, or combine them (layout combined: true)")
         assert out == [{"quality_passed": False, "quality_failures": ["session_key_unique"],
@@ -126,7 +126,7 @@ class TestQualityStage:
     def test_a_copy_or_duplicate_does_not_count_as_a_second_claim(self) -> None:
         frame = candidates_to_frame([_candidate("s"), _candidate("s-copy")]).with_columns(
             pl.Series("status", ["new", "copy"]))
-        assert [r["quality_failures"] for r in check_quality(frame, CONTEXT).to_dicts()] == [[], []]
+        assert [r["quality_failures"] for r in run_suites(frame, CONTEXT)[0].to_dicts()] == [[], []]
 
     def test_several_failures_of_one_candidate_are_all_listed_in_suite_order(self) -> None:
         candidate = _candidate("s", subject="m2", start=None, probes=1,
@@ -139,7 +139,7 @@ class TestQualityStage:
                                 "1 probe folder but subject m2 has 2 implanted probes"]}]
 
     def test_an_empty_frame_comes_back_empty_with_the_three_columns(self) -> None:
-        out = check_quality(candidates_to_frame([]), CONTEXT)
+        out = run_suites(candidates_to_frame([]), CONTEXT)[0]
         assert out.height == 0
         assert out.schema == pl.Schema({**CANDIDATE_SCHEMA, **STAGE_COLUMNS})
 
@@ -147,7 +147,7 @@ class TestQualityStage:
         frame = candidates_to_frame([_candidate("c", probes=2, start=datetime(2024, 3, 2, 10, 0)), _candidate("a"),
                                      _candidate("b", subject="m9"), _candidate("d", start=None)]
                                     ).with_columns(pl.lit("kept").alias("extra"))
-        out = check_quality(frame, CONTEXT)
+        out = run_suites(frame, CONTEXT)[0]
         others = [c for c in frame.columns if c != "findings"]
         assert out.select(others).equals(frame.select(others))
         assert out.columns == [*frame.columns, *STAGE_COLUMNS]
@@ -162,7 +162,7 @@ class TestQualityStage:
 
     def test_failures_become_findings_with_a_code_per_expectation_the_value_found_and_expected(self) -> None:
         frame = candidates_to_frame([_candidate("s", subject="m9", start=None)])
-        row = check_quality(frame, CONTEXT).row(0, named=True)
+        row = run_suites(frame, CONTEXT)[0].row(0, named=True)
         findings = failures_as_findings(row)
         assert [(f.code, f.severity, f.stage, f.share, f.path, f.found, f.expected, f.message) for f in findings] == [
             ("QUALITY.SUBJECT_KNOWN", Severity.ERROR, "quality", "N", "recordings/m9/s", "subject 'm9'",
@@ -183,12 +183,12 @@ class TestQualityStage:
 
     def test_a_recheck_replaces_the_earlier_quality_findings_instead_of_adding_to_them(self) -> None:
         frame = candidates_to_frame([_candidate("s", subject="m9")])
-        twice = check_quality(check_quality(frame, CONTEXT).drop(*STAGE_COLUMNS), CONTEXT)
+        twice = run_suites(run_suites(frame, CONTEXT)[0].drop(*STAGE_COLUMNS), CONTEXT)[0]
         assert [f["code"] for f in twice["findings"][0]] == ["QUALITY.SUBJECT_KNOWN"]
         assert twice["quality_failures"].to_list() == [["subject_known"]]
 
     def test_a_passing_row_gives_no_findings(self) -> None:
-        row = check_quality(candidates_to_frame([_candidate("clean")]), CONTEXT).row(0, named=True)
+        row = run_suites(candidates_to_frame([_candidate("clean")]), CONTEXT)[0].row(0, named=True)
         assert failures_as_findings(row) == []
 
     def test_the_raw_suite_result_names_each_expectation_and_the_candidates_that_failed_it(self) -> None:
@@ -219,7 +219,7 @@ class TestQualityStage:
 def _verdict(candidate: SessionCandidate, context: QualityContext = CONTEXT) -> dict:
     """The stage's verdict on one new candidate: status, failures, reasons and why it may be pending."""
     frame = candidates_to_frame([candidate]).with_columns(pl.lit("new").alias("status"))
-    row = classify(check_quality(frame, context)).row(0, named=True)
+    row = classify(run_suites(frame, context)[0]).row(0, named=True)
     return {k: row[k] for k in ("status", "quality_failures", "quality_reasons", "pending_reasons")}
 
 
@@ -308,7 +308,7 @@ class TestPending:
     def test_only_new_candidates_become_pending(self) -> None:
         frame = candidates_to_frame([_candidate("s", probes=[_probe(1, bin_size=1200)])] * 2).with_columns(
             pl.Series("status", ["duplicate", "excluded"]))
-        assert classify(check_quality(frame, CONTEXT))["status"].to_list() == ["duplicate", "excluded"]
+        assert classify(run_suites(frame, CONTEXT)[0])["status"].to_list() == ["duplicate", "excluded"]
 
 
 class TestChannelsAndRate:
@@ -395,14 +395,14 @@ class TestModalitySuites:
                                      _candidate("i", subject="m2", probes=0, modality="imaging",
                                                 start=datetime(2024, 3, 1, 11, 0)),
                                      _candidate("e2", subject="m9", probes=0, start=datetime(2024, 3, 1, 12, 0))])
-        out = check_quality(frame, CONTEXT)
+        out = run_suites(frame, CONTEXT)[0]
         assert out["quality_failures"].to_list() == [["probe_count_matches_implants"], [], ["subject_known"]]
 
     def test_rows_of_interleaved_modalities_keep_their_order_and_their_own_verdicts(self) -> None:
         kinds = ["imaging", "ephys", "imaging", "ephys"]
         frame = candidates_to_frame([_candidate(f"s{i}", subject="m2", probes=0, modality=kind,
                                                 start=datetime(2024, 3, 1, 10, i)) for i, kind in enumerate(kinds)])
-        out, results = check_quality_with_results(frame, CONTEXT)
+        out, results = run_suites(frame, CONTEXT)
         assert out["rel_path"].to_list() == frame["rel_path"].to_list()
         assert out["quality_failures"].to_list() == [[], ["probe_count_matches_implants"]] * 2
         assert [(r.suite_name, len(r.results)) for r in results] == [
@@ -410,13 +410,13 @@ class TestModalitySuites:
 
     def test_a_suite_chosen_for_a_modality_replaces_its_default(self) -> None:
         frame = candidates_to_frame([_candidate("s", subject="m2", probes=[_probe(1, bin_size=0)])])
-        chosen = check_quality(frame, CONTEXT, expectations={"ephys": ["subject_known", "no_zero_byte_data"]})
+        chosen = run_suites(frame, CONTEXT, expectations={"ephys": ["subject_known", "no_zero_byte_data"]})[0]
         assert chosen["quality_failures"].to_list() == [["no_zero_byte_data"]]  # the count is not judged
 
     def test_an_unknown_expectation_name_is_an_error_naming_it(self) -> None:
         frame = candidates_to_frame([_candidate("s")])
         with pytest.raises(QualitySuiteError, match="subject_knwon"):
-            check_quality(frame, CONTEXT, expectations={"ephys": ["subject_knwon"]})
+            run_suites(frame, CONTEXT, expectations={"ephys": ["subject_knwon"]})[0]
 
 
 class TestDataDocs:
@@ -424,7 +424,7 @@ class TestDataDocs:
         frame = candidates_to_frame([_candidate("e", subject="m2"),
                                      _candidate("i", subject="m2", probes=0, modality="imaging",
                                                 start=datetime(2024, 3, 1, 11, 0))])
-        out, results = check_quality_with_results(frame, CONTEXT)
+        out, results = run_suites(frame, CONTEXT)
         index = build_data_docs(results, tmp_path / "docs")
         assert index == tmp_path / "docs" / "index.html"
         html = index.read_text()
@@ -492,7 +492,7 @@ def test_every_expectation_fails_alone_for_its_own_reason_in_one_suite_run():
     assert tuple(cases) == EXPECTATIONS
     candidates = [c for group, _ in cases.values() for c in group]
     frame = candidates_to_frame(candidates).with_columns(pl.lit("new").alias("status"))
-    out = check_quality(frame, CONTEXT)
+    out = run_suites(frame, CONTEXT)[0]
     row = 0
     for name, (group, phrase) in cases.items():
         for _ in group:

@@ -22,12 +22,29 @@ if TYPE_CHECKING:
 _ORIGIN = f"mass-ingest quality suite (great-expectations {version('great-expectations')})"
 
 
-def check_quality_with_results(
+def run_suites(
         frame: pl.DataFrame, context: QualityContext, expectations: Mapping[str, Sequence[str]] | None = None,
         progress: Callable[[int, int], None] | None = None,
 ) -> tuple[pl.DataFrame, list[ExpectationSuiteValidationResult]]:
-    """:func:`check_quality`, also returning GX's raw result of each modality's suite (for the report);
-    ``progress(done, total)`` is told the candidates checked after each modality's suite."""
+    """Run each modality's expectation suite over its candidates, and tell which may still be arriving.
+
+    Args:
+        frame: Candidate frame (:data:`mass_ingest.candidates.CANDIDATE_SCHEMA`, extra columns kept).
+        context: Known subjects with their implanted probes and serials, the time bounds, the
+            settle time and the plausible probe settings.
+        expectations: Modality -> names of the expectations its candidates are judged on; a
+            modality not listed gets :func:`expectations_for` it.
+        progress: ``progress(done, total)`` is told the candidates checked after each modality's suite.
+
+    Returns:
+        ``frame`` in its order with five columns added: ``quality_passed`` (bool),
+        ``quality_failures`` (names of failed expectations, in :data:`EXPECTATIONS` order),
+        ``quality_reasons`` (one sentence per failure, naming the values) and
+        ``pending_reasons`` (see :func:`pending_reasons`) and ``new_subject`` (the pipeline does
+        not know the subject: created on insertion if the row goes in); and GX's raw result of each
+        modality's suite (for the report). An empty frame comes back empty with the five columns,
+        without running GX.
+    """
     if frame.is_empty():
         return frame.with_columns(pl.lit(True).alias("quality_passed"),
                                   pl.lit([], dtype=pl.List(pl.String)).alias("quality_failures"),
@@ -93,28 +110,6 @@ def _finding(name: str, message: pl.Expr, found: pl.Expr | None, expected: pl.Ex
 def without_quality_findings(frame: pl.DataFrame) -> pl.DataFrame:
     """``frame`` without findings an earlier quality check added."""
     return frame.with_columns(pl.col("findings").list.filter(pl.element().struct.field("stage") != "quality"))
-
-
-def check_quality(frame: pl.DataFrame, context: QualityContext,
-                  expectations: Mapping[str, Sequence[str]] | None = None) -> pl.DataFrame:
-    """Run each modality's expectation suite over its candidates, and tell which may still be arriving.
-
-    Args:
-        frame: Candidate frame (:data:`mass_ingest.candidates.CANDIDATE_SCHEMA`, extra columns kept).
-        context: Known subjects with their implanted probes and serials, the time bounds, the
-            settle time and the plausible probe settings.
-        expectations: Modality -> names of the expectations its candidates are judged on; a
-            modality not listed gets :func:`expectations_for` it.
-
-    Returns:
-        ``frame`` in its order with five columns added: ``quality_passed`` (bool),
-        ``quality_failures`` (names of failed expectations, in :data:`EXPECTATIONS` order),
-        ``quality_reasons`` (one sentence per failure, naming the values) and
-        ``pending_reasons`` (see :func:`pending_reasons`) and ``new_subject`` (the pipeline does
-        not know the subject: created on insertion if the row goes in). An empty frame comes back empty
-        with the five columns, without running GX.
-    """
-    return check_quality_with_results(frame, context, expectations)[0]
 
 
 def failures_as_findings(row: dict[str, Any]) -> list[Finding]:
