@@ -14,7 +14,8 @@ from mass_ingest.layouts import LayoutTemplate, parse_session_start
 from mass_ingest.locations import canonical_location
 from mass_ingest.profile import Layout, Profile, Share
 from mass_ingest.systems import SessionFiles, dlc, systems_for
-from mass_ingest.walk import FileList, Walker
+from mass_ingest.file_list import FileList
+from mass_ingest.walk import Walker
 
 _SUSPICIOUS = ("_old", "_copy", "test", "backup")
 

@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from mass_ingest.candidates import Output, ProbeRecording, Recording, TaskHint
 from mass_ingest.findings import Finding, finding
-from mass_ingest.walk import FileList
+from mass_ingest.file_list import FileList
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from mass_ingest.readers.video import VideoUnreadable, read_video_header
 from mass_ingest.systems import dlc
 from mass_ingest.systems.base import Recognised, RecordingSystem, SessionFiles
 from mass_ingest.systems.scanimage import elsewhere
-from mass_ingest.walk import FileEntry
+from mass_ingest.file_list import FileEntry
 
 _WHEEL = "_wheel.csv"  # the lab writes _WHEEL.csv; compared case-insensitively
 

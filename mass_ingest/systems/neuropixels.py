@@ -7,7 +7,7 @@ import os
 from mass_ingest.candidates import ProbeRecording
 from mass_ingest.readers.spikeglx import read_meta
 from mass_ingest.systems.base import Recognised, RecordingSystem, SessionFiles
-from mass_ingest.walk import FileEntry
+from mass_ingest.file_list import FileEntry
 
 
 class Neuropixels(RecordingSystem):
