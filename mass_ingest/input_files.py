@@ -21,15 +21,16 @@ so the file means the same thing to every tool that reads it.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from mass_ingest.errors import InputFileError
-from mass_ingest.profile import Profile, _TextScalarLoader, profile_error_message, read_text_file
+from mass_ingest.lab_files import load_model_file
+from mass_ingest.profile import Profile
+from mass_ingest.strict_yaml import TextScalarLoader
 
 
 class _Strict(BaseModel):
@@ -89,43 +90,22 @@ def _ambiguous_scalars(node: yaml.Node, path: tuple[str | int, ...] = ()):
             yield path, node.start_mark.line + 1, node.value, f"the number {float(node.value)!r} (YAML 1.2)"
 
 
-def _parse(path: Path, text: str) -> object:
-    source = path.name
-    if path.suffix.lower() == ".json":
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputFileError(f"input file {source}: not valid JSON ({exc}); fix the syntax at the line "
-                                 "shown") from None
-    try:
-        node = yaml.compose(text, Loader=_TextScalarLoader)  # noqa: S506 - a SafeLoader subclass
-        data = yaml.load(text, Loader=_TextScalarLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise InputFileError(f"input file {source}: not valid YAML ({exc}); fix the syntax at the line shown") from None
+def _refuse_ambiguous_scalars(text: str, source: str) -> None:
+    """An input file's values are ids and names: an unquoted one some YAML reader takes for a number, a
+    boolean or a date is refused (quoted, every tool reads the same text)."""
+    node = yaml.compose(text, Loader=TextScalarLoader)  # noqa: S506 - a SafeLoader subclass
     pitfalls = list(_ambiguous_scalars(node)) if node is not None else []
     if pitfalls:
         raise InputFileError("\n".join(
             f"input file {source} line {line}: {_key(path)} is {text} unquoted, which YAML reads as {read}; "
             f"quote it ({f'{path[-1]}: ' if isinstance(path[-1], str) else ''}'{text}') so every tool reads the "
             f"text {text}" for path, line, text, read in pitfalls))
-    return data
 
 
 def read_input_file(path: str | Path) -> InputFile:
     """Read and validate an input file; raise :class:`InputFileError` naming the file, key and fix."""
-    path = Path(path)
-    text = read_text_file(path, "input file", InputFileError)
-    data = _parse(path, text)
-    if not isinstance(data, dict):
-        raise InputFileError(f"input file {path.name}: the top level must be a mapping with the keys subject "
-                             "and sessions")
-    try:
-        return InputFile.model_validate(data)
-    except ValidationError as exc:
-        message = profile_error_message(path.name, exc).replace("profile ", "input file ")
-        message = message.replace("Input should be a valid string", "must be text; quote it")
-        raise InputFileError(message.replace("is not a key the profile knows",
-                                             "is not a key of an input file")) from None
+    return load_model_file(path, InputFile, kind="input file", error=InputFileError,
+                           top_keys="the keys subject and sessions", check_yaml=_refuse_ambiguous_scalars)
 
 
 def profile_for_import(profile: Profile, path: str | Path) -> Profile:

@@ -11,19 +11,17 @@ import fnmatch
 import hashlib
 import json
 import re
-import stat
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mass_ingest.errors import ProfileError
 from mass_ingest.expectations.context import ProbeTypeBounds
 from mass_ingest.layouts import LayoutTemplate
-from mass_ingest.strict_yaml import MAX_BYTES, Lines, StrictYamlError, TextScalarLoader, line_of, load_strict
+from mass_ingest.lab_files import load_model_file
 
 Modality = Literal["ephys", "imaging", "tracking", "behaviour"]
 
@@ -322,82 +320,8 @@ def _require_strings(values: object, what: str) -> object:
     return values
 
 
-def _location(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
-_FIX_BY_TYPE = {
-    "missing": "add it",
-    "extra_forbidden": "remove it or check its spelling",
-}
-
-
-def profile_error_message(source: str, error: ValidationError, lines: Lines | None = None) -> str:
-    """One line per problem: file (and line, when ``lines`` gives it), key, what is wrong and how to fix it."""
-    out = []
-    for err in error.errors():
-        where = _location(err["loc"])
-        line = line_of(lines, err["loc"]) if lines else None
-        at = f"{source} line {line}" if line else source
-        fix = _FIX_BY_TYPE.get(err["type"])
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "is not a key the profile knows"
-        out.append(f"profile {at}: {where} {msg}" + (f" ({fix})" if fix else ""))
-    return "\n".join(out)
-
-
-_TextScalarLoader = TextScalarLoader  # the name other readers of lab YAML import
-
-
-def read_text_file(path: Path, kind: str, error: type[Exception], where_they_live: str = "") -> str:
-    """The UTF-8 text of a profile or input file, or ``error`` saying '<kind> <path>: no such file'
-    or why it cannot be read."""
-    try:
-        # Opened only when it is a regular file: a FIFO would block the command for ever.
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):
-            raise error(f"{kind} {path}: is not a regular file ({_kind_of(path)}); give the path of the file itself")
-        if info.st_size > MAX_BYTES:
-            raise error(f"{kind} {path}: is {info.st_size:,} bytes, more than the {MAX_BYTES:,} it may have; "
-                        f"a {kind} is a page of settings: remove what was generated into it")
-        with path.open("rb") as fh:
-            data = fh.read(MAX_BYTES + 1)
-        return data.decode("utf-8")
-    except FileNotFoundError:
-        raise error(f"{kind} {path}: no such file{where_they_live}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise error(f"{kind} {path}: cannot be read ({exc})") from None
-
-
-def _kind_of(path: Path) -> str:
-    mode = path.stat().st_mode
-    for test, kind in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
-        if test(mode):
-            return kind
-    return "not a regular file"
-
-
 def load_profile(path: str | Path) -> Profile:
     """Read and validate a profile; raise :class:`ProfileError` naming the file, key and fix."""
-    path = Path(path)
-    source = path.name
-    text = read_text_file(path, "profile", ProfileError, " (profiles live in profiles/*.yaml)")
-    try:
-        data, lines = load_strict(text)
-    except StrictYamlError as exc:
-        at = f"{source} line {exc.line}" if exc.line else source
-        raise ProfileError(f"profile {at}: {exc}") from None
-    except yaml.YAMLError as exc:
-        raise ProfileError(f"profile {source}: not valid YAML ({exc}); fix the syntax at the line shown") from None
-    if not isinstance(data, dict):
-        raise ProfileError(f"profile {source}: the top level must be a mapping with keys such as "
-                           "name, timezone and shares")
-    try:
-        return Profile.model_validate(data)
-    except ValidationError as exc:
-        raise ProfileError(profile_error_message(source, exc, lines)) from None
+    return load_model_file(path, Profile, kind="profile", error=ProfileError,
+                           top_keys="keys such as name, timezone and shares",
+                           where_they_live=" (profiles live in profiles/*.yaml)")

@@ -1,4 +1,4 @@
-"""Reading a profile's YAML so that nothing in it is lost or ambiguous.
+"""Reading a lab's YAML (a profile, an input file) so that nothing in it is lost or ambiguous.
 
 PyYAML keeps the last of two equal keys without a word (an ``exclude:`` written twice drops the
 first block's rules), and its composer recurses once per nesting level (a 20,000-deep list is a
@@ -49,8 +49,8 @@ def _check_events(text: str) -> None:
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             depth += 1
             if depth > MAX_DEPTH:
-                raise StrictYamlError(event.start_mark.line + 1, f"nests deeper than {MAX_DEPTH} levels; a profile "
-                                      "needs at most a few: remove the extra brackets or indentation")
+                raise StrictYamlError(event.start_mark.line + 1, f"nests deeper than {MAX_DEPTH} levels; a lab's "
+                                      "file needs at most a few: remove the extra brackets or indentation")
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             depth -= 1
         elif isinstance(event, yaml.AliasEvent):
@@ -100,8 +100,8 @@ def load_strict(text: str) -> tuple[object, Lines]:
     """
     size = len(text.encode("utf-8"))
     if size > MAX_BYTES:
-        raise StrictYamlError(0, f"is {size:,} bytes, more than the {MAX_BYTES:,} a profile may have; "
-                              "a profile is a page of settings: remove what was generated into it")
+        raise StrictYamlError(0, f"is {size:,} bytes, more than the {MAX_BYTES:,} a lab's file may have; "
+                              "a lab's file is a page of settings: remove what was generated into it")
     _check_events(text)
     loader = TextScalarLoader(text)
     try:

@@ -75,8 +75,15 @@ class TestReading:
             "input file s.json: sessions[0].probe is not a key the input file knows (remove it or check its spelling)"]
 
     def test_a_file_without_sessions_says_so(self, tmp_path: Path) -> None:
-        with pytest.raises(InputFileError, match=r"input file s.yaml: sessions Field required \(add it\)"):
+        # Read as a profile is (mass_ingest/lab_files.py): the message names the line of the mapping.
+        with pytest.raises(InputFileError, match=r"input file s.yaml line 1: sessions Field required \(add it\)"):
             read_input_file(write(tmp_path, "s.yaml", "subject: '25843'\n"))
+
+    def test_a_key_written_twice_is_refused_naming_both_lines_as_in_a_profile(self, tmp_path: Path) -> None:
+        text = "subject: '25843'\nsessions:\n  - location: /mnt/N/a\n    experimenter: ada\nsubject: '25844'\n"
+        with pytest.raises(InputFileError, match=r"input file s.yaml line 5: key 'subject' appears twice in the "
+                                                 r"top level \(lines 1 and 5\)"):
+            read_input_file(write(tmp_path, "s.yaml", text))
 
 
 @pytest.mark.slow
