@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from mass_ingest.cli import render
-from mass_ingest.cli.app import ExcludeOpt, JsonOpt, NoteOpt, ProfileArg, RootOpt, app
+from mass_ingest.cli.app import ExcludeOpt, JsonOpt, NoteOpt, ProfileArg, RootOpt, ShareOpt, app
 from mass_ingest.cli.checkout import flows_module
 from mass_ingest.cli.render import fail, print_json
 from mass_ingest.errors import InputFileError, MassIngestError, ProfileError
@@ -46,19 +46,26 @@ def _waiting_elsewhere(pending, wait: bool, as_json: bool) -> None:
                     "decision": decision.model_dump(mode="json") if decision else None})
 
 
-def _check_run_arguments(profile: Path, approve: bool, exclude: list[str] | None) -> None:
-    """A person's mistakes, refused before any flow run exists: a missing or broken profile, --exclude alone."""
+def _selected_profile(profile: Path, shares: list[str] | None, root: Path | None):
+    """The profile with only the --share shares and --root's root (:meth:`Profile.selected`)."""
     from mass_ingest.profile import load_profile
 
+    return load_profile(profile).selected(shares, str(root) if root else None)
+
+
+def _check_run_arguments(profile: Path, approve: bool, exclude: list[str] | None,
+                         shares: list[str] | None = None, root: Path | None = None) -> None:
+    """A person's mistakes, refused before any flow run exists: a missing or broken profile, an unknown
+    --share, --root without the share it replaces, --exclude alone."""
     if exclude and not approve:
         raise typer.BadParameter("--exclude goes with --approve (sessions are left out by the one who approves); "
                                  "without --approve, leave them out in the approval form or with "
                                  "`mass-ingest approve ID --exclude ...`", param_hint="--exclude")
-    load_profile(profile)
+    _selected_profile(profile, shares, root)
 
 
 def _run_flow(profile: Path, root: Path | None, approval, as_json: bool, title: str,
-              input_file: Path | None = None, wait: bool = False) -> None:
+              input_file: Path | None = None, wait: bool = False, shares: list[str] | None = None) -> None:
     from mass_ingest.db.decisions import DecisionRefused
     from mass_ingest.db.followup import followup_counts, followup_frame
     from mass_ingest.deciding import DecisionPending
@@ -72,7 +79,7 @@ def _run_flow(profile: Path, root: Path | None, approval, as_json: bool, title: 
     started = time.perf_counter()
     try:
         state = flows_module("mass_ingest").mass_ingest_from_cli(
-            profile_path=str(profile), root=str(root) if root else None, approval=approval,
+            profile_path=str(profile), shares=shares, root=str(root) if root else None, approval=approval,
             input_file=str(input_file.resolve()) if input_file else None, return_state=True)
     finally:
         progress.stop()  # the bars of discovery, quality and insertion stay on screen, complete
@@ -135,6 +142,7 @@ def run(
     note: NoteOpt = "",
     wait: Annotated[bool, typer.Option("--wait", help="When another run of this ingest already waits for the "
                                        "decision: wait until it is decided (default: say where, and exit).")] = False,
+    share: ShareOpt = None,
     root: RootOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -147,9 +155,9 @@ def run(
     from mass_ingest.db.runs import command_line_decision
 
     try:
-        _check_run_arguments(profile, approve, exclude)
+        _check_run_arguments(profile, approve, exclude, share, root)
         approval = command_line_decision(exclude, note) if approve else None
-        _run_flow(profile, root, approval, as_json, f"ingest of {profile.name}", wait=wait)
+        _run_flow(profile, root, approval, as_json, f"ingest of {profile.name}", wait=wait, shares=share)
     except MassIngestError as exc:
         fail(exc)
 
@@ -187,24 +195,21 @@ def import_file(
 @app.command()
 def discover(
     profile: ProfileArg,
+    share: ShareOpt = None,
     root: RootOpt = None,
-    share: Annotated[Optional[str], typer.Option(help="Only this share (by name).")] = None,
     as_json: JsonOpt = False,
     show_all: Annotated[bool, typer.Option("--all", help="Print every session, not the first 50.")] = False,
 ) -> None:
     """List the candidate sessions on the profile's shares, without touching the database."""
     from mass_ingest import progress
-    from mass_ingest.profile import load_profile
 
     def shown(name: str, done: int, total: int | None) -> None:
         progress.report(f"discover-{name}", done, total, f"share {name}", artifact=False,
                         unit="folders listed" if total is None else "session folders read")
 
     try:
-        prof = load_profile(profile)
-        if root:
-            prof = prof.with_root(str(root), share)
-        head, frames = flows_module("validate").discovery_report(prof, share, progress=shown)
+        prof = _selected_profile(profile, share, root)
+        head, frames = flows_module("validate").discovery_report(prof, progress=shown)
     except MassIngestError as exc:
         fail(exc)
     finally:
@@ -220,6 +225,7 @@ def discover(
 @app.command()
 def validate(
     profile: ProfileArg,
+    share: ShareOpt = None,
     root: RootOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -230,12 +236,9 @@ def validate(
     """
     from mass_ingest.approval_summary import decision_frame
     from mass_ingest.candidates import status_counts
-    from mass_ingest.profile import load_profile
 
     try:
-        prof = load_profile(profile)
-        if root:
-            prof = prof.with_root(str(root))
+        prof = _selected_profile(profile, share, root)
         frame, access, share_findings = flows_module("validate").preview_ingest(prof)
     except MassIngestError as exc:
         fail(exc)
@@ -254,7 +257,7 @@ def validate(
 @app.command()
 def rescan(
     profile: ProfileArg,
-    share: Annotated[Optional[list[str]], typer.Option("--share", help="Only this share (repeatable).")] = None,
+    share: ShareOpt = None,
     busy_wait: Annotated[float, typer.Option(help="Seconds to wait for a share another re-scan holds.")] = 30,
     root: RootOpt = None,
     as_json: JsonOpt = False,
@@ -265,6 +268,7 @@ def rescan(
     It pauses for approval like `run`, unless the profile sets approval.auto_approve_clean.
     """
     try:
+        _selected_profile(profile, share, root)  # refused here, before a flow run exists
         rescan_flow = flows_module("rescan").rescan
     except MassIngestError as exc:
         fail(exc)
