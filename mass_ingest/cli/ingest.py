@@ -109,9 +109,13 @@ def demo(
                                                  "[default: $MASS_INGEST_HOME/demo]")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Build a small demo campaign and ingest it end to end (approval given on the command line).
+    """Build a small demo campaign and ingest it end to end.
 
-    Run it twice: the second run finds every session already in the pipeline and inserts 0.
+    The approval is given on the command line. Run it twice: the second run finds every session
+    already in the pipeline and inserts 0.
+
+    \b
+    Example: mass-ingest demo
     """
     from mass_ingest import settings
     from mass_ingest.db.runs import command_line_decision
@@ -146,11 +150,15 @@ def run(
     root: RootOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Ingest every new session of a profile: access, discovery, dedup, quality, approval, insertion.
+    """Ingest every new session of a profile's shares.
 
-    Running it again after a crash resumes the unfinished ingest: finished stages are not redone
-    and no session is inserted twice. An ingest already waiting for a decision is not asked again:
-    the run says where it waits and how to decide.
+    Access, discovery, dedup, quality, approval, insertion. Running it again after a crash resumes
+    the unfinished ingest: finished stages are not redone and no session is inserted twice. An
+    ingest already waiting for a decision is not asked again: the run says where it waits and how
+    to decide.
+
+    \b
+    Example: mass-ingest run profiles/moser-ephys.yaml --share N --approve
     """
     from mass_ingest.db.runs import command_line_decision
 
@@ -175,10 +183,14 @@ def import_file(
     note: NoteOpt = "",
     as_json: JsonOpt = False,
 ) -> None:
-    """Ingest the sessions a lab's input file lists, through the same dedup, expectations and approval.
+    """Ingest the sessions a lab's input file lists.
 
-    Each listed folder is read from the share as discovery reads it; the file's subject, probe
-    serials and clustering are checked against it.
+    They go through the same dedup, expectations and approval as `mass-ingest run`. Each listed
+    folder is read from the share as discovery reads it; the file's subject, probe serials and
+    clustering are checked against it.
+
+    \b
+    Example: mass-ingest import 25843.yaml --profile profiles/moser-ephys.yaml
     """
     from mass_ingest.db.runs import command_line_decision
     from mass_ingest.input_files import read_input_file
@@ -200,7 +212,13 @@ def discover(
     as_json: JsonOpt = False,
     show_all: Annotated[bool, typer.Option("--all", help="Print every session, not the first 50.")] = False,
 ) -> None:
-    """List the candidate sessions on the profile's shares, without touching the database."""
+    """List the candidate sessions on a profile's shares.
+
+    Only the shares are read: the database is not touched.
+
+    \b
+    Example: mass-ingest discover profiles/moser-ephys.yaml --share N --all
+    """
     from mass_ingest import progress
 
     def shown(name: str, done: int, total: int | None) -> None:
@@ -229,10 +247,14 @@ def validate(
     root: RootOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Say what an ingest would do, without inserting or pausing: access, discovery, dedup, quality.
+    """Say what an ingest would do, without inserting or pausing.
 
-    Prints what would be inserted, what is skipped as a duplicate or copy, and what would be
-    quarantined and why. With --json: one object per candidate with its decision and reasons.
+    Access, discovery, dedup and quality, as `mass-ingest run` does them: prints what would be
+    inserted, what is skipped as a duplicate or copy, and what would be quarantined and why. With
+    --json: one object per candidate with its decision and reasons.
+
+    \b
+    Example: mass-ingest validate profiles/moser-ephys.yaml --share N --json
     """
     from mass_ingest.approval_summary import decision_frame
     from mass_ingest.candidates import status_counts
@@ -262,10 +284,14 @@ def rescan(
     root: RootOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Re-scan now what the nightly `rescan` deployment scans: new sessions and late data since each
-    share's last successful re-scan, one re-scan per share at a time.
+    """Re-scan now what the nightly `rescan` deployment scans.
 
-    It pauses for approval like `run`, unless the profile sets approval.auto_approve_clean.
+    New sessions and late data since each share's last successful re-scan, one re-scan per share
+    at a time. It pauses for approval like `mass-ingest run`, unless the profile sets
+    approval.auto_approve_clean.
+
+    \b
+    Example: mass-ingest rescan profiles/moser-ephys.yaml --share N
     """
     try:
         _selected_profile(profile, share, root)  # refused here, before a flow run exists
@@ -286,13 +312,17 @@ def rescan(
 
 @app.command()
 def deploy(
-    name: Annotated[Optional[list[str]], typer.Option("--name", "-n", help="Only this deployment (repeatable); "
+    name: Annotated[Optional[list[str]], typer.Option("--name", "-n", metavar="NAME", help="Only this deployment (repeatable); "
                                                       "default: every deployment of prefect.yaml.")] = None,
 ) -> None:
-    """Deploy prefect.yaml to the Prefect server (run it in the checkout the workers run from).
+    """Deploy prefect.yaml to the Prefect server.
 
-    This is `prefect deploy --all`, with a bug of Prefect 3.8.8's command worked around (it stops
-    after the first deployment against a server of the same version).
+    Run it in the checkout the workers run from. This is `prefect deploy --all`, with a bug of
+    Prefect 3.8.8's command worked around (it stops after the first deployment against a server of
+    the same version).
+
+    \b
+    Example: mass-ingest deploy --name rescan
     """
     from mass_ingest.deploy import prefect_deploy
 
