@@ -232,7 +232,7 @@ def db_status() -> None:
              else f"{target.backend}://{target.user}@{target.host}:{target.port or ''}")
     out.print(f"database: {where}; schemas {prefix}_reference, {prefix}_acquisition, {prefix}_ingest")
     out.print(f"subjects {held['subjects']}, sessions {held['sessions']}, "
-              f"ingest runs {held['ingest runs']}, quarantined {held['quarantined']}")
+              f"ingest runs {held['ingest runs']}, quarantine rows (all time) {held['quarantine rows']}")
 
 
 @db_app.command("stop")
