@@ -84,7 +84,7 @@ def flat(text: str) -> str:
 def command_named(invocation: str, pages: dict[tuple[str, ...], Page]) -> tuple[str, ...] | None:
     """The longest command path ``mass-ingest a b ...`` names, or None when ``a`` is no command."""
     words = invocation.split()[1:]
-    path: tuple[str, ...] | None = () if words == [] else None
+    path: tuple[str, ...] | None = () if words == [] or words[0].isupper() else None  # `mass-ingest COMMAND --help`
     for i in range(1, len(words) + 1):
         if tuple(words[:i]) in pages:
             path = tuple(words[:i])
@@ -223,6 +223,19 @@ def test_every_option_a_message_names_exists(pages):
                     problems += [f"{source.relative_to(REPO)}:{line}: {p}" for p in
                                  unknown_options(text, every, pages)]
     assert messages > 40  # the walk over the source found them
+    assert problems == []
+
+
+def test_every_invocation_the_docs_show_exists(pages):
+    """README.md and docs/: each `mass-ingest ...` in back quotes or on a line of a shell block."""
+    problems, invocations = [], 0
+    for doc in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        text = doc.read_text(encoding="utf-8")
+        shell_lines = [line.split(" #")[0].strip() for line in text.splitlines() if line.startswith("mass-ingest ")]
+        for invocation in shell_lines + re.findall(r"`(mass-ingest[^`]*)`", flat(text)):
+            invocations += 1
+            problems += [f"{doc.name}: {p}" for p in unknown_options(f"`{invocation}`", set(), pages)]
+    assert invocations > 20
     assert problems == []
 
 

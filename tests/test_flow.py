@@ -195,7 +195,8 @@ class TestCommandLine:
                                       "status": "completed", "started_at": datetime(2024, 6, int(ingest_id[-1]))})
             schema.Quarantine.insert1({"ingest_id": ingest_id, "candidate_id": "c" * 16, "share": "N",
                                        "rel_path": "recordings/m9/2024-06-03_10-12-44",
-                                       "session_id": "m9/2024-06-03_10-12-44", "reasons": ["subject 'm9' is not known"]})
+                                       "session_id": "m9/2024-06-03_10-12-44",
+                                       "reasons": ["subject 'm9' is not known"]})
         again = cli("db", "status")
         assert "ingest runs 2, quarantine rows (all time) 2" in " ".join(again.stdout.split())
 

@@ -312,8 +312,8 @@ def rescan(
 
 @app.command()
 def deploy(
-    name: Annotated[Optional[list[str]], typer.Option("--name", "-n", metavar="NAME", help="Only this deployment (repeatable); "
-                                                      "default: every deployment of prefect.yaml.")] = None,
+    name: Annotated[Optional[list[str]], typer.Option("--name", "-n", metavar="NAME", help="Only this deployment "
+                                                      "(repeatable); default: every one of prefect.yaml.")] = None,
 ) -> None:
     """Deploy prefect.yaml to the Prefect server.
 
