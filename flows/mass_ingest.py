@@ -65,11 +65,7 @@ def select_profile(profile_path: str, shares: list[str] | None, root: str | None
                    input_file: str | None = None) -> Profile:
     """The profile a run works on: loaded, limited to ``shares`` when given, with ``root`` replaced,
     and marked with ``input_file`` for an import (an ingest of its own)."""
-    profile = load_profile(profile_path)
-    if shares:
-        profile = profile.with_shares(shares)
-    if root:
-        profile = profile.with_root(root)
+    profile = load_profile(profile_path).selected(shares, root)
     return profile_for_import(profile, input_file) if input_file else profile
 
 
@@ -184,7 +180,8 @@ def mass_ingest_from_cli(profile_path: str, shares: list[str] | None = None, dry
     """The same ingest, with what only the command line gives (never offered in a deployment's run form).
 
     Args:
-        root: Replace the root of the profile's only share (for a copy of a share, or a test tree).
+        root: Replace the root of the profile's only share, or of the one share named in `shares`
+            (for a copy of a share, or a test tree).
         approval: A decision given up front (the command line's --approve), which skips the pause.
         input_file: A lab's per-subject input file (YAML or JSON) whose sessions replace discovery;
             they still go through dedup, expectations and approval (`mass-ingest import`).

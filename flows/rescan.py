@@ -31,7 +31,8 @@ def rescan(profile_path: str, shares: list[str] | None = None, approval_timeout_
         approval_timeout_s: Seconds to wait at the approval pause; empty: the profile's approval.timeout_s.
         busy_wait_s: Seconds to wait for a share that another re-scan is scanning before leaving it
             to that re-scan.
-        root: Replace the root of the profile's only share (for a copy of a share, or a test tree).
+        root: Replace the root of the profile's only share, or of the one share named in `shares`
+            (for a copy of a share, or a test tree).
     """
     # A re-scan is an ingest of its own: a plain run of the profile paused meanwhile is not resumed by it.
     profile = select_profile(profile_path, shares, root).marked("re-scan")

@@ -21,7 +21,7 @@ from mass_ingest.frame_json import candidate_rows
 from mass_ingest.profile import Profile
 
 
-def discovery_report(profile: Profile, only: str | None = None,
+def discovery_report(profile: Profile,
                      progress: Callable[[str, int, int | None], None] | None = None
                      ) -> tuple[dict, list[pl.DataFrame]]:
     """Each share's access, time and findings (`mass-ingest discover --json` without its candidates), and
@@ -39,7 +39,7 @@ def discovery_report(profile: Profile, only: str | None = None,
                                              on_listed=lambda listed: progress(share, listed, None))
         return frame, findings, round(time.perf_counter() - started, 3)
 
-    access, found = scan_readable_shares(profile, timed, only=only)
+    access, found = scan_readable_shares(profile, timed)
     result: dict = {"profile": profile.name, "shares": []}
     frames = []
     for a in access:

@@ -83,14 +83,14 @@ def check_access(profile: Profile) -> list[ShareAccess]:
         pool.shutdown(wait=False, cancel_futures=True)  # never wait on a hung mount
 
 
-def scan_readable_shares(profile: Profile, discover: Callable[[str], T], *, access: list[ShareAccess] | None = None,
-                         only: str | None = None) -> tuple[list[ShareAccess], dict[str, T]]:
+def scan_readable_shares(profile: Profile, discover: Callable[[str], T], *, access: list[ShareAccess] | None = None
+                         ) -> tuple[list[ShareAccess], dict[str, T]]:
     """Check every share's access (unless ``access`` is given), then ``discover`` each readable one.
 
-    Returns each share's access (only ``only``'s, when given) and, per readable share name, what
-    ``discover(share_name)`` returned, in the profile's order of shares. The one place that
-    decides which shares are walked: the flow (a Prefect task per part of a share), `validate`
-    and `discover` (in this process) all go through it.
+    Returns each share's access and, per readable share name, what ``discover(share_name)``
+    returned, in the profile's order of shares (:meth:`Profile.selected` limits a run to some).
+    The one place that decides which shares are walked: the flow (a Prefect task per part of a
+    share), `validate` and `discover` (in this process) all go through it.
     """
-    access = [a for a in (check_access(profile) if access is None else access) if only in (None, a.share)]
+    access = check_access(profile) if access is None else access
     return access, {a.share: discover(a.share) for a in access if a.readable}

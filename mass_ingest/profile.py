@@ -273,7 +273,7 @@ class Profile(_Strict):
             if share.name == name:
                 return share
         raise ProfileError(f"profile {self.name}: no share named {name!r}; its shares are "
-                           f"{[s.name for s in self.shares]}")
+                           + ", ".join(s.name for s in self.shares))
 
     def content_hash(self) -> str:
         """Hash of the validated model (not the file text), for cache keys and provenance."""
@@ -288,18 +288,34 @@ class Profile(_Strict):
     def with_root(self, root: str, share: str | None = None) -> "Profile":
         """A copy with one share's root replaced (the only share when ``share`` is None)."""
         if share is None and len(self.shares) != 1:
-            raise ProfileError(f"profile {self.name}: --root needs --share when a profile has "
-                               f"{len(self.shares)} shares ({[s.name for s in self.shares]})")
+            names = [s.name for s in self.shares]
+            raise ProfileError(f"profile {self.name} has {len(names)} shares ({', '.join(names)}) and --root "
+                               "replaces the root of one of them: add "
+                               + " or ".join(f"--share {name}" for name in names))
         target = share or self.shares[0].name
         self.share(target)
         shares = [s.model_copy(update={"root": str(Path(root).resolve())}) if s.name == target else s
                   for s in self.shares]
         return self.model_copy(update={"shares": shares})
 
-
     def with_shares(self, names: list[str]) -> "Profile":
-        """A copy that scans only the named shares (each must be one of the profile's)."""
-        return self.model_copy(update={"shares": [self.share(name) for name in dict.fromkeys(names)]})
+        """A copy that scans only the named shares (each must be one of the profile's), in the profile's
+        order: which of two copies of a session is the original must not depend on how they were named."""
+        for name in names:
+            self.share(name)
+        return self.model_copy(update={"shares": [s for s in self.shares if s.name in names]})
+
+    def selected(self, shares: list[str] | None = None, root: str | None = None) -> "Profile":
+        """What a run works on: only ``shares`` (all when empty), with ``root`` replacing the root of the
+        one share left. The deployments' ``shares`` parameter and the command line's --share and --root."""
+        profile = self.with_shares(shares) if shares else self
+        if root is None:
+            return profile
+        if shares and len(profile.shares) > 1:
+            raise ProfileError(f"profile {self.name}: --root replaces the root of one share, but --share names "
+                               f"{len(profile.shares)} ({', '.join(s.name for s in profile.shares)}); give one "
+                               "--share with --root")
+        return profile.with_root(root)
 
 
 def _naive_local(value: datetime) -> datetime:

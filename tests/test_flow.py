@@ -188,7 +188,17 @@ class TestCommandLine:
         result = cli("db", "status")
         assert result.returncode == 0, result.stderr[-3000:]
         assert "database: embedded PostgreSQL in" in result.stdout
-        assert "subjects 0, sessions 0, ingest runs 0, quarantined 0" in result.stdout.replace("\n", " ")
+        assert "subjects 0, sessions 0, ingest runs 0, quarantine rows (all time) 0" in " ".join(result.stdout.split())
+        # One folder quarantined by two ingests: two rows, which is why they are not called "quarantined now".
+        for ingest_id in ("ingest-1", "ingest-2"):
+            schema.IngestRun.insert1({"ingest_id": ingest_id, "profile_name": "demo-ephys", "profile_hash": "0" * 16,
+                                      "status": "completed", "started_at": datetime(2024, 6, int(ingest_id[-1]))})
+            schema.Quarantine.insert1({"ingest_id": ingest_id, "candidate_id": "c" * 16, "share": "N",
+                                       "rel_path": "recordings/m9/2024-06-03_10-12-44",
+                                       "session_id": "m9/2024-06-03_10-12-44",
+                                       "reasons": ["subject 'm9' is not known"]})
+        again = cli("db", "status")
+        assert "ingest runs 2, quarantine rows (all time) 2" in " ".join(again.stdout.split())
 
 
 def ingest_count() -> int:

@@ -258,12 +258,43 @@ class TestWithRoot:
         profile = load_profile(make_demo_campaign(tmp_path / "demo").profile_path)
         with pytest.raises(ProfileError) as info:
             profile.with_root(str(tmp_path))
-        assert str(info.value) == ("profile demo-ephys: --root needs --share when a profile has 2 shares "
-                                   "(['N', 'backup'])")
+        assert str(info.value) == ("profile demo-ephys has 2 shares (N, backup) and --root replaces the root of "
+                                   "one of them: add --share N or --share backup")
 
     def test_unknown_share_name_is_a_profile_error(self, tmp_path: Path) -> None:
-        with pytest.raises(ProfileError, match="no share named 'X'"):
+        with pytest.raises(ProfileError, match="no share named 'X'; its shares are N$"):
             load_profile(MOSER).with_root(str(tmp_path), "X")
+
+
+class TestSelected:
+    """selected: the shares a run works on and the root it replaces (--share, --root; the flows' `shares`)."""
+
+    def test_no_selection_is_the_profile_itself(self, tmp_path: Path) -> None:
+        profile = load_profile(make_demo_campaign(tmp_path / "demo").profile_path)
+        assert profile.selected() == profile and profile.selected([], None) == profile
+
+    def test_named_shares_only_in_the_profiles_order(self, tmp_path: Path) -> None:
+        profile = load_profile(make_demo_campaign(tmp_path / "demo").profile_path)
+        assert [s.name for s in profile.selected(["backup"]).shares] == ["backup"]
+        assert profile.selected(["backup", "N", "backup"]) == profile
+
+    def test_root_replaces_the_root_of_the_one_named_share(self, tmp_path: Path) -> None:
+        profile = load_profile(make_demo_campaign(tmp_path / "demo").profile_path)
+        moved = profile.selected(["backup"], str(tmp_path / "copy"))
+        assert [(s.name, s.root) for s in moved.shares] == [("backup", str(tmp_path / "copy"))]
+
+    def test_root_with_two_named_shares_says_to_name_one(self, tmp_path: Path) -> None:
+        profile = load_profile(make_demo_campaign(tmp_path / "demo").profile_path)
+        with pytest.raises(ProfileError) as info:
+            profile.selected(["N", "backup"], str(tmp_path))
+        assert str(info.value) == ("profile demo-ephys: --root replaces the root of one share, but --share names 2 "
+                                   "(N, backup); give one --share with --root")
+
+    def test_unknown_share_names_the_profiles_shares(self, tmp_path: Path) -> None:
+        profile = load_profile(make_demo_campaign(tmp_path / "demo").profile_path)
+        with pytest.raises(ProfileError) as info:
+            profile.selected(["N", "Q"])
+        assert str(info.value) == "profile demo-ephys: no share named 'Q'; its shares are N, backup"
 
 
 T0 = datetime(2024, 3, 5, 10, 30, 58)

@@ -149,4 +149,4 @@ class TestIngestParameters:
         counts = mass_ingest(profile_path=str(campaign.profile_path), shares=["backup"], dry_run=True)
         assert (counts.discovered, counts.decision) == (1, "dry run: 1 ready, nothing inserted")
         state = mass_ingest(profile_path=str(campaign.profile_path), shares=["Q"], return_state=True)
-        assert "no share named 'Q'; its shares are ['N', 'backup']" in str(state.result(raise_on_failure=False))
+        assert "no share named 'Q'; its shares are N, backup" in str(state.result(raise_on_failure=False))

@@ -25,4 +25,4 @@ def main() -> None:  # pragma: no cover - entry point
     from mass_ingest import temporary_server
 
     temporary_server.stop_leftover_servers()  # a killed command's temporary Prefect server, if one is left
-    app()
+    app(prog_name="mass-ingest")  # `python -m mass_ingest.cli` too: the usage lines show what to type

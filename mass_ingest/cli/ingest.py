@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from mass_ingest.cli import render
-from mass_ingest.cli.app import ExcludeOpt, JsonOpt, NoteOpt, ProfileArg, RootOpt, app
+from mass_ingest.cli.app import ExcludeOpt, JsonOpt, NoteOpt, ProfileArg, RootOpt, ShareOpt, app
 from mass_ingest.cli.checkout import flows_module
 from mass_ingest.cli.render import fail, print_json
 from mass_ingest.errors import InputFileError, MassIngestError, ProfileError
@@ -46,19 +46,26 @@ def _waiting_elsewhere(pending, wait: bool, as_json: bool) -> None:
                     "decision": decision.model_dump(mode="json") if decision else None})
 
 
-def _check_run_arguments(profile: Path, approve: bool, exclude: list[str] | None) -> None:
-    """A person's mistakes, refused before any flow run exists: a missing or broken profile, --exclude alone."""
+def _selected_profile(profile: Path, shares: list[str] | None, root: Path | None):
+    """The profile with only the --share shares and --root's root (:meth:`Profile.selected`)."""
     from mass_ingest.profile import load_profile
 
+    return load_profile(profile).selected(shares, str(root) if root else None)
+
+
+def _check_run_arguments(profile: Path, approve: bool, exclude: list[str] | None,
+                         shares: list[str] | None = None, root: Path | None = None) -> None:
+    """A person's mistakes, refused before any flow run exists: a missing or broken profile, an unknown
+    --share, --root without the share it replaces, --exclude alone."""
     if exclude and not approve:
         raise typer.BadParameter("--exclude goes with --approve (sessions are left out by the one who approves); "
                                  "without --approve, leave them out in the approval form or with "
                                  "`mass-ingest approve ID --exclude ...`", param_hint="--exclude")
-    load_profile(profile)
+    _selected_profile(profile, shares, root)
 
 
 def _run_flow(profile: Path, root: Path | None, approval, as_json: bool, title: str,
-              input_file: Path | None = None, wait: bool = False) -> None:
+              input_file: Path | None = None, wait: bool = False, shares: list[str] | None = None) -> None:
     from mass_ingest.db.decisions import DecisionRefused
     from mass_ingest.db.followup import followup_counts, followup_frame
     from mass_ingest.deciding import DecisionPending
@@ -72,7 +79,7 @@ def _run_flow(profile: Path, root: Path | None, approval, as_json: bool, title: 
     started = time.perf_counter()
     try:
         state = flows_module("mass_ingest").mass_ingest_from_cli(
-            profile_path=str(profile), root=str(root) if root else None, approval=approval,
+            profile_path=str(profile), shares=shares, root=str(root) if root else None, approval=approval,
             input_file=str(input_file.resolve()) if input_file else None, return_state=True)
     finally:
         progress.stop()  # the bars of discovery, quality and insertion stay on screen, complete
@@ -102,9 +109,13 @@ def demo(
                                                  "[default: $MASS_INGEST_HOME/demo]")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Build a small demo campaign and ingest it end to end (approval given on the command line).
+    """Build a small demo campaign and ingest it end to end.
 
-    Run it twice: the second run finds every session already in the pipeline and inserts 0.
+    The approval is given on the command line. Run it twice: the second run finds every session
+    already in the pipeline and inserts 0.
+
+    \b
+    Example: mass-ingest demo
     """
     from mass_ingest import settings
     from mass_ingest.db.runs import command_line_decision
@@ -135,21 +146,26 @@ def run(
     note: NoteOpt = "",
     wait: Annotated[bool, typer.Option("--wait", help="When another run of this ingest already waits for the "
                                        "decision: wait until it is decided (default: say where, and exit).")] = False,
+    share: ShareOpt = None,
     root: RootOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Ingest every new session of a profile: access, discovery, dedup, quality, approval, insertion.
+    """Ingest every new session of a profile's shares.
 
-    Running it again after a crash resumes the unfinished ingest: finished stages are not redone
-    and no session is inserted twice. An ingest already waiting for a decision is not asked again:
-    the run says where it waits and how to decide.
+    Access, discovery, dedup, quality, approval, insertion. Running it again after a crash resumes
+    the unfinished ingest: finished stages are not redone and no session is inserted twice. An
+    ingest already waiting for a decision is not asked again: the run says where it waits and how
+    to decide.
+
+    \b
+    Example: mass-ingest run profiles/moser-ephys.yaml --share N --approve
     """
     from mass_ingest.db.runs import command_line_decision
 
     try:
-        _check_run_arguments(profile, approve, exclude)
+        _check_run_arguments(profile, approve, exclude, share, root)
         approval = command_line_decision(exclude, note) if approve else None
-        _run_flow(profile, root, approval, as_json, f"ingest of {profile.name}", wait=wait)
+        _run_flow(profile, root, approval, as_json, f"ingest of {profile.name}", wait=wait, shares=share)
     except MassIngestError as exc:
         fail(exc)
 
@@ -167,10 +183,14 @@ def import_file(
     note: NoteOpt = "",
     as_json: JsonOpt = False,
 ) -> None:
-    """Ingest the sessions a lab's input file lists, through the same dedup, expectations and approval.
+    """Ingest the sessions a lab's input file lists.
 
-    Each listed folder is read from the share as discovery reads it; the file's subject, probe
-    serials and clustering are checked against it.
+    They go through the same dedup, expectations and approval as `mass-ingest run`. Each listed
+    folder is read from the share as discovery reads it; the file's subject, probe serials and
+    clustering are checked against it.
+
+    \b
+    Example: mass-ingest import 25843.yaml --profile profiles/moser-ephys.yaml
     """
     from mass_ingest.db.runs import command_line_decision
     from mass_ingest.input_files import read_input_file
@@ -187,24 +207,27 @@ def import_file(
 @app.command()
 def discover(
     profile: ProfileArg,
+    share: ShareOpt = None,
     root: RootOpt = None,
-    share: Annotated[Optional[str], typer.Option(help="Only this share (by name).")] = None,
     as_json: JsonOpt = False,
     show_all: Annotated[bool, typer.Option("--all", help="Print every session, not the first 50.")] = False,
 ) -> None:
-    """List the candidate sessions on the profile's shares, without touching the database."""
+    """List the candidate sessions on a profile's shares.
+
+    Only the shares are read: the database is not touched.
+
+    \b
+    Example: mass-ingest discover profiles/moser-ephys.yaml --share N --all
+    """
     from mass_ingest import progress
-    from mass_ingest.profile import load_profile
 
     def shown(name: str, done: int, total: int | None) -> None:
         progress.report(f"discover-{name}", done, total, f"share {name}", artifact=False,
                         unit="folders listed" if total is None else "session folders read")
 
     try:
-        prof = load_profile(profile)
-        if root:
-            prof = prof.with_root(str(root), share)
-        head, frames = flows_module("validate").discovery_report(prof, share, progress=shown)
+        prof = _selected_profile(profile, share, root)
+        head, frames = flows_module("validate").discovery_report(prof, progress=shown)
     except MassIngestError as exc:
         fail(exc)
     finally:
@@ -220,22 +243,24 @@ def discover(
 @app.command()
 def validate(
     profile: ProfileArg,
+    share: ShareOpt = None,
     root: RootOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Say what an ingest would do, without inserting or pausing: access, discovery, dedup, quality.
+    """Say what an ingest would do, without inserting or pausing.
 
-    Prints what would be inserted, what is skipped as a duplicate or copy, and what would be
-    quarantined and why. With --json: one object per candidate with its decision and reasons.
+    Access, discovery, dedup and quality, as `mass-ingest run` does them: prints what would be
+    inserted, what is skipped as a duplicate or copy, and what would be quarantined and why. With
+    --json: one object per candidate with its decision and reasons.
+
+    \b
+    Example: mass-ingest validate profiles/moser-ephys.yaml --share N --json
     """
     from mass_ingest.approval_summary import decision_frame
     from mass_ingest.candidates import status_counts
-    from mass_ingest.profile import load_profile
 
     try:
-        prof = load_profile(profile)
-        if root:
-            prof = prof.with_root(str(root))
+        prof = _selected_profile(profile, share, root)
         frame, access, share_findings = flows_module("validate").preview_ingest(prof)
     except MassIngestError as exc:
         fail(exc)
@@ -254,17 +279,22 @@ def validate(
 @app.command()
 def rescan(
     profile: ProfileArg,
-    share: Annotated[Optional[list[str]], typer.Option("--share", help="Only this share (repeatable).")] = None,
+    share: ShareOpt = None,
     busy_wait: Annotated[float, typer.Option(help="Seconds to wait for a share another re-scan holds.")] = 30,
     root: RootOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Re-scan now what the nightly `rescan` deployment scans: new sessions and late data since each
-    share's last successful re-scan, one re-scan per share at a time.
+    """Re-scan now what the nightly `rescan` deployment scans.
 
-    It pauses for approval like `run`, unless the profile sets approval.auto_approve_clean.
+    New sessions and late data since each share's last successful re-scan, one re-scan per share
+    at a time. It pauses for approval like `mass-ingest run`, unless the profile sets
+    approval.auto_approve_clean.
+
+    \b
+    Example: mass-ingest rescan profiles/moser-ephys.yaml --share N
     """
     try:
+        _selected_profile(profile, share, root)  # refused here, before a flow run exists
         rescan_flow = flows_module("rescan").rescan
     except MassIngestError as exc:
         fail(exc)
@@ -282,13 +312,17 @@ def rescan(
 
 @app.command()
 def deploy(
-    name: Annotated[Optional[list[str]], typer.Option("--name", "-n", help="Only this deployment (repeatable); "
-                                                      "default: every deployment of prefect.yaml.")] = None,
+    name: Annotated[Optional[list[str]], typer.Option("--name", "-n", metavar="NAME", help="Only this deployment "
+                                                      "(repeatable); default: every one of prefect.yaml.")] = None,
 ) -> None:
-    """Deploy prefect.yaml to the Prefect server (run it in the checkout the workers run from).
+    """Deploy prefect.yaml to the Prefect server.
 
-    This is `prefect deploy --all`, with a bug of Prefect 3.8.8's command worked around (it stops
-    after the first deployment against a server of the same version).
+    Run it in the checkout the workers run from. This is `prefect deploy --all`, with a bug of
+    Prefect 3.8.8's command worked around (it stops after the first deployment against a server of
+    the same version).
+
+    \b
+    Example: mass-ingest deploy --name rescan
     """
     from mass_ingest.deploy import prefect_deploy
 

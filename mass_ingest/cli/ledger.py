@@ -18,7 +18,13 @@ def runs(
     limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
     as_json: JsonOpt = False,
 ) -> None:
-    """List ingest runs: whole ids, profile, status, who approved, sessions inserted, and which wait for a decision."""
+    """List ingest runs, newest first.
+
+    Whole ids, profile, status, who approved, sessions inserted, and which wait for a decision.
+
+    \b
+    Example: mass-ingest runs --limit 10
+    """
     from mass_ingest.db.decisions import waiting_ingests
     from mass_ingest.db.runs import list_runs
 
@@ -51,9 +57,13 @@ def undo(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
     note: Annotated[str, typer.Option(help="Why; stored with the sessions it holds.")] = "",
 ) -> None:
-    """Delete what an ingest inserted (listing it first), unless something already depends on it.
+    """Delete what an ingest inserted, listing it first.
 
-    Its sessions are held: no later run inserts them again until `mass-ingest release`.
+    Refused when something already depends on it. Its sessions are held: no later run inserts them
+    again until `mass-ingest release`.
+
+    \b
+    Example: mass-ingest undo 3f2a9c --note 'inserted from the wrong share'
     """
     from mass_ingest.db.undo import plan_undo, undo_ingest
     from mass_ingest.deciding import resolve_ingest
@@ -79,8 +89,7 @@ def undo(
     out.print(f"ingest {run_id} undone; the ledger keeps the record")
 
 
-todo_app = typer.Typer(help="What still needs manual entry per session, and recording that a person did it.",
-                       invoke_without_command=True)
+todo_app = typer.Typer(invoke_without_command=True)  # its help is the docstring of todo() below
 app.add_typer(todo_app, name="todo")
 
 
@@ -92,9 +101,13 @@ def todo(
     as_json: JsonOpt = False,
     show_all: Annotated[bool, typer.Option("--all", help="Print every item, not the first 50.")] = False,
 ) -> None:
-    """What still needs manual entry: tasks and arenas, inferred starts, clustering details, probes, new subjects.
+    """What still needs manual entry, per session.
 
-    Each item has an id; `mass-ingest todo done ID [--value V]` records that a person did it.
+    Tasks and arenas, inferred starts, clustering details, probes, new subjects. Each item has an
+    id; `mass-ingest todo done ID [--value V]` records that a person did it.
+
+    \b
+    Example: mass-ingest todo --subject 25843
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -127,10 +140,16 @@ def todo_done(
     value: Annotated[str, typer.Option(help="What to enter: an arena's name; a clustering's 'CURATOR, "
                                        "YYYY-MM-DD HH:MM'; a probe's name; a subject's details; the session's "
                                        "tasks. Not for a task's timing or a start time, which are confirmed.")] = "",
-    by: Annotated[Optional[str], typer.Option("--by", help="Who did it (default: your login name).")] = None,
+    by: Annotated[Optional[str], typer.Option("--by", help="Who did it [default: your user name].")] = None,
     subject: Annotated[Optional[str], typer.Option(help="Look the id up among this subject's items only.")] = None,
 ) -> None:
-    """Record that a person did a follow-up item (who, when, the value), and put the value in the pipeline."""
+    """Record that a person did a follow-up item.
+
+    Who, when and the value are stored, and the value is put in the pipeline.
+
+    \b
+    Example: mass-ingest todo done 1a2b3c --value 'open field 1' --by ada
+    """
     from mass_ingest.db.followup import complete_item
 
     try:
@@ -146,7 +165,13 @@ def sessions(
     subject: Annotated[Optional[str], typer.Option(help="Only this subject.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """What the pipeline holds per session: its recordings, outputs, tasks, projects and ingest."""
+    """What the pipeline holds per session.
+
+    Its recordings, outputs, tasks, projects and ingest.
+
+    \b
+    Example: mass-ingest sessions --subject 25843 --json
+    """
     from mass_ingest.db.session_view import session_records
 
     try:
@@ -170,7 +195,13 @@ def subjects_import(
     csv_file: Annotated[Path, typer.Argument(help="CSV with header subject,probe_name,serial,probe_type,"
                                              "insertion_time; one row per implanted probe.")],
 ) -> None:
-    """Make subjects and their probe implants known (the same file twice changes nothing)."""
+    """Make subjects and their probe implants known.
+
+    The same file twice changes nothing.
+
+    \b
+    Example: mass-ingest subjects import subjects.csv
+    """
     from mass_ingest.subjects import import_subjects_csv
 
     try:
@@ -183,7 +214,11 @@ def subjects_import(
 
 @db_app.command("status")
 def db_status() -> None:
-    """Say which database is configured, and count what the pipeline holds."""
+    """Say which database is configured, and count what it holds.
+
+    \b
+    Example: mass-ingest db status
+    """
     from mass_ingest import settings
     from mass_ingest.db import schema
 
@@ -197,12 +232,18 @@ def db_status() -> None:
              else f"{target.backend}://{target.user}@{target.host}:{target.port or ''}")
     out.print(f"database: {where}; schemas {prefix}_reference, {prefix}_acquisition, {prefix}_ingest")
     out.print(f"subjects {held['subjects']}, sessions {held['sessions']}, "
-              f"ingest runs {held['ingest runs']}, quarantined {held['quarantined']}")
+              f"ingest runs {held['ingest runs']}, quarantine rows (all time) {held['quarantine rows']}")
 
 
 @db_app.command("stop")
 def db_stop() -> None:
-    """Stop the embedded PostgreSQL (it keeps running between commands so they start fast)."""
+    """Stop the embedded PostgreSQL.
+
+    It keeps running between commands so they start fast; the next command starts it again.
+
+    \b
+    Example: mass-ingest db stop
+    """
     from mass_ingest import settings
     from mass_ingest.db.connection import stop_embedded
 

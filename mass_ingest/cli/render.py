@@ -9,6 +9,7 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from mass_ingest import long_lists
@@ -27,7 +28,8 @@ def print_json(data: object) -> None:
 
 def fail(exc: Exception, code: int = 2) -> NoReturn:
     """Exit 2 for bad input (profile, CSV, arguments), 1 for a run that did not complete."""
-    console.print(f"[bold red]error:[/] {redact(str(exc))}", highlight=False)  # the one redaction point
+    # The one redaction point; escaped, so rich takes no "[default: x]" or "[type=...]" of a message for markup.
+    console.print(f"[bold red]error:[/] {escape(redact(str(exc)))}", highlight=False)
     raise typer.Exit(code=code)
 
 

@@ -491,7 +491,8 @@ def drop_all(prefix: str) -> None:
 
 
 def holdings() -> dict[str, int]:
-    """How many subjects, sessions, ingest runs and quarantined sessions the pipeline holds."""
+    """How many subjects, sessions and ingest runs the pipeline holds, and quarantine rows: one per
+    session an ingest quarantined, ever (a session quarantined twice, or inserted since, counts too)."""
     activate()
     return {"subjects": len(Subject()), "sessions": len(Session()), "ingest runs": len(IngestRun()),
-            "quarantined": len(Quarantine())}
+            "quarantine rows": len(Quarantine())}
