@@ -24,7 +24,7 @@ from mass_ingest.db.decisions import waiting_ingests
 from mass_ingest.db.held import held_frame
 from mass_ingest.findings import CATALOGUE
 
-KEYS_PER_QUERY = 500  # keys per restriction: each query is a bounded OR of keys
+KEYS_PER_QUERY = 100  # keys per restriction: each query is a bounded OR of keys (as undo's)
 EXAMPLES = 3
 NO_CODE = ""  # a reason no finding code names (stored before codes were kept, or a shortened value)
 
