@@ -39,7 +39,7 @@ def test_status_shows_the_waiting_ingest_then_the_quarantine_by_reason_and_the_h
 
     # Paused: the ingest waits, with its flow run and the commands that decide it; its quarantine is stored already.
     text = said(cli("status", str(campaign.profile_path)))
-    assert f"waiting for approval: ingest" in text
+    assert "waiting for approval: ingest" in text
     assert f"flow run: {paused.name} {paused.id}" in text
     assert f"approve: mass-ingest approve {paused.id}" in text and f"reject: mass-ingest reject {paused.id}" in text
     [profile] = status_json("demo-ephys")["profiles"]
@@ -61,7 +61,8 @@ def test_status_shows_the_waiting_ingest_then_the_quarantine_by_reason_and_the_h
     assert "QUALITY.PROBE_COUNT_MATCHES_IMPLANTS (1 session)" in text
     assert f"{LEFT_OUT} (recordings/{LEFT_OUT}): left out by Ada on" in text and "'probe 2 is noisy'" in text
     assert "waiting for approval: ingest" not in text
-    assert result.stdout.splitlines()[-1] == "total: 2 quarantined, 0 pending, 1 held, 0 waiting for approval, in 1 profile"
+    assert result.stdout.splitlines()[-1] == \
+        "total: 2 quarantined, 0 pending, 1 held, 0 waiting for approval, in 1 profile"
 
     data = status_json(str(campaign.profile_path))
     [profile] = data["profiles"]

@@ -42,6 +42,7 @@ def _more(shown: int, total: int) -> None:
 
 
 def _print_profile(p) -> None:
+    from mass_ingest.db.held import REASONS
     from mass_ingest.deciding import how_to_decide
 
     latest = p.latest_ingest
@@ -74,7 +75,7 @@ def _print_profile(p) -> None:
             say("    held (no run inserts them until `mass-ingest release SESSION --note WHY`):")
         for f in held[:EXAMPLES_SHOWN]:
             note = f": '{f.note}'" if f.note else ""
-            why = {"left_out": "left out", "rejected": "rejected", "undone": "undone"}.get(f.reason, f.reason)
+            why = REASONS.get(f.reason, f.reason)
             say(f"      {f.session_id} ({f.rel_path}): {why} by {f.held_by} on {f.held_at:%Y-%m-%d %H:%M}{note} "
                 f"(ingest {f.ingest_id})")
         _more(min(len(held), EXAMPLES_SHOWN), len(held))

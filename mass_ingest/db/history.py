@@ -9,6 +9,7 @@ that timed out or was refused) keep only counts, not the folder: the history say
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
 import polars as pl
@@ -16,9 +17,9 @@ from pydantic import BaseModel, ConfigDict
 
 from mass_ingest.candidates import session_id
 from mass_ingest.db import schema
-from mass_ingest.db.decisions import stored_decision
+from mass_ingest.db.decisions import Decision, stored_decision
 from mass_ingest.db.held import REASONS
-from mass_ingest.db.status import ingest_runs, json_value, rows_matching
+from mass_ingest.db.status import ingest_runs, json_value, quarantine_codes, rows_matching
 from mass_ingest.session_patterns import COLUMNS, PatternError, match_patterns, refusal_message, unmatched_patterns
 
 NOT_RECORDED = ("not recorded per folder: ingests that found it as a duplicate or a copy, excluded it by a profile "
@@ -88,7 +89,7 @@ def find_folders(patterns: list[str]) -> pl.DataFrame:
 def _ingest_events(keys: list[dict], runs: dict[str, dict]) -> list[tuple[str, Event]]:
     """Quarantined and pending, per ingest that recorded it, when that ingest started."""
     events = []
-    codes = {(r["ingest_id"], r["candidate_id"]): json_value(r["codes"]) for r in rows_matching(schema.Quarantine.Codes, keys)}
+    codes = quarantine_codes(keys)
     for what, table in (("quarantined", schema.Quarantine), ("pending", schema.Pending)):
         for r in rows_matching(table, keys):
             run = runs.get(r["ingest_id"], {})
@@ -99,8 +100,14 @@ def _ingest_events(keys: list[dict], runs: dict[str, dict]) -> list[tuple[str, E
     return events
 
 
-def _inserted(candidate: str, ingest_id: str, runs: dict[str, dict], as_id: str) -> Event:
-    decision = stored_decision(ingest_id)
+@functools.lru_cache(maxsize=256)
+def _decision(ingest_id: str) -> Decision | None:
+    return stored_decision(ingest_id)
+
+
+def _inserted(ingest_id: str, runs: dict[str, dict], as_id: str) -> Event:
+    """The insertion of the folder's session by ``ingest_id``, when it was approved and by whom."""
+    decision = _decision(ingest_id)
     run = runs.get(ingest_id, {})
     when = (decision.decided_at if decision and decision.decided_at else None) or run.get("started_at")
     detail = f"inserted as {as_id}" + (f"; {decision.describe()}" if decision else "; no decision stored")
@@ -122,15 +129,15 @@ def _session_events(candidates: list[str], runs: dict[str, dict]) -> list[tuple[
                                                                       for r in before)}]
     events = []
     inserted_by = {(r["subject"], r["session_start"]): r["ingest_id"] for r in rows_matching(schema.Session, sessions)}
+    late: dict[tuple, dict[str, list[str]]] = {}  # session -> later ingest -> what it added
+    for table, label in _PART_LABELS:
+        for r in rows_matching(table, sessions):
+            key = (r["subject"], r["session_start"])
+            if r["ingest_id"] != inserted_by.get(key):
+                late.setdefault(key, {}).setdefault(r["ingest_id"], []).append(label(r))
     for key, d in here.items():
-        events.append((d["location_hash"], _inserted(d["location_hash"], inserted_by[key], runs,
-                                                     session_id(*key, d["session_group"]))))
-        added: dict[str, list[str]] = {}
-        for table, label in _PART_LABELS:
-            for r in rows_matching(table, [dict(zip(("subject", "session_start"), key))]):
-                if r["ingest_id"] != inserted_by[key]:
-                    added.setdefault(r["ingest_id"], []).append(label(r))
-        for ingest_id, parts in added.items():
+        events.append((d["location_hash"], _inserted(inserted_by[key], runs, session_id(*key, d["session_group"]))))
+        for ingest_id, parts in late.get(key, {}).items():
             run = runs.get(ingest_id, {})
             events.append((d["location_hash"], Event(
                 when=run.get("finished_at") or run.get("started_at"), what="added", ingest_id=ingest_id,
@@ -154,7 +161,7 @@ def _held_events(keys: list[dict], runs: dict[str, dict], already: set[tuple[str
         run = runs.get(r["ingest_id"], {})
         what = REASONS.get(r["reason"], r["reason"])
         if r["reason"] == "undone" and (r["candidate_id"], r["ingest_id"]) not in already:
-            events.append((r["candidate_id"], _inserted(r["candidate_id"], r["ingest_id"], runs, r["session_id"])))
+            events.append((r["candidate_id"], _inserted(r["ingest_id"], runs, r["session_id"])))
         detail = {"left_out": "left out at approval; held until released",
                   "rejected": "the ingest was rejected; held until released",
                   "undone": "the ingest was undone (its rows deleted); held until released"}.get(r["reason"], "held")
@@ -173,6 +180,7 @@ def folder_history(patterns: list[str]) -> list[FolderHistory]:
     """The history of each folder ``patterns`` name, its events oldest first."""
     folders = find_folders(patterns)
     runs = ingest_runs()
+    _decision.cache_clear()  # decisions of this call only: another process may decide meanwhile
     candidates = folders["candidate_id"].to_list()
     keys = [{"candidate_id": c} for c in candidates]
     events = _ingest_events(keys, runs)

@@ -124,10 +124,16 @@ def known_profiles() -> list[str]:
     return sorted({r["profile_name"] for r in ingest_runs().values()})
 
 
+def quarantine_codes(keys: list[dict]) -> dict[tuple[str, str], list[str]]:
+    """(ingest id, folder) -> the finding codes of its quarantine reasons, for the rows ``keys`` name."""
+    return {(r["ingest_id"], r["candidate_id"]): json_value(r["codes"])
+            for r in rows_matching(schema.Quarantine.Codes, keys)}
+
+
 def recorded_states(ingest_ids: list[str]) -> pl.DataFrame:
     """Every quarantine and pending row of these ingests: state, folder, ingest, codes, reasons."""
     keys = [{"ingest_id": i} for i in ingest_ids]
-    codes = {(r["ingest_id"], r["candidate_id"]): json_value(r["codes"]) for r in rows_matching(schema.Quarantine.Codes, keys)}
+    codes = quarantine_codes(keys)
     rows = []
     for state, table in (("quarantined", schema.Quarantine), ("pending", schema.Pending)):
         for r in rows_matching(table, keys):
