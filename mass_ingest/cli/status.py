@@ -89,14 +89,20 @@ def _totals(profiles) -> dict[str, int]:
 
 @app.command()
 def status(
-    profile: Annotated[Optional[str], typer.Argument(help="A profile YAML, or the name of a profile with ingests "
-                                                     "[default: every profile in the database].",
-                                                     show_default=False)] = None,
+    profile: Annotated[Optional[str], typer.Argument(metavar="PROFILE", help="A profile YAML, or the name of a "
+                                                     "profile with ingests; without it, every profile in the "
+                                                     "database.", show_default=False)] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """What waits for a person now, per profile and share: quarantined sessions by reason (finding codes,
-    examples and what to do), pending ones (data still arriving), held ones (who, when, why) and ingests
-    waiting for approval (with the commands that decide them)."""
+    """What waits for a person now, per profile and share.
+
+    Quarantined sessions grouped by finding code, with examples and their reason (what was found and
+    what to do); pending ones (data still arriving); held ones (who, when, why); and ingests waiting
+    for approval, with the commands that decide them.
+
+    \b
+    Example: mass-ingest status profiles/moser-ephys.yaml
+    """
     from mass_ingest.db.status import status_report
 
     try:
@@ -116,12 +122,18 @@ def status(
 
 @app.command()
 def history(
-    sessions: Annotated[list[str], typer.Argument(help="Session folders by id, glob or folder path (as `release` "
-                                                  "takes them).", show_default=False)],
+    sessions: Annotated[list[str], typer.Argument(metavar="SESSION...", help="Session folders by id, glob or "
+                                                  "folder path (as `release` takes them).", show_default=False)],
     as_json: JsonOpt = False,
 ) -> None:
-    """What every ingest did with a session folder, oldest first: quarantined (why, codes), pending, inserted
-    (approved by whom), late data added, moved, left out, rejected, undone, released."""
+    """What every ingest did with a session folder, oldest first.
+
+    Quarantined (why, codes), pending, inserted (approved by whom), late data added, moved, left out,
+    rejected, undone, released.
+
+    \b
+    Example: mass-ingest history 25843/2024-03-05_10-30-58 'm9/*'
+    """
     from mass_ingest.db.history import NOT_RECORDED, folder_history
 
     try:
