@@ -107,13 +107,15 @@ def ingest_profile(profile: Profile, *, approval: Decision | None = None, dry_ru
     checked = mark_held_task(checked, ingest_id)
     if dry_run:
         return dry_run_outcome_task(profile, checked, ingest_id, unreadable), checked
+    # Quarantined and pending are settled before the pause (a decision changes neither): stored now, so
+    # `mass-ingest status` shows them while the ingest waits.
+    record_quarantine_task(checked, ingest_id)
     preapproved = approval or (auto_decision(profile) if auto_approve else None)
     shown = fingerprint_shown_task(profile, checked, ingest_id)
     decision = request_approval(profile, checked, ingest_id, preapproved=preapproved, timeout_s=approval_timeout_s)
     decided = apply_decision_task(checked, decision, ingest_id, profile)
     approved = approved_sessions_task(decided, ingest_id)
     recheck_share_task(profile, shown, approved, ingest_id)  # refuses if an approved folder changed since
-    record_quarantine_task(decided, ingest_id)
     chunks = [insert_chunk_task(approved, offset, length, profile.timezone, ingest_id,
                                 InsertOptions.from_profile(profile))
               for offset, length in chunk_bounds(approved.rows)]

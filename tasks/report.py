@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from mass_ingest.candidates import Status, has_status
 from mass_ingest.chunk_outcome import ChunkOutcome
 from mass_ingest.db.decisions import Decision
-from mass_ingest.db.runs import finish_ingest, record_quarantine
+from mass_ingest.db.runs import finish_ingest, record_pending, record_quarantine
 from mass_ingest.db.sessions import sessions_changed_by, sessions_inserted_by
 from mass_ingest.profile import Profile
 from mass_ingest.stage_cache import StageFrame
@@ -101,11 +101,14 @@ def dry_run_outcome_task(profile: Profile, checked: StageFrame, ingest_id: str,
 
 
 @task(name="record-quarantine")
-def record_quarantine_task(decided: StageFrame, ingest_id: str) -> int:
-    """Store the quality stage's quarantine list before insertion starts, so it is kept whatever
-    insertion meets (the outcome stores it again, idempotently)."""
-    quarantined = decided.load().filter(has_status(Status.QUARANTINED))
+def record_quarantine_task(checked: StageFrame, ingest_id: str) -> int:
+    """Store the quality stage's quarantine and pending lists before the approval pause, so they are kept
+    (and shown by `mass-ingest status`) whatever the decision and insertion meet; the outcome stores them
+    again, idempotently."""
+    frame = checked.load()
+    quarantined = frame.filter(has_status(Status.QUARANTINED))
     record_quarantine(ingest_id, quarantined.to_dicts())
+    record_pending(ingest_id, frame.filter(has_status(Status.PENDING)).to_dicts())
     return quarantined.height
 
 
@@ -121,6 +124,7 @@ def record_outcome_task(decided: StageFrame, decision: Decision, ingest_id: str,
     frame = decided.load()
     quarantined = frame.filter(has_status(Status.QUARANTINED))
     record_quarantine(ingest_id, quarantined.to_dicts())
+    record_pending(ingest_id, frame.filter(has_status(Status.PENDING)).to_dicts())
     # A chunk cached before chunks reported outcomes returned its count alone.
     chunks = [c if isinstance(c, ChunkOutcome) else ChunkOutcome(inserted=int(c)) for c in chunks or []]
     left_out_at_insert = [q for c in chunks for q in c.quarantined]

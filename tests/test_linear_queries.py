@@ -12,6 +12,7 @@ so the check can see the problem it guards against.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -175,3 +176,39 @@ def test_undo_queries_are_linear(filled, recorded) -> None:
     assert any(f"later ingest(s) {B}" in b for b in first.blockers)
     assert later.blockers == []
     assert later.deleted[".".join(_name(schema.Session.AddedRecording.full_table_name))] == N // 100
+
+
+def test_status_and_history_queries_are_linear(filled, recorded) -> None:
+    from mass_ingest.db import schema
+    from mass_ingest.db.history import folder_history
+    from mass_ingest.db.status import status_report
+
+    # Ingest A quarantined 1,000 folders of its own (ingest B added late data to them since: not quarantined
+    # now) and 1,000 folders never inserted; B left 500 more pending.
+    since = [i for i in range(0, N, 100)]
+    quarantined = [{"ingest_id": A, "candidate_id": f"{i:016x}", "share": "N", "rel_path": f"r/{i}",
+                    "session_id": f"s/{i}", "reasons": ["late probe_2 failed"]} for i in since]
+    quarantined += [{"ingest_id": A, "candidate_id": f"q{i:015x}", "share": "N", "rel_path": f"q/{i}",
+                     "session_id": f"q/{i}", "reasons": ["subject 'q' is not known", "0 probe folders"]}
+                    for i in range(1000)]
+    schema.Quarantine.insert(quarantined)
+    schema.Quarantine.Codes.insert([{"ingest_id": A, "candidate_id": r["candidate_id"],
+                                     "codes": ["QUALITY.SUBJECT_KNOWN", ""][:len(r["reasons"])]} for r in quarantined])
+    schema.Pending.insert([{"ingest_id": B, "candidate_id": f"p{i:015x}", "share": "N", "rel_path": f"p/{i}",
+                            "session_id": f"p/{i}", "reasons": ["still copying"]} for i in range(500)])
+    try:
+        started = time.perf_counter()
+        [linear] = status_report(["linear"])
+        took = time.perf_counter() - started
+        [late] = folder_history(["N:r/100"])
+        [never] = folder_history(["q/7"])
+        print(f"status of {N:,} sessions, 2,000 quarantined, 500 pending: {took:.1f} s; two histories "
+              f"{time.perf_counter() - started - took:.1f} s")
+    finally:
+        (schema.Quarantine & {"ingest_id": A}).delete(prompt=False)
+        (schema.Pending & {"ingest_id": B}).delete_quick()
+    _assert_linear(filled, recorded)
+    assert (len(linear.quarantined), len(linear.pending)) == (1000, 500)
+    assert {(g.code, g.sessions) for g in linear.reasons} == {("QUALITY.SUBJECT_KNOWN", 1000), ("", 1000)}
+    assert [e.what for e in late.events] == ["quarantined", "inserted", "added"]
+    assert [(e.what, e.codes) for e in never.events] == [("quarantined", ["QUALITY.SUBJECT_KNOWN"])]

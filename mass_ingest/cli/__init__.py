@@ -5,6 +5,7 @@
 - :mod:`.ingest`: the ingest itself (demo, run, import, discover, validate, rescan, deploy).
 - :mod:`.decisions`: a person's decision on a paused run (approve, reject).
 - :mod:`.ledger`: what the pipeline holds and did (runs, undo, todo, subjects, db).
+- :mod:`.status`: what waits for a person now, and one session folder's history (status, history).
 - :mod:`.render`: every table, JSON print and error message the commands show.
 - :mod:`.checkout`: the flows and stages, imported from the repository checkout (not installed).
 
@@ -17,6 +18,7 @@ from mass_ingest.cli.app import app
 from mass_ingest.cli import ingest  # noqa: F401,E402,I001
 from mass_ingest.cli import decisions  # noqa: F401,E402
 from mass_ingest.cli import ledger  # noqa: F401,E402
+from mass_ingest.cli import status  # noqa: F401,E402
 
 __all__ = ["app", "main"]
 

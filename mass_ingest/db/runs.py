@@ -8,6 +8,8 @@ from datetime import datetime
 
 from mass_ingest.db import limits, schema
 from mass_ingest.db.decisions import Decision
+from mass_ingest.expectations.suites import quality_code
+from mass_ingest.findings import CATALOGUE
 from mass_ingest.profile import Profile
 
 # An ingest in one of these states is resumed by the next run of the same profile.
@@ -40,27 +42,67 @@ def open_ingest(profile: Profile, flow_run_id: str | None) -> str:
     return ingest_id
 
 
-def record_quarantine(ingest_id: str, rows: list[dict]) -> None:
-    """Store quarantined candidates with every reason (idempotent on re-run).
+def _fitted(table, row: dict, reasons: list[str]) -> None:
+    """Shorten ``row``'s texts too long for ``table``'s columns, ending in '…', each with a reason saying so.
 
-    A value too long for its column (a 200-character subject makes a session id longer than the
-    column's 128) is shortened, ending in '…', and a reason says so and keeps its start: the list
-    is saved whatever the candidates hold, as it is what a person reads to fix them.
+    A 200-character subject makes a session id longer than the column's 128: the list is saved whatever
+    the candidates hold, as it is what a person reads to fix them.
+    """
+    columns = limits.limits(table)
+    for name in ("share", "rel_path", "session_id"):
+        cap = columns[name].max_chars
+        if cap is not None and len(row[name]) > cap:
+            reasons.append(f"QUARANTINE: {name} has {len(row[name])} characters, more than the {cap} "
+                           f"this list stores; shown shortened, it begins {row[name][:300]!r}")
+            row[name] = row[name][:cap - 1] + "…"
+
+
+def reason_codes(failures: list[str] | None, reasons: list[str]) -> list[str]:
+    """The finding code of each reason, in order: ``QUALITY.<NAME>`` of the failed expectation it explains
+    (``failures`` is aligned with the quality stage's reasons), else the 'CODE: ' a reason begins with
+    (insertion's), else ''."""
+    failures = list(failures or [])
+    codes = []
+    for i, reason in enumerate(reasons):
+        if i < len(failures):
+            codes.append(quality_code(failures[i]))
+        else:
+            code = reason.split(":", 1)[0]
+            codes.append(code if ":" in reason and code in CATALOGUE else "")
+    return codes
+
+
+def record_quarantine(ingest_id: str, rows: list[dict]) -> None:
+    """Store quarantined candidates with every reason and its finding code (idempotent on re-run).
+
+    Rows carry ``quality_reasons`` and, from the quality stage, ``quality_failures`` aligned with them.
     """
     schema.activate()
-    columns = limits.limits(schema.Quarantine)
-    stored = []
+    stored, codes = [], []
     for r in rows:
         row = {"ingest_id": ingest_id, "candidate_id": r["candidate_id"], "share": r["share"],
                "rel_path": r["rel_path"], "session_id": r["session_id"] or "", "reasons": list(r["quality_reasons"])}
-        for name in ("share", "rel_path", "session_id"):
-            cap = columns[name].max_chars
-            if cap is not None and len(row[name]) > cap:
-                row["reasons"].append(f"QUARANTINE: {name} has {len(row[name])} characters, more than the {cap} "
-                                      f"this list stores; shown shortened, it begins {row[name][:300]!r}")
-                row[name] = row[name][:cap - 1] + "…"
+        row_codes = reason_codes(r.get("quality_failures"), row["reasons"])
+        _fitted(schema.Quarantine, row, row["reasons"])
         stored.append(row)
-    schema.Quarantine.insert(stored, skip_duplicates=True)
+        codes.append({"ingest_id": ingest_id, "candidate_id": r["candidate_id"],
+                      "codes": row_codes + [""] * (len(row["reasons"]) - len(row_codes))})
+    with schema.Quarantine.connection.transaction:
+        schema.Quarantine.insert(stored, skip_duplicates=True)
+        schema.Quarantine.Codes.insert(codes, skip_duplicates=True)
+
+
+def record_pending(ingest_id: str, rows: list[dict]) -> None:
+    """Store the candidates left for a later run because their data may still be arriving, with
+    ``pending_reasons`` (idempotent on re-run)."""
+    schema.activate()
+    stored = []
+    for r in rows:
+        row = {"ingest_id": ingest_id, "candidate_id": r["candidate_id"], "share": r["share"],
+               "rel_path": r["rel_path"], "session_id": r["session_id"] or "", "reasons": list(r["pending_reasons"])}
+        _fitted(schema.Pending, row, row["reasons"])
+        stored.append(row)
+    schema.Pending.insert(stored, skip_duplicates=True)
 
 
 def quarantined_rows(ingest_id: str) -> list[dict]:

@@ -218,6 +218,32 @@ class Quarantine(dj.Manual):
     reasons: json
     """
 
+    class Codes(dj.Part):
+        """The finding code of each of the row's reasons, in their order ('' for a reason no code names), so
+        `mass-ingest status` groups quarantines by code. Rows stored before this table existed have none."""
+
+        definition = """
+        -> master
+        ---
+        codes: json
+        """
+
+
+class Pending(dj.Manual):
+    """A candidate an ingest left for a later run because its data may still be arriving, with why
+    (``pending_reasons``: an .ap.bin short of its .meta and still changing, files too recent, ...).
+    Ingests before this table existed kept only the count (IngestRun.counts)."""
+
+    definition = """
+    -> IngestRun
+    candidate_id: char(16)
+    ---
+    share: varchar(64)
+    rel_path: varchar(1000)
+    session_id: varchar(128)
+    reasons: json
+    """
+
 
 class ScanWatermark(dj.Manual):
     """The last successful re-scan of one share of a profile (flows/rescan.py).
@@ -468,11 +494,11 @@ def activate(prefix: str | None = None) -> str:
     # Foreign keys resolve by class name in this context.
     context = {t.__name__: t for t in (Subject, Probe, ProbeInsertion, Project, IngestRun, Quarantine, Session,
                                                ScanWatermark, CreatedSubject, FollowUpDone, DecisionLog, ApprovalPause,
-                                               HeldSession)}
+                                               HeldSession, Pending)}
     # Declaring creates only the tables that do not exist yet, so activating upgrades an older database.
     for schema, name, tables in ((reference, "reference", (Subject, Probe, ProbeInsertion, Project)),
                                  (ingest, "ingest", (IngestRun, Quarantine, ScanWatermark, CreatedSubject, DecisionLog,
-                                                     ApprovalPause, HeldSession)),
+                                                     ApprovalPause, HeldSession, Pending)),
                                  (acquisition, "acquisition", (Session, FollowUpDone))):
         schema.activate(f"{prefix}_{name}", connection=connection, add_objects=context)
         for table in tables:
