@@ -280,6 +280,10 @@ def schema_problems(frame: pl.DataFrame, *, timezone: str, ingest_id: str, probe
     return {cid: reasons for key, reasons in found.items() for cid in by_key.get(key, [])}
 
 
+SCHEMA_LIMIT_FIX = ("rename the folder or file on the share (or correct the file that holds the value) so it fits, "
+                    "and run the profile again")
+
+
 def _quarantined(frame: pl.DataFrame, reasons: dict[str, list[str]]) -> list[Quarantined]:
     return [Quarantined(candidate_id=r["candidate_id"], share=r["share"], rel_path=r["rel_path"],
                         session_id=r["session_id"], reasons=reasons[r["candidate_id"]])
@@ -308,7 +312,7 @@ def insert_isolated(frame: pl.DataFrame, *, timezone: str, ingest_id: str,
     schema.activate()
     probes = ProbeIndex.fetch(set(frame["subject"]))
     bad = schema_problems(frame, timezone=timezone, ingest_id=ingest_id, probes=probes, options=options)
-    reasons = {cid: [f"INSERT.SCHEMA_LIMIT: {why}" for why in whys] for cid, whys in bad.items()}
+    reasons = {cid: [f"INSERT.SCHEMA_LIMIT: {why}; {SCHEMA_LIMIT_FIX}" for why in whys] for cid, whys in bad.items()}
     good = frame.filter(~pl.col("candidate_id").is_in(list(bad)))
     inserted = _bisect(good, timezone, ingest_id, options, reasons)
     return ChunkOutcome(inserted=inserted, quarantined=_quarantined(frame, reasons))

@@ -298,7 +298,8 @@ class TestProfileRules:
             ("test_rig", "exclude paths: '*/test*'",
              [("DISCOVER.EXCLUDED", "recordings/test_rig/2024-03-02_09-00-00")]),
         ]
-        assert candidates[0].findings[0].message == "excluded by the profile (exclude subjects: '00000')"
+        assert candidates[0].findings[0].message == ("excluded by the profile (exclude subjects: '00000'); change that "
+                                                     "rule in the profile to ingest it")
         assert candidates[0].probes == [probe_record(  # still described in full
             "probe_1", "17131311352", file_create_time=created_for("recordings/00000/2024-03-01_16-45-20"))]
 
