@@ -113,7 +113,8 @@ def _candidates(base: pl.DataFrame, share: str) -> pl.DataFrame:
         pl.lit(False).alias("start_inferred"), pl.lit("").alias("start_source"), pl.lit("ephys").alias("modality"), pl.lit(LAYOUT).alias("layout"))
     return light.hstack(_nested(base)).with_columns(
         empty["bins_without_meta"], empty["task_hints"], empty["recordings"],
-        pl.lit(["spikeglx", "kilosort"]).alias("systems"), empty["projects"], pl.lit("").alias("group"),
+        pl.lit(["spikeglx", "kilosort"]).alias("systems"), empty["projects"],
+        pl.lit(None, dtype=pl.String).alias("experimenter"), pl.lit("").alias("group"),
         pl.lit(None, dtype=pl.String).alias("excluded_by"), empty["findings"]).select(list(CANDIDATE_SCHEMA))
 
 

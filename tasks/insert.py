@@ -29,8 +29,8 @@ from mass_ingest.db.connection import is_connection_error, outage_reported
 from mass_ingest.db.runs import record_quarantine
 from mass_ingest.errors import DatabaseError
 from mass_ingest.db.locks import share_locks
-from mass_ingest.db.session_parts import (inferred_start_rows, new_subject_rows, probe_file_rows,
-                                          system_recording_rows)
+from mass_ingest.db.session_parts import (describe_projects, experimenter_rows, inferred_start_rows, new_subject_rows,
+                                          probe_file_rows, project_rows, system_recording_rows)
 from mass_ingest.stage_cache import STAGE_CACHE, StageFrame
 from mass_ingest.probe_association import ProbeIndex
 
@@ -40,7 +40,7 @@ KEY = ["subject", "session_start"]
 _NOT_INSERTED = ("findings", "bins_without_meta", "systems", "quality_failures", "quality_reasons", "pending_reasons",
                  "dedup_reason", "duplicate_of", "session_id", "layout", "excluded_by")
 TABLES = ("Session", "Directory", "Recording", "ProbeFiles", "AddedRecording", "ProbeAssociation",
-          "SystemRecording", "InferredStart", "Membership", "Task", "Output", "Clustering")
+          "SystemRecording", "InferredStart", "Experimenter", "Membership", "Task", "Output", "Clustering")
 
 
 class InsertOptions(BaseModel):
@@ -50,11 +50,14 @@ class InsertOptions(BaseModel):
 
     probe_association: dict[str, dict[str, str]] = Field(default_factory=dict)
     record_moved_location: bool = True
+    project_descriptions: dict[str, str] = Field(
+        default_factory=dict, description="Project -> its description in the profile, stored with the project.")
 
     @classmethod
     def from_profile(cls, profile) -> "InsertOptions":
         return cls(probe_association=profile.probe_association,
-                   record_moved_location=profile.dedup.record_moved_location)
+                   record_moved_location=profile.dedup.record_moved_location,
+                   project_descriptions={p.name: p.description for p in profile.projects if p.description})
 
 
 def _table_name(name: str) -> str:
@@ -125,6 +128,7 @@ def _parts(row: dict, key: dict, ingest_id: str, probes: ProbeIndex, options: In
     if new_parts is None:
         rows["SystemRecording"] = system_recording_rows(row["recordings"] or [], key, ingest_id)
         rows["InferredStart"] = inferred_start_rows(row, key)
+        rows["Experimenter"] = experimenter_rows(row, key)
         rows["Task"] = _tasks(row, key, ingest_id)
         rows["Membership"] = [{**key, "project": p} for p in row["projects"]]
     return rows
@@ -248,8 +252,10 @@ def insert_sessions(frame: pl.DataFrame, *, timezone: str, ingest_id: str,
             stored_outputs = set(matching("Session.Output", KEY, update_keys, [*KEY, "output_path"]))
             _merge(rows, _update_rows(updates, ingest_id, probes, options, stored, stored_outputs))
         # One bulk write for the chunk, parents first (see db/bulk.py write_rows).
-        write_rows({"Project": [{"project": p} for p in projects], "Subject": subjects, "CreatedSubject": created,
-                    **{_table_name(n): rows[n] for n in TABLES}}, skip_duplicates={"Project"})
+        write_rows({"Project": project_rows(projects, options.project_descriptions), "Subject": subjects,
+                    "CreatedSubject": created, **{_table_name(n): rows[n] for n in TABLES}},
+                   skip_duplicates={"Project"})
+        describe_projects(projects, options.project_descriptions)
         _record_moves(moves, ingest_id)
     return fresh.height
 

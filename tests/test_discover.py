@@ -121,7 +121,7 @@ def session_record(rel: str, subject: str, start: datetime | None, **changes: ob
             "modality": "ephys",
             "layout": LAYOUT, "probes": [],
             "bins_without_meta": [], "task_hints": [], "recordings": [], "outputs": [], "systems": systems,
-            "projects": [], "group": "", "excluded_by": None, "findings": [], **changes}
+            "projects": [], "experimenter": None, "group": "", "excluded_by": None, "findings": [], **changes}
 
 
 S1 = "recordings/25843/2024-03-05_10-30-58"

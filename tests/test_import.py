@@ -106,6 +106,13 @@ class TestImportEndToEnd:
         memberships = {(r["session_start"], r["project"]) for r in schema.Session.Membership.to_dicts()}
         assert (datetime(2024, 4, 9, 9, 47, 33), "grid_remapping") in memberships
         assert len(schema.Session.Recording & {"subject": "25843"}) == 4
+        # What the lab wrote is kept: who recorded each session, and the profile's project descriptions
+        # (a project only the input file names has none to keep).
+        assert {(r["session_start"], r["experimenter"]) for r in schema.Session.Experimenter.to_dicts()} == {
+            (datetime(2024, 3, 5, 10, 30, 58), "anna"), (datetime(2024, 4, 9, 9, 47, 33), "anna")}
+        assert {r["project"]: r["description"] for r in schema.Project.to_dicts()} == {
+            "grid-cells": "Grid cells in MEC, chronic Neuropixels implants",
+            "pilot": "Everything recorded in March 2024, while the rig was being tuned", "grid_remapping": ""}
         # The same file again: both are duplicates now, nothing is inserted twice.
         again = cli("import", str(example), "--profile", str(campaign.profile_path), "--approve", "--json")
         assert again.returncode == 0, again.stderr[-3000:]
@@ -114,6 +121,7 @@ class TestImportEndToEnd:
         scan = cli("run", str(campaign.profile_path), "--approve", "--json")
         assert scan.returncode == 0, scan.stderr[-3000:]
         assert {k: json_out(scan.stdout)[k] for k in ("duplicates", "inserted")} == {"duplicates": 3, "inserted": 3}
+        assert len(schema.Session.Experimenter()) == 2  # nothing on the share says who recorded the others
 
     def test_a_wrong_probe_or_missing_folder_is_quarantined_with_the_reason(self, tmp_path: Path) -> None:
         from mass_ingest.db import schema
