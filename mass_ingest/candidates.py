@@ -288,6 +288,14 @@ def candidates_to_frame(candidates: list[SessionCandidate]) -> pl.DataFrame:
     return pl.from_arrow(candidates_to_table(candidates))
 
 
+def frame_findings(frame: pl.DataFrame, code_prefix: str) -> list[Finding]:
+    """The findings of every candidate whose code starts with ``code_prefix`` (e.g. 'IMPORT.'), in row order;
+    only those become models."""
+    wanted = pl.element().struct.field("code").str.starts_with(code_prefix)
+    found = frame.select(pl.col("findings").list.filter(wanted)).explode("findings").drop_nulls()["findings"]
+    return [Finding.model_validate(f) for f in found.to_list()]
+
+
 def frame_to_candidates(frame: pl.DataFrame) -> list[SessionCandidate]:
     """Back from the frame to validated models (extra stage columns are dropped)."""
     fields = set(SessionCandidate.model_fields)

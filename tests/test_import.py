@@ -155,3 +155,48 @@ class TestImportEndToEnd:
         result = cli("import", str(elsewhere), "--profile", str(campaign.profile_path), "--approve")
         assert result.returncode == 2
         assert "are on none of profile demo-ephys's shares (Z:/rec/102_1/x); add the root" in result.stderr
+
+
+@pytest.mark.usefixtures("prefect_server", "clean_database")
+class TestImportSummary:
+    """What a person reads after `mass-ingest import`: what the input file says that the share does not, and a
+    command listing every candidate that reads the input file (run here as they would run it)."""
+
+    def test_input_file_findings_are_shown_and_the_summary_points_at_a_validate_that_reads_the_file(
+            self, tmp_path: Path) -> None:
+        import re
+        import shlex
+
+        from mass_ingest.subjects import import_subjects_csv
+        from tests.e2e import latest_flow_run_id
+        from tests.test_review_page import _artifacts
+
+        campaign = demo_campaign(tmp_path / "demo")
+        import_subjects_csv(campaign.subjects_csv)
+        path = write(tmp_path, "25843 (march).yaml", "subject: '25843'\nsessions:\n"
+                     "  - location: 'N:/recordings/25843/2024-03-05_10-30-58'\n    experimenter: anna\n"
+                     "    clustering: kilosort2.5\n"
+                     "  - location: 'N:/recordings/25843/2024-03-12_14-02-11'\n    experimenter: ola\n"
+                     "    probe_association: {probe_1: '18194823999'}\n")
+        result = cli("import", str(path), "--profile", str(campaign.profile_path), "--approve")
+        assert result.returncode == 0, result.stderr[-3000:]
+        said = " ".join(result.stdout.split())  # rich wraps long lines at the console's width
+        assert ("input file N:recordings/25843/2024-03-05_10-30-58: WARNING IMPORT.NO_CLUSTERING: the input file "
+                "names clustering 'kilosort2.5', but no such output is in the folder; run it, or drop clustering "
+                "from the file") in said
+        assert ("input file N:recordings/25843/2024-03-12_14-02-11/probe_1: ERROR IMPORT.PROBE_MISMATCH: the input "
+                "file associates probe '18194823999' with probe_1") in said
+        assert "quarantined N:recordings/25843/2024-03-12_14-02-11: IMPORT.PROBE_MISMATCH" in said
+
+        [summary] = _artifacts(latest_flow_run_id(campaign.profile_path))["approval-summary"]
+        [command] = re.findall(r"`(mass-ingest validate PROFILE --input-file [^`]+ --json)`", summary.data)
+        args = shlex.split(command)[1:]  # after mass-ingest
+        assert args[:4] == ["validate", "PROFILE", "--input-file", str(path.resolve())]
+        listed = cli(*[str(campaign.profile_path) if a == "PROFILE" else a for a in args])
+        assert listed.returncode == 0, listed.stderr[-3000:]
+        decisions = {c["rel_path"]: (c["status"], [f["code"] for f in c["findings"]])
+                     for c in json_out(listed.stdout)["candidates"]}
+        assert decisions == {  # the file's two sessions, and none of the share's others
+            "recordings/25843/2024-03-05_10-30-58": ("duplicate", ["IMPORT.NO_CLUSTERING"]),
+            "recordings/25843/2024-03-12_14-02-11": (
+                "quarantined", ["IMPORT.PROBE_MISMATCH", "QUALITY.NO_DISCOVERY_ERRORS"])}
