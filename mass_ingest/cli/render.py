@@ -33,10 +33,11 @@ def fail(exc: Exception, code: int = 2) -> NoReturn:
 
 
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[str]], *, right: Sequence[str] = ()) -> Table:
-    """A left-titled table of text cells; the ``right`` columns (numbers) right-justified."""
+    """A left-titled table of text cells; the ``right`` columns (numbers) right-justified. A word longer than
+    its column (a location) is folded onto the next line, never cut: a cut path cannot be acted on."""
     shown = Table(title=title, title_justify="left")
     for column in columns:
-        shown.add_column(column, justify="right" if column in right else "left")
+        shown.add_column(column, justify="right" if column in right else "left", overflow="fold")
     for row in rows:
         shown.add_row(*row)
     return shown
@@ -71,7 +72,8 @@ def what_needs_a_person(quarantined: list[dict], needs: list[dict], shown: int =
     """After a run: why sessions were quarantined, and what the inserted ones still need entered by hand.
     ``listing``: the command that lists every candidate of this run (for an import, it names the input file)."""
     for row in quarantined[:shown]:
-        _flagged("quarantined", f"{row['share']}:{row['rel_path']}: {'; '.join(row['reasons'])}")
+        # Reasons end with their fix after a ';': ' | ' parts one reason from the next.
+        _flagged("quarantined", f"{row['share']}:{row['rel_path']}: {' | '.join(row['reasons'])}")
     if len(quarantined) > shown:
         out.print(f"... and {len(quarantined) - shown} more quarantined (`{listing}` lists all)", markup=False,
                   highlight=False)
