@@ -37,6 +37,7 @@ import os
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -112,7 +113,8 @@ def _candidates(base: pl.DataFrame, share: str) -> pl.DataFrame:
         pl.lit(False).alias("start_inferred"), pl.lit("").alias("start_source"), pl.lit("ephys").alias("modality"), pl.lit(LAYOUT).alias("layout"))
     return light.hstack(_nested(base)).with_columns(
         empty["bins_without_meta"], empty["task_hints"], empty["recordings"],
-        pl.lit(["spikeglx", "kilosort"]).alias("systems"), empty["projects"], pl.lit("").alias("group"),
+        pl.lit(["spikeglx", "kilosort"]).alias("systems"), empty["projects"],
+        pl.lit(None, dtype=pl.String).alias("experimenter"), pl.lit("").alias("group"),
         pl.lit(None, dtype=pl.String).alias("excluded_by"), empty["findings"]).select(list(CANDIDATE_SCHEMA))
 
 
@@ -141,7 +143,8 @@ def generate(rows: int, seed: int = 0) -> tuple[pl.DataFrame, pl.DataFrame]:
         pl.concat_list("serial_1", "serial_2").list.head(pl.col("n_probes")).alias("existing_serials"),
         pl.lit([probes]).list.first().list.head(pl.col("n_probes")).alias("existing_recordings"),
         pl.lit([[f"{p}/kilosort4" for p in probes]]).list.first().list.head(pl.col("n_probes"))
-        .alias("existing_outputs"))
+        .alias("existing_outputs"),
+        pl.lit("0f1e2d3c-bench").alias("ingest_id"), pl.lit(datetime(2024, 6, 1)).alias("ingested_at"))
 
     # Candidates: stored sessions found again (at their place, moved, conflicting), then new ones.
     n_moved, n_conflicts = int(rows * MOVED), int(rows * CONFLICTS)

@@ -106,13 +106,14 @@ def ingest_profile(profile: Profile, *, approval: Decision | None = None, dry_ru
         checked = pending_first_task(checked, pending_before, ingest_id)
     checked = mark_held_task(checked, ingest_id)
     if dry_run:
-        return dry_run_outcome_task(profile, checked, ingest_id, unreadable), checked
+        return dry_run_outcome_task(profile, checked, ingest_id, unreadable, input_file), checked
     # Quarantined and pending are settled before the pause (a decision changes neither): stored now, so
     # `mass-ingest status` shows them while the ingest waits.
     record_quarantine_task(checked, ingest_id)
     preapproved = approval or (auto_decision(profile) if auto_approve else None)
     shown = fingerprint_shown_task(profile, checked, ingest_id)
-    decision = request_approval(profile, checked, ingest_id, preapproved=preapproved, timeout_s=approval_timeout_s)
+    decision = request_approval(profile, checked, ingest_id, preapproved=preapproved, timeout_s=approval_timeout_s,
+                                input_file=input_file)
     decided = apply_decision_task(checked, decision, ingest_id, profile)
     approved = approved_sessions_task(decided, ingest_id)
     recheck_share_task(profile, shown, approved, ingest_id)  # refuses if an approved folder changed since

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import polars as pl
 
-from mass_ingest.access import ShareAccess, scan_readable_shares
+from mass_ingest.access import ShareAccess, check_access, scan_readable_shares
+from mass_ingest.candidates import candidates_to_frame
 from mass_ingest.discovery import discover_share
 from mass_ingest.findings import Finding
 from mass_ingest.frame_json import candidate_rows
+from mass_ingest.input_files import read_input_file
 from mass_ingest.profile import Profile
 
 
@@ -54,15 +57,25 @@ def discovery_report(profile: Profile,
     return result, frames
 
 
-def preview_ingest(profile: Profile) -> tuple[pl.DataFrame, list[ShareAccess], list[Finding]]:
-    """The classified candidate frame, each share's access, and findings about the shares' trees."""
+def preview_ingest(profile: Profile, input_file: str | None = None
+                   ) -> tuple[pl.DataFrame, list[ShareAccess], list[Finding]]:
+    """The classified candidate frame, each share's access, and findings about the shares' trees.
+
+    ``input_file``: a lab's input file whose sessions replace discovery, as `mass-ingest import` does.
+    """
     from tasks.dedup import deduplicate_discovered  # the database and Great Expectations: only when validating
     from mass_ingest.db.held import held_frame
     from tasks.approve import mark_held
     from tasks.quality import judge_candidates
 
-    access, found = scan_readable_shares(profile, lambda share: discover_share(profile, share))
-    frames = [frame for frame, _ in found.values()]
-    share_findings = [f for _, findings in found.values() for f in findings]
+    if input_file:
+        from tasks.import_file import import_candidates  # a stage module: Prefect, only for an import
+
+        candidates = import_candidates(profile, read_input_file(input_file), Path(input_file).name)
+        access, frames, share_findings = check_access(profile), [candidates_to_frame(candidates)], []
+    else:
+        access, found = scan_readable_shares(profile, lambda share: discover_share(profile, share))
+        frames = [frame for frame, _ in found.values()]
+        share_findings = [f for _, findings in found.values() for f in findings]
     checked, _ = judge_candidates(deduplicate_discovered(frames, profile.shares), profile)
     return mark_held(checked, held_frame()), access, share_findings

@@ -65,10 +65,13 @@ def check_share_access(share: Share, profile_name: str, pool: ThreadPoolExecutor
         return result("ACCESS.DENIED", f"is not readable by this worker ({exc.strerror}); grant the worker's "
                       "user read access")
     except OSError as exc:
-        return result("ACCESS.DENIED", f"cannot be listed ({exc.strerror})")
+        return result("ACCESS.DENIED", f"cannot be listed ({exc.strerror}); check the mount on this worker "
+                      "(remount the share) and run again")
     elapsed = time.perf_counter() - started
     if elapsed > share.access_timeout_s / 2:
-        return result("ACCESS.SLOW", f"took {elapsed:.1f} s to list; discovery of it will be slow")
+        return result("ACCESS.SLOW", f"took {elapsed:.1f} s to list, more than half its access_timeout_s of "
+                      f"{share.access_timeout_s:g} s; discovery of it will be slow: check the network to the share, "
+                      "or raise shares[].access_timeout_s if it is always this slow")
     return result(None)
 
 

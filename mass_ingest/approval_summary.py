@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import shlex
 
 import polars as pl
 
@@ -150,12 +151,18 @@ def _links(links: dict[str, list[tuple[str, str]]], titles: dict[str, str], coun
     return "\n".join(lines) + "\n" if lines else "_none_\n"
 
 
+def listing_command(input_file: str | None = None) -> str:
+    """The command that lists every candidate of an ingest with its decision and reasons: `validate` of the
+    profile, or of the input file for an import (a share scan of the profile would list other sessions)."""
+    return "mass-ingest validate PROFILE" + (f" --input-file {shlex.quote(input_file)}" if input_file else "")
+
+
 def approval_markdown(frame: pl.DataFrame, profile_name: str, profile_hash: str, ingest_id: str, *,
                       links: dict[str, list[tuple[str, str]]] | None = None,
                       list_titles: dict[str, str] | None = None,
                       counts: bytes | None = None, over_time: bytes | None = None,
                       timelines: list[tuple[str, bytes]] | None = None, quality_report: str | None = None,
-                      compact: bool = False, full_summary: str | None = None) -> str:
+                      compact: bool = False, full_summary: str | None = None, input_file: str | None = None) -> str:
     """The summary shown on the approval page.
 
     Args:
@@ -167,6 +174,7 @@ def approval_markdown(frame: pl.DataFrame, profile_name: str, profile_hash: str,
         quality_report: URL of the readable quality report of this ingest.
         compact: for the approval form (about 420 px wide): no time pictures, no per-share or per-project
             tables; ``full_summary`` links to the page that has them.
+        input_file: the input file of an import, which the command listing every candidate must read.
     """
     by = status_counts(frame)
     outcomes = outcome_counts(frame)
@@ -217,7 +225,7 @@ def approval_markdown(frame: pl.DataFrame, profile_name: str, profile_hash: str,
         + ("\n## New subjects (created on insertion)\n" + markdown_table(created, ["created", "sessions"], "subjects")
            if created.height else "")
         + ("\n## Sessions per subject over time\n" + timeline if timeline else "")
-        + "\nEvery candidate with its decision and reasons: `mass-ingest validate PROFILE --json`.\n"
+        + f"\nEvery candidate with its decision and reasons: `{listing_command(input_file)} --json`.\n"
         "What is offered for insertion is the complete list above: if an approved session's folder changes "
         "before insertion (a file added, removed or modified), the run inserts nothing and asks for a new run.\n"
         "Approve in the run's form (Resume), optionally leaving sessions out by id or glob.\n"
@@ -230,7 +238,8 @@ def decision_rows(frame: pl.DataFrame) -> list[dict]:
 
 
 def decision_frame(frame: pl.DataFrame) -> pl.DataFrame:
-    """One row per candidate: what would happen to it and why (JSON-ready: times as text)."""
+    """One row per candidate: what would happen to it and why, and what was found on it (its findings, warnings
+    included: an input file's IMPORT.NO_CLUSTERING stops nothing but is for a person to read); JSON-ready."""
     reasons = (pl.when(pl.col("status") == Status.QUARANTINED).then(pl.col("quality_reasons"))
                .when(pl.col("status") == Status.PENDING).then(pl.col("pending_reasons"))
                .when(pl.col("status") == Status.UPDATE).then(
@@ -241,5 +250,5 @@ def decision_frame(frame: pl.DataFrame) -> pl.DataFrame:
                .otherwise(pl.lit([], dtype=pl.List(pl.String))))
     return (frame.with_columns(reasons.alias("reasons"))
             .select("session_id", "share", "rel_path", "subject", "session_start", "status", "reasons",
-                    "quality_failures", "duplicate_of", "projects")
+                    "quality_failures", "duplicate_of", "projects", "findings")
             .with_columns(pl.col("session_start").dt.strftime("%Y-%m-%dT%H:%M:%S")))

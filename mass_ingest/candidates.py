@@ -180,6 +180,8 @@ class SessionCandidate(_Strict):
     outputs: list[Output] = Field(default_factory=list)
     systems: list[str] = Field(default_factory=list, description="Recording systems recognised in the folder.")
     projects: list[str] = Field(default_factory=list)
+    experimenter: str | None = Field(None, description="Who recorded the session, as a lab's input file names "
+                                     "them (mass-ingest import); None when discovered, as no file tells.")
     group: str = Field("", description="With a layout's combined: false, the recording this session is "
                        "(one session per ScanImage basename or Femtonics unit); '' for a whole folder.")
     excluded_by: str | None = Field(None, description="The profile rule that excluded this folder, if any.")
@@ -239,6 +241,7 @@ CANDIDATE_SCHEMA: dict[str, pl.DataType] = {
     "outputs": pl.List(_OUTPUT),
     "systems": pl.List(pl.String),
     "projects": pl.List(pl.String),
+    "experimenter": pl.String,
     "group": pl.String,
     "excluded_by": pl.String,
     "findings": pl.List(_FINDING),
@@ -283,6 +286,14 @@ def _arrow_column(values: list, kind: pl.DataType) -> pa.Array:
 def candidates_to_frame(candidates: list[SessionCandidate]) -> pl.DataFrame:
     """One row per candidate, with the fixed :data:`CANDIDATE_SCHEMA` (also when empty)."""
     return pl.from_arrow(candidates_to_table(candidates))
+
+
+def frame_findings(frame: pl.DataFrame, code_prefix: str) -> list[Finding]:
+    """The findings of every candidate whose code starts with ``code_prefix`` (e.g. 'IMPORT.'), in row order;
+    only those become models."""
+    wanted = pl.element().struct.field("code").str.starts_with(code_prefix)
+    found = frame.select(pl.col("findings").list.filter(wanted)).explode("findings").drop_nulls()["findings"]
+    return [Finding.model_validate(f) for f in found.to_list()]
 
 
 def frame_to_candidates(frame: pl.DataFrame) -> list[SessionCandidate]:

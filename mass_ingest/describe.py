@@ -127,6 +127,7 @@ def describe_session(walker: Walker, share: Share, profile: Profile, layout: Lay
     if rule:
         candidate.excluded_by = f"exclude {rule}"
         candidate.findings.append(finding("DISCOVER.EXCLUDED", stage="discover", share=share.name, path=rel,
-                                          message=f"excluded by the profile ({candidate.excluded_by})"))
+                                          message=f"excluded by the profile ({candidate.excluded_by}); change "
+                                          "that rule in the profile to ingest it"))
     candidate.projects = [p.name for p in profile.projects if p.match(subject, session_id, rel, start)]
     return candidate

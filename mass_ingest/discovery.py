@@ -227,7 +227,7 @@ def _one_per_real_folder(walker: Walker, matches: list[tuple]) -> list[tuple]:
                 walker.findings.append(finding(
                     "DISCOVER.SYMLINK_LOOP", stage="discover", share=walker.share, path=match[0],
                     message=f"reached through a link to '{keep[0]}', which is listed itself; it is "
-                    "described once, as that folder"))
+                    "described once, as that folder (remove the link if nothing needs it)"))
     return [m for m in matches if m[0] not in dropped]
 
 

@@ -35,7 +35,6 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "DISCOVER.SPECIAL_FILE": (Severity.ERROR, "a FIFO, socket or device file sits where data files are; never opened"),
     "DISCOVER.BAD_NAME": (Severity.WARNING, "a file or folder name is not valid UTF-8"),
     "DISCOVER.BAD_DATE": (Severity.ERROR, "a session folder name does not parse as the layout's date"),
-    "DISCOVER.NOT_A_SESSION": (Severity.INFO, "a folder at session depth holds no recording"),
     "DISCOVER.UNMATCHED_FOLDERS": (Severity.INFO, "folders at session depth fit no layout of the profile "
                                    "(counted once per share, with examples)"),
     "DISCOVER.START_INFERRED": (Severity.WARNING, "the folder gives no time of day; the start was read from its "
@@ -83,7 +82,6 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     # imaging-side systems (scanimage, wavesurfer, femtonics, suite2p, dlc)
     "IMAGING.BAD_BASENAME": (Severity.ERROR, "a ScanImage file's basename contains '_'"),
     "IMAGING.COUNTER_GAP": (Severity.WARNING, "ScanImage file counters skip a number"),
-    "IMAGING.START_FROM_MTIME": (Severity.INFO, "a recording's start time was taken from its first file's mtime"),
     "IMAGING.START_UNKNOWN": (Severity.WARNING, "a recording's start time could not be told from the folder's"),
     "IMAGING.UNREADABLE_TIFF": (Severity.WARNING, "a ScanImage TIFF cannot be read by tifffile"),
     "VIDEO.UNREADABLE": (Severity.WARNING, "a video file has no readable header"),

@@ -42,7 +42,8 @@ class InputSession(_Strict):
 
     location: str = Field(description="The session folder, in any spelling of a profile share's root or alias "
                           "(N:\\\\recordings\\\\..., /mnt/N/recordings/...).", min_length=1)
-    experimenter: str = Field(description="Who recorded it (user name).")
+    experimenter: str = Field(description="Who recorded it (user name); stored with the session "
+                              "(Session.Experimenter).", max_length=128)
     tasks: list[str] = Field(default_factory=list, description="Tasks run in the session, in order.")
     probe_association: dict[str, str] = Field(
         default_factory=dict, description="Probe folder in the session -> the probe recorded there: its serial "

@@ -152,7 +152,8 @@ class Project(MatchRule):
     """A project (metagroup) and the sessions that belong to it."""
 
     name: str = Field(description="Project name as stored in the pipeline.", pattern=r"^[A-Za-z0-9_. -]{1,64}$")
-    description: str = Field("", description="One line shown with the project.")
+    description: str = Field("", max_length=255, description="One line shown with the project; stored with it "
+                             "in the pipeline (the Project table holds up to 255 characters).")
 
 
 class Approval(_Strict):

@@ -189,7 +189,8 @@ class Walker:
                     why = f"'{self.real_rel(target)}', inside or around the session folder '{self.real_rel(other)}'"
         if why is not None:
             self._report("DISCOVER.SYMLINK_LOOP", entry.path,
-                         f"link leads back to {why}; it is not followed, so nothing is counted twice")
+                         f"link leads back to {why}; it is not followed, so nothing is counted twice (remove the "
+                         "link if nothing needs it)")
             return None
         return target
 

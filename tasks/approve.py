@@ -25,7 +25,7 @@ from prefect.input import RunInput
 from prefect.runtime import flow_run
 from pydantic import Field
 
-from mass_ingest.approval_summary import offered, shown_digest
+from mass_ingest.approval_summary import listing_command, offered, shown_digest
 from mass_ingest.candidates import OFFERED, Status, change_status, has_status
 from mass_ingest.db.decisions import (Decision, DecisionRefused, PauseClaim, beat, claim_pause, drop_stale_claim,
                                       pause_claim, record_decision, stored_decision)
@@ -158,11 +158,12 @@ def _say(message: str) -> None:
     print(message, file=sys.__stderr__, flush=True)
 
 
-def _refuse_exclusions(frame: pl.DataFrame, patterns: list[str], profile: Profile) -> None:
+def _refuse_exclusions(frame: pl.DataFrame, patterns: list[str], profile: Profile,
+                       input_file: str | None = None) -> None:
     unmatched = unmatched_patterns(offered(frame), patterns, profile.shares)
     if unmatched:
         raise PatternError(refusal_message(unmatched, "session offered for approval") + "; nothing was decided or "
-                           "inserted: correct the pattern and run again (`mass-ingest validate PROFILE` lists them)")
+                           f"inserted: correct the pattern and run again (`{listing_command(input_file)}` lists them)")
 
 
 def _resumed(stored: Decision, preapproved: Decision | None, ingest_id: str) -> Decision:
@@ -173,10 +174,12 @@ def _resumed(stored: Decision, preapproved: Decision | None, ingest_id: str) -> 
 
 
 def request_approval(profile: Profile, checked: StageFrame, ingest_id: str,
-                     preapproved: Decision | None = None, timeout_s: int | None = None) -> Decision:
+                     preapproved: Decision | None = None, timeout_s: int | None = None,
+                     input_file: str | None = None) -> Decision:
     """The decision for this ingest: stored (resume), given up front, or asked for at the one pause.
 
-    ``timeout_s`` replaces the profile's approval.timeout_s for this run (the deployment's parameter).
+    ``timeout_s`` replaces the profile's approval.timeout_s for this run (the deployment's parameter);
+    ``input_file``: an import's, which the summary names in its command listing every candidate.
     Raises :class:`DecisionPending` when another run already waits for the decision.
     """
     timeout_s = timeout_s or profile.approval.timeout_s
@@ -190,10 +193,10 @@ def request_approval(profile: Profile, checked: StageFrame, ingest_id: str,
     waiting = other_waiting_run(ingest_id, me)
     if waiting is not None:
         raise DecisionPending(waiting)
-    markdown = publish_review(frame, profile, ingest_id)
+    markdown = publish_review(frame, profile, ingest_id, input_file=input_file)
     if preapproved is not None:
         if preapproved.approved:
-            _refuse_exclusions(frame, preapproved.excluded, profile)
+            _refuse_exclusions(frame, preapproved.excluded, profile, input_file)
         try:
             return record_decision(ingest_id, preapproved.model_copy(update={"shown_digest": digest}), me)
         except DecisionRefused as refused:

@@ -21,6 +21,10 @@ Statuses, the first that applies:
 - ``copy``: a second folder of a session in this batch; the first by share order, then path, is kept.
 - ``new``: none of the above.
 
+A reason about a stored session names that session as the pipeline holds it: its id (subject and
+start as stored, which may differ from the folder's when a person fixed them), its location as
+stored, and the ingest that inserted it, with that ingest's date.
+
 Only the rows that can be anything but new (in the pipeline by key or place, repeated in the
 batch, excluded) go through the costly steps; matching is done on 64-bit hashes and checked on
 the real keys (see :func:`_pairs`). A million candidates against a million stored sessions take
@@ -94,6 +98,32 @@ def _stored_lists(existing: pl.DataFrame, index: pl.Series) -> list[pl.Series]:
     return out
 
 
+def _stored_as(existing: pl.DataFrame, index: pl.Series) -> pl.Series:
+    """How a reason names the stored session at ``index`` (null where null): its id (subject and start as
+    stored), its location as stored, and the ingest that inserted it when the snapshot has it, e.g.
+    "25843/2024-03-05_10-30-58 (at N:\\recordings\\...; inserted by ingest 8f24... on 2024-06-01)".
+    Only the rows named are formatted."""
+    def column(name: str, dtype: pl.DataType) -> pl.Series:
+        if name not in existing.columns:
+            return pl.repeat(None, len(index), dtype=dtype, eager=True).alias(name)
+        return existing[name].cast(dtype).rechunk().gather(index).alias(name)
+
+    rows = pl.DataFrame([column("subject", pl.String), column("session_start", pl.Datetime("us")),
+                         column("group", pl.String), column("location", pl.String),
+                         column("ingest_id", pl.String), column("ingested_at", pl.Datetime("us"))])
+    group = pl.col("group").fill_null("")
+    stored_id = pl.concat_str(
+        pl.col("subject"), pl.lit("/"),
+        pl.col("session_start").dt.strftime("%Y-%m-%d_%H-%M-%S").fill_null("unknown-time"),
+        pl.when(group != "").then(pl.lit("/") + group).otherwise(pl.lit("")))
+    by = (pl.when(pl.col("ingest_id").is_null()).then(pl.lit(""))
+          .otherwise(pl.concat_str(pl.lit("; inserted by ingest "), pl.col("ingest_id"),
+                                   pl.when(pl.col("ingested_at").is_null()).then(pl.lit(""))
+                                   .otherwise(pl.lit(" on ") + pl.col("ingested_at").dt.strftime("%Y-%m-%d")))))
+    named = pl.when(pl.col("subject").is_not_null()).then(pl.format("{} (at {}{})", stored_id, "location", by))
+    return rows.select(named.alias("_stored_as")).to_series()
+
+
 def _with_new_outputs(frame: pl.DataFrame) -> pl.DataFrame:
     """``_row`` and ``_new_parts`` of the rows with new outputs: "output <kind> <path>" of each complete output
     whose folder the pipeline does not list, then the row's new probes.
@@ -162,8 +192,8 @@ def _conflict_reasons(frame: pl.DataFrame) -> pl.DataFrame:
     there = (pl.when(pl.col("_by_serials")).then(_listed(pl.col("_db_serials")))
              .otherwise(_listed(pl.col("_db_recordings"))))
     return frame.filter("_conflict").select(
-        "_row", pl.format("already in the pipeline as {} (at {}) but with other {} (here: {}; stored: {}): a "
-                          "conflict for a person to resolve", "session_id", "duplicate_of", what, here, there)
+        "_row", pl.format("already in the pipeline as {} but with other {} (here: {}; stored: {}): a "
+                          "conflict for a person to resolve", "_stored_as", what, here, there)
         .alias("_conflict_reason"))
 
 
@@ -194,8 +224,8 @@ def deduplicate(candidates: pl.DataFrame, existing: pl.DataFrame, shares: list[S
 
     Args:
         candidates: discovery frames of all shares, concatenated (canonical locations).
-        existing: sessions already in the pipeline (:data:`EXISTING_SCHEMA`; the list columns may be
-            missing), one row per (subject, session_start) as the database's key guarantees. Their
+        existing: sessions already in the pipeline (:data:`EXISTING_SCHEMA`; the list and ingest columns may
+            be missing), one row per (subject, session_start) as the database's key guarantees. Their
             locations may be written with any alias of a share, in any case.
         shares: the profile's shares: their roots and aliases map stored locations to canonical ones,
             and their order decides which copy within the batch is kept.
@@ -218,14 +248,16 @@ def deduplicate(candidates: pl.DataFrame, existing: pl.DataFrame, shares: list[S
     stored = _stored_sessions(existing, shares, candidates.schema)
     key_hash = light.select(_key_hash(KEY)).to_series()
     by_key = _pairs(light, stored, KEY, key_hash).group_by("_left").agg(pl.col("_right").min())
-    at_place = _pairs(light, stored, ["location", "group"])["_left"]
+    by_place = _pairs(light, stored, ["location", "group"]).group_by("_left").agg(pl.col("_right").min())
+    at_place = by_place["_left"]
     twice = key_hash.is_duplicated()  # all rows of a key, and maybe a few more (shared hashes)
     has_key = light["_row"].is_in(by_key["_left"].implode())
     # Only rows that can be anything but new go on: in the pipeline somehow, repeated, or excluded.
     # A (subject, start) is in the pipeline or repeated for all its rows, so key groups stay whole.
     mask = has_key | light["_row"].is_in(at_place.implode()) | twice | light["excluded_by"].is_not_null()
     some = (light.filter(mask)
-            .join(by_key.rename({"_left": "_row", "_right": "_db"}), on="_row", how="left", maintain_order="left"))
+            .join(by_key.rename({"_left": "_row", "_right": "_db"}), on="_row", how="left", maintain_order="left")
+            .join(by_place.rename({"_left": "_row", "_right": "_at"}), on="_row", how="left", maintain_order="left"))
     # Only the fields used below are gathered: gathering nested columns read from parquet (several
     # chunks) is slow, projecting one field of them is not.
     field = pl.element().struct.field
@@ -235,11 +267,13 @@ def deduplicate(candidates: pl.DataFrame, existing: pl.DataFrame, shares: list[S
         pl.col("outputs").list.eval(pl.struct(field("kind"), field("path"), field("complete"))).alias("outputs"),
     ).rechunk()[source.gather(some["_row"])]
     some = some.with_columns(
-        pl.col("_row").is_in(at_place.implode()).alias("_taken"),
+        pl.col("_at").is_not_null().alias("_taken"),
         twice.filter(mask).alias("_twice"),
         stored["location"].gather(some["_db"]).alias("_db_location"),
         stored["group"].gather(some["_db"]).alias("_db_group"),
-        *_stored_lists(existing, some["_db"])).hstack(parts)
+        # The stored session a reason names: the one with this key, else the one at this place.
+        _stored_as(existing, some.select(pl.coalesce("_db", "_at")).to_series()),
+        *_stored_lists(existing, some["_db"])).hstack(parts).drop("_at")
     some = _classify(some, [s.name for s in shares], light["location"])
     # 3. Back to every row: rows left out above are new.
     position = pl.repeat(None, light.height, dtype=pl.UInt32, eager=True).scatter(
@@ -319,13 +353,12 @@ def _classify(frame: pl.DataFrame, order: list[str], locations: pl.Series) -> pl
     what = pl.when(pl.col("_by_serials")).then(pl.lit("probe serials")).otherwise(pl.lit("recording names"))
     return frame.with_columns(
         pl.when(status == Status.UPDATE)
-        .then(pl.format("in the pipeline as {} (at {}), which lacks: {}", "session_id", "duplicate_of",
-                        pl.col("_new_parts").list.join(", ")))
+        .then(pl.format("in the pipeline as {}, which lacks: {}", "_stored_as", pl.col("_new_parts").list.join(", ")))
         .when(status == Status.MOVED)
         .then(pl.format("moved from {} (same subject, start and {})", "duplicate_of", what))
         .when(pl.col("_conflict")).then(pl.col("_conflict_reason"))
         .when(status == Status.DUPLICATE)
-        .then(pl.format("already in the pipeline as {} (at {})", "session_id", "duplicate_of"))
+        .then(pl.format("already in the pipeline as {}", "_stored_as"))
         .when(status == Status.COPY)
         .then(pl.format("same session as {} (subject and start time match)", "duplicate_of"))
         .when(status == Status.EXCLUDED).then(pl.col("excluded_by"))

@@ -49,7 +49,8 @@ def _checked(candidate: SessionCandidate, entry: InputSession, subject: str) -> 
                                      else [])
     hints = candidate.task_hints or [TaskHint(order=i, name=t, start_s=0.0, kind="input file")
                                      for i, t in enumerate(entry.tasks, 1)]
-    return candidate.model_copy(update={"findings": found, "projects": projects, "task_hints": hints})
+    return candidate.model_copy(update={"findings": found, "projects": projects, "task_hints": hints,
+                                        "experimenter": entry.experimenter})
 
 
 def import_candidates(profile: Profile, data: InputFile, source: str) -> list[SessionCandidate]:
@@ -70,9 +71,9 @@ def import_candidates(profile: Profile, data: InputFile, source: str) -> list[Se
                          ("IMPORT.NO_LAYOUT", f"the folder fits none of share {share.name}'s layouts "
                           f"({', '.join(lay.template for lay in share.layouts)}); fix the location or add a layout"))
             out.append(SessionCandidate(share=share.name, rel_path=rel, location=canonical_location(share, rel),
-                                        subject=data.subject, findings=[finding(code, stage="discover",
-                                                                                share=share.name, path=rel,
-                                                                                message=why)]))
+                                        subject=data.subject, experimenter=entry.experimenter,
+                                        findings=[finding(code, stage="discover", share=share.name, path=rel,
+                                                          message=why)]))
             continue
         layout, template, fields = fit
         walker = Walker(share=share.name, root=share.root)

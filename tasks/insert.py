@@ -29,8 +29,8 @@ from mass_ingest.db.connection import is_connection_error, outage_reported
 from mass_ingest.db.runs import record_quarantine
 from mass_ingest.errors import DatabaseError
 from mass_ingest.db.locks import share_locks
-from mass_ingest.db.session_parts import (inferred_start_rows, new_subject_rows, probe_file_rows,
-                                          system_recording_rows)
+from mass_ingest.db.session_parts import (describe_projects, experimenter_rows, inferred_start_rows, new_subject_rows,
+                                          probe_file_rows, project_rows, system_recording_rows)
 from mass_ingest.stage_cache import STAGE_CACHE, StageFrame
 from mass_ingest.probe_association import ProbeIndex
 
@@ -40,7 +40,7 @@ KEY = ["subject", "session_start"]
 _NOT_INSERTED = ("findings", "bins_without_meta", "systems", "quality_failures", "quality_reasons", "pending_reasons",
                  "dedup_reason", "duplicate_of", "session_id", "layout", "excluded_by")
 TABLES = ("Session", "Directory", "Recording", "ProbeFiles", "AddedRecording", "ProbeAssociation",
-          "SystemRecording", "InferredStart", "Membership", "Task", "Output", "Clustering")
+          "SystemRecording", "InferredStart", "Experimenter", "Membership", "Task", "Output", "Clustering")
 
 
 class InsertOptions(BaseModel):
@@ -50,11 +50,14 @@ class InsertOptions(BaseModel):
 
     probe_association: dict[str, dict[str, str]] = Field(default_factory=dict)
     record_moved_location: bool = True
+    project_descriptions: dict[str, str] = Field(
+        default_factory=dict, description="Project -> its description in the profile, stored with the project.")
 
     @classmethod
     def from_profile(cls, profile) -> "InsertOptions":
         return cls(probe_association=profile.probe_association,
-                   record_moved_location=profile.dedup.record_moved_location)
+                   record_moved_location=profile.dedup.record_moved_location,
+                   project_descriptions={p.name: p.description for p in profile.projects if p.description})
 
 
 def _table_name(name: str) -> str:
@@ -125,6 +128,7 @@ def _parts(row: dict, key: dict, ingest_id: str, probes: ProbeIndex, options: In
     if new_parts is None:
         rows["SystemRecording"] = system_recording_rows(row["recordings"] or [], key, ingest_id)
         rows["InferredStart"] = inferred_start_rows(row, key)
+        rows["Experimenter"] = experimenter_rows(row, key)
         rows["Task"] = _tasks(row, key, ingest_id)
         rows["Membership"] = [{**key, "project": p} for p in row["projects"]]
     return rows
@@ -256,8 +260,10 @@ def insert_sessions(frame: pl.DataFrame, *, timezone: str, ingest_id: str,
             stored_outputs = set(matching("Session.Output", KEY, update_keys, [*KEY, "output_path"]))
             _merge(rows, _update_rows(updates, ingest_id, probes, options, stored, stored_outputs))
         # One bulk write for the chunk, parents first (see db/bulk.py write_rows).
-        write_rows({"Project": [{"project": p} for p in projects], "Subject": subjects, "CreatedSubject": created,
-                    **{_table_name(n): rows[n] for n in TABLES}}, skip_duplicates={"Project"})
+        write_rows({"Project": project_rows(projects, options.project_descriptions), "Subject": subjects,
+                    "CreatedSubject": created, **{_table_name(n): rows[n] for n in TABLES}},
+                   skip_duplicates={"Project"})
+        describe_projects(projects, options.project_descriptions)
         _record_moves(moves, ingest_id)
     return fresh.height
 
@@ -296,6 +302,10 @@ def schema_problems(frame: pl.DataFrame, *, timezone: str, ingest_id: str, probe
     return {cid: reasons for key, reasons in found.items() for cid in by_key.get(key, [])}
 
 
+SCHEMA_LIMIT_FIX = ("rename the folder or file on the share (or correct the file that holds the value) so it fits, "
+                    "and run the profile again")
+
+
 def _quarantined(frame: pl.DataFrame, reasons: dict[str, list[str]]) -> list[Quarantined]:
     return [Quarantined(candidate_id=r["candidate_id"], share=r["share"], rel_path=r["rel_path"],
                         session_id=r["session_id"], reasons=reasons[r["candidate_id"]])
@@ -327,7 +337,7 @@ def insert_isolated(frame: pl.DataFrame, *, timezone: str, ingest_id: str,
     # The new sessions' rows are made once: checked here, written by insert_sessions.
     built = _new_session_rows(new_sessions(frame), timezone, ingest_id, probes, options)
     bad = schema_problems(frame, timezone=timezone, ingest_id=ingest_id, probes=probes, options=options, built=built)
-    reasons = {cid: [f"INSERT.SCHEMA_LIMIT: {why}" for why in whys] for cid, whys in bad.items()}
+    reasons = {cid: [f"INSERT.SCHEMA_LIMIT: {why}; {SCHEMA_LIMIT_FIX}" for why in whys] for cid, whys in bad.items()}
     good = frame.filter(~pl.col("candidate_id").is_in(list(bad)))
     inserted = _bisect(good, timezone, ingest_id, options, reasons, probes, built)
     return ChunkOutcome(inserted=inserted, quarantined=_quarantined(frame, reasons))

@@ -8,11 +8,12 @@ from prefect.runtime import flow_run
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from pydantic import BaseModel, ConfigDict
 
-from mass_ingest.candidates import Status, has_status
+from mass_ingest.candidates import Status, frame_findings, has_status
 from mass_ingest.chunk_outcome import ChunkOutcome
 from mass_ingest.db.decisions import Decision
 from mass_ingest.db.runs import finish_ingest, record_pending, record_quarantine
 from mass_ingest.db.sessions import sessions_changed_by, sessions_inserted_by
+from mass_ingest.findings import Finding
 from mass_ingest.profile import Profile
 from mass_ingest.stage_cache import StageFrame
 from tasks.review import publish_review
@@ -39,16 +40,20 @@ class IngestCounts(BaseModel):
     updated: int = 0
     moves_recorded: int = 0
     unreadable_shares: list[str] = []
+    # What an import's input file says that its folders do not (IMPORT.* findings, warnings included): shown
+    # in the terminal summary, as nothing else but an artifact would show a warning.
+    input_file_findings: list[Finding] = []
 
     def as_json(self) -> dict:
-        return self.model_dump()
+        return self.model_dump(mode="json")
 
 
 def counts_rows(counts: IngestCounts) -> list[dict[str, str]]:
     """The counts as one row per measure: a single row of 16 columns runs off the right edge in the UIs,
-    whose table cells never wrap (inserted, left_out and decision were out of sight)."""
+    whose table cells never wrap (inserted, left_out and decision were out of sight). The input file's findings
+    are not counts: the review lists show them with their sessions."""
     return [{"what": name, "value": ", ".join(value) if isinstance(value, list) else str(value)}
-            for name, value in counts.model_dump().items()]
+            for name, value in counts.model_dump(exclude={"input_file_findings"}).items()]
 
 
 def count(frame: pl.DataFrame, *statuses: Status) -> int:
@@ -83,16 +88,17 @@ def ingest_counts(frame: pl.DataFrame, ingest_id: str, decision: str, unreadable
         **(changed or {}),
         decision=decision,
         unreadable_shares=unreadable_shares,
+        input_file_findings=frame_findings(frame, "IMPORT."),
     )
 
 
 @task(name="dry-run-outcome")
 def dry_run_outcome_task(profile: Profile, checked: StageFrame, ingest_id: str,
-                         unreadable_shares: list[str]) -> IngestCounts:
+                         unreadable_shares: list[str], input_file: str | None = None) -> IngestCounts:
     """What a dry run found: counts and the summary an approver would read (nothing inserted or stored)."""
     frame = checked.load()
     publish_review(frame, profile, ingest_id, key="dry-run-summary",
-                   description=f"What an ingest would insert (dry run {ingest_id})")
+                   description=f"What an ingest would insert (dry run {ingest_id})", input_file=input_file)
     ready = count(frame, Status.READY)
     counts = ingest_counts(frame, ingest_id, f"dry run: {ready} ready, nothing inserted", unreadable_shares, 0)
     create_table_artifact(key="dry-run-counts", table=counts_rows(counts),
@@ -135,7 +141,8 @@ def record_outcome_task(decided: StageFrame, decision: Decision, ingest_id: str,
                            sessions_changed_by(ingest_id))
     counts.quarantined += len(left_out_at_insert)
     counts.inserted_by_this_run = sum(c.inserted for c in chunks if c.flow_run_id == this_run)
-    finish_ingest(ingest_id, counts.model_dump(exclude={"ingest_id", "unreadable_shares", "decision"}),
+    finish_ingest(ingest_id, counts.model_dump(exclude={"ingest_id", "unreadable_shares", "decision",
+                                                        "input_file_findings"}),
                   "completed" if decision.approved else "rejected")
     create_table_artifact(key="ingest-counts", table=counts_rows(counts),
                           description=f"Outcome of ingest {ingest_id}")

@@ -58,9 +58,10 @@ def publish_quality_report(frame: pl.DataFrame, ingest_id: str) -> str | None:
 
 
 def publish_review(frame: pl.DataFrame, profile: Profile, ingest_id: str, key: str = "approval-summary",
-                   description: str = "") -> str:
+                   description: str = "", input_file: str | None = None) -> str:
     """Publish the complete lists, the quality report and the summary (artifact ``key``); return the
-    summary's compact form, for the approval form (about 420 px wide in both UIs)."""
+    summary's compact form, for the approval form (about 420 px wide in both UIs). ``input_file``: an
+    import's, named in the command the summary gives for listing every candidate."""
     lists = review_lists(frame)
     links = {name: publish_table(rows, f"review-{name}", LISTS[name][0])
              for name, rows in lists.items() if rows.height}
@@ -69,6 +70,7 @@ def publish_review(frame: pl.DataFrame, profile: Profile, ingest_id: str, key: s
     titles = {name: title for name, (title, _) in LISTS.items()}
     titles["subjects"] = "Per subject: sessions by outcome, problems first"
     shared = {"links": links, "list_titles": titles, "quality_report": publish_quality_report(frame, ingest_id),
+              "input_file": input_file,
               "counts": counts_png(frame, reason_titles()) if frame.height else None}
     markdown = approval_markdown(frame, profile.name, profile.content_hash(), ingest_id, **shared,
                                  over_time=over_time_png(frame) if frame.height else None,

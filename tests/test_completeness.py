@@ -22,6 +22,7 @@ from mass_ingest.systems.neuropixels import Neuropixels
 from mass_ingest.walk import Walker
 from tasks.discover import discover_share
 from mass_ingest.expectations.context import QualityContext
+from mass_ingest.expectations.reasons import FIXES
 from mass_ingest.expectations.verdicts import classify, run_suites
 
 LAYOUT = "recordings/{subject}/{session_time:%Y-%m-%d_%H-%M-%S}"
@@ -116,18 +117,23 @@ class TestQuarantinedOnDisk:
     def test_a_bin_larger_than_announced_fails_ap_bin_size_matches_meta(self, tmp_path: Path) -> None:
         assert verdict(write_probe(tmp_path / "N", ANNOUNCED + 770)) == {
             "status": "quarantined", "quality_failures": ["ap_bin_size_matches_meta"],
-            "quality_reasons": [f"{BIN} has 3,850 bytes, more than the 3,080 its .ap.meta announces"],
+            "quality_reasons": [f"{BIN} has 3,850 bytes, more than the 3,080 its .ap.meta announces; "
+                                f"{FIXES['ap_bin_size_matches_meta']}"],
             "pending_reasons": []}
 
     def test_a_missing_bin_fails_ap_bin_size_matches_meta(self, tmp_path: Path) -> None:
         assert verdict(write_probe(tmp_path / "N", None)) == {
             "status": "quarantined", "quality_failures": ["ap_bin_size_matches_meta"],
-            "quality_reasons": ["probe_1/npx.imec.ap.meta has no .ap.bin beside it"], "pending_reasons": []}
+            "quality_reasons": ["probe_1/npx.imec.ap.meta has no .ap.bin beside it; "
+                                f"{FIXES['ap_bin_size_matches_meta']}"],
+            "pending_reasons": []}
 
     def test_an_empty_bin_fails_no_zero_byte_data(self, tmp_path: Path) -> None:
         assert verdict(write_probe(tmp_path / "N", 0)) == {
             "status": "quarantined", "quality_failures": ["no_zero_byte_data"],
-            "quality_reasons": [f"{BIN} is empty (0 bytes; its .ap.meta announces 3,080)"], "pending_reasons": []}
+            "quality_reasons": [f"{BIN} is empty (0 bytes; its .ap.meta announces 3,080); "
+                                f"{FIXES['no_zero_byte_data']}"],
+            "pending_reasons": []}
 
     def test_an_empty_bin_just_created_is_pending_a_copy_that_has_only_begun(self, tmp_path: Path) -> None:
         just_created = verdict(write_probe(tmp_path / "N", 0, age_s=None))

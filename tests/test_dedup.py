@@ -20,6 +20,7 @@ BACKUP = Share(name="backup", root="/mnt/backup", aliases=["//fileserver/backup"
 SHARES = [N, BACKUP]  # profile order: N's copy of a session is kept before backup's
 T1 = datetime(2024, 3, 5, 10, 30, 58)
 T2 = datetime(2024, 3, 12, 14, 2, 11)
+STARTED = datetime(2024, 6, 1)  # when the tests' ingest run-1 began
 
 
 def candidate(share: str, subject: str, start: datetime | None, rel: str | None = None,
@@ -37,11 +38,13 @@ def candidate(share: str, subject: str, start: datetime | None, rel: str | None 
 
 
 def existing(*rows: tuple) -> pl.DataFrame:
-    """Sessions in the pipeline: (subject, start, location[, group[, serials[, recordings[, outputs]]]]).
+    """Sessions in the pipeline: (subject, start, location[, group[, serials[, recordings[, outputs[, ingest_id[,
+    ingested_at]]]]]]).
 
-    group '' for a whole folder; serials and recordings default to none; outputs to None (not recorded).
+    group '' for a whole folder; serials and recordings default to none; outputs to None (not recorded);
+    the ingest to None (a snapshot without it).
     """
-    defaults = ("", [], [], None)
+    defaults = ("", [], [], None, None, None)
     return pl.DataFrame([dict(zip(EXISTING_SCHEMA, (*row, *defaults[len(row) - 3:]))) for row in rows],
                         schema=EXISTING_SCHEMA)
 
@@ -82,11 +85,22 @@ class TestDeduplicate:
             row("N", R1, "new"), row("N", R2, "new")]
 
     def test_session_in_the_pipeline_by_location_is_a_duplicate(self) -> None:
-        # Same folder, stored under another subject id or time (fixed by hand since): the location decides.
+        # Same folder, stored under another subject id or time (fixed by hand since): the location decides,
+        # and the reason names the stored session as stored, not the folder's reading of it.
         db = existing(("25843-fixed", datetime(2024, 3, 5, 10, 31), f"/mnt/n/{R1}"))
         assert dedup([candidate("N", "25843", T1)], db) == [
             row("N", R1, "duplicate", f"/mnt/n/{R1}",
-                f"already in the pipeline as 25843/2024-03-05_10-30-58 (at /mnt/n/{R1})")]
+                f"already in the pipeline as 25843-fixed/2024-03-05_10-31-00 (at /mnt/n/{R1})")]
+
+    def test_a_folder_without_a_start_names_the_stored_session_at_its_place_and_its_ingest(self) -> None:
+        # The folder's date did not parse (its own id is 25843/unknown-time): the stored session at its
+        # place is named with its start, its location as stored and the ingest that inserted it.
+        db = existing(("25843", T1, "N:\\Recordings\\25843\\odd", "", [], [], None, "run-7",
+                       datetime(2024, 6, 1, 9, 30)))
+        [found] = dedup([candidate("N", "25843", None, rel="recordings/25843/odd")], db)
+        assert (found["status"], found["dedup_reason"]) == (
+            "duplicate", "already in the pipeline as 25843/2024-03-05_10-30-58 (at N:\\Recordings\\25843\\odd; "
+            "inserted by ingest run-7 on 2024-06-01)")
 
     def test_copy_on_two_shares_keeps_the_first_share_in_profile_order(self) -> None:
         # Listed backup first and N second in the batch: the profile order (N, backup) still decides.
@@ -198,20 +212,22 @@ class TestAliasesInThePipeline:
 
     @pytest.mark.parametrize("stored", ALIAS_SPELLINGS)
     def test_session_stored_under_an_alias_spelling_is_a_duplicate_not_a_move(self, stored: str) -> None:
+        # duplicate_of is the canonical place; the reason quotes the location as it is stored.
         assert dedup_rows([candidate("N", "25843", T1)], existing(("25843", T1, stored))) == [
-            ("N", R1, "duplicate", HERE, IN_PIPELINE, [])]
+            ("N", R1, "duplicate", HERE, f"already in the pipeline as 25843/2024-03-05_10-30-58 (at {stored})", [])]
 
     @pytest.mark.parametrize("stored", ALIAS_SPELLINGS)
     def test_folder_stored_under_an_alias_spelling_is_a_duplicate_by_place(self, stored: str) -> None:
         # Stored under another start (fixed by hand since): only the place can match.
         db = existing(("25843", datetime(2024, 3, 5, 10, 31), stored))
-        assert dedup_rows([candidate("N", "25843", T1)], db) == [("N", R1, "duplicate", HERE, IN_PIPELINE, [])]
+        assert dedup_rows([candidate("N", "25843", T1)], db) == [
+            ("N", R1, "duplicate", HERE, f"already in the pipeline as 25843/2024-03-05_10-31-00 (at {stored})", [])]
 
     def test_unc_alias_of_the_second_share_in_upper_case(self) -> None:
-        db = existing(("25843", T1, "\\\\FILESERVER\\Backup\\recordings\\25843\\2024-03-05_10-30-58"))
-        assert dedup_rows([candidate("backup", "25843", T1)], db) == [
+        stored = "\\\\FILESERVER\\Backup\\recordings\\25843\\2024-03-05_10-30-58"
+        assert dedup_rows([candidate("backup", "25843", T1)], existing(("25843", T1, stored))) == [
             ("backup", R1, "duplicate", f"/mnt/backup/{R1}",
-             f"already in the pipeline as 25843/2024-03-05_10-30-58 (at /mnt/backup/{R1})", [])]
+             f"already in the pipeline as 25843/2024-03-05_10-30-58 (at {stored})", [])]
 
 
 class TestMovedFolders:
@@ -368,8 +384,8 @@ class TestFetchExistingSessions:
         assert snapshot.schema == pl.Schema(EXISTING_SCHEMA)
         assert snapshot.sort("session_start").rows() == [
             # Complete outputs only: an incomplete one is late data once it is complete.
-            ("25843", T1, HERE, "", [SN1, SN2], [".", "probe_1", "probe_2"], ["probe_2/ks25"]),
-            ("25843", T2, f"/mnt/n/{R2}", "", [], [], [])]
+            ("25843", T1, HERE, "", [SN1, SN2], [".", "probe_1", "probe_2"], ["probe_2/ks25"], "run-1", STARTED),
+            ("25843", T2, f"/mnt/n/{R2}", "", [], [], [], "run-1", STARTED)]
 
     def test_pipeline_without_any_probe_recording(self, clean_database: str) -> None:
         from mass_ingest.db import schema
@@ -380,11 +396,48 @@ class TestFetchExistingSessions:
                                   "status": "open", "started_at": datetime(2024, 6, 1)})
         insert_sessions(candidates_to_frame([candidate("N", "25843", T2)]), timezone="Europe/Oslo",
                         ingest_id="run-1")
-        assert fetch_existing_sessions().rows() == [("25843", T2, f"/mnt/n/{R2}", "", [], [], [])]
+        assert fetch_existing_sessions().rows() == [("25843", T2, f"/mnt/n/{R2}", "", [], [], [], "run-1", STARTED)]
 
     def test_empty_pipeline_gives_an_empty_snapshot_with_the_schema(self, clean_database: str) -> None:
         snapshot = fetch_existing_sessions()
         assert (snapshot.height, snapshot.schema) == (0, pl.Schema(EXISTING_SCHEMA))
+
+
+class TestDuplicateNamesTheStoredSession:
+    """What `mass-ingest validate` says of a session already in the pipeline: the stored session's id, its
+    location as stored and the ingest that inserted it, read from the real database in one snapshot."""
+
+    def test_validate_names_the_stored_session_and_the_ingest_that_inserted_it(
+            self, clean_database: str, tmp_path) -> None:
+        from mass_ingest.db import schema
+        from mass_ingest.demo import make_demo_campaign
+        from mass_ingest.profile import load_profile
+        from mass_ingest.subjects import import_subjects_csv
+        from flows.validate import preview_ingest
+        from tasks.insert import insert_sessions
+        from tests.e2e import cli, json_out
+
+        campaign = make_demo_campaign(tmp_path / "demo")
+        import_subjects_csv(campaign.subjects_csv)
+        schema.IngestRun.insert1({"ingest_id": "run-1", "profile_name": "demo-ephys", "profile_hash": "0" * 16,
+                                  "status": "completed", "started_at": datetime(2024, 6, 1, 23, 50),
+                                  "finished_at": datetime(2024, 6, 2, 0, 10)})
+        frame, _, _ = preview_ingest(load_profile(campaign.profile_path))
+        ready = frame.filter(pl.col("status") == "ready")
+        assert insert_sessions(ready, timezone="Europe/Oslo", ingest_id="run-1") == ready.height > 0
+        result = cli("validate", str(campaign.profile_path), "--json")
+        assert result.returncode == 0, result.stderr[-3000:]
+        reasons = {(c["share"], c["session_id"]): (c["status"], c["reasons"])
+                   for c in json_out(result.stdout)["candidates"]}
+        by = "inserted by ingest run-1 on 2024-06-02"  # the day it finished, not the day it began
+        here = (schema.Session.Directory & {"subject": "25843", "session_start": T1}).fetch1("location")
+        assert reasons[("N", "25843/2024-03-05_10-30-58")] == (
+            "duplicate", [f"already in the pipeline as 25843/2024-03-05_10-30-58 (at {here}; {by})"])
+        # The copy on the backup share: the session stored from share N, at N's place.
+        copied = (schema.Session.Directory & {"subject": "25843", "session_start": T2}).fetch1("location")
+        assert "/backup/" not in copied
+        assert reasons[("backup", "25843/2024-03-12_14-02-11")] == (
+            "duplicate", [f"already in the pipeline as 25843/2024-03-12_14-02-11 (at {copied}; {by})"])
 
 
 class TestLocations:

@@ -121,7 +121,7 @@ def session_record(rel: str, subject: str, start: datetime | None, **changes: ob
             "modality": "ephys",
             "layout": LAYOUT, "probes": [],
             "bins_without_meta": [], "task_hints": [], "recordings": [], "outputs": [], "systems": systems,
-            "projects": [], "group": "", "excluded_by": None, "findings": [], **changes}
+            "projects": [], "experimenter": None, "group": "", "excluded_by": None, "findings": [], **changes}
 
 
 S1 = "recordings/25843/2024-03-05_10-30-58"
@@ -298,7 +298,8 @@ class TestProfileRules:
             ("test_rig", "exclude paths: '*/test*'",
              [("DISCOVER.EXCLUDED", "recordings/test_rig/2024-03-02_09-00-00")]),
         ]
-        assert candidates[0].findings[0].message == "excluded by the profile (exclude subjects: '00000')"
+        assert candidates[0].findings[0].message == ("excluded by the profile (exclude subjects: '00000'); change that "
+                                                     "rule in the profile to ingest it")
         assert candidates[0].probes == [probe_record(  # still described in full
             "probe_1", "17131311352", file_create_time=created_for("recordings/00000/2024-03-01_16-45-20"))]
 

@@ -113,6 +113,13 @@ class TestImportEndToEnd:
         memberships = {(r["session_start"], r["project"]) for r in schema.Session.Membership.to_dicts()}
         assert (datetime(2024, 4, 9, 9, 47, 33), "grid_remapping") in memberships
         assert len(schema.Session.Recording & {"subject": "25843"}) == 4
+        # What the lab wrote is kept: who recorded each session, and the profile's project descriptions
+        # (a project only the input file names has none to keep).
+        assert {(r["session_start"], r["experimenter"]) for r in schema.Session.Experimenter.to_dicts()} == {
+            (datetime(2024, 3, 5, 10, 30, 58), "anna"), (datetime(2024, 4, 9, 9, 47, 33), "anna")}
+        assert {r["project"]: r["description"] for r in schema.Project.to_dicts()} == {
+            "grid-cells": "Grid cells in MEC, chronic Neuropixels implants",
+            "pilot": "Everything recorded in March 2024, while the rig was being tuned", "grid_remapping": ""}
         # The same file again: both are duplicates now, nothing is inserted twice.
         again = cli("import", str(example), "--profile", str(campaign.profile_path), "--approve", "--json")
         assert again.returncode == 0, again.stderr[-3000:]
@@ -121,6 +128,7 @@ class TestImportEndToEnd:
         scan = cli("run", str(campaign.profile_path), "--approve", "--json")
         assert scan.returncode == 0, scan.stderr[-3000:]
         assert {k: json_out(scan.stdout)[k] for k in ("duplicates", "inserted")} == {"duplicates": 3, "inserted": 3}
+        assert len(schema.Session.Experimenter()) == 2  # nothing on the share says who recorded the others
 
     def test_a_wrong_probe_or_missing_folder_is_quarantined_with_the_reason(self, tmp_path: Path) -> None:
         from mass_ingest.db import schema
@@ -154,3 +162,48 @@ class TestImportEndToEnd:
         result = cli("import", str(elsewhere), "--profile", str(campaign.profile_path), "--approve")
         assert result.returncode == 2
         assert "are on none of profile demo-ephys's shares (Z:/rec/102_1/x); add the root" in result.stderr
+
+
+@pytest.mark.usefixtures("prefect_server", "clean_database")
+class TestImportSummary:
+    """What a person reads after `mass-ingest import`: what the input file says that the share does not, and a
+    command listing every candidate that reads the input file (run here as they would run it)."""
+
+    def test_input_file_findings_are_shown_and_the_summary_points_at_a_validate_that_reads_the_file(
+            self, tmp_path: Path) -> None:
+        import re
+        import shlex
+
+        from mass_ingest.subjects import import_subjects_csv
+        from tests.e2e import latest_flow_run_id
+        from tests.test_review_page import _artifacts
+
+        campaign = demo_campaign(tmp_path / "demo")
+        import_subjects_csv(campaign.subjects_csv)
+        path = write(tmp_path, "25843 (march).yaml", "subject: '25843'\nsessions:\n"
+                     "  - location: 'N:/recordings/25843/2024-03-05_10-30-58'\n    experimenter: anna\n"
+                     "    clustering: kilosort2.5\n"
+                     "  - location: 'N:/recordings/25843/2024-03-12_14-02-11'\n    experimenter: ola\n"
+                     "    probe_association: {probe_1: '18194823999'}\n")
+        result = cli("import", str(path), "--profile", str(campaign.profile_path), "--approve")
+        assert result.returncode == 0, result.stderr[-3000:]
+        said = " ".join(result.stdout.split())  # rich wraps long lines at the console's width
+        assert ("input file N:recordings/25843/2024-03-05_10-30-58: WARNING IMPORT.NO_CLUSTERING: the input file "
+                "names clustering 'kilosort2.5', but no such output is in the folder; run it, or drop clustering "
+                "from the file") in said
+        assert ("input file N:recordings/25843/2024-03-12_14-02-11/probe_1: ERROR IMPORT.PROBE_MISMATCH: the input "
+                "file associates probe '18194823999' with probe_1") in said
+        assert "quarantined N:recordings/25843/2024-03-12_14-02-11: IMPORT.PROBE_MISMATCH" in said
+
+        [summary] = _artifacts(latest_flow_run_id(campaign.profile_path))["approval-summary"]
+        [command] = re.findall(r"`(mass-ingest validate PROFILE --input-file [^`]+ --json)`", summary.data)
+        args = shlex.split(command)[1:]  # after mass-ingest
+        assert args[:4] == ["validate", "PROFILE", "--input-file", str(path.resolve())]
+        listed = cli(*[str(campaign.profile_path) if a == "PROFILE" else a for a in args])
+        assert listed.returncode == 0, listed.stderr[-3000:]
+        decisions = {c["rel_path"]: (c["status"], [f["code"] for f in c["findings"]])
+                     for c in json_out(listed.stdout)["candidates"]}
+        assert decisions == {  # the file's two sessions, and none of the share's others
+            "recordings/25843/2024-03-05_10-30-58": ("duplicate", ["IMPORT.NO_CLUSTERING"]),
+            "recordings/25843/2024-03-12_14-02-11": (
+                "quarantined", ["IMPORT.PROBE_MISMATCH", "QUALITY.NO_DISCOVERY_ERRORS"])}

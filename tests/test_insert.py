@@ -126,6 +126,11 @@ class TestWholeSessions:
             ("curations/c1/probe_1", "probe_1", None, None), ("probe_1/ks25", "probe_1", None, None)]
         assert {r["project"] for r in rows(schema.Session.Membership)} == {"grid-cells", "pilot"}
 
+    def test_an_input_files_experimenter_is_stored_with_its_session(self) -> None:
+        named = candidate().model_copy(update={"experimenter": "anna"})
+        ingest([named, candidate(T2)], "run-1")
+        assert rows(schema.Session.Experimenter) == [{**KEY1, "experimenter": "anna"}]  # T2's folder names nobody
+
     def test_a_failing_part_rolls_the_whole_chunk_back(self) -> None:
         good = candidate(T2)
         # Two probe folders with the same name: the second recording row breaks Recording's key,
@@ -327,6 +332,28 @@ class TestProfileOptions:
         assert InsertOptions.from_profile(profile) == InsertOptions(
             probe_association={"102_1": {"probe_1": "npx_1"}}, record_moved_location=False)
         assert InsertOptions.from_profile(self.load(tmp_path, "")).record_moved_location is True
+
+    def test_project_descriptions_are_stored_and_one_stored_blank_is_filled_never_replaced(self, tmp_path) -> None:
+        profile = self.load(tmp_path, "projects:\n"
+                                      "  - {name: grid-cells, description: 'Grid cells in MEC', subjects: ['25843']}\n"
+                                      "  - {name: pilot, description: 'The rig being tuned', subjects: ['25843']}\n"
+                                      "  - {name: old, description: 'What the profile says now', subjects: ['25843']}\n")
+        options = InsertOptions.from_profile(profile)
+        assert options.project_descriptions == {"grid-cells": "Grid cells in MEC", "pilot": "The rig being tuned",
+                                                "old": "What the profile says now"}
+        # Stored before: 'pilot' without a description (an earlier version), 'old' with one a person wrote.
+        schema.Project.insert([{"project": "pilot", "description": ""}, {"project": "old", "description": "Written by Ada"}])
+        ingest([candidate(projects=["grid-cells", "pilot", "old", "from-a-file"])], "run-1",
+               **options.model_dump())
+        assert {r["project"]: r["description"] for r in schema.Project.to_dicts()} == {
+            "grid-cells": "Grid cells in MEC", "pilot": "The rig being tuned", "old": "Written by Ada",
+            "from-a-file": ""}
+
+    def test_a_description_longer_than_the_table_holds_is_refused_with_the_profile(self, tmp_path) -> None:
+        from mass_ingest.errors import ProfileError
+
+        with pytest.raises(ProfileError, match=r"projects\[0\]\.description"):
+            self.load(tmp_path, f"projects:\n  - {{name: p, description: '{'x' * 256}'}}\n")
 
     def test_one_probe_mapped_to_two_folders_is_refused_by_name(self, tmp_path) -> None:
         from mass_ingest.errors import ProfileError

@@ -14,6 +14,7 @@ from mass_ingest.candidates import CANDIDATE_SCHEMA, ProbeRecording, SessionCand
 from mass_ingest.errors import QualitySuiteError
 from mass_ingest.findings import finding, Severity
 from mass_ingest.expectations.context import QualityContext
+from mass_ingest.expectations.reasons import FIXES
 from mass_ingest.expectations.gx_run import build_data_docs, run_suite
 from mass_ingest.expectations.suites import EXPECTATIONS, META_KEY, expectations_for
 from mass_ingest.expectations.values import validation_frame
@@ -49,6 +50,12 @@ def _candidate(name: str, *, subject: str = "m1", start: datetime | None = datet
                             probes=probes if isinstance(probes, list) else [_probe(n) for n in range(1, probes + 1)])
 
 
+def fixed(name: str, sentence: str) -> str:
+    """A failure's reason as a person reads it: what was found, then what to do (FIXES, where the sentence
+    does not say it itself)."""
+    return f"{sentence}; {FIXES[name]}" if name in FIXES else sentence
+
+
 def _checked(*candidates: SessionCandidate) -> list[dict]:
     out = run_suites(candidates_to_frame(list(candidates)), CONTEXT)[0]
     return out.select(list(QUALITY_COLUMNS)).to_dicts()
@@ -69,18 +76,21 @@ class TestQualityStage:
         # The null start must not also fail the two date-range expectations.
         assert _checked(_candidate("s", start=None)) == [{
             "quality_passed": False, "quality_failures": ["session_start_parsed"],
-            "quality_reasons": ["session start could not be read from the folder name"]}]
+            "quality_reasons": [fixed("session_start_parsed",
+                                      "session start could not be read from the folder name")]}]
 
     def test_a_session_start_after_now_fails_only_not_in_future_and_names_the_start(self) -> None:
         assert _checked(_candidate("s", start=datetime(2031, 1, 1, 3, 0))) == [{
             "quality_passed": False, "quality_failures": ["session_start_not_in_future"],
-            "quality_reasons": ["session start 2031-01-01 03:00 is in the future"]}]
+            "quality_reasons": [fixed("session_start_not_in_future",
+                                      "session start 2031-01-01 03:00 is in the future")]}]
 
     def test_a_session_start_before_not_before_fails_only_not_before_and_names_both_dates(self) -> None:
         assert _checked(_candidate("s", start=datetime(2009, 12, 31, 23, 59))) == [{
             "quality_passed": False, "quality_failures": ["session_start_not_before"],
-            "quality_reasons": [
-                "session start 2009-12-31 23:59 is before 2015-01-01 00:00, the earliest start allowed"]}]
+            "quality_reasons": [fixed(
+                "session_start_not_before",
+                "session start 2009-12-31 23:59 is before 2015-01-01 00:00, the earliest start allowed")]}]
 
     def test_session_starts_exactly_on_either_bound_pass(self) -> None:
         checked = _checked(_candidate("at-now", start=CONTEXT.now), _candidate("at-floor", start=CONTEXT.not_before))
@@ -89,12 +99,13 @@ class TestQualityStage:
     def test_an_ap_bin_without_meta_fails_only_every_ap_bin_has_meta_and_names_the_file(self) -> None:
         assert _checked(_candidate("s", bins_without_meta=("probe_2/npx.imec.ap.bin",))) == [{
             "quality_passed": False, "quality_failures": ["every_ap_bin_has_meta"],
-            "quality_reasons": ["probe_2/npx.imec.ap.bin has no .ap.meta"]}]
+            "quality_reasons": [fixed("every_ap_bin_has_meta", "probe_2/npx.imec.ap.bin has no .ap.meta")]}]
 
     def test_a_probe_count_other_than_the_implants_fails_only_probe_count_matches_implants(self) -> None:
         assert _checked(_candidate("s", probes=2)) == [{
             "quality_passed": False, "quality_failures": ["probe_count_matches_implants"],
-            "quality_reasons": ["2 probe folders but subject m1 has 1 implanted probe"]}]
+            "quality_reasons": [fixed("probe_count_matches_implants",
+                                      "2 probe folders but subject m1 has 1 implanted probe")]}]
 
     def test_an_error_finding_from_discovery_fails_only_no_discovery_errors_and_names_it(self) -> None:
         unreadable = finding("DISCOVER.UNREADABLE_DIR", stage="discover", share="N", path="recordings/m1/s/probe_2",
@@ -134,9 +145,11 @@ class TestQualityStage:
         assert _checked(candidate) == [{
             "quality_passed": False,
             "quality_failures": ["session_start_parsed", "every_ap_bin_has_meta", "probe_count_matches_implants"],
-            "quality_reasons": ["session start could not be read from the folder name",
-                                "probe_2/npx.imec.ap.bin, probe_3/npx.imec.ap.bin have no .ap.meta",
-                                "1 probe folder but subject m2 has 2 implanted probes"]}]
+            "quality_reasons": [fixed("session_start_parsed", "session start could not be read from the folder name"),
+                                fixed("every_ap_bin_has_meta",
+                                      "probe_2/npx.imec.ap.bin, probe_3/npx.imec.ap.bin have no .ap.meta"),
+                                fixed("probe_count_matches_implants",
+                                      "1 probe folder but subject m2 has 2 implanted probes")]}]
 
     def test_an_empty_frame_comes_back_empty_with_the_three_columns(self) -> None:
         out = run_suites(candidates_to_frame([]), CONTEXT)[0]
@@ -170,7 +183,7 @@ class TestQualityStage:
              "subject 'm9' is not known; import it with `mass-ingest subjects import`"),
             ("QUALITY.SESSION_START_PARSED", Severity.ERROR, "quality", "N", "recordings/m9/s",
              "no start time in the folder name", "a start time in the layout's date format",
-             "session start could not be read from the folder name")]
+             fixed("session_start_parsed", "session start could not be read from the folder name"))]
         assert all(f.origin.startswith("mass-ingest quality suite (great-expectations ") for f in findings)
 
     def test_every_expectation_has_its_catalogued_code_and_a_value_found(self) -> None:
@@ -224,7 +237,8 @@ def _verdict(candidate: SessionCandidate, context: QualityContext = CONTEXT) -> 
 
 
 def _failed(name: str, reason: str) -> dict:
-    return {"status": "quarantined", "quality_failures": [name], "quality_reasons": [reason], "pending_reasons": []}
+    return {"status": "quarantined", "quality_failures": [name], "quality_reasons": [fixed(name, reason)],
+            "pending_reasons": []}
 
 
 READY = {"status": "ready", "quality_failures": [], "quality_reasons": [], "pending_reasons": []}
@@ -245,9 +259,10 @@ class TestProbeFiles:
     def test_every_wrong_bin_of_a_session_is_named_in_one_reason(self) -> None:
         candidate = _candidate("s", subject="m2", probes=[_probe(1, bin_size=1_234_567),
                                                          _probe(2, bin_file=None, bin_size=None, bin_mtime=None)])
-        assert _verdict(candidate)["quality_reasons"] == [
+        assert _verdict(candidate)["quality_reasons"] == [fixed(
+            "ap_bin_size_matches_meta",
             "probe_1/npx.imec.ap.bin has 1,234,567 bytes, more than the 3,080 its .ap.meta announces; "
-            "probe_2/npx.imec.ap.meta has no .ap.bin beside it"]
+            "probe_2/npx.imec.ap.meta has no .ap.bin beside it")]
 
     def test_an_old_empty_bin_fails_only_no_zero_byte_data_and_is_not_taken_for_a_copy(self) -> None:
         # 0 of 3,080 bytes, untouched for an hour: a recording or copy that failed, for a person to look at.
@@ -258,8 +273,9 @@ class TestProbeFiles:
         verdict = _verdict(_candidate("s", probes=[_probe(1, bin_size=0, file_size_bytes=None)]))
         assert (verdict["quality_failures"], verdict["quality_reasons"]) == (
             ["no_zero_byte_data", "file_size_plausible"],
-            ["probe_1/npx.imec.ap.bin is empty (0 bytes)",
-             "probe_1/npx.imec.ap.meta gives no usable fileSizeBytes (missing, or not a whole number)"])
+            [fixed("no_zero_byte_data", "probe_1/npx.imec.ap.bin is empty (0 bytes)"),
+             fixed("file_size_plausible",
+                   "probe_1/npx.imec.ap.meta gives no usable fileSizeBytes (missing, or not a whole number)")])
 
 
 class TestPending:
@@ -336,23 +352,26 @@ class TestChannelsAndRate:
         # imSampRate=nan or a missing nSavedChans: the reader leaves them empty (with META.BAD_VALUE for nan).
         verdict = _verdict(_candidate("s", probes=[_probe(1, n_saved_chans=None, sample_rate=None)]))
         assert verdict["quality_failures"] == ["channels_and_rate_plausible"]
-        assert verdict["quality_reasons"] == [
+        assert verdict["quality_reasons"] == [fixed(
+            "channels_and_rate_plausible",
             "probe_1/npx.imec.ap.meta gives no usable nSavedChans (missing or not a number above 0); "
-            "probe_1/npx.imec.ap.meta gives no usable imSampRate (missing or not a number above 0)"]
+            "probe_1/npx.imec.ap.meta gives no usable imSampRate (missing or not a number above 0)")]
 
     def test_probe_types_have_bounds_of_their_own(self) -> None:
         from mass_ingest.expectations.context import ProbeTypeBounds
 
         context = CONTEXT.model_copy(update={"probe_types": {"np1": ProbeTypeBounds(sample_rate_hz=(29000, 29500))}})
         verdict = _verdict(_candidate("s", probes=[_probe(1, probe_type="np1")]), context)
-        assert verdict["quality_reasons"] == [
-            "probe_1/npx.imec.ap.meta has imSampRate=30000, outside the plausible 29000 to 29500 Hz for a np1"]
+        assert verdict["quality_reasons"] == [fixed(
+            "channels_and_rate_plausible",
+            "probe_1/npx.imec.ap.meta has imSampRate=30000, outside the plausible 29000 to 29500 Hz for a np1")]
         assert _verdict(_candidate("s", probes=[_probe(1, probe_type="np2")]), context) == READY
 
     def test_the_bounds_come_from_the_context(self) -> None:
         context = CONTEXT.model_copy(update={"saved_chans": (1, 384), "sample_rate_hz": (2500.0, 30000.0)})
         assert _verdict(_candidate("s", probes=[_probe(1, sample_rate=2500.0)]), context)["quality_reasons"] == [
-            "probe_1/npx.imec.ap.meta has nSavedChans=385, outside the plausible 1 to 384"]
+            fixed("channels_and_rate_plausible", "probe_1/npx.imec.ap.meta has nSavedChans=385, outside the plausible "
+                  "1 to 384")]
 
     def test_bounds_given_highest_first_are_rejected(self) -> None:
         with pytest.raises(ValidationError, match="4096 is above 1"):
@@ -368,8 +387,9 @@ class TestSerials:
 
     def test_several_wrong_serials_are_all_named(self) -> None:
         candidate = _candidate("s", subject="m2", probes=[_probe(1, serial="18398"), _probe(2, serial="18399")])
-        assert _verdict(candidate)["quality_reasons"] == [
-            "probe serials 18398, 18399 are not implanted in subject m2 (its implants: 18301, 18302)"]
+        assert _verdict(candidate)["quality_reasons"] == [fixed(
+            "probe_serials_implanted",
+            "probe serials 18398, 18399 are not implanted in subject m2 (its implants: 18301, 18302)")]
 
     def test_a_probe_without_a_serial_fails_serial_present(self) -> None:
         assert _verdict(_candidate("s", subject="m2", probes=[_probe(1), _probe(2, serial=None)])) == _failed(

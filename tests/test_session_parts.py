@@ -15,7 +15,7 @@ from mass_ingest.db import schema
 from mass_ingest.db.followup import FollowupError, complete_item, done_items, followup_frame
 from mass_ingest.db.session_view import session_records
 from mass_ingest.db.undo import UndoRefused, plan_undo, undo_ingest
-from tests.test_insert import KEY1, SN1, candidate, ingest, rows, subjects_and_probes  # noqa: F401 - a fixture
+from tests.test_insert import KEY1, SN1, T2, candidate, ingest, rows, subjects_and_probes  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.usefixtures("clean_database")
 
@@ -210,3 +210,16 @@ class TestUpgrade:
         ingest([imaging()], "run-2")
         assert len(schema.Session.SystemRecording()) == 3 and len(schema.CreatedSubject()) == 1
         assert session_records(subject="25843")[0]["recordings"][0]["files"] == ["probe_1/npx.imec.ap.meta"]
+
+    def test_activation_adds_the_experimenter_table_to_an_older_database(self) -> None:
+        ingest([candidate()], "run-1")
+        # A database of the version before issue 17: no Session.Experimenter.
+        schema.Session.Experimenter.drop_quick()
+        schema.Session.connection.dependencies.clear()
+        schema._activated = None
+        schema.activate()
+        assert len(schema.Session()) == 1 and len(schema.Session.Experimenter()) == 0
+        ingest([candidate(T2).model_copy(update={"experimenter": "anna"})], "run-2")
+        assert [(r["session_start"], r["experimenter"]) for r in schema.Session.Experimenter.to_dicts()] == [
+            (T2, "anna")]
+        assert [r["experimenter"] for r in session_records(subject="25843")] == [None, "anna"]

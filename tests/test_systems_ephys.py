@@ -100,7 +100,7 @@ def expected(root: Path, systems: list[str], **changes: object) -> dict:
     return {"share": "N", "rel_path": SESSION, "location": f"{root}/{SESSION}", "subject": "s1",
             "session_start": START, "start_inferred": False, "start_source": "", "modality": "ephys", "layout": LAYOUT, "probes": [],
             "bins_without_meta": [],
-            "systems": systems, "projects": [], "group": "", "excluded_by": None, "findings": [], **changes}
+            "systems": systems, "projects": [], "experimenter": None, "group": "", "excluded_by": None, "findings": [], **changes}
 
 
 def at(rel: str) -> str:

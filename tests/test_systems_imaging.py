@@ -447,7 +447,8 @@ def imaging_record(root: Path, rel: str, subject: str, start: datetime, **change
             "layout": LAYOUT,
             "probes": [],
             "bins_without_meta": [], "task_hints": [], "recordings": [], "outputs": [], "systems": [],
-            "projects": ["mec-imaging"], "group": "", "excluded_by": None, "findings": [], **changes}
+            "projects": ["mec-imaging"], "experimenter": None, "group": "", "excluded_by": None, "findings": [],
+            **changes}
 
 
 def record(c: SessionCandidate) -> dict:

@@ -98,9 +98,19 @@ def _run_flow(profile: Path, root: Path | None, approval, as_json: bool, title: 
         stages: dict[str, float] | Exception = stage_seconds(state.state_details.flow_run_id)
     except Exception as exc:  # timings are a courtesy; never fail an ingest over them
         stages = exc
+    listing = _listing_command(profile, input_file)
     render.ingest_outcome(counts, title, elapsed, stages)
     render.what_needs_a_person(quarantined_rows(counts.ingest_id),
-                               followup_counts(followup_frame(ingest_id=counts.ingest_id)).to_dicts())
+                               followup_counts(followup_frame(ingest_id=counts.ingest_id)).to_dicts(), listing=listing)
+    render.input_file_findings(counts.input_file_findings, listing)
+
+
+def _listing_command(profile: Path, input_file: Path | None) -> str:
+    """The command that lists every candidate of this run, with the paths as given (to paste as it is)."""
+    import shlex
+
+    return f"mass-ingest validate {shlex.quote(str(profile))}" + (
+        f" --input-file {shlex.quote(str(input_file))}" if input_file else "")
 
 
 @app.command()
@@ -245,13 +255,17 @@ def validate(
     profile: ProfileArg,
     share: ShareOpt = None,
     root: RootOpt = None,
+    input_file: Annotated[Optional[Path], typer.Option(
+        "--input-file", help="Judge the sessions a lab's input file lists, as `mass-ingest import` would, "
+        "instead of scanning the shares.", show_default=False)] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Say what an ingest would do, without inserting or pausing.
 
     Access, discovery, dedup and quality, as `mass-ingest run` does them: prints what would be
     inserted, what is skipped as a duplicate or copy, and what would be quarantined and why. With
-    --json: one object per candidate with its decision and reasons.
+    --json: one object per candidate with its decision and reasons. With --input-file: the same for an
+    import of that file.
 
     \b
     Example: mass-ingest validate profiles/moser-ephys.yaml --share N --json
@@ -261,7 +275,8 @@ def validate(
 
     try:
         prof = _selected_profile(profile, share, root)
-        frame, access, share_findings = flows_module("validate").preview_ingest(prof)
+        frame, access, share_findings = flows_module("validate").preview_ingest(
+            prof, str(input_file) if input_file else None)
     except MassIngestError as exc:
         fail(exc)
     decisions = decision_frame(frame)
@@ -274,6 +289,11 @@ def validate(
         return
     rows = decisions.to_dicts()
     render.validated(prof.name, rows, status_counts(frame), access)
+    if input_file:
+        from mass_ingest.candidates import frame_findings
+
+        render.input_file_findings(frame_findings(frame, "IMPORT."), _listing_command(profile, input_file) + " --json",
+                                   shown=frame.height or 1)
 
 
 @app.command()

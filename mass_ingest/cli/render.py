@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from mass_ingest import long_lists
 from mass_ingest.candidates import Status
@@ -34,10 +35,11 @@ def fail(exc: Exception, code: int = 2) -> NoReturn:
 
 
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[str]], *, right: Sequence[str] = ()) -> Table:
-    """A left-titled table of text cells; the ``right`` columns (numbers) right-justified."""
+    """A left-titled table of text cells; the ``right`` columns (numbers) right-justified. A word longer than
+    its column (a location) is folded onto the next line, never cut: a cut path cannot be acted on."""
     shown = Table(title=title, title_justify="left")
     for column in columns:
-        shown.add_column(column, justify="right" if column in right else "left")
+        shown.add_column(column, justify="right" if column in right else "left", overflow="fold")
     for row in rows:
         shown.add_row(*row)
     return shown
@@ -62,15 +64,34 @@ def ingest_outcome(counts, title: str, elapsed: float, stages: dict[str, float] 
         out.print(f"[yellow]shares not scanned this run: {', '.join(counts.unreadable_shares)}[/]")
 
 
-def what_needs_a_person(quarantined: list[dict], needs: list[dict], shown: int = 10) -> None:
-    """After a run: why sessions were quarantined, and what the inserted ones still need entered by hand."""
+def _flagged(label: str, text: str) -> None:
+    """``label`` in yellow, then ``text`` as written: a path or reason holding '[...]' is not rich markup."""
+    out.print(Text.assemble((label, "yellow"), " " + text), highlight=False)
+
+
+def what_needs_a_person(quarantined: list[dict], needs: list[dict], shown: int = 10,
+                        listing: str = "mass-ingest validate PROFILE") -> None:
+    """After a run: why sessions were quarantined, and what the inserted ones still need entered by hand.
+    ``listing``: the command that lists every candidate of this run (for an import, it names the input file)."""
     for row in quarantined[:shown]:
-        out.print(f"[yellow]quarantined[/] {row['share']}:{row['rel_path']}: {'; '.join(row['reasons'])}")
+        # Reasons end with their fix after a ';': ' | ' parts one reason from the next.
+        _flagged("quarantined", f"{row['share']}:{row['rel_path']}: {' | '.join(row['reasons'])}")
     if len(quarantined) > shown:
-        out.print(f"... and {len(quarantined) - shown} more quarantined (`mass-ingest validate PROFILE` lists all)")
+        out.print(f"... and {len(quarantined) - shown} more quarantined (`{listing}` lists all)", markup=False,
+                  highlight=False)
     if needs:
         out.print("still needs a person: " + ", ".join(f"{r['need']} {r['len']} ({r['sessions']} sessions)"
                                                         for r in needs) + "; `mass-ingest todo` lists them")
+
+
+def input_file_findings(findings: list, listing: str, shown: int = 10) -> None:
+    """What an import's input file says that its folders do not (IMPORT.* findings), one line each, as the
+    quarantined sessions are shown: the place, the code and the sentence with its fix."""
+    for f in findings[:shown]:
+        _flagged("input file", f"{f.share}:{f.path}: {f.severity.name} {f.code}: {f.message}")
+    if len(findings) > shown:
+        out.print(f"... and {len(findings) - shown} more about the input file (`{listing}` lists all)", markup=False,
+                  highlight=False)
 
 
 def discovered(profile_name: str, result: dict, show_all: bool = False) -> None:

@@ -459,6 +459,19 @@ class Session(dj.Manual):
         -> IngestRun
         """
 
+    # Added for what the lab writes down (issue 17): a new part table, so an older database gains it when
+    # activated and keeps every row it has.
+
+    class Experimenter(dj.Part):
+        """Who recorded the session, as the lab's input file names them (``experimenter``, mass-ingest
+        import). Sessions found by a share scan have none: nothing on the share says who recorded them."""
+
+        definition = """
+        -> master
+        ---
+        experimenter: varchar(128)
+        """
+
 
 class FollowUpDone(dj.Manual):
     """A follow-up item a person completed (mass-ingest todo): what, the value entered, who and when.

@@ -1,11 +1,12 @@
-"""Rows of the session parts added for the lab's whole share (issue 11), built from a candidate row.
+"""Rows of the session parts added for the lab's whole share (issue 11) and for what the lab wrote (issue 17),
+built from a candidate row.
 
 Pure functions: a candidate row (a dict of :data:`mass_ingest.candidates.CANDIDATE_SCHEMA`) and the
-session's key in, rows of ``Session.SystemRecording``, ``Session.ProbeFiles`` and
-``Session.InferredStart`` out; insertion (tasks/insert.py) puts them in its chunk's transaction.
-:func:`new_subject_rows` is read inside that transaction, as it asks which subjects exist.
-Fields discovery may not set (``details``, ``bin_file``, ``start_inferred``, ``start_source``) are
-read with ``get``, so frames written before they existed still insert.
+session's key in, rows of ``Session.SystemRecording``, ``Session.ProbeFiles``, ``Session.InferredStart``
+and ``Session.Experimenter`` out, and the ``Project`` rows of a chunk; insertion (tasks/insert.py) puts
+them in its chunk's transaction. :func:`new_subject_rows` is read inside that transaction, as it asks
+which subjects exist. Fields discovery may not set (``details``, ``bin_file``, ``start_inferred``,
+``start_source``, ``experimenter``) are read with ``get``, so frames written before they existed still insert.
 """
 
 from __future__ import annotations
@@ -82,3 +83,29 @@ def new_subject_rows(subjects: set[str], ingest_id: str) -> tuple[list[dict], li
     new = sorted(subjects - known)
     return ([{"subject": s, "source": "mass-ingest"} for s in new],
             [{"subject": s, "ingest_id": ingest_id} for s in new])
+
+
+def experimenter_rows(row: dict, key: dict) -> list[dict]:
+    """The ``Session.Experimenter`` row of a session an input file names the experimenter of; none otherwise."""
+    experimenter = row.get("experimenter")
+    return [{**key, "experimenter": experimenter}] if experimenter else []
+
+
+def project_rows(projects: list[str], descriptions: dict[str, str]) -> list[dict]:
+    """The ``Project`` rows of a chunk's projects, each with its description from the profile ('' when none).
+
+    Written with skip_duplicates: a stored project keeps its description (see :func:`describe_projects`).
+    """
+    return [{"project": p, "description": descriptions.get(p, "")} for p in projects]
+
+
+def describe_projects(projects: list[str], descriptions: dict[str, str]) -> int:
+    """Give the profile's description to each of ``projects`` stored without one (by an earlier version, or
+    before the profile described it); never replace one a person may have written. Inside the chunk's
+    transaction; returns how many were filled in."""
+    described = [(p,) for p in projects if descriptions.get(p)]
+    blank = sorted(p for p, text in matching("Project", ["project"], described, ["project", "description"])
+                   if not text)
+    for project in blank:  # rare: once per project at most
+        schema.Project.update1({"project": project, "description": descriptions[project]})
+    return len(blank)

@@ -36,7 +36,8 @@ def session_records(subject: str | None = None) -> list[dict]:
     ``start_inferred`` (and ``inferred_from``), ``modality``, ``share``, ``rel_path``, ``recordings``
     (each ``system``, ``name``, ``folder``, ``files``; probes also ``serial``, ``probe_type`` and
     ``probe``; others ``n_files`` and ``details``), ``outputs`` (each ``kind``, ``path``, ``name``,
-    ``recording``, ``preferred``, ``files``), ``tasks``, ``projects``, ``ingest_id``.
+    ``recording``, ``preferred``, ``files``), ``tasks``, ``projects``, ``experimenter`` (an input file's;
+    None when none was given), ``ingest_id``.
     """
     schema.activate()
     where = {"subject": subject} if subject is not None else {}
@@ -52,6 +53,7 @@ def session_records(subject: str | None = None) -> list[dict]:
     tasks = _rows(s.Task, where, ["subject", "session_start", "task_order"])
     memberships = _rows(s.Membership, where, ["subject", "session_start", "project"])
     inferred = {(r["subject"], r["session_start"]): r["inferred_from"] for r in (s.InferredStart & where).to_dicts()}
+    experimenters = {(r["subject"], r["session_start"]): r["experimenter"] for r in (s.Experimenter & where).to_dicts()}
     records = []
     for session in (s & where).to_dicts(order_by=["subject", "session_start"]):
         key = (session["subject"], session["session_start"])
@@ -79,6 +81,7 @@ def session_records(subject: str | None = None) -> list[dict]:
                        "stop_s": t["stop_s"], "arena": t["arena"], "confirmed": bool(t["confirmed"])}
                       for t in tasks.get(key, [])],
             "projects": [m["project"] for m in memberships.get(key, [])],
+            "experimenter": experimenters.get(key),
             "ingest_id": session["ingest_id"],
         })
     return records

@@ -21,15 +21,24 @@ EXISTING_SCHEMA = {
     # Output folders (relative to the session folder) the pipeline holds (Session.Output: insertion
     # stores complete outputs). Null: not recorded for this session, so outputs are not compared.
     "existing_outputs": pl.List(pl.String),
+    # The ingest that inserted the session, and when that ingest finished (else began): a duplicate's
+    # reason names them, so a person finds the stored session and the run that brought it.
+    "ingest_id": pl.String,
+    "ingested_at": pl.Datetime("us"),
 }
 
 
 def fetch_existing_sessions() -> pl.DataFrame:
-    """Every session in the pipeline (:data:`EXISTING_SCHEMA`): one query per table, aggregated in polars."""
+    """Every session in the pipeline (:data:`EXISTING_SCHEMA`): one query per table, aggregated in polars.
+
+    The sessions' query joins the ingest that inserted each one (a few rows), so naming it costs no query.
+    """
     from mass_ingest.db import schema
 
     schema.activate()
-    sessions = (schema.Session * schema.Session.Directory).proj("location", "session_group").to_polars()
+    runs = schema.IngestRun.proj(run_started="started_at", run_finished="finished_at")
+    sessions = (schema.Session * schema.Session.Directory * runs).proj(
+        "location", "session_group", "ingest_id", "run_started", "run_finished").to_polars()
     if sessions.is_empty():
         return pl.DataFrame(schema=EXISTING_SCHEMA)
     recordings = schema.Session.Recording.proj("serial").to_polars()
@@ -54,11 +63,14 @@ def fetch_existing_sessions() -> pl.DataFrame:
     no_list = pl.lit([], dtype=pl.List(pl.String))
     return (
         sessions.select(pl.col("subject").cast(pl.String), pl.col("session_start").cast(pl.Datetime("us")),
-                        pl.col("location").cast(pl.String), pl.col("session_group").cast(pl.String).alias("group"))
+                        pl.col("location").cast(pl.String), pl.col("session_group").cast(pl.String).alias("group"),
+                        pl.col("ingest_id").cast(pl.String),
+                        pl.coalesce(pl.col("run_finished").cast(pl.Datetime("us")),
+                                    pl.col("run_started").cast(pl.Datetime("us"))).alias("ingested_at"))
         .join(per_session, on=KEY, how="left", maintain_order="left")
         .select(*KEY, "location", "group",
                 pl.col("existing_serials").fill_null(no_list), pl.col("existing_recordings").fill_null(no_list),
-                pl.col("existing_outputs").fill_null(no_list)))
+                pl.col("existing_outputs").fill_null(no_list), "ingest_id", "ingested_at"))
 
 
 def sessions_inserted_by(ingest_id: str) -> int:

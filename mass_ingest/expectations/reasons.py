@@ -58,8 +58,40 @@ def _per_probe(*sentences: pl.Expr) -> pl.Expr:
     return pl.concat_list([pl.col("probes").list.eval(s) for s in sentences]).list.drop_nulls()
 
 
+# What a person does about a failure, said after what was found (``reasons_for``). Expectations whose
+# sentences carry their own fix (subject_known, serial_present, ap_bin_not_stalled, session_key_unique) and
+# no_discovery_errors (each finding it quotes says its fix) have none here.
+_META_COPY = "compare the .ap.meta with the acquisition computer's copy and copy it again, or exclude the session"
+FIXES: dict[str, str] = {
+    "session_start_parsed": "rename the folder to its layout's date format, or exclude it in the profile",
+    "session_start_not_in_future": "fix the date in the folder name (or the clock of the computer that wrote it)",
+    "session_start_not_before": "fix the date in the folder name, or lower the profile's not_before if the "
+                                "session is real",
+    "every_ap_bin_has_meta": "copy the .ap.meta from the acquisition computer",
+    "ap_bin_size_matches_meta": "copy the .ap.bin again from the acquisition computer",
+    "no_zero_byte_data": "copy the .ap.bin again, or exclude the session if the recording failed",
+    "channels_and_rate_plausible": f"{_META_COPY}; or give this probe type its own bounds in the profile "
+                                   "(quality.probe_types)",
+    "file_size_plausible": _META_COPY,
+    "duration_plausible": _META_COPY,
+    "create_time_plausible": _META_COPY,
+    "probe_count_matches_implants": "import the subject's implants (`mass-ingest subjects import`), or copy the "
+                                    "missing probe folders",
+    "probe_serials_implanted": "import the implant (`mass-ingest subjects import`), or correct the serial in the "
+                               ".ap.meta",
+}
+
+
 def reasons_for(context: QualityContext) -> dict[str, pl.Expr]:
-    """Expectation name -> the sentence for a candidate that failed it, over the derived columns."""
+    """Expectation name -> the sentence for a candidate that failed it (what was found, then :data:`FIXES`'
+    fix where the sentence has none of its own), over the derived columns."""
+    found = _found_sentences(context)
+    return {name: pl.format("{}; {}", sentence, pl.lit(FIXES[name])) if name in FIXES else sentence
+            for name, sentence in found.items()}
+
+
+def _found_sentences(context: QualityContext) -> dict[str, pl.Expr]:
+    """Expectation name -> what a candidate that failed it holds, in words."""
     start = pl.col("session_start").dt.strftime(_STAMP)
     not_implanted = pl.col("serials_not_implanted")
     one_serial = not_implanted.list.len() == 1

@@ -25,7 +25,8 @@ def parse_sessions_txt(text: str, *, share: str, rel_path: str) -> tuple[list[Ta
             findings.append(finding("TASKS.MALFORMED_LINE", stage="discover", share=share, path=rel_path,
                                     message=f"line {number} '{line.strip()[:80]}' is not like "
                                     "'#1, open_field_1 start=30 <RUNNING>' (a name of up to 128 characters, a type of up to 64); "
-                                    "the task must be entered by hand",
+                                    "correct the line, or enter the task by hand once the session is in "
+                                    "(`mass-ingest todo`)",
                                     expected="#<n>, <name> start=<seconds> <TYPE>"))
             continue
         hints.append(TaskHint(order=int(match["order"]), name=match["name"], start_s=float(match["start"]),

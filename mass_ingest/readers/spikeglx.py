@@ -217,7 +217,8 @@ def read_meta(path: str | Path, *, share: str, rel_path: str) -> tuple[SpikeGLXM
     serial = next((s for s in (_text(raw, "imDatPrb_sn"), _text(raw, "imProbeSN")) if s not in (None, "0")), None)
     if serial is None:
         add("META.NO_SERIAL", "Neither imDatPrb_sn nor imProbeSN gives a probe serial, so the recording cannot "
-            "be tied to a probe. Enter the serial by hand at approval, or exclude the session.")
+            "be tied to a probe. Write the probe's serial into the .meta (imDatPrb_sn=<serial>, from the lab's "
+            "probe records), or exclude the session.")
     part_number = _text(raw, "imDatPrb_pn")
     type_code = values.pop("type_code")
     label = probe_label(part_number, type_code)

@@ -21,6 +21,7 @@ class SessionsTxt(RecordingSystem):
             text = read_head(session.files.path("sessions.txt")).decode("utf-8", errors="replace")
         except OSError as exc:
             return Recognised(findings=[session.finding("TASKS.MALFORMED_LINE", "sessions.txt",
-                                                        f"cannot be read ({exc.strerror}); enter the tasks by hand")])
+                                                        f"cannot be read ({exc.strerror}); enter the tasks by hand "
+                                                        "once the session is in (`mass-ingest todo`)")])
         hints, findings = parse_sessions_txt(text, share=session.share, rel_path=f"{session.session_rel}/sessions.txt")
         return Recognised(task_hints=hints, findings=findings)
