@@ -1,6 +1,6 @@
 """The scheduled re-scan: new sessions and late data on each share since its last successful re-scan.
 
-It composes the same stages as the manual ingest (flows/mass_ingest.py), and adds three things:
+It composes the same stages as the manual ingest (flows/ingest.py), and adds three things:
 each share is re-scanned by one run at a time (a Prefect global concurrency limit per share),
 the folders still arriving at the last re-scan are looked at first, and each share's watermark
 moves only when the whole re-scan succeeded. Why it walks the whole share rather than filtering
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from prefect import flow
 
-from flows.mass_ingest import ingest_profile, select_profile
+from flows.ingest import ingest_profile, select_profile
 from mass_ingest.task_runners import configured_task_runner
 from tasks.watermark import RescanOutcome, advance_watermarks_task, read_watermarks_task, share_slots
 

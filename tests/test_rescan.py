@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 import yaml
 
-from flows.mass_ingest import mass_ingest
+from flows.ingest import mass_ingest
 from flows.rescan import rescan
 from mass_ingest.db import schema
 from mass_ingest.db.runs import open_ingest

@@ -1,5 +1,8 @@
 """The mass-ingest flow: access check, discovery, dedup, quality, approval, insertion.
 
+(Not named flows/mass_ingest.py: Prefect loads an entrypoint under its file name, which would stand in for the
+package mass_ingest and send its imports to another install.)
+
 Every stage is cached on the ingest id, so running the same profile again after a crash
 resumes the unfinished ingest where it stopped. :func:`ingest_profile` composes the stages;
 the manual flow here and the scheduled re-scan (flows/rescan.py) both call it.
