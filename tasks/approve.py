@@ -44,7 +44,8 @@ class ApprovalInput(RunInput):
 
     decision: Literal["approve", "reject"] = Field(
         title="Decision", description="Approve: insert the sessions marked 'ready' above (except those left out). "
-        "Reject: insert nothing; the sessions are held until someone releases them.")
+        "Reject: insert nothing; the sessions are held until someone releases them. (In the classic UI the list "
+        "opens from the arrows at the right of the box, or with the down-arrow key.)")
     approver: str = Field(title="Approved by", min_length=1, description="Your name, stored with the decision.")
     exclude: list[str] = Field(default_factory=list, title="Sessions to leave out",
                                description="With approve: session ids, globs or folder paths, e.g. "
