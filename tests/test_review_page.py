@@ -65,9 +65,6 @@ def paused(tmp_path_factory, prefect_server, database):
         process.kill()
 
 
-@pytest.mark.xfail(reason="open: after merging the plausibility expectations (issue 13) the 500-session campaign "
-                   "quarantines 46 sessions where make_campaign's expectation says 33; which side is right is not "
-                   "yet checked", strict=False)
 def test_the_paused_runs_artifacts_hold_the_pictures_every_session_to_insert_quality_failures_and_progress(paused):
     campaign, _, run = paused
     expected = campaign.expected
