@@ -8,20 +8,21 @@ from __future__ import annotations
 
 import polars as pl
 
+from mass_ingest.candidates import Status, has_status
 from mass_ingest.findings import CATALOGUE
 from mass_ingest.outcomes import OUTCOMES, PROBLEMS, outcome_of
 
 TABLE_ROWS = 5_000  # rows per table artifact: the UI stays quick; a longer list gets more parts
 
 # list key -> (title, statuses). The order is the summary's.
-LISTS: dict[str, tuple[str, tuple[str, ...]]] = {
+LISTS: dict[str, tuple[str, tuple[Status, ...]]] = {
     "quarantined": ("Quarantined: not inserted; every failed check, the value found and expected",
-                    ("quarantined",)),
-    "pending": ("Pending: still arriving, looked at again by the next run", ("pending",)),
-    "held": ("Held back by a person: not offered until released", ("held",)),
+                    (Status.QUARANTINED,)),
+    "pending": ("Pending: still arriving, looked at again by the next run", (Status.PENDING,)),
+    "held": ("Held back by a person: not offered until released", (Status.HELD,)),
     "insert": ("To insert when approved", OUTCOMES["insert"][0]),
-    "duplicates": ("Duplicates: already in the pipeline, or a copy within this batch", ("duplicate", "copy")),
-    "excluded": ("Excluded by the profile", ("excluded",)),
+    "duplicates": ("Duplicates: already in the pipeline, or a copy within this batch", (Status.DUPLICATE, Status.COPY)),
+    "excluded": ("Excluded by the profile", (Status.EXCLUDED,)),
 }
 _SEP = "; "
 
@@ -84,7 +85,7 @@ def review_lists(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
     """
     lists: dict[str, pl.DataFrame] = {}
     for key, (_, statuses) in LISTS.items():
-        rows = frame.filter(pl.col("status").is_in(list(statuses)))
+        rows = frame.filter(has_status(*statuses))
         session = pl.col("session_id").alias("session")
         if key == "quarantined":
             table = _failures(rows)
@@ -93,16 +94,16 @@ def review_lists(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
         elif key == "held":
             table = rows.sort("session_id").select(session, _held_reason(rows).alias("why"), *_where())
         elif key == "insert":
-            what = (pl.when(pl.col("status") == "update")
+            what = (pl.when(has_status(Status.UPDATE))
                     .then(pl.format("new data: {}", pl.col("new_parts").list.join(", ")))
-                    .when(pl.col("status") == "moved").then(pl.format("moved: {}", pl.col("dedup_reason")))
+                    .when(has_status(Status.MOVED)).then(pl.format("moved: {}", pl.col("dedup_reason")))
                     .otherwise(pl.lit("new session")))
-            table = (rows.with_columns(_warnings().alias("_warnings"), (pl.col("status") != "ready").alias("_known"))
+            table = (rows.with_columns(_warnings().alias("_warnings"), (~has_status(Status.READY)).alias("_known"))
                      .sort([pl.col("_warnings") == "", "_known", "session_id"])
                      .select(session, what.alias("what"), pl.col("probes").list.len().alias("probes"),
                              _text("projects").alias("projects"), pl.col("_warnings").alias("warnings"), *_where()))
         elif key == "duplicates":
-            kind = pl.when(pl.col("status") == "copy").then(pl.lit("copy in this batch")).otherwise(
+            kind = pl.when(has_status(Status.COPY)).then(pl.lit("copy in this batch")).otherwise(
                 pl.lit("in the pipeline"))
             table = rows.sort("session_id").select(session, kind.alias("kind"),
                                                    pl.col("dedup_reason").fill_null("").alias("why"), *_where())
