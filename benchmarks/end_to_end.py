@@ -182,7 +182,7 @@ def child_flow(profile: str, out: str) -> None:
 
     threading.Thread(target=sample, daemon=True).start()
     t0 = time.time()
-    from flows.mass_ingest import mass_ingest_from_cli
+    from flows.ingest import mass_ingest_from_cli
     from mass_ingest.db.decisions import Decision
     from mass_ingest.expectations import gx_run
 

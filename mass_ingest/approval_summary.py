@@ -120,7 +120,7 @@ def grouped_reasons(frame: pl.DataFrame, examples: int = _EXAMPLES) -> pl.DataFr
     """Quarantined sessions per failed expectation, most first: ``reason`` (title), ``expectation``,
     ``sessions`` and ``examples`` (a few sessions with their sentence). Every failure counts, so a session
     failing two expectations is under both."""
-    quarantined = frame.filter(pl.col("status") == "quarantined").select(
+    quarantined = frame.filter(has_status(Status.QUARANTINED)).select(
         "session_id", "subject", "quality_failures", "quality_reasons").explode("quality_failures", "quality_reasons")
     titles = reason_titles()
     # Examples from different subjects where there are: three sessions of one animal tell less.
@@ -186,12 +186,12 @@ def approval_markdown(frame: pl.DataFrame, profile_name: str, profile_hash: str,
                    "pending": outcomes["pending"], "held": outcomes["held"], "duplicates": outcomes["duplicate"],
                    "excluded": outcomes["excluded"], "subjects": frame["subject"].n_unique() if frame.height else 0,
                    "quality": outcomes["quarantined"]}
-    known = by.get("moved", 0) + by.get("update", 0)
-    headline = (f"**{outcomes['insert']:,} to insert** ({by.get('ready', 0):,} ready to insert"
-                + (f", {by.get('moved', 0):,} moved, {by.get('update', 0):,} with new data" if known else "")
+    known = by[Status.MOVED] + by[Status.UPDATE]
+    headline = (f"**{outcomes['insert']:,} to insert** ({by[Status.READY]:,} ready to insert"
+                + (f", {by[Status.MOVED]:,} moved, {by[Status.UPDATE]:,} with new data" if known else "")
                 + f"), **{outcomes['quarantined']:,} quarantined**, {outcomes['pending']:,} pending (still arriving), "
-                f"{outcomes['held']:,} held, {_n(outcomes['duplicate'], 'duplicate')} ({by.get('duplicate', 0):,} "
-                f"already in the pipeline, {_n(by.get('copy', 0), 'copy', 'copies')} within this batch), "
+                f"{outcomes['held']:,} held, {_n(outcomes['duplicate'], 'duplicate')} ({by[Status.DUPLICATE]:,} "
+                f"already in the pipeline, {_n(by[Status.COPY], 'copy', 'copies')} within this batch), "
                 f"{outcomes['excluded']:,} excluded by the profile.")
     quality = (f"Quality: [the report of every expectation and every failure]({quality_report}) (Great "
                "Expectations), each failure with its session, the value found and what was expected.\n\n"
@@ -240,11 +240,11 @@ def decision_rows(frame: pl.DataFrame) -> list[dict]:
 def decision_frame(frame: pl.DataFrame) -> pl.DataFrame:
     """One row per candidate: what would happen to it and why, and what was found on it (its findings, warnings
     included: an input file's IMPORT.NO_CLUSTERING stops nothing but is for a person to read); JSON-ready."""
-    reasons = (pl.when(pl.col("status") == Status.QUARANTINED).then(pl.col("quality_reasons"))
-               .when(pl.col("status") == Status.PENDING).then(pl.col("pending_reasons"))
-               .when(pl.col("status") == Status.UPDATE).then(
+    reasons = (pl.when(has_status(Status.QUARANTINED)).then(pl.col("quality_reasons"))
+               .when(has_status(Status.PENDING)).then(pl.col("pending_reasons"))
+               .when(has_status(Status.UPDATE)).then(
                    pl.col("new_parts").list.eval(pl.format("new since ingested: {}", pl.element())))
-               .when((pl.col("status") == Status.HELD) & pl.lit("held_reason" in frame.columns))
+               .when(has_status(Status.HELD) & pl.lit("held_reason" in frame.columns))
                .then(pl.concat_list(pl.col("held_reason") if "held_reason" in frame.columns else pl.lit("")))
                .when(pl.col("dedup_reason").is_not_null()).then(pl.concat_list(pl.col("dedup_reason")))
                .otherwise(pl.lit([], dtype=pl.List(pl.String))))

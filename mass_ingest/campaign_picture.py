@@ -14,6 +14,7 @@ from typing import Any
 
 import polars as pl
 
+from mass_ingest.candidates import Status, has_status
 from mass_ingest.outcomes import OTHER, OUTCOMES, PROBLEMS, outcome_of
 
 SUBJECTS_PER_PICTURE = 50
@@ -74,7 +75,7 @@ def _hbar(ax: Any, labels: list[str], values: list[int], colours: list[str], tit
 def reason_counts(frame: pl.DataFrame, titles: dict[str, str]) -> list[tuple[str, int]]:
     """(reason title, quarantined sessions) by failed expectation, most first; a session failing
     two expectations counts under each."""
-    quarantined = frame.filter(pl.col("status") == "quarantined").select("quality_failures").explode(
+    quarantined = frame.filter(has_status(Status.QUARANTINED)).select("quality_failures").explode(
         "quality_failures").drop_nulls()
     counts = quarantined.group_by("quality_failures").len().sort(["len", "quality_failures"],
                                                                  descending=[True, False])

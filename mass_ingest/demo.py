@@ -4,7 +4,8 @@
 Moser lab's (Neuropixels, SpikeGLX): ``recordings/<subject>/<YYYY-MM-DD_HH-MM-SS>/probe_<n>/``.
 Besides clean sessions it holds one case of each thing a first ingest must handle: a copy on
 a second share, an .ap.bin without its .ap.meta, a subject not in the CSV and an excluded
-test animal. Everything is a pure function of the arguments, so two runs give the same bytes.
+test animal. Everything is a pure function of the arguments, so two runs give the same bytes (and dates, but
+for a copy still running, which is dated when it is made).
 """
 
 from __future__ import annotations
@@ -207,7 +208,8 @@ def write_ephys_session(folder: Path, subject: str, start: datetime, kind: str, 
         kind: "1.0" (AP and LF bands) or "2.0" (AP only), see ``_PROBE_KINDS``.
         samples: samples per AP .bin (385 int16 channels each).
         missing_meta: probe_1's .meta files are not written.
-        truncated: probe_1's .ap.bin holds half of what its .meta announces (a copy still running).
+        truncated: probe_1's .ap.bin holds half of what its .meta announces and is dated now (a copy still
+            running; the quality stage calls an older short file stalled).
         meta_stem: the .meta files' stem when it differs from the .bin's ``npx.imec`` (a renamed file).
     """
     session = _Session(subject, start, missing_meta=missing_meta, truncated=truncated)
@@ -220,8 +222,11 @@ def write_ephys_session(folder: Path, subject: str, start: datetime, kind: str, 
         for stream, rate, n_samples in streams:
             bin_path = folder / f"probe_{n}" / f"npx.imec.{stream}.bin"
             size = n_samples * _FRAME
-            written = size // 2 if session.truncated and n == 1 and stream == "ap" else size
-            write_file(bin_path, _noise(f"{session.rel_path}/probe_{n}/{stream}", written), session.start)
+            arriving = session.truncated and n == 1 and stream == "ap"
+            written = size // 2 if arriving else size
+            # A copy still running is being written now; dated at the recording it would look stalled for months.
+            write_file(bin_path, _noise(f"{session.rel_path}/probe_{n}/{stream}", written),
+                       _now_at_rig() if arriving else session.start)
             if session.missing_meta and n == 1:
                 continue
             first = (session.start.hour * 3600 + session.start.minute * 60) * rate // 100 + n * 7
@@ -275,6 +280,11 @@ def write_file(path: Path, data: bytes, when: datetime) -> None:
     path.write_bytes(data)
     stamp = when.replace(tzinfo=ZoneInfo(TIMEZONE)).timestamp()
     os.utime(path, (stamp, stamp))  # look recorded then, not just copied
+
+
+def _now_at_rig() -> datetime:
+    """The current time as a naive local time in TIMEZONE, as :func:`write_file` takes it."""
+    return datetime.now(ZoneInfo(TIMEZONE)).replace(tzinfo=None, microsecond=0)
 
 
 def age_folders(root: Path) -> None:

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import polars as pl
 
+from mass_ingest.candidates import Status, has_status
+
 # outcome -> (statuses, colour). Problems a person can act on come right after "insert"; the order is
 # the legend's, the counts' and the tables'. Colours: Okabe-Ito, told apart with colour blindness too.
-OUTCOMES: dict[str, tuple[tuple[str, ...], str]] = {
-    "insert": (("ready", "moved", "update"), "#009E73"),
-    "quarantined": (("quarantined",), "#D55E00"),
-    "pending": (("pending",), "#E69F00"),
-    "held": (("held",), "#CC79A7"),
-    "duplicate": (("duplicate", "copy"), "#56B4E9"),
-    "excluded": (("excluded",), "#999999"),
+OUTCOMES: dict[str, tuple[tuple[Status, ...], str]] = {
+    "insert": ((Status.READY, Status.MOVED, Status.UPDATE), "#009E73"),
+    "quarantined": ((Status.QUARANTINED,), "#D55E00"),
+    "pending": ((Status.PENDING,), "#E69F00"),
+    "held": ((Status.HELD,), "#CC79A7"),
+    "duplicate": ((Status.DUPLICATE, Status.COPY), "#56B4E9"),
+    "excluded": ((Status.EXCLUDED,), "#999999"),
 }
 # Outcomes that need a person's attention, drawn on top and listed first.
 PROBLEMS = ("quarantined", "pending", "held")
@@ -27,7 +29,7 @@ def outcome_of() -> pl.Expr:
     """The outcome of each row's ``status`` (:data:`OTHER` for a status no outcome lists)."""
     expr = pl.lit(OTHER)
     for name, (statuses, _) in reversed(OUTCOMES.items()):
-        expr = pl.when(pl.col("status").is_in(list(statuses))).then(pl.lit(name)).otherwise(expr)
+        expr = pl.when(has_status(*statuses)).then(pl.lit(name)).otherwise(expr)
     return expr
 
 

@@ -28,7 +28,7 @@ from pydantic import Field
 from mass_ingest.approval_summary import listing_command, offered, shown_digest
 from mass_ingest.candidates import OFFERED, Status, change_status, has_status
 from mass_ingest.db.decisions import (Decision, DecisionRefused, PauseClaim, beat, claim_pause, drop_stale_claim,
-                                      pause_claim, record_decision, stored_decision)
+                                      pause_claim, record_decision, refuse_on_resume, stored_decision)
 from mass_ingest.db.held import held_label, hold_sessions
 from mass_ingest.deciding import DecisionPending, how_to_decide
 from mass_ingest.errors import ApprovalTimeout
@@ -44,7 +44,8 @@ class ApprovalInput(RunInput):
 
     decision: Literal["approve", "reject"] = Field(
         title="Decision", description="Approve: insert the sessions marked 'ready' above (except those left out). "
-        "Reject: insert nothing; the sessions are held until someone releases them.")
+        "Reject: insert nothing; the sessions are held until someone releases them. (In the classic UI the list "
+        "opens from the arrows at the right of the box, or with the down-arrow key.)")
     approver: str = Field(title="Approved by", min_length=1, description="Your name, stored with the decision.")
     exclude: list[str] = Field(default_factory=list, title="Sessions to leave out",
                                description="With approve: session ids, globs or folder paths, e.g. "
@@ -167,9 +168,9 @@ def _refuse_exclusions(frame: pl.DataFrame, patterns: list[str], profile: Profil
 
 
 def _resumed(stored: Decision, preapproved: Decision | None, ingest_id: str) -> Decision:
-    """A resumed ingest keeps its decision; a new --exclude is refused rather than ignored."""
-    if preapproved is not None and preapproved.excluded and sorted(preapproved.excluded) != sorted(stored.excluded):
-        raise DecisionRefused(ingest_id, stored)
+    """A resumed ingest keeps its decision; a different one given to this run is refused rather than ignored."""
+    if preapproved is not None:
+        refuse_on_resume(ingest_id, stored, preapproved)
     return stored
 
 

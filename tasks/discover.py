@@ -10,6 +10,7 @@ import time
 
 from prefect import get_run_logger, task
 
+from mass_ingest import progress
 from mass_ingest.discovery import discover_share, ordered_map, session_folders, unmatched_folders_finding
 from mass_ingest.listing import STAGE as LISTING_STAGE
 from mass_ingest.listing import listing_frame
@@ -26,17 +27,20 @@ def discover_share_task(profile: Profile, share_name: str, ingest_id: str, chunk
     """Discovery of one share, persisted as parquet and cached for the rest of this ingest."""
     logger = get_run_logger()
     started = last = time.monotonic()
+    part = f" part {chunk_index + 1}/{chunks}" if chunks > 1 else ""
 
-    def report(n: int, total: int) -> None:  # a line every 10 s, so a long walk is visibly alive
+    def report(done: int, total: int | None) -> None:
         nonlocal last
-        if time.monotonic() - last >= 10:
+        # The run page's progress bar (and the terminal's, or a plain line now and then) ...
+        progress.report(f"discover-{share_name}-{chunk_index}", done, total, f"discovery of share {share_name}{part}",
+                        unit="folders listed" if total is None else "session folders read")
+        if total is not None and time.monotonic() - last >= 10:  # ... and the run's log, every 10 s
             last = time.monotonic()
-            logger.info(f"share {share_name} part {chunk_index + 1}/{chunks}: {n} of {total} session folders read "
-                        f"in {last - started:.0f} s")
+            logger.info(f"share {share_name}{part}: {done} of {total} session folders read in {last - started:.0f} s")
 
     listings: list = []
     frame, findings = discover_share(profile, share_name, progress=report, chunk=(chunk_index, chunks),
-                                     listings=listings)
+                                     listings=listings, on_listed=lambda listed: report(listed, None))
     logger.info(f"share {share_name}: {frame.height} session folders, {len(findings)} findings on the share, "
                 f"{time.monotonic() - started:.1f} s")
     # For the fingerprint shown at approval (tasks/recheck.py): what this walk listed, not walked again.

@@ -8,5 +8,5 @@ from mass_ingest.cli import main
 from mass_ingest.cli.checkout import flows_module
 from tests.fault_points import arm
 
-arm(vars(flows_module("mass_ingest")))
+arm(vars(flows_module("ingest")))
 main()

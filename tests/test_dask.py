@@ -1,7 +1,7 @@
 """Discovery fanned out on other task runners finds exactly what the default (threads) finds.
 
 The flow's task runner comes from MASS_INGEST_TASK_RUNNER (mass_ingest/task_runners.py); here
-a discovery-only flow runs the flow's own fan-out (flows.mass_ingest.discover_shares) on a real
+a discovery-only flow runs the flow's own fan-out (flows.ingest.discover_shares) on a real
 local Dask cluster of two worker processes, and on a process pool, against a real Prefect server.
 """
 
@@ -15,7 +15,7 @@ import yaml
 from prefect import flow
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
-from flows.mass_ingest import discover_shares
+from flows.ingest import discover_shares
 from mass_ingest.errors import ConfigError
 from mass_ingest.profile import load_profile
 from mass_ingest.stage_cache import StageFrame

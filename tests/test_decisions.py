@@ -116,6 +116,29 @@ class TestOnePauseOneDecision:
         assert sessions_in_db() == GOOD_SESSIONS - {("102_1", datetime(2024, 5, 14, 15, 22, 9))}
 
 
+    def test_a_resumed_ingest_refuses_a_different_exclude_and_finishes_as_decided(self, tmp_path):
+        campaign = demo_campaign(tmp_path, poll_s=1)
+        import_subjects_csv(campaign.subjects_csv)
+        profile = str(campaign.profile_path)
+        crashed = cli("run", profile, "--approve", "--exclude", "102_1/*", "--note", "histology first",
+                      env={"MASS_INGEST_TEST_FAULT": "apply-decision kill"})  # decided, then the process died
+        assert crashed.returncode != 0 and sessions_in_db() == set()
+        [ingest] = schema.IngestRun.to_dicts()
+        other = cli("run", profile, "--approve", "--exclude", f"{S}/*")
+        assert other.returncode == 2, other.stdout[-2000:] + other.stderr[-2000:]
+        text = said(other)
+        assert f"ingest {ingest['ingest_id']} resumes with the decision it has: approved by" in text
+        assert "leaving out 102_1/*: 'histology first'" in text
+        assert f"This run's --exclude {S}/* would change it, and a decision is final: nothing was changed" in text
+        assert "Traceback" not in other.stderr
+        assert sessions_in_db() == set() and len(schema.IngestRun()) == 1
+        finished = cli("run", profile, "--approve", "--json")  # a bare --approve changes nothing: it finishes
+        assert finished.returncode == 0, finished.stderr[-3000:]
+        assert (json_out(finished.stdout)["ingest_id"], json_out(finished.stdout)["inserted"]) == \
+            (ingest["ingest_id"], 4)
+        assert sessions_in_db() == GOOD_SESSIONS - {("102_1", datetime(2024, 5, 14, 15, 22, 9))}
+
+
 class TestHeldSessions:
     def test_left_out_sessions_stay_out_until_released(self, tmp_path):
         campaign = demo_campaign(tmp_path, poll_s=1)

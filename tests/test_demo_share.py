@@ -112,3 +112,19 @@ def test_expected_counts(demo: DemoCampaign) -> None:
     assert exp["inserted"] == exp["discovered"] - exp["duplicates"] - exp["quarantined"]
     assert (demo.shares["N"] / "recordings" / "25843" / "notes.txt").is_file()
     assert any((demo.shares["N"] / "analysis").iterdir()) and any((demo.shares["N"] / "histology").iterdir())
+
+
+def test_a_copy_still_arriving_is_short_and_written_now_and_the_rest_dated_at_its_recording(tmp_path: Path) -> None:
+    """The quality stage tells a copy still running (pending) from one that stopped (quarantined) by the short
+    .ap.bin's age: dated at its recording, the campaign's 'still arriving' sessions read as stalled for months."""
+    import time
+
+    from mass_ingest.demo import make_campaign
+
+    campaign = make_campaign(tmp_path / "lab", sessions=120, subjects=10)
+    bins = list((campaign.shares["N"] / "recordings").glob("*/*/probe_1/npx.imec.ap.bin"))
+    short = [b for b in bins if b.with_suffix(".meta").exists()
+             and b.stat().st_size < int(_meta(b.with_suffix(".meta"))["fileSizeBytes"])]
+    assert len(short) == campaign.expected["pending"] > 0
+    assert all(time.time() - b.stat().st_mtime < 600 for b in short)
+    assert all(time.time() - b.stat().st_mtime > 30 * 86400 for b in bins if b not in short)

@@ -60,5 +60,32 @@ def test_the_stages_do_not_import_each_other_but_where_one_needs_another():
 def test_the_checks_would_see_a_wrong_import(tmp_path):
     # The parser finds nested and from-imports alike, so the checks above can fail.
     module = tmp_path / "m.py"
-    module.write_text("def f():\n    from flows.mass_ingest import mass_ingest\nimport tasks.dedup as d\n")
-    assert sorted((m, line) for m, _, line in _imports(module)) == [("flows.mass_ingest", 2), ("tasks.dedup", 3)]
+    module.write_text("def f():\n    from flows.ingest import mass_ingest\nimport tasks.dedup as d\n")
+    assert sorted((m, line) for m, _, line in _imports(module)) == [("flows.ingest", 2), ("tasks.dedup", 3)]
+
+
+def _entrypoints() -> list[str]:
+    import yaml
+
+    return [d["entrypoint"] for d in yaml.safe_load((REPO / "prefect.yaml").read_text())["deployments"]]
+
+
+@pytest.mark.parametrize("entrypoint", _entrypoints())
+def test_a_worker_loads_each_flow_with_this_checkouts_modules(entrypoint, tmp_path):
+    """Prefect's worker loads an entrypoint script under its file's name: a flow file named like a package
+    (flows/mass_ingest.py) took the package's place, and its imports fell through to whatever install of
+    the package the interpreter had (another checkout's, or none)."""
+    import os
+    import subprocess
+    import sys
+
+    script, _ = entrypoint.split(":")
+    assert Path(script).stem not in LAYERS, f"{script} is named like the package {Path(script).stem}"
+    probe = ("import sys; from prefect.utilities.importtools import load_script_as_module; "
+             f"load_script_as_module({script!r}); "
+             "print(sorted({m.__file__.split('/mass_ingest/')[0] for n, m in list(sys.modules.items()) "
+             "if n.startswith('mass_ingest.') and getattr(m, '__file__', None)}))")
+    loaded = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    assert loaded.stdout.strip().splitlines()[-1] == repr([str(REPO)])

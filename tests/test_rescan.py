@@ -9,8 +9,9 @@ from datetime import datetime
 import polars as pl
 import pytest
 import yaml
+from prefect import get_client
 
-from flows.mass_ingest import mass_ingest
+from flows.ingest import mass_ingest
 from flows.rescan import rescan
 from mass_ingest.db import schema
 from mass_ingest.db.runs import open_ingest
@@ -18,7 +19,7 @@ from mass_ingest.profile import load_profile
 from mass_ingest.stage_cache import run_dir
 from mass_ingest.subjects import import_subjects_csv
 from tasks.watermark import slot_name
-from tests.e2e import cli, demo_campaign, json_out
+from tests.e2e import cli, demo_campaign, json_out, start_cli, wait_for_paused_run
 from tests.test_flow import GOOD_SESSIONS, sessions_in_db
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server", "clean_database")]
@@ -43,6 +44,11 @@ def auto_approving(campaign) -> None:
     data = yaml.safe_load(campaign.profile_path.read_text())
     data["approval"]["auto_approve_clean"] = True
     campaign.profile_path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def flow_run_tags(flow_run_id) -> list[str]:
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(flow_run_id).tags
 
 
 def watermarks() -> dict[str, dict]:
@@ -102,10 +108,26 @@ class TestRescan:
         import_subjects_csv(campaign.subjects_csv)
         state = rescan(profile_path=str(campaign.profile_path), approval_timeout_s=2, return_state=True)
         assert state.is_failed()
+        assert "timed-out" in flow_run_tags(state.state_details.flow_run_id)  # tagged as the manual ingest is
         # The flow's state may be the server's "failed and never resumed" (the pause expired): the ledger says why.
         [run] = schema.IngestRun.to_dicts()
         assert (run["status"], run["approval_source"]) == ("timed_out", "timeout")
         assert watermarks() == {} and sessions_in_db() == set()
+
+    def test_a_rejected_rescan_ends_rejected_as_the_manual_ingest_does(self, tmp_path):
+        campaign = demo_campaign(tmp_path, poll_s=1)
+        import_subjects_csv(campaign.subjects_csv)
+        process = start_cli("rescan", str(campaign.profile_path), "--json")
+        paused = wait_for_paused_run(campaign.profile_path, process)
+        rejected = cli("reject", str(paused.id), "--approver", "PI", "--note", "wrong rig clock")
+        assert rejected.returncode == 0, rejected.stderr[-3000:]
+        stdout, stderr = process.communicate(timeout=240)
+        assert process.returncode == 0, stderr[-3000:]
+        assert json_out(stdout)["counts"]["inserted"] == 0 and sessions_in_db() == set()
+        with get_client(sync_client=True) as client:
+            run = client.read_flow_run(paused.id)
+        assert (run.state.name, "rejected" in run.tags) == ("Rejected", True)
+        assert "rejected by PI (cli)" in run.state.message and "nothing inserted" in run.state.message
 
     def test_a_share_another_rescan_holds_is_left_to_it(self, tmp_path):
         from prefect.concurrency.sync import concurrency

@@ -21,7 +21,7 @@ from mass_ingest.errors import MassIngestError
 
 
 def _is_checkout(folder: Path) -> bool:
-    return (folder / "flows" / "mass_ingest.py").is_file() and (folder / "tasks").is_dir()
+    return (folder / "flows" / "ingest.py").is_file() and (folder / "tasks").is_dir()
 
 
 def checkout_root() -> Path:

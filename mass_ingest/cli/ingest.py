@@ -78,7 +78,7 @@ def _run_flow(profile: Path, root: Path | None, approval, as_json: bool, title: 
     temporary_server_dies_with_us()
     started = time.perf_counter()
     try:
-        state = flows_module("mass_ingest").mass_ingest_from_cli(
+        state = flows_module("ingest").mass_ingest_from_cli(
             profile_path=str(profile), shares=shares, root=str(root) if root else None, approval=approval,
             input_file=str(input_file.resolve()) if input_file else None, return_state=True)
     finally:

@@ -49,11 +49,30 @@ class Decision(BaseModel):
 class DecisionRefused(MassIngestError):
     """A decision on an ingest that was decided already: the first decision stands."""
 
-    def __init__(self, ingest_id: str, stored: Decision):
+    def __init__(self, ingest_id: str, stored: Decision, message: str | None = None):
         self.ingest_id, self.stored = ingest_id, stored
-        super().__init__(f"ingest {ingest_id} was decided already: {stored.describe()}. The first decision "
-                         "stands; a new run of the profile starts a new ingest (held sessions need "
+        super().__init__(message or f"ingest {ingest_id} was decided already: {stored.describe()}. The first "
+                         "decision stands; a new run of the profile starts a new ingest (held sessions need "
                          "`mass-ingest release` first)")
+
+
+def refuse_on_resume(ingest_id: str, stored: Decision, given: Decision) -> None:
+    """Raise :class:`DecisionRefused` when a run resuming a decided ingest was given a different decision.
+
+    A bare --approve on an approved ingest changes nothing and goes on; another verdict, or other sessions
+    left out, would change a decision that is final: refused, never ignored.
+    """
+    if given.source == "auto":  # a re-scan's auto-approval is no one's decision: the stored one applies
+        return
+    if given.approved != stored.approved:
+        changed = "--approve" if given.approved else "a rejection"
+    elif given.excluded and sorted(given.excluded) != sorted(stored.excluded):
+        changed = f"--exclude {' '.join(given.excluded)}"
+    else:
+        return
+    raise DecisionRefused(ingest_id, stored, f"ingest {ingest_id} resumes with the decision it has: "
+                          f"{stored.describe()}. This run's {changed} would change it, and a decision is final: "
+                          "nothing was changed. Run the same command without it to finish the ingest as decided")
 
 
 def _now() -> datetime:

@@ -1,5 +1,8 @@
 """The mass-ingest flow: access check, discovery, dedup, quality, approval, insertion.
 
+(Not named flows/mass_ingest.py: Prefect loads an entrypoint under its file name, which would stand in for the
+package mass_ingest and send its imports to another install.)
+
 Every stage is cached on the ingest id, so running the same profile again after a crash
 resumes the unfinished ingest where it stopped. :func:`ingest_profile` composes the stages;
 the manual flow here and the scheduled re-scan (flows/rescan.py) both call it.
@@ -139,23 +142,36 @@ def _tag(tag: str) -> None:
         get_run_logger().warning(f"could not tag the flow run {tag!r}: {exc}")
 
 
+def refused_ending(exc: MassIngestError) -> State:
+    """The state of a run that ended on ``exc`` without inserting: TimedOut, Refused or Deferred, tagged.
+
+    An expired pause is re-raised: Prefect ends such a run as Failed itself, and the tag tells it apart.
+    """
+    name, tag = next((v for k, v in ENDINGS.items() if isinstance(exc, k)), ("Refused", "refused"))
+    _tag(tag)
+    if isinstance(exc, ApprovalTimeout):
+        raise exc
+    # Deferred is no failure: another run of the ingest holds the question.
+    return (Completed if name == "Deferred" else Failed)(name=name, message=str(exc), data=exc)
+
+
+def finished_ending(counts: IngestCounts, data=None) -> State:
+    """Completed, or Rejected (tagged) when the decision inserted nothing; ``data`` is the run's result."""
+    data = counts if data is None else data
+    if counts.decision.startswith("rejected"):
+        _tag("rejected")
+        return Completed(name="Rejected", message=f"ingest {counts.ingest_id} {counts.decision}; nothing inserted",
+                         data=data)
+    return Completed(message=f"ingest {counts.ingest_id} {counts.decision}: {counts.inserted} inserted", data=data)
+
+
 def run_ingest(profile: Profile, **options) -> State:
     """:func:`ingest_profile` ending in a state of its own: Completed, Rejected, TimedOut, Refused or Deferred."""
     try:
         counts, _ = ingest_profile(profile, **options)
     except MassIngestError as exc:
-        name, tag = next((v for k, v in ENDINGS.items() if isinstance(exc, k)), ("Refused", "refused"))
-        _tag(tag)
-        if isinstance(exc, ApprovalTimeout):
-            raise  # Prefect ends a run whose pause expired as Failed itself; the tag tells it apart
-
-        # Deferred is no failure: another run of the ingest holds the question.
-        return (Completed if name == "Deferred" else Failed)(name=name, message=str(exc), data=exc)
-    if counts.decision.startswith("rejected"):
-        _tag("rejected")
-        return Completed(name="Rejected", message=f"ingest {counts.ingest_id} {counts.decision}; nothing inserted",
-                         data=counts)
-    return Completed(message=f"ingest {counts.ingest_id} {counts.decision}: {counts.inserted} inserted", data=counts)
+        return refused_ending(exc)
+    return finished_ending(counts)
 
 
 @flow(name="mass-ingest", log_prints=True, task_runner=configured_task_runner())
