@@ -275,18 +275,17 @@ def new_sessions(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.filter(~pl.col("status").is_in([Status.UPDATE, Status.MOVED]))
 
 
-def schema_problems(frame: pl.DataFrame, *, timezone: str, ingest_id: str, probes: ProbeIndex,
-                    options: InsertOptions, built: dict[str, list[dict]] | None = None) -> dict[str, list[str]]:
+def schema_problems(frame: pl.DataFrame, *, ingest_id: str, probes: ProbeIndex, options: InsertOptions,
+                    built: dict[str, list[dict]]) -> dict[str, list[str]]:
     """candidate id -> every value its rows would write that the schema refuses (see :mod:`mass_ingest.db.limits`).
 
-    The rows are those :func:`insert_sessions` writes (new sessions whole, or ``built``, the rows
-    already made of them; updates their new parts), so any table a session's rows go to is covered,
-    however they are written.
+    The rows are those :func:`insert_sessions` writes (``built``, the new sessions' rows as
+    :func:`insert_isolated` made them; updates their new parts), so any table a session's rows go to
+    is covered, however they are written.
     """
     status = (frame["status"] if "status" in frame.columns
               else pl.repeat(Status.APPROVED.value, frame.height, eager=True))
-    made = built if built is not None else _new_session_rows(new_sessions(frame), timezone, ingest_id, probes, options)
-    rows = {name: list(table_rows) for name, table_rows in made.items()}
+    rows = {name: list(table_rows) for name, table_rows in built.items()}  # a copy: `built` is written as is
     for row in frame.filter(status == Status.UPDATE).iter_rows(named=True):
         key = {"subject": row["subject"], "session_start": row["session_start"]}
         _merge(rows, _parts(row, key, ingest_id, probes, options, new_parts=row["new_parts"]))
@@ -336,7 +335,7 @@ def insert_isolated(frame: pl.DataFrame, *, timezone: str, ingest_id: str,
     probes = ProbeIndex.fetch(set(frame["subject"]))
     # The new sessions' rows are made once: checked here, written by insert_sessions.
     built = _new_session_rows(new_sessions(frame), timezone, ingest_id, probes, options)
-    bad = schema_problems(frame, timezone=timezone, ingest_id=ingest_id, probes=probes, options=options, built=built)
+    bad = schema_problems(frame, ingest_id=ingest_id, probes=probes, options=options, built=built)
     reasons = {cid: [f"INSERT.SCHEMA_LIMIT: {why}; {SCHEMA_LIMIT_FIX}" for why in whys] for cid, whys in bad.items()}
     good = frame.filter(~pl.col("candidate_id").is_in(list(bad)))
     inserted = _bisect(good, timezone, ingest_id, options, reasons, probes, built)
