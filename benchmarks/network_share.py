@@ -67,7 +67,7 @@ def measure_delay(share: Path, mountpoint: Path, delay_ms: float, repeats: int, 
 def report(rows: list[dict], sessions: int, max_parallel: int | None) -> None:
     pool = f"max_parallel {max_parallel}" if max_parallel else "the profile's default max_parallel"
     print(f"\n=== discovery against find on a FUSE share, {rows[0]['files']:,} files, {sessions:,} sessions "
-          f"({os.cpu_count()} CPUs) ===")
+          f"({os.cpu_count()} CPUs; server: {slow_share.server()}) ===")
     print(f"{'delay':>7}  {'find (whole)':>12}  {'find recordings/':>16}  {'discovery':>10}  {'find / discovery':>16}"
           f"  {'one at a time':>13}  load average")
     for r in rows:

@@ -62,3 +62,30 @@ def test_end_to_end_benchmark_prints_every_stage_insertion_and_dedup(tmp_path):
     assert "sessions/s" in out and "Great Expectations:" in out and out.count("candidates/s") == 2
     assert "'inserted': 60" in out  # every generated session passes and goes in
     assert not list(tmp_path.iterdir())  # the temporary folder is removed
+
+
+def test_the_c_slow_share_serves_the_tree_as_it_is_on_disk(tmp_path):
+    # The benchmark's ratio is only the tool's if the C server answers what the disk holds: every name, type,
+    # size, link and byte, read-only.
+    sys.path.insert(0, str(REPO))
+    from benchmarks import slow_share
+
+    why = slow_share.unavailable() or (None if slow_share.c_server() else "gcc or libfuse3's headers are missing")
+    if why:
+        pytest.skip(f"the C FUSE server cannot run here: {why}")
+    tree = tmp_path / "tree"
+    (tree / "a" / "b").mkdir(parents=True)
+    (tree / "a" / "b" / "x.meta").write_text("imSampRate=30000\n" * 500)
+    (tree / "a" / "empty").write_bytes(b"")
+    (tree / "a" / "link").symlink_to("b/x.meta")
+
+    def listing(root: Path) -> list:
+        return sorted((str(p.relative_to(root)), p.is_symlink(), p.is_dir(),
+                       None if p.is_dir() or p.is_symlink() else p.read_bytes()) for p in root.rglob("*"))
+
+    with slow_share.mounted(tree, tmp_path / "mnt", delay_s=0.0002) as mount:
+        assert listing(mount) == listing(tree)
+        assert os.readlink(mount / "a" / "link") == "b/x.meta"
+        with pytest.raises(OSError):
+            (mount / "a" / "new").write_text("no")
+    assert not os.path.ismount(tmp_path / "mnt")
