@@ -9,6 +9,7 @@ in mass_ingest/; the database and Great Expectations only when validating).
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +25,11 @@ from mass_ingest.input_files import read_input_file
 from mass_ingest.profile import Profile
 
 
+# A command run by a person has the machine's cores: where a share's listings do not wait (a local
+# disk, a warm cache), its session folders are described in as many processes (mass_ingest/describing.py).
+_PROCESSES = min(4, os.cpu_count() or 1)
+
+
 def discovery_report(profile: Profile,
                      progress: Callable[[str, int, int | None], None] | None = None
                      ) -> tuple[dict, list[pl.DataFrame]]:
@@ -36,10 +42,11 @@ def discovery_report(profile: Profile,
     def timed(share: str) -> tuple[pl.DataFrame, list[Finding], float]:
         started = time.perf_counter()
         if progress is None:
-            frame, findings = discover_share(profile, share)
+            frame, findings = discover_share(profile, share, processes=_PROCESSES)
         else:
             frame, findings = discover_share(profile, share, progress=lambda done, total: progress(share, done, total),
-                                             on_listed=lambda listed: progress(share, listed, None))
+                                             on_listed=lambda listed: progress(share, listed, None),
+                                             processes=_PROCESSES)
         return frame, findings, round(time.perf_counter() - started, 3)
 
     access, found = scan_readable_shares(profile, timed)
@@ -74,7 +81,7 @@ def preview_ingest(profile: Profile, input_file: str | None = None
         candidates = import_candidates(profile, read_input_file(input_file), Path(input_file).name)
         access, frames, share_findings = check_access(profile), [candidates_to_frame(candidates)], []
     else:
-        access, found = scan_readable_shares(profile, lambda share: discover_share(profile, share))
+        access, found = scan_readable_shares(profile, lambda share: discover_share(profile, share, processes=_PROCESSES))
         frames = [frame for frame, _ in found.values()]
         share_findings = [f for _, findings in found.values() for f in findings]
     checked, _ = judge_candidates(deduplicate_discovered(frames, profile.shares), profile)

@@ -29,15 +29,13 @@ from datetime import datetime
 import polars as pl
 import pyarrow as pa
 
-from mass_ingest.candidates import SessionCandidate, candidates_to_table
-from mass_ingest.describe import describe_session, folder_start
+from mass_ingest.describe import folder_start
+from mass_ingest.describing import Described, Helpers, collect, describe_one
 from mass_ingest.findings import Finding, finding
-from mass_ingest.groups import split_by_recording
 from mass_ingest.layouts import LayoutTemplate
-from mass_ingest.profile import Layout, Profile, Share
-from mass_ingest.walk import Walker, fingerprint
+from mass_ingest.profile import Profile, Share
+from mass_ingest.walk import Walker
 
-_BATCH = 1000  # candidates per arrow batch
 _AHEAD = 4  # sessions described ahead of the one collected, per thread: keeps the pool busy, memory bounded
 
 
@@ -235,7 +233,7 @@ def discover_share(profile: Profile, share_name: str, progress: Callable[[int, i
                    chunk: tuple[int, int] = (0, 1), max_parallel: int | None = None,
                    on_listed: Callable[[int], None] | None = None,
                    listings: list[tuple[str, list[tuple[str, int, int]]]] | None = None,
-                   ) -> tuple[pl.DataFrame, list[Finding]]:
+                   processes: int = 1) -> tuple[pl.DataFrame, list[Finding]]:
     """Every session folder on one share as a candidate frame, plus findings about the share's tree.
 
     Args:
@@ -251,35 +249,31 @@ def discover_share(profile: Profile, share_name: str, progress: Callable[[int, i
             folder described is appended to it, in path order, and (rel_path, None) of each one
             matched but not described: the fingerprint shown at approval is made of these (one more
             ``lstat`` per file, during the walk, instead of a second walk).
+        processes: where the share's listings do not wait (see :class:`Pace`), describe the session
+            folders in up to this many processes (this one and helpers, :mod:`mass_ingest.describing`);
+            the result is the same for any value.
     """
     share = profile.share(share_name)
     threads = max_parallel or share.max_parallel
-    with _gc_paused(), (ThreadPoolExecutor(threads, thread_name_prefix=f"discover-{share.name}")
-                        if threads > 1 else nullcontext()) as pool:
-        return _discover_share(profile, share, progress, chunk, Pace(pool), threads,
-                               Walker(share=share.name, root=share.root, on_listed=on_listed), listings)
-
-
-def _describe(walker: Walker, share: Share, profile: Profile, keep_listing: bool,
-              match: tuple[str, Layout, LayoutTemplate, str, dict[str, str], datetime | str]
-              ) -> tuple[list[SessionCandidate], list[tuple[str, int, int]] | None]:
-    """One matched folder described (in a pool thread): the folder's candidate, or one per recording;
-    with ``keep_listing``, also the folder's fingerprint rows (each file's size and time)."""
-    _, layout, template, path, fields, start = match
-    forked = walker.fork()
-    files = forked.files_below(path)
-    listed = (files, forked.findings)
-    forked.findings = []
-    described = describe_session(forked, share, profile, layout, template, path, fields, start, listed)
-    rows = fingerprint(files, listed[1], walker.root_real) if keep_listing else None
-    if layout.combined:
-        return [described], rows
-    return split_by_recording(described, path, profile.timezone), rows
+    helpers = Helpers(processes - 1) if processes > 1 else None
+    try:
+        with _gc_paused(), (ThreadPoolExecutor(threads, thread_name_prefix=f"discover-{share.name}")
+                            if threads > 1 else nullcontext()) as pool:
+            found = _discover_share(profile, share, progress, chunk, Pace(pool), threads,
+                                    Walker(share=share.name, root=share.root, on_listed=on_listed), listings,
+                                    helpers)
+    except BaseException:
+        if helpers:
+            helpers.close(failed=True)
+        raise
+    if helpers:
+        helpers.close()
+    return found
 
 
 def _discover_share(profile: Profile, share: Share, progress: Callable[[int, int], None] | None,
                     chunk: tuple[int, int], pace: Pace, threads: int, walker: Walker,
-                    listings: list | None) -> tuple[pl.DataFrame, list[Finding]]:
+                    listings: list | None, helpers: Helpers | None = None) -> tuple[pl.DataFrame, list[Finding]]:
     # 1. Every layout's matches first: a folder that fits one layout's levels but not its date
     # (``imaging/60582`` under ``{subject}/{session_date}``) may be explained by another layout.
     matches = []
@@ -303,11 +297,6 @@ def _discover_share(profile: Profile, share: Share, progress: Callable[[int, int
             explained.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
     # 2. Describe each folder once, by the first layout that fits it; an odd date is a finding
     # only where no layout explains the folder.
-    # Candidates go to arrow every _BATCH sessions: compact, so memory per session stays flat
-    # however large the share.
-    keys: list[str] = []
-    batch: list[SessionCandidate] = []
-    tables: list[pa.Table] = []
     described_folders: set[str] = set()
     todo = []
     for match in matches:
@@ -317,22 +306,17 @@ def _discover_share(profile: Profile, share: Share, progress: Callable[[int, int
         described_folders.add(rel)
         todo.append(match)
     keep_listing = listings is not None
-    described = ordered_map(pace, lambda match: _describe(walker, share, profile, keep_listing, match), todo,
-                            threads * _AHEAD)
-    folder_rows = []
-    for done, ((rel, *_), (parts, rows)) in enumerate(zip(todo, described), 1):
-        if keep_listing:
-            folder_rows.append((rel, rows))
-        for part in parts:
-            keys.append(f"{rel}#{part.group}" if part.group else rel)
-            batch.append(part)
-        if progress:
-            progress(done, len(todo))
-        if len(batch) >= _BATCH:
-            tables.append(candidates_to_table(batch))
-            batch = []
-    tables.append(candidates_to_table(batch))
-    frame = pl.from_arrow(pa.concat_tables(tables))
+
+    def here(part: list, on_done: Callable[[int], None] | None) -> Described:
+        return collect(part, ordered_map(pace, lambda m: describe_one(walker, share, profile, keep_listing, m),
+                                         part, threads * _AHEAD), keep_listing, on_done)
+
+    if helpers and pace.decided and pace.pool is None and helpers.worth(len(todo)):
+        described = helpers.describe(walker, share, profile, keep_listing, todo, here, progress)
+    else:
+        described = here(todo, (lambda done: progress(done, len(todo))) if progress else None)
+    keys, tables, folder_rows = described.keys, described.tables, described.folder_rows
+    frame = pl.from_arrow(pa.concat_tables(tables)).rechunk()  # one chunk, however many batches or processes
     if any(keys[i] > keys[i + 1] for i in range(len(keys) - 1)):  # the walk's order is by folder level
         frame = frame[sorted(range(len(keys)), key=keys.__getitem__)]
     if keep_listing:

@@ -33,28 +33,32 @@ from tests.test_discover import MOSER, REPO, S1, make_tree, probe
 
 IMAGING = REPO / "profiles" / "moser-imaging.yaml"
 
-# In the child: discover each share of the profile with each max_parallel, and print, per run, the
-# frame as Arrow IPC bytes (hex), the share's findings and the folders listed.
+# In the child: discover each share of the profile with each max_parallel (or, for "pN", in N processes, one
+# thread each), and print, per run, the frame as Arrow IPC bytes (hex), the share's findings and the folders listed.
 _CHILD = """
 import io, json, sys
+from mass_ingest import describing
 from mass_ingest.discovery import Pace
 from mass_ingest.profile import load_profile
 from tasks.discover import discover_share
 Pace.SAMPLE_CALLS = 0  # the pool from the first call, whether or not this disk makes calls wait
+describing.MIN_SLICE = 2  # helpers for these small shares too
 profile = load_profile(sys.argv[1])
 profile = profile.with_root(sys.argv[2]) if sys.argv[2] else profile
 out = {}
-for threads in map(int, sys.argv[3].split(",")):
+for spec in sys.argv[3].split(","):
+    threads, processes = (1, int(spec[1:])) if spec.startswith("p") else (int(spec), 1)
     runs = []
     for share in profile.shares:
         listed = []
-        frame, findings = discover_share(profile, share.name, max_parallel=threads, on_listed=listed.append)
+        frame, findings = discover_share(profile, share.name, max_parallel=threads, on_listed=listed.append,
+                                         processes=processes)
         buffer = io.BytesIO()
         frame.write_ipc(buffer, compression="uncompressed")
         runs.append({"frame": buffer.getvalue().hex(), "rows": frame.height,
                      "session_findings": frame["findings"].list.len().sum() if frame.height else 0,
                      "findings": [f.model_dump(mode="json") for f in findings], "listed": listed})
-    out[threads] = runs
+    out[spec] = runs
 print(json.dumps(out))
 """
 
@@ -99,7 +103,7 @@ def messy_ephys_share(root: Path, outside: Path) -> list[Path]:
     return [root / S1 / "probe_2", root / "recordings" / "26018"]
 
 
-def discover_in_child(profile: Path, root: Path | None, locked: list[Path], threads: list[int]) -> dict:
+def discover_in_child(profile: Path, root: Path | None, locked: list[Path], threads: list[int | str]) -> dict:
     prefix: list[str] = []
     if os.geteuid() == 0:
         if shutil.which("setpriv") is None:
@@ -118,20 +122,34 @@ def discover_in_child(profile: Path, root: Path | None, locked: list[Path], thre
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _frame(run: dict) -> pl.DataFrame:
+    return pl.read_ipc(bytes.fromhex(run["frame"]))
+
+
 def assert_same_as_one_thread(runs: dict) -> None:
     one = runs.pop("1")
     for threads, other in runs.items():
         for share, (a, b) in enumerate(zip(one, other)):
-            assert b["frame"] == a["frame"], f"share {share}: the frame with {threads} threads differs"
+            if threads.startswith("p"):  # put together from processes: the same values and types, though
+                # polars lays out the strings' buffers in its own way
+                assert _frame(b).equals(_frame(a)) and _frame(b).schema == _frame(a).schema, \
+                    f"share {share}: the frame in {threads[1:]} processes differs"
+            else:
+                assert b["frame"] == a["frame"], f"share {share}: the frame with {threads} threads differs"
             assert b["findings"] == a["findings"], f"share {share}: the findings with {threads} threads differ"
-            # Every folder listed once, whatever the pool; the count is told in order.
-            assert b["listed"] == a["listed"] == list(range(1, len(a["listed"]) + 1))
+            # Every folder listed once, whatever the pool; the count is told in order. Helper processes
+            # list their session folders uncounted (the count is the progress line's until sessions are found).
+            assert a["listed"] == list(range(1, len(a["listed"]) + 1))
+            if threads.startswith("p"):
+                assert b["listed"] == a["listed"][:len(b["listed"])] and len(b["listed"]) < len(a["listed"])
+            else:
+                assert b["listed"] == a["listed"]
 
 
-def test_messy_ephys_share_gives_the_same_frame_and_findings_with_any_number_of_threads(tmp_path: Path) -> None:
+def test_messy_ephys_share_gives_the_same_frame_and_findings_with_any_number_of_threads_or_processes(tmp_path: Path) -> None:
     root = tmp_path / "N"
     locked = messy_ephys_share(root, tmp_path / "elsewhere")
-    runs = discover_in_child(MOSER, root, locked, [1, 2, 16])
+    runs = discover_in_child(MOSER, root, locked, [1, 2, 16, "p3"])
     [one] = runs["1"]
     # The tree is as messy as meant: each case left its finding, so equality below is not of empty frames.
     codes = {f["code"] for f in one["findings"]}
@@ -166,7 +184,7 @@ def test_demo_and_imaging_shares_give_the_same_frames_with_any_number_of_threads
     assert sum(r["rows"] for r in runs["1"]) > 5
     assert_same_as_one_thread(runs)
     messy_imaging_share(tmp_path / "I")
-    runs = discover_in_child(IMAGING, tmp_path / "I", [], [1, 3, 16])
+    runs = discover_in_child(IMAGING, tmp_path / "I", [], [1, 3, 16, "p2"])
     [one] = runs["1"]
     assert one["rows"] > 4 * 4 + 3 * 3  # the older rig's folders split per recording
     assert {f["code"] for f in one["findings"]} >= {"DISCOVER.BAD_NAME"}
@@ -207,3 +225,30 @@ def test_max_parallel_is_bounded_in_the_profile() -> None:
     with pytest.raises(Exception, match="max_parallel"):
         profile.shares[0].model_validate({**profile.shares[0].model_dump(), "max_parallel": 0})
     assert pl.__version__  # polars wrote the frames compared above
+
+
+def test_helper_processes_tell_progress_and_a_lost_helper_loses_no_session(tmp_path: Path, monkeypatch) -> None:
+    from mass_ingest import describing
+
+    root = tmp_path / "N"
+    make_tree(root, [entry for s in range(6) for d in range(4)
+                     for entry in probe(f"recordings/{20000 + s}/2024-0{1 + d}-01_10-30-58/probe_1", f"1840{s}{d}")])
+    profile = load_profile(MOSER).with_root(str(root))
+    alone, _ = discover_share(profile, "N", max_parallel=1)
+    monkeypatch.setattr(describing, "MIN_SLICE", 2)
+    told: list[tuple[int, int]] = []
+    helped, _ = discover_share(profile, "N", max_parallel=1, processes=3, progress=lambda *a: told.append(a))
+    assert helped.equals(alone) and alone.height == 24
+    assert told[-1] == (24, 24) and all(a <= b for a, b in zip(told, told[1:]))
+
+    started = describing.Helpers.__init__
+
+    def start_and_lose(self, count: int) -> None:
+        started(self, count)
+        for process in self._processes:  # killed before it is given its slice
+            process.kill()
+            process.wait()
+
+    monkeypatch.setattr(describing.Helpers, "__init__", start_and_lose)
+    lost, _ = discover_share(profile, "N", max_parallel=1, processes=3)
+    assert lost.equals(alone)

@@ -2,4 +2,5 @@
 
 from mass_ingest.cli import main
 
-main()
+if __name__ == "__main__":  # importing this module (a tool that inspects it) runs nothing
+    main()
