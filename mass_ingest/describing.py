@@ -13,6 +13,7 @@ listing; a helper that fails (killed, out of memory) costs only time: its slice 
 from __future__ import annotations
 
 import gc
+import io
 import os
 import pickle
 import subprocess
@@ -22,12 +23,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import polars as pl
 import pyarrow as pa
 
 from mass_ingest.candidates import SessionCandidate, candidates_to_table
 from mass_ingest.describe import describe_session
 from mass_ingest.groups import split_by_recording
 from mass_ingest.layouts import LayoutTemplate
+from mass_ingest.listing import listing_frame
 from mass_ingest.profile import Layout, Profile, Share
 from mass_ingest.walk import Walker, fingerprint
 
@@ -57,26 +60,30 @@ def describe_one(walker: Walker, share: Share, profile: Profile, keep_listing: b
 @dataclass
 class Described:
     """Folders described, in order: each candidate's key (folder, #group), the candidates as arrow, and
-    each folder's fingerprint rows (when kept)."""
+    the folders' listing (:data:`mass_ingest.listing.LISTING_SCHEMA` frames, when kept)."""
 
     keys: list[str] = field(default_factory=list)
     tables: list[pa.Table] = field(default_factory=list)
-    folder_rows: list[tuple[str, FolderRows | None]] = field(default_factory=list)
+    listings: list[pl.DataFrame] = field(default_factory=list)
 
     def extend(self, other: Described) -> None:
         self.keys += other.keys
         self.tables += other.tables
-        self.folder_rows += other.folder_rows
+        self.listings += other.listings
 
 
-def collect(todo: list[Match], described: Iterable, keep_listing: bool,
+def collect(todo: list[Match], described: Iterable, listing_share: str | None,
             progress: Callable[[int], None] | None = None) -> Described:
-    """The results of describing ``todo`` (``described``, in the same order) batched into arrow tables."""
+    """The results of describing ``todo`` (``described``, in the same order) batched into arrow tables;
+    with ``listing_share`` (the share's name), the folders' fingerprint rows batched into listing frames."""
     out = Described()
     batch: list[SessionCandidate] = []
-    for done, ((rel, *_), (parts, rows)) in enumerate(zip(todo, described), 1):
-        if keep_listing:
-            out.folder_rows.append((rel, rows))
+    rels: list[str] = []
+    rows: list[FolderRows | None] = []
+    for done, ((rel, *_), (parts, folder_rows)) in enumerate(zip(todo, described), 1):
+        if listing_share is not None:
+            rels.append(rel)
+            rows.append(folder_rows)
         for part in parts:
             out.keys.append(f"{rel}#{part.group}" if part.group else rel)
             batch.append(part)
@@ -85,8 +92,13 @@ def collect(todo: list[Match], described: Iterable, keep_listing: bool,
         if len(batch) >= _BATCH:
             out.tables.append(candidates_to_table(batch))
             batch = []
+        if len(rels) >= _BATCH:  # as arrow, not millions of tuples held to the end
+            out.listings.append(listing_frame(listing_share, rels, rows))
+            rels, rows = [], []
     if batch or not out.tables:
         out.tables.append(candidates_to_table(batch))
+    if rels:
+        out.listings.append(listing_frame(listing_share, rels, rows))
     return out
 
 
@@ -152,8 +164,9 @@ class Helpers:
             if result is None:  # a lost helper costs time, not the slice
                 out.extend(here(part, None))
             else:
-                keys, ipc, folder_rows = result
-                out.extend(Described(keys, [pa.ipc.open_stream(ipc).read_all()], folder_rows))
+                keys, ipc, listing_ipc = result
+                out.extend(Described(keys, [pa.ipc.open_stream(ipc).read_all()],
+                                     [pl.read_ipc(listing_ipc)] if listing_ipc else []))
             done_there[i] = len(part)
             report(len(slices[0]))
         return out
@@ -192,12 +205,17 @@ def _describe_slice(stdin, stdout) -> None:
             stdout.flush()
 
     described = collect(todo, (describe_one(walker, share, profile, keep_listing, m) for m in todo),
-                        keep_listing, count)
+                        share.name if keep_listing else None, count)
     table = pa.concat_tables(described.tables)
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
-    pickle.dump(("done", (described.keys, sink.getvalue().to_pybytes(), described.folder_rows)), stdout,
+    listing = None
+    if described.listings:
+        buffer = io.BytesIO()
+        pl.concat(described.listings).write_ipc(buffer, compression="uncompressed")
+        listing = buffer.getvalue()
+    pickle.dump(("done", (described.keys, sink.getvalue().to_pybytes(), listing)), stdout,
                 protocol=pickle.HIGHEST_PROTOCOL)
     stdout.flush()
 

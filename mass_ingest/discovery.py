@@ -33,6 +33,7 @@ from mass_ingest.describe import folder_start
 from mass_ingest.describing import Described, Helpers, collect, describe_one
 from mass_ingest.findings import Finding, finding
 from mass_ingest.layouts import LayoutTemplate
+from mass_ingest.listing import listing_frame
 from mass_ingest.profile import Profile, Share
 from mass_ingest.walk import Walker
 
@@ -232,7 +233,7 @@ def _one_per_real_folder(walker: Walker, matches: list[tuple]) -> list[tuple]:
 def discover_share(profile: Profile, share_name: str, progress: Callable[[int, int], None] | None = None,
                    chunk: tuple[int, int] = (0, 1), max_parallel: int | None = None,
                    on_listed: Callable[[int], None] | None = None,
-                   listings: list[tuple[str, list[tuple[str, int, int]]]] | None = None,
+                   listings: list[pl.DataFrame] | None = None,
                    processes: int = 1) -> tuple[pl.DataFrame, list[Finding]]:
     """Every session folder on one share as a candidate frame, plus findings about the share's tree.
 
@@ -245,9 +246,10 @@ def discover_share(profile: Profile, share_name: str, progress: Callable[[int, i
         max_parallel: listings and reads in flight at once; the share's ``max_parallel`` unless given.
             1 walks in this thread alone. The result is the same for any value.
         on_listed: called with the number of folders listed so far (see :class:`Walker`).
-        listings: when given, (rel_path, :func:`mass_ingest.walk.fingerprint` rows) of each session
-            folder described is appended to it, in path order, and (rel_path, None) of each one
-            matched but not described: the fingerprint shown at approval is made of these (one more
+        listings: when given, the session folders' listing is appended to it as one frame
+            (:data:`mass_ingest.listing.LISTING_SCHEMA`, ``walk`` null, in path order): each folder
+            described with its :func:`mass_ingest.walk.fingerprint` rows, each one matched but not
+            described with null files. The fingerprint shown at approval is made of these (one more
             ``lstat`` per file, during the walk, instead of a second walk).
         processes: where the share's listings do not wait (see :class:`Pace`), describe the session
             folders in up to this many processes (this one and helpers, :mod:`mass_ingest.describing`);
@@ -309,18 +311,19 @@ def _discover_share(profile: Profile, share: Share, progress: Callable[[int, int
 
     def here(part: list, on_done: Callable[[int], None] | None) -> Described:
         return collect(part, ordered_map(pace, lambda m: describe_one(walker, share, profile, keep_listing, m),
-                                         part, threads * _AHEAD), keep_listing, on_done)
+                                         part, threads * _AHEAD), share.name if keep_listing else None, on_done)
 
     if helpers and pace.decided and pace.pool is None and helpers.worth(len(todo)):
         described = helpers.describe(walker, share, profile, keep_listing, todo, here, progress)
     else:
         described = here(todo, (lambda done: progress(done, len(todo))) if progress else None)
-    keys, tables, folder_rows = described.keys, described.tables, described.folder_rows
+    keys, tables = described.keys, described.tables
     frame = pl.from_arrow(pa.concat_tables(tables)).rechunk()  # one chunk, however many batches or processes
     if any(keys[i] > keys[i + 1] for i in range(len(keys) - 1)):  # the walk's order is by folder level
         frame = frame[sorted(range(len(keys)), key=keys.__getitem__)]
     if keep_listing:
-        described_rows = dict(folder_rows)
-        matched = {rel: described_rows.get(rel) for rel, *_ in matches}
-        listings.extend(sorted(matched.items(), key=lambda item: item[0]))
+        not_described = sorted({rel for rel, *_ in matches} - described_folders)
+        listings.append(pl.concat([*described.listings, listing_frame(share.name, not_described,
+                                                                      [None] * len(not_described))])
+                        .sort("rel_path"))
     return frame, walker.findings

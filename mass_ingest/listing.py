@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 
 # walk: which discovery walk matched the folder (``<share>-<chunk>``); files: null for a folder it
 # matched but did not describe (a bad date another layout explains): still a session folder that
@@ -24,15 +25,28 @@ def listing_frame(share: str | Iterable[str], rel_paths: Iterable[str], rows: It
                   walk: str | Iterable[str | None] | None = None) -> pl.DataFrame:
     """:data:`LISTING_SCHEMA` from each folder's :func:`mass_ingest.walk.fingerprint` rows (or None).
 
-    ``share`` and ``walk``: one value for every folder, or one per folder.
+    ``share`` and ``walk``: one value for every folder, or one per folder. The files go to arrow as three
+    flat columns and each folder's offset into them: no object per file (100,000 folders hold millions).
     """
     rel_paths = list(rel_paths)
     n = len(rel_paths)
     shares = [share] * n if isinstance(share, str) else list(share)
     walks = [walk] * n if walk is None or isinstance(walk, str) else list(walk)
-    return pl.DataFrame({"share": shares, "rel_path": rel_paths, "walk": walks,
-                         "files": [None if r is None else [{"file": f, "size": s, "mtime_ns": m} for f, s, m in r]
-                                   for r in rows]},
+    names: list[str] = []
+    sizes: list[int] = []
+    times: list[int] = []
+    offsets, missing = [0], []
+    for folder in rows:
+        missing.append(folder is None)  # a folder matched but not described: its list is null
+        for name, size, mtime_ns in folder or ():
+            names.append(name)
+            sizes.append(size)
+            times.append(mtime_ns)
+        offsets.append(len(names))
+    files = pa.StructArray.from_arrays([pa.array(names, pa.large_string()), pa.array(sizes, pa.int64()),
+                                        pa.array(times, pa.int64())], names=["file", "size", "mtime_ns"])
+    lists = pa.LargeListArray.from_arrays(pa.array(offsets, pa.int64()), files, mask=pa.array(missing, pa.bool_()))
+    return pl.DataFrame({"share": shares, "rel_path": rel_paths, "walk": walks, "files": pl.from_arrow(lists)},
                         schema=LISTING_SCHEMA)
 
 

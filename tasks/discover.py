@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import time
 
+import polars as pl
 from prefect import get_run_logger, task
 
 from mass_ingest import progress
 from mass_ingest.discovery import discover_share, ordered_map, session_folders, unmatched_folders_finding
 from mass_ingest.listing import STAGE as LISTING_STAGE
-from mass_ingest.listing import listing_frame
 from mass_ingest.profile import Profile
 from mass_ingest.stage_cache import STAGE_CACHE, StageFrame
 
@@ -44,8 +44,7 @@ def discover_share_task(profile: Profile, share_name: str, ingest_id: str, chunk
     logger.info(f"share {share_name}: {frame.height} session folders, {len(findings)} findings on the share, "
                 f"{time.monotonic() - started:.1f} s")
     # For the fingerprint shown at approval (tasks/recheck.py): what this walk listed, not walked again.
-    StageFrame.save(listing_frame(share_name, [rel for rel, _ in listings], [rows for _, rows in listings],
-                                  walk=f"{share_name}-{chunk_index}"),
+    StageFrame.save(listings[0].with_columns(walk=pl.lit(f"{share_name}-{chunk_index}")),
                     stage=LISTING_STAGE, ingest_id=ingest_id, part=f"{share_name}-{chunk_index}")
     return StageFrame.save(frame, stage="discover", ingest_id=ingest_id, part=f"{share_name}-{chunk_index}",
                            findings=findings)

@@ -36,6 +36,7 @@ from mass_ingest.walk import FOLDER, Walker
 
 FINGERPRINT_SCHEMA = {"candidate_id": pl.String, "file": pl.String, "size": pl.Int64, "mtime_ns": pl.Int64}
 _SHOWN_CHANGES = 5  # changes named per session in the error, and sessions named
+_RECHECK_SLICE = 5000  # approved folders listed and compared at a time
 
 
 def folder_fingerprint(share: Share, rel_path: str) -> list[tuple[str, int, int]]:
@@ -164,6 +165,23 @@ def fingerprint_shown_task(profile: Profile, checked: StageFrame, ingest_id: str
                                        as_listed=True), stage="fingerprint", ingest_id=ingest_id)
 
 
+def changes_now(shares: Iterable[Share], shown: pl.DataFrame, approved: pl.DataFrame,
+                listing: pl.DataFrame | None) -> tuple[pl.DataFrame, dict]:
+    """:func:`share_changes` of the ``approved`` folders listed now, and the ``folders`` and ``files`` listed.
+
+    Listed and compared a slice of folders at a time: memory bounded by a slice's files, not the share's.
+    """
+    folders = approved.select("share", "rel_path").unique(maintain_order=True)
+    files, found = 0, []
+    for offset in range(0, folders.height, _RECHECK_SLICE):
+        part = approved.join(folders.slice(offset, _RECHECK_SLICE), on=["share", "rel_path"], how="semi")
+        now = fingerprint(part, shares, listing)
+        files += int((now["file"] != FOLDER).sum())
+        found.append(share_changes(shown, part, now))
+    changes = pl.concat(found).sort("share", "rel_path", "candidate_id", maintain_order=True)
+    return changes, {"folders": folders.height, "files": files}
+
+
 def recheck_share(profile: Profile, shown: pl.DataFrame, approved: pl.DataFrame, ingest_id: str) -> dict:
     """Refuse (ledger ``share_changed``, :class:`ShareChangedError`) when an approved folder changed.
 
@@ -173,10 +191,8 @@ def recheck_share(profile: Profile, shown: pl.DataFrame, approved: pl.DataFrame,
     if approved.is_empty():
         return {"folders": 0, "files": 0, "seconds": 0.0}
     started = time.perf_counter()
-    now = fingerprint(approved, profile.shares, saved_listing(run_dir(ingest_id)))
-    cost = {"folders": approved.select("share", "rel_path").n_unique(),
-            "files": int((now["file"] != FOLDER).sum()), "seconds": round(time.perf_counter() - started, 3)}
-    changes = share_changes(shown, approved, now)
+    changes, cost = changes_now(profile.shares, shown, approved, saved_listing(run_dir(ingest_id)))
+    cost["seconds"] = round(time.perf_counter() - started, 3)
     if changes.is_empty():
         return cost
     inserted = record_share_changed(ingest_id, approved=approved.height,

@@ -234,11 +234,15 @@ def test_helper_processes_tell_progress_and_a_lost_helper_loses_no_session(tmp_p
     make_tree(root, [entry for s in range(6) for d in range(4)
                      for entry in probe(f"recordings/{20000 + s}/2024-0{1 + d}-01_10-30-58/probe_1", f"1840{s}{d}")])
     profile = load_profile(MOSER).with_root(str(root))
-    alone, _ = discover_share(profile, "N", max_parallel=1)
+    listed_alone: list = []
+    alone, _ = discover_share(profile, "N", max_parallel=1, listings=listed_alone)
     monkeypatch.setattr(describing, "MIN_SLICE", 2)
     told: list[tuple[int, int]] = []
-    helped, _ = discover_share(profile, "N", max_parallel=1, processes=3, progress=lambda *a: told.append(a))
+    listed_helped: list = []
+    helped, _ = discover_share(profile, "N", max_parallel=1, processes=3, progress=lambda *a: told.append(a),
+                               listings=listed_helped)
     assert helped.equals(alone) and alone.height == 24
+    assert listed_helped[0].equals(listed_alone[0]) and listed_alone[0]["files"].list.len().min() == 3
     assert told[-1] == (24, 24) and all(a <= b for a, b in zip(told, told[1:]))
 
     started = describing.Helpers.__init__

@@ -147,6 +147,26 @@ class TestShareChanges:
         assert _changes(share, shown, both.head(1)) == []
         assert _changes(share, shown, both) == ["added late.txt"]
 
+    def test_listed_a_slice_of_folders_at_a_time_the_changes_are_the_same(self, share, monkeypatch):
+        import tasks.recheck as recheck
+
+        sessions = [SESSION, *(f"m{s}/2024-03-0{d}_09-00-00" for s in (2, 3) for d in (1, 2))]
+        for rel in sessions[1:]:
+            _write(Path(share.root) / rel / "sessions.txt")
+        approved = pl.concat([_candidates(*sessions),  # two candidates of one folder (recording groups)
+                              _candidates(sessions[2]).with_columns(candidate_id=pl.lit("g2"))])
+        shown = fingerprint(approved, [share])
+        _write(Path(share.root) / sessions[1] / "late.txt")
+        _write(Path(share.root) / sessions[4] / "sessions.txt", b"grown" * 50)
+        (Path(share.root) / sessions[2] / "sessions.txt").unlink()
+        whole, cost = recheck.changes_now([share], shown, approved, None)
+        monkeypatch.setattr(recheck, "_RECHECK_SLICE", 2)
+        sliced, sliced_cost = recheck.changes_now([share], shown, approved, None)
+        assert sliced.equals(whole) and sliced_cost == cost == {"folders": 5, "files": 7}
+        assert whole.select("candidate_id", "change").rows() == [
+            ("c1", "added late.txt"), ("c2", "removed sessions.txt"), ("g2", "removed sessions.txt"),
+            ("c4", "modified sessions.txt (100 -> 250 bytes)")]
+
     def test_a_candidate_not_fingerprinted_at_the_pause_is_a_change(self, share):
         approved = _candidates(SESSION)
         shown = fingerprint(approved, [share]).filter(pl.lit(False))
@@ -157,7 +177,6 @@ class TestWalkOnce:
     """The fingerprint shown at the pause is discovery's listing; only the re-check lists again."""
 
     def test_discoverys_listing_is_the_fingerprint_a_new_listing_gives(self, tmp_path: Path) -> None:
-        from mass_ingest.listing import listing_frame
         from mass_ingest.profile import load_profile
         from tasks.discover import discover_share
         from tests.test_discover import MOSER
@@ -168,7 +187,7 @@ class TestWalkOnce:
         profile = load_profile(MOSER).with_root(str(root))
         listings: list = []
         frame, _ = discover_share(profile, "N", listings=listings)
-        listed = listing_frame("N", [rel for rel, _ in listings], [rows for _, rows in listings], walk="N-0")
+        listed = listings[0].with_columns(walk=pl.lit("N-0"))
         candidates = frame.select("candidate_id", "session_id", "share", "rel_path")
         assert sorted(listed["rel_path"]) == sorted(frame["rel_path"].unique()) and frame.height > 60
         from_discovery = fingerprint(candidates, profile.shares, listed, as_listed=True)
