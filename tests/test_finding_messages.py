@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from mass_ingest import access
+from mass_ingest import __version__, access
 from mass_ingest.candidates import ProbeRecording, SessionCandidate, candidates_to_frame, frame_to_candidates
 from mass_ingest.collisions import mark_location_collisions
 from mass_ingest.expectations.context import QualityContext
@@ -386,3 +386,10 @@ def test_a_session_the_database_refuses_is_named_with_its_place_and_the_fix(clea
         reasons = [reason for c, where, reason in refused if c == code]
         assert reasons and all(where == f"N:{path}" for c, where, _ in refused if c == code), refused
         assert all(fix in reason for reason in reasons), reasons
+
+
+def test_a_finding_names_a_known_stage_and_the_release_that_made_it() -> None:
+    made = Finding(code="META.EMPTY", severity="ERROR", stage="discover", share="N", message="empty")
+    assert (made.stage, made.origin) == ("discover", f"mass-ingest {__version__}")
+    with pytest.raises(ValueError, match="stage"):
+        Finding(code="META.EMPTY", severity="ERROR", stage="discovery", share="N", message="empty")
