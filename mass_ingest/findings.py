@@ -68,6 +68,8 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "EPHYS.BIN_WITHOUT_META": (Severity.ERROR, "an .ap.bin has no .ap.meta beside it"),
     "EPHYS.META_WITHOUT_BIN": (Severity.WARNING, "an .ap.meta has no .ap.bin beside it"),
     "TASKS.MALFORMED_LINE": (Severity.WARNING, "a sessions.txt line does not read as a task"),
+    # An unreadable sessions.txt was once filed as TASKS.MALFORMED_LINE: findings stored so still read as such.
+    "TASKS.UNREADABLE": (Severity.WARNING, "a sessions.txt file could not be read"),
     "INSERT.SCHEMA_LIMIT": (Severity.ERROR, "a value is longer, larger or emptier than its column allows"),
     "INSERT.REFUSED": (Severity.ERROR, "the database refused a session's rows; the rest of its chunk went in"),
     # One code per quality expectation (mass_ingest.expectations.suites.EXPECTATIONS), "QUALITY." + its name
