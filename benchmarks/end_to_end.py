@@ -52,14 +52,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.share_tree import FRAME, _MAT, _NPY, _mkdir, _put, _sparse, meta_text  # noqa: E402
+from benchmarks.share_tree import AP_RATE, FRAME, LF_RATE, _MAT, _NPY, _mkdir, _put, _sparse, meta_text  # noqa: E402
 
 SESSIONS_PER_SUBJECT = 20
 GENERATOR_VERSION = 1
 MARKER = "bench-end-to-end.json"  # beside recordings/, never a session
 LAYOUT = "recordings/{subject}/{session_time:%Y-%m-%d_%H-%M-%S}"
 KS_FILES = ("params.py", "spike_times.npy", "spike_clusters.npy", "cluster_group.tsv")
-AP_RATE, LF_RATE = 30000, 2500
 
 
 def load() -> str:

@@ -12,6 +12,7 @@ one (or reuses it, when a marker says the same N and generator version made it);
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import multiprocessing
 import os
@@ -47,9 +48,23 @@ DIRS_PER_SESSION = 1 + PROBES * 2 + 2 + 1  # session, probe_n, probe_n/kilosort,
 META_BYTES_EST = 20_000
 NETWORK_OR_MEMORY_FS = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "9p", "tmpfs", "ramfs", "overlay"}
 
-N_CHANS = 385
-FRAME = N_CHANS * 2
-AP_RATE, LF_RATE = 30000, 2500
+
+def _load_writer():
+    """mass_ingest/spikeglx_writer.py (the demo's .meta writer), loaded by its path: importing it as
+    ``mass_ingest.spikeglx_writer`` would import this checkout's package first in the discovery children,
+    which must import the one under test (``discovery.py --code``)."""
+    spec = importlib.util.spec_from_file_location("_bench_spikeglx_writer",
+                                                  Path(__file__).resolve().parent.parent / "mass_ingest" /
+                                                  "spikeglx_writer.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_WRITER = _load_writer()
+FRAME, AP_RATE, LF_RATE = _WRITER.FRAME, _WRITER.AP_RATE, _WRITER.LF_RATE
+
 
 
 @dataclass
@@ -93,7 +108,6 @@ def _session_start(subject: int, k: int) -> datetime:
                                             minutes=(k * 13 + subject) % 60, seconds=(k * 31 + subject * 7) % 60)
 
 
-_IMRO = "(0,384)" + "".join(f"({c} 0 0 500 250 1)" for c in range(384))
 _SHANK_MAP = "(1,2,480)" + "".join(f"({0}:{c % 2}:{c // 2}:1)" for c in range(384))
 _CHAN_MAP = {
     "ap": "(384,384,1)" + "".join(f"(AP{c};{c}:{c})" for c in range(384)) + "(SY0;768:768)",
@@ -103,30 +117,20 @@ _CHAN_MAP = {
 
 def meta_text(subject: str, session: str, probe: int, stream: str, serial: str, created: datetime,
               n_samples: int, first_sample: int) -> str:
-    """SpikeGLX 20201012 .meta text for one 1.0 (3B) probe stream, as the acquisition PC writes it."""
-    rate = AP_RATE if stream == "ap" else LF_RATE
-    size = n_samples * FRAME
+    """SpikeGLX 20201012 .meta text for one 1.0 (3B) probe stream, as the acquisition PC writes it: the
+    demo's, with the full ``~imroTbl`` and the keys of the lab's rig (headstage, base station, channel maps)."""
     name = f"D:/SGL_DATA/{subject}/{session}/probe_{probe}/npx.imec.{stream}.bin"
-    fields = [
-        ("acqApLfSy", "384,384,1"), ("appVersion", "20201012"),
-        ("fileCreateTime", f"{created:%Y-%m-%dT%H:%M:%S}"), ("fileName", name),
-        ("fileSHA1", hashlib.sha1(name.encode()).hexdigest().upper()),
-        ("fileSizeBytes", str(size)), ("fileTimeSecs", f"{n_samples / rate:.9g}"),
-        ("firstSample", str(first_sample)), ("gateMode", "Immediate"),
-        ("imAiRangeMax", "0.6"), ("imAiRangeMin", "-0.6"), ("imCalibrated", "true"), ("imDatApi", "3.31"),
-        ("imDatBs_fw", "2.0.137"), ("imDatBsc_fw", "3.2.176"), ("imDatBsc_hw", "2.1"),
-        ("imDatBsc_pn", "NP2_QBSC_00"), ("imDatBsc_sn", "423"), ("imDatFx_hw", "1.2"),
-        ("imDatHs_fw", "1.0.0"), ("imDatHs_pn", "NP2_HS_30"), ("imDatHs_sn", str(2000 + probe)),
-        ("imDatPrb_dock", "1"), ("imDatPrb_pn", "PRB_1_4_0480_1"), ("imDatPrb_port", str(probe)),
-        ("imDatPrb_slot", "2"), ("imDatPrb_sn", serial), ("imDatPrb_type", "0"), ("imLEDEnable", "false"),
-        ("imMaxInt", "512"), ("imRoFile", ""), ("imSampRate", str(rate)), ("imStdby", ""),
-        ("imTrgRising", "true"), ("imTrgSource", "0"), ("nSavedChans", str(N_CHANS)),
-        ("snsApLfSy", "384,0,1" if stream == "ap" else "0,384,1"), ("snsSaveChanSubset", "all"),
-        ("syncImInputSlot", "2"), ("syncSourceIdx", "0"), ("syncSourcePeriod", "1"), ("trigMode", "Immediate"),
-        ("typeImEnabled", str(PROBES)), ("typeNiEnabled", "0"), ("typeObEnabled", "0"), ("typeThis", "imec"),
-        ("userNotes", ""), ("~imroTbl", _IMRO), ("~snsChanMap", _CHAN_MAP[stream]), ("~snsShankMap", _SHANK_MAP),
-    ]
-    return "".join(f"{k}={v}\n" for k, v in fields)
+    rig = {
+        "fileSHA1": hashlib.sha1(name.encode()).hexdigest().upper(), "imCalibrated": "true",
+        "imDatBs_fw": "2.0.137", "imDatBsc_fw": "3.2.176", "imDatBsc_hw": "2.1", "imDatBsc_pn": "NP2_QBSC_00",
+        "imDatBsc_sn": "423", "imDatFx_hw": "1.2", "imDatHs_fw": "1.0.0", "imDatHs_pn": "NP2_HS_30",
+        "imDatHs_sn": str(2000 + probe), "imDatPrb_dock": "1", "imLEDEnable": "false", "imRoFile": "",
+        "imStdby": "", "imTrgRising": "true", "imTrgSource": "0", "syncImInputSlot": "2", "syncSourceIdx": "0",
+        "typeObEnabled": "0", "~snsChanMap": _CHAN_MAP[stream], "~snsShankMap": _SHANK_MAP,
+    }
+    return _WRITER.acquisition_meta(subject=subject, session=session, probe=probe, stream=stream, serial=serial,
+                                    created=created, n_samples=n_samples, first_sample=first_sample,
+                                    enabled=PROBES, imro_channels=384, extra=rig)
 
 
 _NPY = b"\x93NUMPY\x01\x00v\x00{'descr': '<i8', 'fortran_order': False, 'shape': (8,), }".ljust(127) + b"\n"

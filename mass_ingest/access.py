@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from mass_ingest.findings import Finding, finding
+from mass_ingest.findings import Finding, Stage, finding
 from mass_ingest.profile import Profile, Share
 
 T = TypeVar("T")
@@ -46,7 +46,7 @@ def check_share_access(share: Share, profile_name: str, pool: ThreadPoolExecutor
     def result(code: str | None, why: str = "") -> ShareAccess:
         f = None
         if code:
-            f = finding(code, stage="access", share=share.name,
+            f = finding(code, stage=Stage.ACCESS, share=share.name,
                         message=f"profile {profile_name}: share {share.name} root '{share.root}' {why}")
         return ShareAccess(share=share.name, root=share.root, readable=code in (None, "ACCESS.SLOW"),
                            seconds=round(time.perf_counter() - started, 3), finding=f)

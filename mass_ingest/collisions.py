@@ -11,7 +11,7 @@ import hashlib
 
 import polars as pl
 
-from mass_ingest.findings import finding
+from mass_ingest.findings import Stage, finding
 
 
 def mark_location_collisions(frame: pl.DataFrame) -> pl.DataFrame:
@@ -30,7 +30,7 @@ def mark_location_collisions(frame: pl.DataFrame) -> pl.DataFrame:
     for row, share, rel, others, existing in flagged.select("_row", "share", "rel_path", "_others",
                                                               "findings").iter_rows():
         names = ", ".join(f"'{o}'" for o in sorted(others) if o != rel)
-        extra = finding("DISCOVER.CASE_COLLISION", stage="discover", share=share, path=rel,
+        extra = finding("DISCOVER.CASE_COLLISION", stage=Stage.DISCOVER, share=share, path=rel,
                         message=f"is the same place as {names} on this share, which ignores case; at most one "
                         "could be stored: rename one of them (or set case_sensitive: true if the share really "
                         "tells them apart)").model_dump(mode="json")

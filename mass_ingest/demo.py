@@ -18,20 +18,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from mass_ingest.spikeglx_writer import AP_RATE, FRAME, LF_RATE, PROBE_KINDS, acquisition_meta
+
 TIMEZONE = "Europe/Oslo"
 LAYOUT = "recordings/{subject}/{session_time:%Y-%m-%d_%H-%M-%S}"
 EXCLUDED_SUBJECTS = ("00000",)
 _MARKER = ".mass-ingest-demo"  # only a base holding this may have its shares/ replaced
-_N_CHANS = 385  # 384 electrodes + the sync channel
-_FRAME = _N_CHANS * 2  # int16 per channel per sample
-_AP_RATE, _LF_RATE = 30000, 2500
 _MAT_SUBSYS = b"\x00" * 8 + b"\x00\x01IM"  # MAT v5 header tail: subsys offset, version, endianness
 
-# probe type -> (lab label, part number, imDatPrb_type, imMaxInt, has an LF stream, imroTbl entry)
-_PROBE_KINDS = {
-    "1.0": ("neuropixels 1.0 - 3B", "PRB_1_4_0480_1", 0, 512, True, "({c} 0 0 500 250 1)"),
-    "2.0": ("neuropixels 2.0 - SS", "PRB2_1_2_0640_0", 21, 8192, False, "({c} 1 0 {c})"),
-}
 # subject -> (probe kind, serials of probe 1..n, insertion time); m9 has no row on purpose
 _SUBJECTS = {
     "25843": ("1.0", ("18408403232", "18408403541"), datetime(2024, 2, 27, 9, 30)),
@@ -159,7 +153,7 @@ def _build(base: Path, sessions: tuple[_Session, ...], subjects: dict[str, tuple
     base.mkdir(parents=True, exist_ok=True)
     (base / _MARKER).write_text("made by mass_ingest.demo.make_demo_campaign\n", encoding="utf-8")
 
-    samples = max(1, round(bin_bytes / _FRAME))
+    samples = max(1, round(bin_bytes / FRAME))
     for session in sessions:
         _write_session(shares["N"] / session.rel_path, session, samples)
         if session.on_backup:
@@ -173,7 +167,7 @@ def _build(base: Path, sessions: tuple[_Session, ...], subjects: dict[str, tuple
     subjects_csv = base / "subjects.csv"
     rows = ["subject,probe_name,serial,probe_type,insertion_time"]
     for subject, (kind, serials, inserted) in subjects.items():
-        rows += [f"{subject},{sn}_{subject}_{n},{sn},{_PROBE_KINDS[kind][0]},{inserted:%Y-%m-%d %H:%M:%S}"
+        rows += [f"{subject},{sn}_{subject}_{n},{sn},{PROBE_KINDS[kind].label},{inserted:%Y-%m-%d %H:%M:%S}"
                  for n, sn in enumerate(serials, 1)]
     subjects_csv.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return DemoCampaign(base, shares, profile_path, subjects_csv, expected)
@@ -205,7 +199,7 @@ def write_ephys_session(folder: Path, subject: str, start: datetime, kind: str, 
 
     Args:
         folder: the session folder (``.../<subject>/<YYYY-MM-DD_HH-MM-SS>``).
-        kind: "1.0" (AP and LF bands) or "2.0" (AP only), see ``_PROBE_KINDS``.
+        kind: "1.0" (AP and LF bands) or "2.0" (AP only), see ``spikeglx_writer.PROBE_KINDS``.
         samples: samples per AP .bin (385 int16 channels each).
         missing_meta: probe_1's .meta files are not written.
         truncated: probe_1's .ap.bin holds half of what its .meta announces and is dated now (a copy still
@@ -213,15 +207,14 @@ def write_ephys_session(folder: Path, subject: str, start: datetime, kind: str, 
         meta_stem: the .meta files' stem when it differs from the .bin's ``npx.imec`` (a renamed file).
     """
     session = _Session(subject, start, missing_meta=missing_meta, truncated=truncated)
-    _, part, prb_type, max_int, has_lf, imro = _PROBE_KINDS[kind]
     created = session.start + timedelta(seconds=9)  # SpikeGLX opens its files a few seconds in
-    streams = [("ap", _AP_RATE, samples)]
-    if has_lf:  # only 1.0 probes save a separate LF band, at 1/12 of the AP rate
-        streams.append(("lf", _LF_RATE, max(1, round(samples / 12))))
+    streams = [("ap", AP_RATE, samples)]
+    if PROBE_KINDS[kind].has_lf:  # only 1.0 probes save a separate LF band, at 1/12 of the AP rate
+        streams.append(("lf", LF_RATE, max(1, round(samples / 12))))
     for n, serial in enumerate(serials, 1):
         for stream, rate, n_samples in streams:
             bin_path = folder / f"probe_{n}" / f"npx.imec.{stream}.bin"
-            size = n_samples * _FRAME
+            size = n_samples * FRAME
             arriving = session.truncated and n == 1 and stream == "ap"
             written = size // 2 if arriving else size
             # A copy still running is being written now; dated at the recording it would look stalled for months.
@@ -230,21 +223,9 @@ def write_ephys_session(folder: Path, subject: str, start: datetime, kind: str, 
             if session.missing_meta and n == 1:
                 continue
             first = (session.start.hour * 3600 + session.start.minute * 60) * rate // 100 + n * 7
-            meta = {
-                "acqApLfSy": "384,384,1" if has_lf else "384,0,1", "appVersion": "20201012",
-                "fileCreateTime": f"{created:%Y-%m-%dT%H:%M:%S}",
-                "fileName": f"D:/SGL_DATA/{session.subject}/{folder.name}/probe_{n}/npx.imec.{stream}.bin",
-                "fileSizeBytes": str(size), "fileTimeSecs": f"{size / _FRAME / rate:.9g}",
-                "firstSample": str(first), "gateMode": "Immediate", "imAiRangeMax": "0.6", "imAiRangeMin": "-0.6",
-                "imDatApi": "3.31", "imDatPrb_pn": part, "imDatPrb_port": str(n), "imDatPrb_slot": "2",
-                "imDatPrb_sn": serial, "imDatPrb_type": str(prb_type), "imMaxInt": str(max_int),
-                "imSampRate": str(rate), "nSavedChans": str(_N_CHANS),
-                "snsApLfSy": "384,0,1" if stream == "ap" else "0,384,1", "snsSaveChanSubset": "all",
-                "syncSourcePeriod": "1", "trigMode": "Immediate", "typeImEnabled": str(len(serials)),
-                "typeNiEnabled": "0", "typeThis": "imec", "userNotes": "",
-                "~imroTbl": f"({prb_type},384)" + "".join(imro.format(c=c) for c in range(4)),
-            }
-            text = "".join(f"{k}={v}\n" for k, v in meta.items())
+            text = acquisition_meta(subject=session.subject, session=folder.name, probe=n, stream=stream,
+                                    serial=serial, created=created, n_samples=n_samples, first_sample=first,
+                                    kind=kind, enabled=len(serials))
             meta_path = bin_path.with_suffix(".meta") if meta_stem is None else \
                 bin_path.with_name(f"{meta_stem}.{stream}.meta")
             write_file(meta_path, text.encode(), session.start)

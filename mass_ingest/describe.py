@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from mass_ingest.candidates import SessionCandidate
-from mass_ingest.findings import Finding, finding
+from mass_ingest.findings import Finding, Stage, finding
 from mass_ingest.inferred_start import infer_start
 from mass_ingest.layouts import LayoutTemplate, parse_session_start
 from mass_ingest.locations import canonical_location
@@ -57,7 +57,7 @@ def start_time_findings(candidate: SessionCandidate, tolerance_s: float) -> list
         gap = (probe.file_create_time - candidate.session_start).total_seconds()
         if abs(gap) > tolerance_s:
             out.append(finding(
-                "EPHYS.CREATE_TIME_MISMATCH", stage="discover", share=candidate.share,
+                "EPHYS.CREATE_TIME_MISMATCH", stage=Stage.DISCOVER, share=candidate.share,
                 path=f"{candidate.rel_path}/{probe.meta_file}",
                 message=f"fileCreateTime {probe.file_create_time:%Y-%m-%d %H:%M:%S} is {gap / 60:+.0f} min from the "
                 f"folder's start {candidate.session_start:%Y-%m-%d %H:%M:%S}; check the folder name",
@@ -77,12 +77,12 @@ def describe_session(walker: Walker, share: Share, profile: Profile, layout: Lay
     subject = fields["subject"]
     findings: list[Finding] = []
     if isinstance(start, str):
-        findings.append(finding("DISCOVER.BAD_DATE", stage="discover", share=share.name, path=rel,
+        findings.append(finding("DISCOVER.BAD_DATE", stage=Stage.DISCOVER, share=share.name, path=rel,
                                 message=f"folder date {start}; rename the folder to the layout's format "
                                 f"or exclude it", expected=template.template))
         start = None
     if any(marker in rel.rsplit("/", 1)[-1].lower() for marker in _SUSPICIOUS):
-        findings.append(finding("DISCOVER.SUSPICIOUS_COPY", stage="discover", share=share.name, path=rel,
+        findings.append(finding("DISCOVER.SUSPICIOUS_COPY", stage=Stage.DISCOVER, share=share.name, path=rel,
                                 message="the folder name looks like an old, test or backup copy; "
                                 "exclude it in the profile if it is not a real session"))
     # Problems met while listing this session's own folders belong to the session, so that a
@@ -126,7 +126,7 @@ def describe_session(walker: Walker, share: Share, profile: Profile, layout: Lay
     rule = profile.exclude.match(subject, session_id, rel, start)
     if rule:
         candidate.excluded_by = f"exclude {rule}"
-        candidate.findings.append(finding("DISCOVER.EXCLUDED", stage="discover", share=share.name, path=rel,
+        candidate.findings.append(finding("DISCOVER.EXCLUDED", stage=Stage.DISCOVER, share=share.name, path=rel,
                                           message=f"excluded by the profile ({candidate.excluded_by}); change "
                                           "that rule in the profile to ingest it"))
     candidate.projects = [p.name for p in profile.projects if p.match(subject, session_id, rel, start)]

@@ -31,7 +31,7 @@ import pyarrow as pa
 
 from mass_ingest.describe import folder_start
 from mass_ingest.describing import Described, Helpers, collect, describe_one
-from mass_ingest.findings import Finding, finding
+from mass_ingest.findings import Finding, Stage, finding
 from mass_ingest.layouts import LayoutTemplate
 from mass_ingest.listing import listing_frame
 from mass_ingest.profile import Profile, Share
@@ -169,7 +169,7 @@ def unmatched_folders_finding(share: str, rels: list[str], prefixes: list[str]) 
     under = f"{common}/" if common else "the share"
     shown = ", ".join(rels[:_EXAMPLES]) + (f" and {len(rels) - _EXAMPLES} more" if len(rels) > _EXAMPLES else "")
     folders, match = ("folder", "matches") if len(rels) == 1 else ("folders", "match")
-    return finding("DISCOVER.UNMATCHED_FOLDERS", stage="discover", share=share, path=common,
+    return finding("DISCOVER.UNMATCHED_FOLDERS", stage=Stage.DISCOVER, share=share, path=common,
                    message=f"{len(rels)} {folders} under {under} {match} no layout of this profile (e.g. {shown}); "
                    "they are not ingested: add a layout for their format if they are sessions")
 
@@ -224,7 +224,7 @@ def _one_per_real_folder(walker: Walker, matches: list[tuple]) -> list[tuple]:
             if match[0] != keep[0] and match[0] not in dropped:  # one folder may fit several layouts
                 dropped.add(match[0])
                 walker.findings.append(finding(
-                    "DISCOVER.SYMLINK_LOOP", stage="discover", share=walker.share, path=match[0],
+                    "DISCOVER.SYMLINK_LOOP", stage=Stage.DISCOVER, share=walker.share, path=match[0],
                     message=f"reached through a link to '{keep[0]}', which is listed itself; it is "
                     "described once, as that folder (remove the link if nothing needs it)"))
     return [m for m in matches if m[0] not in dropped]

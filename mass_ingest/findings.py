@@ -7,10 +7,12 @@ understands. Every code is listed once in :data:`CATALOGUE`.
 
 from __future__ import annotations
 
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+
+from mass_ingest import __version__
 
 
 class Severity(IntEnum):
@@ -20,6 +22,22 @@ class Severity(IntEnum):
     WARNING = 20
     ERROR = 30
     CRITICAL = 40
+
+
+class Stage(StrEnum):
+    """The pipeline stage that found a problem: the stages whose codes the catalogue lists.
+
+    A ``str``: frames store it as text and stored findings read back as they were written.
+    """
+
+    ACCESS = "access"      # ACCESS.*: can this worker list the share root
+    DISCOVER = "discover"  # what the walk, the vendor readers, the systems and an import's input file report
+    QUALITY = "quality"    # QUALITY.*: a failed expectation
+    INSERT = "insert"      # INSERT.*: what the database refused
+
+
+# Who made a finding, with its version: a stored finding says which release judged the share.
+ORIGIN = f"mass-ingest {__version__}"
 
 
 # code -> (default severity, what it means). The one place a code is defined.
@@ -50,6 +68,8 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "EPHYS.BIN_WITHOUT_META": (Severity.ERROR, "an .ap.bin has no .ap.meta beside it"),
     "EPHYS.META_WITHOUT_BIN": (Severity.WARNING, "an .ap.meta has no .ap.bin beside it"),
     "TASKS.MALFORMED_LINE": (Severity.WARNING, "a sessions.txt line does not read as a task"),
+    # An unreadable sessions.txt was once filed as TASKS.MALFORMED_LINE: findings stored so still read as such.
+    "TASKS.UNREADABLE": (Severity.WARNING, "a sessions.txt file could not be read"),
     "INSERT.SCHEMA_LIMIT": (Severity.ERROR, "a value is longer, larger or emptier than its column allows"),
     "INSERT.REFUSED": (Severity.ERROR, "the database refused a session's rows; the rest of its chunk went in"),
     # One code per quality expectation (mass_ingest.expectations.suites.EXPECTATIONS), "QUALITY." + its name
@@ -109,13 +129,13 @@ class Finding(BaseModel):
     record_version: int = Field(1, description="Version of this record's shape, so stored findings stay readable.")
     code: str = Field(description="Stable namespaced code, e.g. 'META.EMPTY'; see CATALOGUE.")
     severity: Severity
-    stage: str = Field(description="Pipeline stage that found it: access, discover, dedup, quality, insert.")
+    stage: Stage = Field(description="Pipeline stage that found it: access, discover, quality or insert.")
     share: str = Field(description="Name of the share in the profile.")
     path: str = Field("", description="Path relative to the share root ('' for the share itself).")
     message: str = Field(description="What was found and what to do about it.")
     expected: str | None = Field(None, description="The rule that was missed, where one applies.")
     found: str | None = Field(None, description="The value found that missed it, e.g. 'm9' or 'nSavedChans=9999'.")
-    origin: str = Field("mass-ingest", description="Validator that produced it, with its version.")
+    origin: str = Field(ORIGIN, description="Validator that produced it, with its version.")
 
     @field_validator("code")
     @classmethod
@@ -138,7 +158,7 @@ class Finding(BaseModel):
         return f"{self.severity.name} {self.code} {where}: {self.message}"
 
 
-def finding(code: str, *, stage: str, share: str, path: str = "", message: str,
+def finding(code: str, *, stage: Stage, share: str, path: str = "", message: str,
             expected: str | None = None, found: str | None = None, severity: Severity | None = None) -> Finding:
     """Build a finding with the catalogue's default severity for ``code``."""
     default_severity, _ = CATALOGUE[code]

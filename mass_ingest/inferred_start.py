@@ -27,7 +27,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from mass_ingest.candidates import Recording
-from mass_ingest.findings import Finding, finding
+from mass_ingest.findings import Finding, Stage, finding
 
 
 def infer_start(recordings: list[Recording], folder: str, folder_date: date, timezone: str, *, share: str,
@@ -45,18 +45,18 @@ def infer_start(recordings: list[Recording], folder: str, folder_date: date, tim
     if source is None:
         source = _from_mtimes(recordings, folder, timezone)
     if source is None:
-        return None, "", [finding("IMAGING.START_UNKNOWN", stage="discover", share=share, path=rel_path,
+        return None, "", [finding("IMAGING.START_UNKNOWN", stage=Stage.DISCOVER, share=share, path=rel_path,
                               message="the folder gives only its date and no acquisition file tells the time of "
                               "day; rename the folder with its start time, or exclude it")]
     when, what, rel = source
     where = f"{rel_path}/{rel}" if rel else rel_path
     when = when.replace(microsecond=0)
     if when.date() != folder_date:
-        return None, "", [finding("IMAGING.START_UNKNOWN", stage="discover", share=share, path=where,
+        return None, "", [finding("IMAGING.START_UNKNOWN", stage=Stage.DISCOVER, share=share, path=where,
                               message=f"{what} says {when:%Y-%m-%d %H:%M:%S}, not on the folder's date "
                               f"{folder_date:%Y-%m-%d}, so the start is not taken from it; fix the folder's "
                               "name or the files' times, or rename the folder with its start time")]
-    return when, what, [finding("DISCOVER.START_INFERRED", stage="discover", share=share, path=where,
+    return when, what, [finding("DISCOVER.START_INFERRED", stage=Stage.DISCOVER, share=share, path=where,
                           message=f"the folder gives only its date; the start {when:%H:%M:%S} was read from "
                           f"{what}: confirm it (mass-ingest todo) or rename the folder with its start time")]
 

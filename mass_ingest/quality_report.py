@@ -17,6 +17,7 @@ import polars as pl
 
 from mass_ingest.approval_summary import markdown_table, reason_titles
 from mass_ingest.expectations.suites import META_KEY
+from mass_ingest.findings import Stage
 
 RESULTS_FILE = "quality-results.json"  # beside the stage frames of an ingest
 
@@ -70,7 +71,7 @@ def failure_rows(frame: pl.DataFrame) -> pl.DataFrame:
                                     ("session", "expectation", "found", "expected", "status", "share", "folder",
                                      "code", "reason")})
     findings = (frame.select("session_id", "status", "findings").explode("findings").drop_nulls("findings")
-                .unnest("findings").filter(pl.col("stage") == "quality"))
+                .unnest("findings").filter(pl.col("stage") == Stage.QUALITY))
     if "found" not in findings.columns:
         findings = findings.with_columns(pl.lit(None, dtype=pl.String).alias("found"))
     return findings.sort("code", "session_id").select(

@@ -11,7 +11,7 @@ import textwrap
 import polars as pl
 
 from mass_ingest.candidates import Status, has_status
-from mass_ingest.findings import CATALOGUE
+from mass_ingest.findings import CATALOGUE, Stage
 from mass_ingest.outcomes import OUTCOMES, PROBLEMS, outcome_of
 
 TABLE_ROWS = 5_000  # rows per table artifact: the UI stays quick; a longer list gets more parts
@@ -39,7 +39,7 @@ def _text(column: str) -> pl.Expr:
 def _warnings() -> pl.Expr:
     """Every finding above INFO that is not a quality failure, as 'CODE at path: message'."""
     return (pl.col("findings").list.filter((pl.element().struct.field("severity") != "INFO")
-                                           & (pl.element().struct.field("stage") != "quality"))
+                                           & (pl.element().struct.field("stage") != Stage.QUALITY))
             .list.eval(pl.format("{} at {}: {}", pl.element().struct.field("code"),
                                  pl.element().struct.field("path"), pl.element().struct.field("message")))
             .list.join(_SEP))
@@ -81,7 +81,7 @@ def _failures(rows: pl.DataFrame) -> pl.DataFrame:
     titles = {code.removeprefix("QUALITY.").lower(): text for code, (_, text) in CATALOGUE.items()
               if code.startswith("QUALITY.")}
     exploded = rows.select("session_id", "share", "rel_path", "findings").explode("findings")
-    found = exploded.filter(pl.col("findings").struct.field("stage") == "quality").with_columns(
+    found = exploded.filter(pl.col("findings").struct.field("stage") == Stage.QUALITY).with_columns(
         pl.col("findings").struct.field("code").str.replace("QUALITY.", "", literal=True).str.to_lowercase()
         .alias("_check"))
     field = pl.col("findings").struct.field

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mass_ingest.file_list import FileList
-from mass_ingest.findings import Finding, finding
+from mass_ingest.findings import Finding, Stage, finding
 
 
 # The fingerprint row standing for a session folder itself: its size is the number of rows below it
@@ -128,7 +128,8 @@ class Walker:
         return os.path.relpath(real, self._root_real).replace(os.sep, "/")
 
     def _report(self, code: str, path: str, message: str) -> None:
-        self.findings.append(finding(code, stage="discover", share=self.share, path=self.rel(path), message=message))
+        self.findings.append(finding(code, stage=Stage.DISCOVER, share=self.share, path=self.rel(path),
+                                     message=message))
 
     def _usable_name(self, entry: os.DirEntry, parent: str) -> bool:
         # Python maps undecodable bytes to lone surrogates; such names cannot be stored or

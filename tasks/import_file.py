@@ -15,7 +15,7 @@ from prefect import task
 from mass_ingest.candidates import SessionCandidate, TaskHint, candidates_to_frame
 from mass_ingest.describe import describe_session, fit_layout, folder_start
 from mass_ingest.errors import InputFileError
-from mass_ingest.findings import finding
+from mass_ingest.findings import Stage, finding
 from mass_ingest.groups import split_by_recording
 from mass_ingest.input_files import InputFile, InputSession, read_input_file
 from mass_ingest.locations import canonical_location, share_of
@@ -29,7 +29,7 @@ def _checked(candidate: SessionCandidate, entry: InputSession, subject: str) -> 
     share, rel = candidate.share, candidate.rel_path
     found = list(candidate.findings)
     if candidate.subject != subject:
-        found.append(finding("IMPORT.SUBJECT_MISMATCH", stage="discover", share=share, path=rel,
+        found.append(finding("IMPORT.SUBJECT_MISMATCH", stage=Stage.DISCOVER, share=share, path=rel,
                              message=f"the folder is subject {candidate.subject!r}, the input file's subject is "
                              f"{subject!r}; fix the location or move the session to that subject's file"))
     probes = {p.folder: p for p in candidate.probes}
@@ -38,11 +38,11 @@ def _checked(candidate: SessionCandidate, entry: InputSession, subject: str) -> 
         probe = probes.get(folder)
         if probe is None or probe.serial != serial:
             seen = f"its .ap.meta says serial {probe.serial}" if probe else "it holds no .ap.meta"
-            found.append(finding("IMPORT.PROBE_MISMATCH", stage="discover", share=share, path=f"{rel}/{folder}",
+            found.append(finding("IMPORT.PROBE_MISMATCH", stage=Stage.DISCOVER, share=share, path=f"{rel}/{folder}",
                                  message=f"the input file associates probe {probe_name!r} with {folder}, but {seen}; "
                                  "fix probe_association", expected=f"serial {serial}"))
     if entry.clustering and not any(entry.clustering.lower().startswith(o.kind) for o in candidate.outputs):
-        found.append(finding("IMPORT.NO_CLUSTERING", stage="discover", share=share, path=rel,
+        found.append(finding("IMPORT.NO_CLUSTERING", stage=Stage.DISCOVER, share=share, path=rel,
                              message=f"the input file names clustering {entry.clustering!r}, but no such output "
                              "is in the folder; run it, or drop clustering from the file"))
     projects = candidate.projects + ([entry.project] if entry.project and entry.project not in candidate.projects
@@ -72,7 +72,7 @@ def import_candidates(profile: Profile, data: InputFile, source: str) -> list[Se
                           f"({', '.join(lay.template for lay in share.layouts)}); fix the location or add a layout"))
             out.append(SessionCandidate(share=share.name, rel_path=rel, location=canonical_location(share, rel),
                                         subject=data.subject, experimenter=entry.experimenter,
-                                        findings=[finding(code, stage="discover", share=share.name, path=rel,
+                                        findings=[finding(code, stage=Stage.DISCOVER, share=share.name, path=rel,
                                                           message=why)]))
             continue
         layout, template, fields = fit

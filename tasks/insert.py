@@ -12,8 +12,6 @@ with all its parts or not at all.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import datajoint as dj
 import polars as pl
 from prefect import task
@@ -27,6 +25,7 @@ from mass_ingest.db import limits, schema
 from mass_ingest.db.bulk import matching, write_rows
 from mass_ingest.db.connection import is_connection_error, outage_reported
 from mass_ingest.db.runs import record_quarantine
+from mass_ingest.db.sessions import record_moves
 from mass_ingest.errors import DatabaseError
 from mass_ingest.db.locks import share_locks
 from mass_ingest.db.session_parts import (describe_projects, experimenter_rows, inferred_start_rows, new_subject_rows,
@@ -184,33 +183,6 @@ def _update_rows(frame: pl.DataFrame, ingest_id: str, probes: ProbeIndex, option
     return rows
 
 
-def _record_moves(frame: pl.DataFrame, ingest_id: str) -> int:
-    """Point each moved session's Directory at its new place, keeping the old one; inside the transaction."""
-    if frame.is_empty():
-        return 0
-    keys = [{"subject": s, "session_start": t} for s, t in zip(frame["subject"], frame["session_start"])]
-    current = {(d["subject"], d["session_start"]): d for d in (schema.Session.Directory & keys).to_dicts()}
-    taken = {d["location_hash"] for d in (schema.Session.Directory
-                                          & [{"location_hash": c} for c in frame["candidate_id"]]).to_dicts()}
-    now = datetime.now().replace(microsecond=0)
-    history, moved = [], 0
-    for row in frame.iter_rows(named=True):
-        old = current.get((row["subject"], row["session_start"]))
-        if old is None or row["candidate_id"] in taken:
-            continue  # undone meanwhile, or the place is already recorded (a re-run)
-        history.append({k: old[k] for k in ("subject", "session_start", "share", "rel_path", "location",
-                                            "session_group")}
-                       | {"previous_hash": old["location_hash"], "moved_at": now, "ingest_id": ingest_id})
-        # One statement per moved session: moves are rare, and update1 is the only way to change a row.
-        schema.Session.Directory.update1({"subject": row["subject"], "session_start": row["session_start"],
-                                          "share": row["share"], "rel_path": row["rel_path"],
-                                          "location": row["location"], "session_group": row["group"],
-                                          "location_hash": row["candidate_id"]})
-        moved += 1
-    schema.Session.PreviousLocation.insert(history)
-    return moved
-
-
 def insert_sessions(frame: pl.DataFrame, *, timezone: str, ingest_id: str,
                     options: InsertOptions | None = None, probes: ProbeIndex | None = None,
                     built: dict[str, list[dict]] | None = None) -> int:
@@ -264,7 +236,7 @@ def insert_sessions(frame: pl.DataFrame, *, timezone: str, ingest_id: str,
                     "CreatedSubject": created, **{_table_name(n): rows[n] for n in TABLES}},
                    skip_duplicates={"Project"})
         describe_projects(projects, options.project_descriptions)
-        _record_moves(moves, ingest_id)
+        record_moves(moves, ingest_id)
     return fresh.height
 
 

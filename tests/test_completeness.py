@@ -17,6 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from mass_ingest.profile import Profile
+from mass_ingest.spikeglx_writer import probe_meta
 from mass_ingest.systems import SessionFiles
 from mass_ingest.systems.neuropixels import Neuropixels
 from mass_ingest.walk import Walker
@@ -32,20 +33,12 @@ BIN = "probe_1/npx.imec.ap.bin"
 HOUR_AGO = -3600.0
 
 
-def meta_text(size: int = ANNOUNCED) -> str:
-    """A minimal valid SpikeGLX .ap.meta announcing a .bin of ``size`` bytes."""
-    return "".join(f"{k}={v}\n" for k, v in {
-        "imDatPrb_sn": "18301", "imDatPrb_pn": "PRB_1_4_0480_1", "imDatPrb_type": "0", "nSavedChans": "385",
-        "imSampRate": "30000", "fileSizeBytes": str(size), "fileTimeSecs": f"{size / 770 / 30000:.9g}",
-        "fileCreateTime": "2024-01-01T10:00:09", "typeThis": "imec"}.items())
-
-
 def write_probe(root: Path, bin_bytes: int | None, age_s: float | None = HOUR_AGO) -> Path:
     """One probe of the session: its .meta and a .bin of ``bin_bytes`` (None: no .bin), modified ``age_s``
     from now (None: as just written)."""
     folder = root / SESSION / "probe_1"
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "npx.imec.ap.meta").write_text(meta_text())
+    (folder / "npx.imec.ap.meta").write_text(probe_meta("18301", ANNOUNCED, datetime(2024, 1, 1, 10, 0, 9)))
     if bin_bytes is not None:
         (folder / "npx.imec.ap.bin").write_bytes(b"\x01" * bin_bytes)
         if age_s is not None:

@@ -24,6 +24,7 @@ from mass_ingest.candidates import (CANDIDATE_SCHEMA, ProbeRecording, SessionCan
                                     frame_to_candidates)
 from mass_ingest.findings import Finding
 from mass_ingest.profile import Profile, load_profile
+from mass_ingest.spikeglx_writer import probe_meta
 from mass_ingest.walk import Walker
 from tasks.discover import discover_share
 
@@ -40,11 +41,7 @@ CORPUS_SKIP = f"set {CORPUS_ENV} to ../shared/corpus (a folder holding spikeglx/
 
 def meta_text(serial: str, size: int = BIN_SIZE, created: datetime = CREATED) -> str:
     """A minimal valid SpikeGLX .ap.meta for a 1.0 probe whose .bin has ``size`` bytes."""
-    return "".join(f"{k}={v}\n" for k, v in {
-        "imDatPrb_sn": serial, "imDatPrb_pn": "PRB_1_4_0480_1", "imDatPrb_type": "0", "nSavedChans": "385",
-        "imSampRate": "30000", "fileSizeBytes": str(size), "fileTimeSecs": f"{size / 770 / 30000:.9g}",
-        "fileCreateTime": f"{created:%Y-%m-%dT%H:%M:%S}", "typeThis": "imec",
-    }.items())
+    return probe_meta(serial, size, created)
 
 
 def probe(folder: str, serial: str, stem: str = "npx.imec") -> list[tuple[str, str | bytes]]:

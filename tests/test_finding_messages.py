@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from mass_ingest import access
+from mass_ingest import __version__, access
 from mass_ingest.candidates import ProbeRecording, SessionCandidate, candidates_to_frame, frame_to_candidates
 from mass_ingest.collisions import mark_location_collisions
 from mass_ingest.expectations.context import QualityContext
@@ -39,6 +39,7 @@ REPO = Path(__file__).resolve().parent.parent
 EPHYS = "recordings/s1/2024-01-01_10-00-00"   # one ephys folder holding one problem per probe folder or system
 DAY = "recordings/s2/20240105"                 # an imaging day: start read from the files' times
 OTHER_DAY = "recordings/s2/20240106"           # an imaging day whose files say another date
+LOCKED_TASKS = "recordings/s1/2024-01-09_10-00-00"  # a session whose sessions.txt cannot be read
 LOCAL = ZoneInfo("Europe/Oslo")
 
 # code -> (path of its finding, relative to the share root; words of its fix). ACCESS findings are about
@@ -71,6 +72,7 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "EPHYS.AMBIGUOUS_PAIR": (f"{EPHYS}/probe_8", "rename them to <run>.ap.bin / <run>.ap.meta pairs"),
     "EPHYS.CREATE_TIME_MISMATCH": (f"{EPHYS}/probe_1/npx.imec.ap.meta", "check the folder name"),
     "TASKS.MALFORMED_LINE": (f"{EPHYS}/sessions.txt", "correct the line, or enter the task by hand"),
+    "TASKS.UNREADABLE": (f"{LOCKED_TASKS}/sessions.txt", "enter the tasks by hand"),
     "KILOSORT.INCOMPLETE": (f"{EPHYS}/probe_1/ks25", "copy them from the sorting computer or sort the probe again"),
     "NEURALYNX.MULTIPLE_NTT": (EPHYS, "move each recording to its own session folder"),
     "NEUROLOGGER.INCOMPLETE": (f"{EPHYS}/logger", "copy the logger's raw data"),
@@ -222,37 +224,40 @@ _LOCKED_SCRIPT = """
 import json, sys
 from concurrent.futures import ThreadPoolExecutor
 from mass_ingest.access import check_share_access
+from mass_ingest.candidates import frame_to_candidates
 from mass_ingest.profile import Profile
 from tasks.discover import discover_share
 def share(root):
     return Profile.model_validate({"name": "p", "timezone": "Europe/Oslo", "shares": [
         {"name": "N", "root": root,
          "layouts": [{"template": "recordings/{subject}/{session_time:%Y-%m-%d_%H-%M-%S}"}]}]})
-_, findings = discover_share(share(sys.argv[1]), "N")
+frame, findings = discover_share(share(sys.argv[1]), "N")
+findings += [f for c in frame_to_candidates(frame) for f in c.findings]
 denied = check_share_access(share(sys.argv[2]).share("N"), "p", ThreadPoolExecutor(2)).finding
 print(json.dumps([f.model_dump(mode="json") for f in [*findings, denied]]))
 """
 
 
 def locked_findings(tmp_path: Path) -> list[Finding]:
-    """DISCOVER.UNREADABLE_DIR and ACCESS.DENIED, in a child that cannot read past chmod 000 (root can;
-    as tests/test_discover.py does, the child drops the capabilities that let it)."""
+    """DISCOVER.UNREADABLE_DIR, TASKS.UNREADABLE and ACCESS.DENIED, in a child that cannot read past chmod 000
+    (root can; as tests/test_discover.py does, the child drops the capabilities that let it)."""
     prefix: list[str] = []
     if os.geteuid() == 0:
         if shutil.which("setpriv") is None:
             pytest.skip("running as root and setpriv (util-linux) is missing, so chmod 000 cannot be tested")
         prefix = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
-    root = make_tree(tmp_path / "N", [("recordings/locked/2024-01-01_10-00-00/", None)])
+    root = make_tree(tmp_path / "N", [("recordings/locked/2024-01-01_10-00-00/", None),
+                                      (f"{LOCKED_TASKS}/sessions.txt", "#1, sleep start=0 <SLEEP>\n")])
     locked_root = make_tree(tmp_path / "L", [("x/", None)])
-    locked = [root / "recordings" / "locked", locked_root]
-    for folder in locked:
-        folder.chmod(0)
+    locked = [root / "recordings" / "locked", root / LOCKED_TASKS / "sessions.txt", locked_root]
+    for place in locked:
+        place.chmod(0)
     try:
         done = subprocess.run([*prefix, sys.executable, "-c", _LOCKED_SCRIPT, str(root), str(locked_root)], cwd=REPO,
                               capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
     finally:
-        for folder in locked:
-            folder.chmod(0o755)
+        for place in locked:
+            place.chmod(0o755)
     assert done.returncode == 0, done.stderr
     return [Finding.model_validate(f) for f in json.loads(done.stdout.strip().splitlines()[-1])]
 
@@ -386,3 +391,10 @@ def test_a_session_the_database_refuses_is_named_with_its_place_and_the_fix(clea
         reasons = [reason for c, where, reason in refused if c == code]
         assert reasons and all(where == f"N:{path}" for c, where, _ in refused if c == code), refused
         assert all(fix in reason for reason in reasons), reasons
+
+
+def test_a_finding_names_a_known_stage_and_the_release_that_made_it() -> None:
+    made = Finding(code="META.EMPTY", severity="ERROR", stage="discover", share="N", message="empty")
+    assert (made.stage, made.origin) == ("discover", f"mass-ingest {__version__}")
+    with pytest.raises(ValueError, match="stage"):
+        Finding(code="META.EMPTY", severity="ERROR", stage="discovery", share="N", message="empty")

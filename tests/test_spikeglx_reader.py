@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from mass_ingest import spikeglx_writer
 from mass_ingest.findings import Finding, Severity
 from mass_ingest.readers.spikeglx import SpikeGLXMeta, parse_meta_text, probe_label, read_meta
 
@@ -80,8 +81,7 @@ BASE_META = SpikeGLXMeta(
 
 def meta_text(**changes: str | None) -> str:
     """BASE as .meta text with CRLF endings, as SpikeGLX writes; a None value drops the key."""
-    keys = {**BASE, **changes}
-    return "".join(f"{k}={v}\r\n" for k, v in keys.items() if v is not None)
+    return spikeglx_writer.meta_text({**BASE, **changes}, newline="\r\n")
 
 
 def read_text(tmp_path: Path, content: str | bytes) -> tuple[SpikeGLXMeta | None, list[Finding]]:
@@ -314,3 +314,25 @@ class TestCorpus:
         assert {(m.serial, m.part_number, m.type_code, m.probe_type) for m in metas} == {
             ("21144116901", "NP1110", 1110, "neuropixels ultra - switchable")}
         assert len(metas) == 4
+
+
+class TestWrittenMeta:
+    """The demo's, the benchmarks' and the tests' .meta files come from one writer; the reader reads them back."""
+
+    @pytest.mark.parametrize("kind", sorted(spikeglx_writer.PROBE_KINDS))
+    def test_an_acquisition_meta_reads_back_as_its_probe(self, tmp_path: Path, kind: str) -> None:
+        text = spikeglx_writer.acquisition_meta(subject="s1", session="2024-01-01_10-00-00", probe=1, stream="ap",
+                                                serial="18408403232", created=datetime(2024, 1, 1, 10, 0, 9),
+                                                n_samples=60000, first_sample=7, kind=kind)
+        meta, findings = read_text(tmp_path, text)
+        assert findings == []
+        assert (meta.serial, meta.probe_type, meta.n_saved_chans, meta.sample_rate, meta.file_size_bytes,
+                meta.file_time_secs, meta.file_create_time) == (
+            "18408403232", spikeglx_writer.PROBE_KINDS[kind].label, 385, 30000.0, 60000 * 770, 2.0,
+            datetime(2024, 1, 1, 10, 0, 9))
+
+    def test_a_probe_meta_reads_back_with_the_size_it_announces(self, tmp_path: Path) -> None:
+        meta, findings = read_text(tmp_path, spikeglx_writer.probe_meta("18301", 3080, datetime(2024, 1, 1, 10)))
+        assert findings == []
+        assert (meta.serial, meta.probe_type, meta.file_size_bytes, meta.file_time_secs) == (
+            "18301", "neuropixels 1.0 - 3B", 3080, 0.000133333333)  # four samples, to 9 significant digits

@@ -14,6 +14,7 @@ from pathlib import Path
 from mass_ingest.candidates import Output, ProbeRecording, Recording, SessionCandidate, TaskHint, frame_to_candidates
 from mass_ingest.findings import Finding
 from mass_ingest.profile import Profile
+from mass_ingest.spikeglx_writer import probe_meta
 from mass_ingest.systems import SessionFiles
 from mass_ingest.systems.axona import Axona
 from mass_ingest.systems.base import Recognised, RecordingSystem
@@ -56,16 +57,9 @@ def ks(folder: str, names: list[str] = KS_COMPLETE) -> list[tuple[str, str | byt
     return [(f"{folder}/{n}", b"\x93NUMPY" if n.endswith(".npy") else "n_channels_dat = 385\n") for n in names]
 
 
-def meta_text(serial: str) -> str:
-    """A minimal valid SpikeGLX .ap.meta for a 1.0 probe."""
-    return "".join(f"{k}={v}\n" for k, v in {
-        "imDatPrb_sn": serial, "imDatPrb_pn": "PRB_1_4_0480_1", "imDatPrb_type": "0", "nSavedChans": "385",
-        "imSampRate": "30000", "fileSizeBytes": str(BIN_SIZE), "fileTimeSecs": "0.000133333333",
-        "fileCreateTime": "2024-01-01T10:00:09", "typeThis": "imec"}.items())
-
-
 def probe(folder: str, serial: str) -> list[tuple[str, str | bytes]]:
-    return [(f"{folder}/npx.imec.ap.meta", meta_text(serial)), (f"{folder}/npx.imec.ap.bin", b"\x01" * BIN_SIZE)]
+    return [(f"{folder}/npx.imec.ap.meta", probe_meta(serial, BIN_SIZE, datetime(2024, 1, 1, 10, 0, 9))),
+            (f"{folder}/npx.imec.ap.bin", b"\x01" * BIN_SIZE)]
 
 
 def probe_record(folder: str, serial: str) -> dict:

@@ -1,10 +1,13 @@
-"""Reads of the stored sessions: what dedup compares candidates with, and what one ingest inserted or changed.
+"""Reads of the stored sessions: what dedup compares candidates with, and what one ingest inserted or changed;
+and the one change of a stored session in place, its folder's move.
 
 The schema (and DataJoint) is imported on first use: discovery and dedup import this module
 without needing a database.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 import polars as pl
 
@@ -93,3 +96,32 @@ def sessions_changed_by(ingest_id: str) -> dict[str, int]:
              for table in (schema.Session.AddedRecording, schema.Session.Output)
              for r in without(table & run, own).proj().to_dicts()}  # NOT EXISTS: see db/antijoin.py
     return {"updated": len(added), "moves_recorded": len(schema.Session.PreviousLocation & run)}
+
+
+def record_moves(frame: pl.DataFrame, ingest_id: str) -> int:
+    """Point each moved session's Directory at its new place, keeping the old one; inside the transaction."""
+    if frame.is_empty():
+        return 0
+    from mass_ingest.db import schema
+
+    keys = [{"subject": s, "session_start": t} for s, t in zip(frame["subject"], frame["session_start"])]
+    current = {(d["subject"], d["session_start"]): d for d in (schema.Session.Directory & keys).to_dicts()}
+    taken = {d["location_hash"] for d in (schema.Session.Directory
+                                          & [{"location_hash": c} for c in frame["candidate_id"]]).to_dicts()}
+    now = datetime.now().replace(microsecond=0)
+    history, moved = [], 0
+    for row in frame.iter_rows(named=True):
+        old = current.get((row["subject"], row["session_start"]))
+        if old is None or row["candidate_id"] in taken:
+            continue  # undone meanwhile, or the place is already recorded (a re-run)
+        history.append({k: old[k] for k in ("subject", "session_start", "share", "rel_path", "location",
+                                            "session_group")}
+                       | {"previous_hash": old["location_hash"], "moved_at": now, "ingest_id": ingest_id})
+        # One statement per moved session: moves are rare, and update1 is the only way to change a row.
+        schema.Session.Directory.update1({"subject": row["subject"], "session_start": row["session_start"],
+                                          "share": row["share"], "rel_path": row["rel_path"],
+                                          "location": row["location"], "session_group": row["group"],
+                                          "location_hash": row["candidate_id"]})
+        moved += 1
+    schema.Session.PreviousLocation.insert(history)
+    return moved

@@ -11,6 +11,7 @@ import polars as pl
 
 from mass_ingest.candidates import Status
 from mass_ingest.expectations.context import QualityContext
+from mass_ingest.findings import Stage
 
 # Discovery findings at or above this severity stop a session, except those another
 # expectation already names (so a reason is never given twice).
@@ -171,7 +172,7 @@ def blocking_findings() -> pl.Expr:
     return pl.col("findings").list.filter(
         pl.element().struct.field("severity").is_in(_BLOCKING)
         & ~pl.element().struct.field("code").is_in(_COVERED_CODES)
-        & (pl.element().struct.field("stage") != "quality"))  # the suite's own failures are not discovery's
+        & (pl.element().struct.field("stage") != Stage.QUALITY))  # the suite's own failures are not discovery's
 
 
 def _same_key_count(has_status: bool) -> pl.Expr:

@@ -14,12 +14,13 @@ from mass_ingest.expectations.reasons import found_for, pending_reasons, reasons
 from mass_ingest.expectations.suites import EXPECTATIONS, SUITE_NAME, quality_code, selected_expectations
 from mass_ingest.expectations.values import VALUE_COLUMNS, derived_values
 from mass_ingest.candidates import Status, change_status, has_status
-from mass_ingest.findings import Finding
+from mass_ingest.findings import ORIGIN, Finding, Stage
 
 if TYPE_CHECKING:
     from great_expectations.core.expectation_validation_result import ExpectationSuiteValidationResult
 
-_ORIGIN = f"mass-ingest quality suite (great-expectations {version('great-expectations')})"
+# The suite's findings name the library that judged them as well as this tool's release.
+_ORIGIN = f"mass-ingest quality suite (great-expectations {version('great-expectations')}; {ORIGIN})"
 
 
 def run_suites(
@@ -101,7 +102,7 @@ def _finding(name: str, message: pl.Expr, found: pl.Expr | None, expected: pl.Ex
     """A failed expectation as a finding struct of the candidate frame's ``findings`` column."""
     text = pl.String
     return pl.struct(
-        code=pl.lit(quality_code(name)), severity=pl.lit("ERROR"), stage=pl.lit("quality"), share=pl.col("share"),
+        code=pl.lit(quality_code(name)), severity=pl.lit("ERROR"), stage=pl.lit(Stage.QUALITY), share=pl.col("share"),
         path=pl.col("rel_path"), message=message,
         expected=(expected if expected is not None else pl.lit(None)).cast(text),
         found=(found if found is not None else pl.lit(None)).cast(text))
@@ -109,12 +110,12 @@ def _finding(name: str, message: pl.Expr, found: pl.Expr | None, expected: pl.Ex
 
 def without_quality_findings(frame: pl.DataFrame) -> pl.DataFrame:
     """``frame`` without findings an earlier quality check added."""
-    return frame.with_columns(pl.col("findings").list.filter(pl.element().struct.field("stage") != "quality"))
+    return frame.with_columns(pl.col("findings").list.filter(pl.element().struct.field("stage") != Stage.QUALITY))
 
 
 def failures_as_findings(row: dict[str, Any]) -> list[Finding]:
     """The findings of a checked candidate row's failed expectations (``QUALITY.<NAME>``, one each)."""
-    return [Finding.model_validate({**f, "origin": _ORIGIN}) for f in row["findings"] if f["stage"] == "quality"]
+    return [Finding.model_validate({**f, "origin": _ORIGIN}) for f in row["findings"] if f["stage"] == Stage.QUALITY]
 
 
 def classify(frame: pl.DataFrame) -> pl.DataFrame:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from mass_ingest.candidates import TaskHint
-from mass_ingest.findings import Finding, finding
+from mass_ingest.findings import Finding, Stage, finding
 
 # Name and type are bounded by the columns they are stored in (Session.Task: 128 and 64 characters),
 # so a line that could not be stored is a finding here rather than a failed insert later.
@@ -22,7 +22,7 @@ def parse_sessions_txt(text: str, *, share: str, rel_path: str) -> tuple[list[Ta
             continue
         match = _LINE.match(line.strip())
         if match is None:
-            findings.append(finding("TASKS.MALFORMED_LINE", stage="discover", share=share, path=rel_path,
+            findings.append(finding("TASKS.MALFORMED_LINE", stage=Stage.DISCOVER, share=share, path=rel_path,
                                     message=f"line {number} '{line.strip()[:80]}' is not like "
                                     "'#1, open_field_1 start=30 <RUNNING>' (a name of up to 128 characters, a type of up to 64); "
                                     "correct the line, or enter the task by hand once the session is in "

@@ -16,12 +16,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mass_ingest.findings import Finding, finding
+from mass_ingest.findings import Finding, Stage, finding
 from mass_ingest.layouts import parse_time
 from mass_ingest.readers import read_head
 
 MAX_META_BYTES = 4_000_000
-_STAGE = "discover"
 _NHP, _NHP_SHORT, _NHP_LONG = "neuropixels 1.0 - NHP", "neuropixels 1.0 - NHP short", "neuropixels 1.0 - NHP long"
 _NP1_3A, _NP1_3B = "neuropixels 1.0 - 3A", "neuropixels 1.0 - 3B"
 _ULTRA, _ULTRA_SWITCH = "neuropixels ultra", "neuropixels ultra - switchable"
@@ -153,7 +152,8 @@ def read_meta(path: str | Path, *, share: str, rel_path: str) -> tuple[SpikeGLXM
     findings: list[Finding] = []
 
     def add(code: str, message: str, expected: str | None = None) -> None:
-        findings.append(finding(code, stage=_STAGE, share=share, path=rel_path, message=message, expected=expected))
+        findings.append(finding(code, stage=Stage.DISCOVER, share=share, path=rel_path, message=message,
+                                expected=expected))
 
     # 1. Bytes. A crash during copy can leave a file of zeros, which is as empty as 0 bytes.
     # A real .meta is tens of KB; a .bin misnamed .meta must not be read into memory.

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from mass_ingest.candidates import Output, ProbeRecording, Recording, TaskHint
-from mass_ingest.findings import Finding, finding
+from mass_ingest.findings import Finding, Stage, finding
 from mass_ingest.file_list import FileList
 
 
@@ -29,7 +29,7 @@ class SessionFiles:
     def finding(self, code: str, rel: str, message: str, expected: str | None = None) -> Finding:
         """A discovery finding on ``rel`` (relative to the session folder; '' for the folder)."""
         path = f"{self.session_rel}/{rel}" if rel else self.session_rel
-        return finding(code, stage="discover", share=self.share, path=path, message=message, expected=expected)
+        return finding(code, stage=Stage.DISCOVER, share=self.share, path=path, message=message, expected=expected)
 
 
 @dataclass

@@ -20,7 +20,7 @@ class SessionsTxt(RecordingSystem):
         try:
             text = read_head(session.files.path("sessions.txt")).decode("utf-8", errors="replace")
         except OSError as exc:
-            return Recognised(findings=[session.finding("TASKS.MALFORMED_LINE", "sessions.txt",
+            return Recognised(findings=[session.finding("TASKS.UNREADABLE", "sessions.txt",
                                                         f"cannot be read ({exc.strerror}); enter the tasks by hand "
                                                         "once the session is in (`mass-ingest todo`)")])
         hints, findings = parse_sessions_txt(text, share=session.share, rel_path=f"{session.session_rel}/sessions.txt")
