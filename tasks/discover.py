@@ -6,6 +6,7 @@ import it); its names are re-exported here for the code that imports them from t
 
 from __future__ import annotations
 
+import os
 import time
 
 import polars as pl
@@ -39,8 +40,11 @@ def discover_share_task(profile: Profile, share_name: str, ingest_id: str, chunk
             logger.info(f"share {share_name}{part}: {done} of {total} session folders read in {last - started:.0f} s")
 
     listings: list = []
+    # Where the share's listings do not wait, the machine's cores describe its folders (shared among the chunks).
+    processes = max(1, min(4, os.cpu_count() or 1) // chunks)
     frame, findings = discover_share(profile, share_name, progress=report, chunk=(chunk_index, chunks),
-                                     listings=listings, on_listed=lambda listed: report(listed, None))
+                                     listings=listings, on_listed=lambda listed: report(listed, None),
+                                     processes=processes)
     logger.info(f"share {share_name}: {frame.height} session folders, {len(findings)} findings on the share, "
                 f"{time.monotonic() - started:.1f} s")
     # For the fingerprint shown at approval (tasks/recheck.py): what this walk listed, not walked again.
