@@ -17,6 +17,7 @@ The Prefect task is tasks/discover.py; `mass-ingest discover` calls this module 
 from __future__ import annotations
 
 import gc
+import itertools
 import os
 import threading
 import time
@@ -28,6 +29,12 @@ from datetime import datetime
 
 import polars as pl
 import pyarrow as pa
+
+try:
+    import resource
+    _RUSAGE_THREAD = getattr(resource, "RUSAGE_THREAD", None)  # Linux
+except ImportError:  # Windows
+    _RUSAGE_THREAD = None
 
 from mass_ingest.describe import folder_start
 from mass_ingest.describing import Described, Helpers, collect, describe_one
@@ -47,16 +54,19 @@ class Pace:
     overlaps the waits. On a local disk or a warm cache the calls hardly wait, and threads only
     contend for the GIL: measured 2.4x *slower* than one thread on a 1,000,000-file share. So the
     first calls of a share run in the calling thread and are timed (wall against the thread's CPU
-    time); the pool is used only if they spent a good part of their time waiting.
+    time); the pool is used only if they spent a good part of their time waiting, and waited on the
+    share: the thread gave up the CPU to wait (voluntary context switches, as a round trip or a disk
+    read makes), not only lost it to other processes, which on a busy machine also stretches wall time.
     """
 
     SAMPLE_CALLS = 8  # calls timed before deciding: a few listings, or a few sessions described
     WAITING = 0.3  # share of wall time spent waiting from which the pool is used
+    BLOCKED = 0.5  # voluntary context switches per call from which the calls are said to wait on the share
 
     def __init__(self, pool: Executor | None):
         self._pool = pool
         self.decided = pool is None or self.SAMPLE_CALLS == 0  # 0: always the pool (tests of the pool)
-        self.calls, self.wall_s, self.cpu_s = 0, 0.0, 0.0
+        self.calls, self.wall_s, self.cpu_s, self.blocked = 0, 0.0, 0.0, 0
 
     @property
     def pool(self) -> Executor | None:
@@ -68,17 +78,29 @@ class Pace:
         return 1 - self.cpu_s / self.wall_s if self.wall_s > 0 else 0.0
 
     def timed(self, function: Callable, item):
-        wall, cpu = time.perf_counter(), time.thread_time()
+        wall, cpu, switches = time.perf_counter(), time.thread_time(), _voluntary_switches()
         try:
             return function(item)
         finally:
             self.wall_s += time.perf_counter() - wall
             self.cpu_s += time.thread_time() - cpu
+            self.blocked += _voluntary_switches() - switches
             self.calls += 1
             if self.calls >= self.SAMPLE_CALLS:
                 self.decided = True
-                if self.waiting < self.WAITING:
+                if self.waiting < self.WAITING or self.blocked < self.BLOCKED * self.calls:
                     self._pool = None
+
+
+def _voluntary_switches() -> int:
+    """This thread's voluntary context switches so far (it blocked: I/O, a lock, a sleep). Where the platform
+    does not count them per thread, one per call: wall time alone decides."""
+    if _RUSAGE_THREAD is None:
+        return _voluntary_switches.calls.__next__()
+    return resource.getrusage(_RUSAGE_THREAD).ru_nvcsw
+
+
+_voluntary_switches.calls = itertools.count()  # type: ignore[attr-defined]
 
 
 def ordered_map(pace: Pace, function: Callable, items: Iterable, window: int) -> Iterator:

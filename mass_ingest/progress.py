@@ -17,6 +17,7 @@ from typing import Any
 
 _ARTIFACT_EVERY_S = 2.0  # at most one API call per key this often (and always at the end)
 _LINE_EVERY_S = 10.0  # plain lines, when stdout is not a terminal
+_SKIP_WITHIN_S = 0.05  # reports closer together than this are not shown (but the last)
 _LOCK = threading.Lock()
 
 
@@ -28,6 +29,8 @@ class _State:
     last_line: float = 0.0
     bar: Any = None  # the rich task id, on a terminal
     done_shown: bool = False
+    last_call: float = -1.0  # when a report was last shown at all
+    bar_total: int | None = None  # the total of that report (a change from unknown to known is always shown)
 
 
 _STATES: dict[str, _State] = {}
@@ -99,10 +102,18 @@ def report(key: str, done: int, total: int | None, what: str, *, unit: str = "",
         artifact: Also keep a progress artifact of the Prefect run (when inside one) up to date.
     """
     final = total is not None and done >= total
+    now = time.monotonic()
+    state = _STATES.get(key)
+    # Called once a folder by discovery (70,000 times on a 1,000,000-file share): more often than anyone
+    # reads it, so a report within _SKIP_WITHIN_S of the last shown one is dropped (the last one never is).
+    if not final and state is not None and now - state.last_call < _SKIP_WITHIN_S and \
+            (total is None) == (state.bar_total is None):
+        return
     count = f"{done:,} of {total:,}" if total is not None else f"{done:,}"
     text = f"{what}: {count} {unit}".rstrip() + (" (done)" if final else "")
     with _LOCK:
         state = _STATES.setdefault(key, _State())
+        state.last_call, state.bar_total = now, total
         try:
             if artifact:
                 _artifact(state, key, done, total, text, final)
