@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from mass_ingest.approval_summary import approval_markdown, counts_by, markdown_table, png_uri
+from mass_ingest.approval_summary import approval_markdown, counts_by, markdown_table, new_subjects, png_uri
 from mass_ingest.review_tables import parts, per_subject, review_lists
 
 FINDING = pl.Struct({"code": pl.String, "severity": pl.String, "stage": pl.String, "share": pl.String,
@@ -84,6 +84,24 @@ class TestMarkdown:
         cell = table.splitlines()[2]
         assert all(len(line) <= 44 for line in cell.strip("| ").split("<br>"))
         assert "`mass-ingest subjects import`" in cell
+
+    def test_unknown_subjects_of_offered_sessions_are_named_as_created_on_insertion(self):
+        # 23456 (two imaging sessions offered) and 23457 will be created; 23458's only session is quarantined,
+        # so nothing of it goes in; 12345 is known.
+        frame = _frame([{"status": "ready", "subject": "23456"}, {"status": "ready", "subject": "23456"},
+                        {"status": "ready", "subject": "23457"}, {"status": "quarantined", "subject": "23458"},
+                        {"status": "ready", "subject": "12345"}]).with_columns(
+            pl.Series("new_subject", [True, True, True, True, False]))
+        assert new_subjects(frame).select("created", "sessions").rows() == [
+            ("new subject 23456 will be created", 2), ("new subject 23457 will be created", 1)]
+        for compact in (False, True):
+            markdown = approval_markdown(frame, "moser-lab", "abc", "ingest-1", compact=compact)
+            assert "2 new subjects will be created on insertion" in markdown
+        full = approval_markdown(frame, "moser-lab", "abc", "ingest-1")
+        assert "| new subject 23456 will be created | 2 |" in full and "23458 will be" not in full
+        # Nothing said when every subject is known.
+        known = frame.with_columns(pl.lit(False).alias("new_subject"))
+        assert "will be created" not in approval_markdown(known, "moser-lab", "abc", "ingest-1")
 
     def test_without_a_quality_report_no_link_is_made_up(self):
         markdown = approval_markdown(_frame([{"status": "ready", "subject": "m1"}]), "moser", "abc", "ingest-1")

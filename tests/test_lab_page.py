@@ -208,6 +208,26 @@ class TestProbePairing:
         assert any("npx.imec.ap.bin" in r and "npx_g1.imec.ap.bin" in r for r in reasons), reasons
         assert not any("np.ximec.ap.bin" in r for r in reasons)
 
+    def test_one_bin_and_two_metas_with_other_names_are_not_paired_either(
+            self, tree: LabPageTree, tmp_path: Path) -> None:
+        root = copy_of(tree, tmp_path)
+        rel = "recordings/12345/2020-01-01_10-00-30"
+        probe_1 = root / rel / "probe_1"
+        shutil.copy(probe_1 / "np.ximec.ap.meta", probe_1 / "np.ximec_old.ap.meta")  # a second .meta
+        [c] = [c for c in discover(root)[0] if c.rel_path == rel]
+        assert [(p.meta_file, p.bin_file) for p in c.probes if p.folder == "probe_1"] == [
+            ("probe_1/np.ximec.ap.meta", None), ("probe_1/np.ximec_old.ap.meta", None)]
+        assert c.bins_without_meta == ["probe_1/npx.imec.ap.bin"]
+        [ambiguous] = [f for f in c.findings if f.code == "EPHYS.AMBIGUOUS_PAIR"]
+        assert (ambiguous.severity.name, ambiguous.path) == ("ERROR", f"{rel}/probe_1")
+        assert "(npx.imec.ap.bin, np.ximec.ap.meta, np.ximec_old.ap.meta)" in ambiguous.message
+        assert not any(f.code in ("EPHYS.META_RENAMED", "EPHYS.META_WITHOUT_BIN") and "probe_1/" in f.path
+                       for f in c.findings)
+        context = QualityContext(implanted_probes={"12345": 3}, implanted_serials={}, now=datetime(2026, 1, 1),
+                                 now_epoch=datetime(2026, 1, 1).timestamp(), not_before=datetime(2015, 1, 1))
+        checked = run_suites(candidates_to_frame([c]), context)[0]
+        assert checked["quality_passed"].to_list() == [False]  # stopped: quarantined, not guessed
+
 
 class TestBadInput:
     """Broken files are findings on the session that holds them; discovery goes on."""

@@ -10,12 +10,14 @@ person marks one done. Real Prefect server, real database, the CLI in child proc
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime
 
 import pytest
 
-from tests.e2e import cli, json_out
-from tests.lab_page_tree import make_lab_page_tree
+from tests.e2e import cli, json_out, latest_flow_run_id
+from tests.lab_page_tree import EPHYS_SUBJECTS, make_lab_page_tree
+from tests.test_review_page import _artifacts
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server", "clean_database")]
 
@@ -31,6 +33,11 @@ def test_the_lab_page_share_goes_in_whole_and_its_follow_up_closes(tmp_path) -> 
 
     run = _ok(cli("run", str(tree.profile), "--root", str(tree.root), "--approve", "--json", timeout=900))
     assert json_out(run.stdout)["inserted"] == 8
+    # The approval summary named the imaging subjects it would create, and no imported (ephys) one.
+    [summary] = _artifacts(latest_flow_run_id(tree.profile))["approval-summary"]
+    assert "2 new subjects will be created on insertion" in summary.data
+    assert all(f"new subject {s} will be created" in summary.data for s in ("23456", "23457"))
+    assert not any(f"new subject {s} " in summary.data for s in EPHYS_SUBJECTS)
 
     sessions = json.loads(_ok(cli("sessions", "--json")).stdout)
     assert sorted(s["session_id"] for s in sessions) == tree.session_ids
@@ -74,5 +81,18 @@ def test_the_lab_page_share_goes_in_whole_and_its_follow_up_closes(tmp_path) -> 
     _ok(cli("todo", "done", arena_item["item_id"], "--value", "open field 1 m", "--by", "Ada"))
     left = json.loads(_ok(cli("todo", "--subject", "23457", "--json")).stdout)
     assert sorted(t["need"] for t in left) == ["subject", "task"]
+    # Who did what, when, and the arena entered, are shown with the session.
+    [held] = json.loads(_ok(cli("sessions", "--subject", "23457", "--json")).stdout)
+    assert sorted((e["need"], e["value"], e["done_by"]) for e in held["entered"]) == [
+        ("arena", "open field 1 m", "Ada"), ("start time", "", "Ada")]
+    table = _ok(cli("sessions", "--subject", "23457")).stdout
+    assert "inferred, confirmed by" in table and "to confirm" not in table  # the table names Ada on the next line
     printed = _ok(cli("todo", "--subject", "23457")).stdout
     assert "subject" in printed and "start time" not in printed
+
+    # Scanned again (a video touched since): the 8 sessions are known under the same keys; nothing goes in twice.
+    os.utime(tree.root / tree.imaging[0].rel_path / "openfield_00001.mp4")
+    again = json_out(_ok(cli("run", str(tree.profile), "--root", str(tree.root), "--approve", "--json",
+                             timeout=900)).stdout)
+    assert (again["discovered"], again["duplicates"], again["inserted"]) == (8, 8, 0)
+    assert sorted(s["session_id"] for s in json.loads(_ok(cli("sessions", "--json")).stdout)) == tree.session_ids

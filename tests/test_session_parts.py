@@ -141,6 +141,24 @@ class TestFollowup:
         # A person's work is not deleted by an undo.
         assert "completed 1 follow-up item" in " ".join(plan_undo("run-1").blockers)
 
+    def test_an_imaging_sessions_arena_and_tasks_as_entered_are_shown_with_the_session_who_and_when(self) -> None:
+        ingest([imaging()], "run-1")
+        items = {r["need"]: r["item_id"] for r in followup_frame(subject="23456").to_dicts()}
+        with pytest.raises(FollowupError, match="an arena needs its name"):
+            complete_item(items["arena"], "Ada")  # no task row to hang it on: the value is all there is
+        assert len(done_items()) == 0
+        before = datetime.now().replace(microsecond=0)
+        complete_item(items["arena"], "Ada", "open field 1 m")
+        complete_item(items["task"], "Ola", "openfield 0-1200 s")
+        complete_item(items["start time"], "Ada")
+        [record] = session_records(subject="23456")
+        assert [(e["need"], e["item"], e["value"], e["done_by"]) for e in
+                sorted(record["entered"], key=lambda e: e["need"])] == [
+            ("arena", "arena", "open field 1 m", "Ada"), ("start time", "session start", "", "Ada"),
+            ("task", "tasks", "openfield 0-1200 s", "Ola")]
+        assert all(datetime.fromisoformat(e["done_at"]) >= before for e in record["entered"])
+        assert followup_frame(subject="23456")["need"].to_list() == ["subject"]
+
     def test_entered_values_go_where_the_pipeline_keeps_them(self) -> None:
         found = candidate(probes={"probe_1": SN1, "probe_2": "21144007318"}, tasks=[("sleep", 0, "SLEEP")],
                           outputs=[("kilosort", "probe_1/ks25", True)])
@@ -223,3 +241,59 @@ class TestUpgrade:
         assert [(r["session_start"], r["experimenter"]) for r in schema.Session.Experimenter.to_dicts()] == [
             (T2, "anna")]
         assert [r["experimenter"] for r in session_records(subject="25843")] == [None, "anna"]
+
+
+class TestEverySystemFromTheShare:
+    """Each system discovery recognises, found on real files by the lab's profile and read back from the database."""
+
+    def test_each_systems_recordings_reach_the_database_with_their_files_and_what_they_tell(
+            self, tmp_path) -> None:
+        from mass_ingest.candidates import frame_to_candidates
+        from mass_ingest.profile import load_profile
+        from tasks.discover import discover_share
+        from tests.lab_page_tree import PROFILE
+        from tests.test_systems_ephys import MOTIVE, NEUROLOGGER, TestAxona
+        from tests.test_systems_imaging import make_tree, stack
+
+        ntt = ("######## Neuralynx Data File Header\r\n-TimeCreated 2024/03/05 10:31:00\r\n"
+               "-SamplingFrequency 32000\r\n").encode().ljust(16384, b" ") + b"\x01" * 304 * 3
+        ephys, day = "recordings/25843/2024-03-05_10-30-58", "recordings/23456/20220419"
+        root = make_tree(tmp_path / "N", [
+            *stack(f"{day}/fov1", [1, 2], 1),  # ScanImage: two restarts of fov1, stitched
+            (f"{day}/fov1_0001.h5", "Wavesurfer"), (f"{day}/fov1_WHEEL.csv", "wheel"),
+            (f"{day}/fov1.csv", "2D tracking"), (f"{day}/fov1.avi", "video"),
+            (f"{day}/fov.mesc", "Femtonics"), (f"{day}/MUnit_0/frame_0001.tif", "Femtonics export")])
+        for rel, content in [*MOTIVE, *NEUROLOGGER, *TestAxona.TREE[:2], ("TT1.ntt", ntt)]:
+            path = root / ephys / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content.encode() if isinstance(content, str) else content)
+
+        frame, _ = discover_share(load_profile(PROFILE).with_root(str(root)), "N")
+        ingest(frame_to_candidates(frame), "run-1")
+
+        stored = {r["session_id"]: r["recordings"] for r in session_records()}
+        assert sorted(stored) == ["23456/2022-04-19_10-01-00", "25843/2024-03-05_10-30-58"]
+        summary = {s: [(r["system"], r["name"], r["files"], r["n_files"], sorted(r["details"])) for r in recordings]
+                   for s, recordings in stored.items()}
+        assert summary["25843/2024-03-05_10-30-58"] == [
+            ("axona", "trial1", ["trial1.bin", "trial1.set"], 2, ["duration_s", "trial_date", "trial_time"]),
+            ("neuralynx", "TT1", ["TT1.ntt"], 1, ["created", "n_spikes", "sampling_rate_hz"]),
+            ("neurologger", "neurologger", ["neurologger_header.mat", "Raw/NEUR0000.DAT"], 3, []),
+            ("tracking", "motive", ["motive/matmot.meta", "motive/matmot.mtv", "motive/sync.mat"], 3,
+             ["created", "frame_rate", "n_rigid_bodies"]),
+            ("tracking", "optitrack", ["Optitrack/take_01.csv"], 1, [])]
+        assert summary["23456/2022-04-19_10-01-00"] == [
+            ("femtonics", "MUnit_0", ["MUnit_0/frame_0001.tif"], 1, []),
+            ("femtonics", "fov", ["fov.mesc"], 1, []),
+            ("scanimage", "fov1", ["fov1_00001_00001.tif", "fov1_00002_00001.tif"], 2,
+             ["acquisitions", "dtype", "frame_height", "frame_rate", "frame_width", "n_channels", "n_files_read",
+              "n_frames", "scanimage_header", "scanimage_version", "started"]),
+            ("tracking2d", "fov1", ["fov1.csv"], 1, []),
+            ("video", "fov1", ["fov1.avi"], 1, ["codec", "duration_s", "frame_rate", "height", "n_frames", "width"]),
+            ("wavesurfer", "fov1", ["fov1_0001.h5"], 1, []),
+            ("wheel", "fov1", ["fov1_WHEEL.csv"], 1, [])]
+        details = {(r["system"], r["name"]): r["details"] for rs in stored.values() for r in rs}
+        assert details[("scanimage", "fov1")]["n_frames"] == 6  # 3 frames in each restart's file
+        assert details[("video", "fov1")]["duration_s"] == 1.0  # 10 frames at 10 per second
+        assert details[("neuralynx", "TT1")]["n_spikes"] == 3
+        assert details[("axona", "trial1")]["duration_s"] == 1200.0

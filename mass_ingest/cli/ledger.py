@@ -183,11 +183,19 @@ def sessions(
         return
     # The ingest and projects are in --json: the table keeps room for the recordings.
     columns = ("session_id", "modality", "start", "recordings", "outputs", "tasks")
-    rows = ([r["session_id"], r["modality"], "inferred, to confirm" if r["start_inferred"] else "from folder",
+    rows = ([r["session_id"], r["modality"], _start(r),
              ", ".join(f"{x['system']} {x['name']}" for x in r["recordings"]),
              ", ".join(f"{o['kind']} {o['path'] or '.'}" + (" *" if o["preferred"] else "") for o in r["outputs"]),
              str(len(r["tasks"]))] for r in records)
     out.print(table(f"sessions in the pipeline ({len(records)}); * preferred output", columns, rows))
+
+
+def _start(record: dict) -> str:
+    """Where a session's start came from, and whether a person confirmed an inferred one."""
+    if not record["start_inferred"]:
+        return "from folder"
+    confirmed = [e["done_by"] for e in record["entered"] if e["need"] == "start time"]
+    return f"inferred, confirmed by {confirmed[0]}" if confirmed else "inferred, to confirm"
 
 
 @subjects_app.command("import")

@@ -226,6 +226,9 @@ def _apply(row: dict, value: str) -> None:
         session = (schema.Session & key).fetch1("ingest_id")
         schema.Session.ProbeAssociation.insert1({**key, "recording": item, "probe": value, "decided_by": "person",
                                                  "ingest_id": session})
+    elif need == "arena":  # a session without tasks: its arena is kept with the done item (FollowUpDone.value)
+        if not value:
+            raise FollowupError(f"an arena needs its name: --value ARENA (item {row['item_id']})")
     elif need == "start time" and value:
         raise FollowupError("an inferred start is confirmed, not changed here (it is part of the session's key); "
                             "if it is wrong, undo the ingest and name the time in the folder")

@@ -37,7 +37,9 @@ def session_records(subject: str | None = None) -> list[dict]:
     (each ``system``, ``name``, ``folder``, ``files``; probes also ``serial``, ``probe_type`` and
     ``probe``; others ``n_files`` and ``details``), ``outputs`` (each ``kind``, ``path``, ``name``,
     ``recording``, ``preferred``, ``files``), ``tasks``, ``projects``, ``experimenter`` (an input file's;
-    None when none was given), ``ingest_id``.
+    None when none was given), ``ingest_id``, and ``entered``: the follow-up items a person completed
+    (``mass-ingest todo done``), each ``need``, ``item``, ``value``, ``done_by`` and ``done_at``; for a
+    session without tasks (imaging) this is where its arena and tasks, as entered, are kept.
     """
     schema.activate()
     where = {"subject": subject} if subject is not None else {}
@@ -53,6 +55,7 @@ def session_records(subject: str | None = None) -> list[dict]:
     tasks = _rows(s.Task, where, ["subject", "session_start", "task_order"])
     memberships = _rows(s.Membership, where, ["subject", "session_start", "project"])
     inferred = {(r["subject"], r["session_start"]): r["inferred_from"] for r in (s.InferredStart & where).to_dicts()}
+    entered = _rows(schema.FollowUpDone, where, ["subject", "session_start", "done_at", "item_id"])
     experimenters = {(r["subject"], r["session_start"]): r["experimenter"] for r in (s.Experimenter & where).to_dicts()}
     records = []
     for session in (s & where).to_dicts(order_by=["subject", "session_start"]):
@@ -83,5 +86,7 @@ def session_records(subject: str | None = None) -> list[dict]:
             "projects": [m["project"] for m in memberships.get(key, [])],
             "experimenter": experimenters.get(key),
             "ingest_id": session["ingest_id"],
+            "entered": [{"need": d["need"], "item": d["item"], "value": d["value"], "done_by": d["done_by"],
+                         "done_at": d["done_at"].isoformat()} for d in entered.get(key, [])],
         })
     return records
