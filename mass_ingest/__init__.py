@@ -2,6 +2,15 @@
 
 __version__ = "0.1.0"
 
+import os as _os
+
+# polars allocates through its own jemalloc, which by default keeps freed pages for 10 s: the frame a
+# stage let go of and the one the next stage builds then both count in the process's memory. Given
+# back at once instead (discovery of 20,000 sessions: 273 -> 209 MB once its frames are freed, the same
+# CPU time). Read when polars first allocates, so it is set before polars is imported; a value the
+# environment already gives wins.
+_os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")
+
 # Before anything logs: every log record of a process that imports this package has its credentials
 # taken out (mass_ingest/redaction.py), Prefect's API log handler included.
 from mass_ingest.redaction import install_log_redaction as _install_log_redaction  # noqa: E402
