@@ -74,6 +74,10 @@ class TestSchemaLimits:
         # Every row that would carry it is named (Recording, and the tables keyed by it, such as ProbeFiles).
         assert left_out.reasons[0].startswith("INSERT.SCHEMA_LIMIT: Recording: recording 'pppp")
         assert all("has 300 characters; varchar(255) holds at most 255" in r for r in left_out.reasons)
+        # Each reason is a finding of the insert stage on that session, as the other stages' are.
+        assert {(f.code, f.stage, f.share, f.path, f.severity.name) for f in left_out.findings} == \
+            {("INSERT.SCHEMA_LIMIT", "insert", "N", "recordings/25843/2024-03-02_10-30-58", "ERROR")}
+        assert left_out.reasons == [f"{f.code}: {f.message}" for f in left_out.findings]
 
     @pytest.mark.parametrize(("probe", "says"), [
         ({"n_saved_chans": 2 ** 40}, "n_saved_chans 1099511627776 is outside int32's range"),
@@ -107,10 +111,14 @@ class TestBisection:
         assert left_out.rel_path == "recordings/25843/2024-03-04_10-30-58"
         assert left_out.reasons[0].startswith("INSERT.REFUSED: the database refused this session's rows (")
         assert "no_day_4" in left_out.reasons[0]
+        [refused] = left_out.findings
+        assert (refused.code, refused.stage, refused.path) == ("INSERT.REFUSED", "insert", left_out.rel_path)
+        assert "no_day_4" in refused.message and "run the profile again" in refused.message
 
     def test_the_outcome_is_json_for_the_stage_cache(self) -> None:
         outcome = insert_isolated(approved([candidate(1, folder="p" * 300)]), timezone="Europe/Oslo",
                                   ingest_id="run-1")
+        assert outcome.quarantined[0].findings  # the findings go through the cache too
         assert ChunkOutcome.model_validate_json(outcome.model_dump_json()) == outcome
 
 
