@@ -7,6 +7,7 @@ through dedup and the approver's decision first, as in a run.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import polars as pl
@@ -19,6 +20,7 @@ from mass_ingest.profile import Share
 from tasks.approve import apply_decision
 from tasks.dedup import deduplicate, fetch_existing_sessions
 from mass_ingest.chunk_outcome import ChunkOutcome
+from mass_ingest.findings_file import ingest_findings, read_findings, write_findings
 from tasks.insert import insert_isolated, select_for_insertion
 
 pytestmark = pytest.mark.usefixtures("clean_database")
@@ -120,6 +122,17 @@ class TestBisection:
                                   ingest_id="run-1")
         assert outcome.quarantined[0].findings  # the findings go through the cache too
         assert ChunkOutcome.model_validate_json(outcome.model_dump_json()) == outcome
+
+    def test_sessions_left_out_at_insertion_are_lines_of_the_findings_file(self, tmp_path) -> None:
+        outcome = insert_isolated(approved([candidate(1, folder="p" * 300), candidate(2)]),
+                                  timezone="Europe/Oslo", ingest_id="run-1")
+        findings = ingest_findings([], [], pl.DataFrame(), [outcome])
+        path = write_findings(tmp_path / "findings.jsonl", findings)
+        lines = [json.loads(line) for line in path.read_text().splitlines()]
+        assert lines and {(d["code"], d["stage"], d["severity"], d["path"]) for d in lines} == \
+            {("INSERT.SCHEMA_LIMIT", "insert", "ERROR", "recordings/25843/2024-03-01_10-30-58")}
+        assert lines == [f.model_dump(mode="json") for f in outcome.quarantined[0].findings]
+        assert read_findings(path) == outcome.quarantined[0].findings
 
 
 class TestQuarantineList:
