@@ -35,7 +35,8 @@ from tasks.import_file import import_input_file_task
 from tasks.insert import InsertOptions, chunk_bounds, insert_chunk_task, select_for_insertion
 from tasks.quality import quality_stage_task
 from tasks.recheck import fingerprint_shown_task, recheck_share_task
-from tasks.report import IngestCounts, dry_run_outcome_task, record_outcome_task, record_quarantine_task
+from tasks.report import (IngestCounts, dry_run_outcome_task, record_findings_task, record_outcome_task,
+                          record_quarantine_task)
 from tasks.watermark import pending_first_task
 
 
@@ -108,6 +109,8 @@ def ingest_profile(profile: Profile, *, approval: Decision | None = None, dry_ru
     if pending_before:
         checked = pending_first_task(checked, pending_before, ingest_id)
     checked = mark_held_task(checked, ingest_id)
+    # Written before the pause (a run that stops there keeps them) and again with insertion's at the end.
+    record_findings_task(access, discovered, checked, ingest_id)
     if dry_run:
         return dry_run_outcome_task(profile, checked, ingest_id, unreadable, input_file), checked
     # Quarantined and pending are settled before the pause (a decision changes neither): stored now, so
@@ -124,6 +127,7 @@ def ingest_profile(profile: Profile, *, approval: Decision | None = None, dry_ru
                                 InsertOptions.from_profile(profile))
               for offset, length in chunk_bounds(approved.rows)]
     publish_followup_task(ingest_id, profile.probe_association)
+    record_findings_task(access, discovered, decided, ingest_id, chunks)
     return record_outcome_task(decided, decision, ingest_id, unreadable, chunks), decided
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mass_ingest.findings import Finding
+
 
 class Quarantined(BaseModel):
-    """An approved session insertion left out, with why (stored in the Quarantine table)."""
+    """An approved session insertion left out, with why: ``findings`` (INSERT.*), and ``reasons``, each
+    finding as 'CODE: message', as the Quarantine table stores them."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -15,6 +18,8 @@ class Quarantined(BaseModel):
     rel_path: str
     session_id: str
     reasons: list[str]
+    # Empty in an outcome cached before insertion made findings: its reasons still say the code.
+    findings: list[Finding] = Field(default_factory=list)
 
 
 class ChunkOutcome(BaseModel):

@@ -27,6 +27,7 @@ from mass_ingest.db.connection import is_connection_error, outage_reported
 from mass_ingest.db.runs import record_quarantine
 from mass_ingest.db.sessions import record_moves
 from mass_ingest.errors import DatabaseError
+from mass_ingest.findings import Finding, Stage, finding
 from mass_ingest.db.locks import share_locks
 from mass_ingest.db.session_parts import (describe_projects, experimenter_rows, inferred_start_rows, new_subject_rows,
                                           probe_file_rows, project_rows, system_recording_rows)
@@ -277,10 +278,16 @@ SCHEMA_LIMIT_FIX = ("rename the folder or file on the share (or correct the file
                     "and run the profile again")
 
 
-def _quarantined(frame: pl.DataFrame, reasons: dict[str, list[str]]) -> list[Quarantined]:
+def _left_out(code: str, row: dict, message: str) -> Finding:
+    """An INSERT.* finding on the session of ``row`` (its share and folder)."""
+    return finding(code, stage=Stage.INSERT, share=row["share"], path=row["rel_path"], message=message)
+
+
+def _quarantined(frame: pl.DataFrame, left_out: dict[str, list[Finding]]) -> list[Quarantined]:
     return [Quarantined(candidate_id=r["candidate_id"], share=r["share"], rel_path=r["rel_path"],
-                        session_id=r["session_id"], reasons=reasons[r["candidate_id"]])
-            for r in frame.filter(pl.col("candidate_id").is_in(list(reasons)))
+                        session_id=r["session_id"], findings=left_out[r["candidate_id"]],
+                        reasons=[f"{f.code}: {f.message}" for f in left_out[r["candidate_id"]]])
+            for r in frame.filter(pl.col("candidate_id").is_in(list(left_out)))
             .select("candidate_id", "share", "rel_path", "session_id").iter_rows(named=True)]
 
 
@@ -308,14 +315,16 @@ def insert_isolated(frame: pl.DataFrame, *, timezone: str, ingest_id: str,
     # The new sessions' rows are made once: checked here, written by insert_sessions.
     built = _new_session_rows(new_sessions(frame), timezone, ingest_id, probes, options)
     bad = schema_problems(frame, ingest_id=ingest_id, probes=probes, options=options, built=built)
-    reasons = {cid: [f"INSERT.SCHEMA_LIMIT: {why}; {SCHEMA_LIMIT_FIX}" for why in whys] for cid, whys in bad.items()}
+    left_out = {r["candidate_id"]: [_left_out("INSERT.SCHEMA_LIMIT", r, f"{why}; {SCHEMA_LIMIT_FIX}")
+                                    for why in bad[r["candidate_id"]]]
+                for r in frame.filter(pl.col("candidate_id").is_in(list(bad))).iter_rows(named=True)}
     good = frame.filter(~pl.col("candidate_id").is_in(list(bad)))
-    inserted = _bisect(good, timezone, ingest_id, options, reasons, probes, built)
-    return ChunkOutcome(inserted=inserted, quarantined=_quarantined(frame, reasons))
+    inserted = _bisect(good, timezone, ingest_id, options, left_out, probes, built)
+    return ChunkOutcome(inserted=inserted, quarantined=_quarantined(frame, left_out))
 
 
 def _bisect(frame: pl.DataFrame, timezone: str, ingest_id: str, options: InsertOptions,
-            reasons: dict[str, list[str]], probes: ProbeIndex, built: dict[str, list[dict]]) -> int:
+            left_out: dict[str, list[Finding]], probes: ProbeIndex, built: dict[str, list[dict]]) -> int:
     if frame.is_empty():
         return 0
     try:
@@ -326,13 +335,14 @@ def _bisect(frame: pl.DataFrame, timezone: str, ingest_id: str, options: InsertO
             raise
         if frame.height == 1:
             words = " ".join(str(exc).split())[:500]
-            reasons[frame["candidate_id"][0]] = [f"INSERT.REFUSED: the database refused this session's rows "
-                                                 f"({type(exc).__name__}: {words}); fix the value it names on "
-                                                 "the share and run the profile again"]
+            row = frame.row(0, named=True)
+            left_out[row["candidate_id"]] = [_left_out(
+                "INSERT.REFUSED", row, f"the database refused this session's rows ({type(exc).__name__}: "
+                f"{words}); fix the value it names on the share and run the profile again")]
             return 0
     half = frame.height // 2
-    return (_bisect(frame.head(half), timezone, ingest_id, options, reasons, probes, built)
-            + _bisect(frame.tail(frame.height - half), timezone, ingest_id, options, reasons, probes, built))
+    return (_bisect(frame.head(half), timezone, ingest_id, options, left_out, probes, built)
+            + _bisect(frame.tail(frame.height - half), timezone, ingest_id, options, left_out, probes, built))
 
 
 def select_for_insertion(decided: pl.DataFrame) -> pl.DataFrame:
@@ -364,7 +374,7 @@ def insert_chunk_task(approved: StageFrame, offset: int, length: int, timezone: 
     with outage_reported(f"inserting rows {offset}+{length} of ingest {ingest_id}"):
         outcome = insert_isolated(approved.load(offset, length), timezone=timezone, ingest_id=ingest_id,
                                   options=options)
-        record_quarantine(ingest_id, [{**q.model_dump(exclude={"reasons"}), "quality_reasons": q.reasons}
+        record_quarantine(ingest_id, [{**q.model_dump(exclude={"reasons", "findings"}), "quality_reasons": q.reasons}
                                       for q in outcome.quarantined])
     progress.report("insert", offset + length, approved.rows, "insertion", unit="approved sessions")
     outcome.flow_run_id = str(flow_run.get_id() or "")

@@ -1,19 +1,22 @@
-"""Final counts of an ingest, and the ledger entries that close it."""
+"""Final counts of an ingest, the ledger entries that close it, and its findings file (findings.jsonl)."""
 
 from __future__ import annotations
 
 import polars as pl
-from prefect import task
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from pydantic import BaseModel, ConfigDict
 
+from mass_ingest.access import ShareAccess
 from mass_ingest.candidates import Status, frame_findings, has_status
 from mass_ingest.chunk_outcome import ChunkOutcome
 from mass_ingest.db.decisions import Decision
 from mass_ingest.db.runs import finish_ingest, record_pending, record_quarantine
 from mass_ingest.db.sessions import sessions_changed_by, sessions_inserted_by
 from mass_ingest.findings import Finding
+from mass_ingest.findings_file import ingest_findings, record_findings
 from mass_ingest.profile import Profile
 from mass_ingest.stage_cache import StageFrame
 from tasks.review import publish_review
@@ -116,6 +119,18 @@ def record_quarantine_task(checked: StageFrame, ingest_id: str) -> int:
     record_quarantine(ingest_id, quarantined.to_dicts())
     record_pending(ingest_id, frame.filter(has_status(Status.PENDING)).to_dicts())
     return quarantined.height
+
+
+# Never cached: the file is rewritten from what this run of the ingest holds, each time.
+@task(name="record-findings", cache_policy=NO_CACHE)
+def record_findings_task(access: list[ShareAccess], discovered: list[StageFrame], frame: StageFrame, ingest_id: str,
+                         chunks: list[ChunkOutcome] | None = None) -> str:
+    """Write every finding of the ingest so far to its findings.jsonl (rewritten whole: a resumed run
+    writes no line twice); return the file's path. Called before the approval pause and again at the end."""
+    chunks = [c for c in chunks or [] if isinstance(c, ChunkOutcome)]  # a count alone: cached before outcomes
+    path = record_findings(ingest_id, ingest_findings(access, discovered, frame.load(), chunks))
+    get_run_logger().info("every finding of ingest %s, one JSON object a line: %s", ingest_id, path)
+    return str(path)
 
 
 @task(name="record-outcome")

@@ -7,6 +7,7 @@ profile hash and ingest) on an emptied database.
 from __future__ import annotations
 
 import getpass
+import json
 import signal
 from datetime import datetime
 
@@ -14,6 +15,7 @@ import polars as pl
 import pytest
 
 from mass_ingest.db import schema
+from mass_ingest.findings import Finding
 from mass_ingest.stage_cache import run_dir
 from mass_ingest.subjects import import_subjects_csv
 from tests.e2e import (
@@ -150,6 +152,37 @@ class TestResume:
         again = json_out(cli("run", str(campaign.profile_path), "--approve", "--json").stdout)
         assert again["inserted"] == 0 and again["ingest_id"] != counts["ingest_id"]
         assert sessions_in_db() == GOOD_SESSIONS
+
+
+class TestFindingsFile:
+    def test_every_finding_is_a_json_line_and_a_resumed_run_writes_none_twice(self, tmp_path):
+        campaign, process, paused = paused_demo_run(tmp_path)
+        try:
+            [run] = schema.IngestRun.to_dicts()
+            path = run_dir(run["ingest_id"]) / "findings.jsonl"
+            # Written before the pause: a run that stops there keeps what its stages found.
+            at_pause = path.read_text().splitlines()
+        finally:
+            process.send_signal(signal.SIGKILL)  # killed at the pause, as when a worker dies
+            process.wait(30)
+        found = [json.loads(line) for line in at_pause]
+        unknown = [f for f in found if f["code"] == "QUALITY.SUBJECT_KNOWN"]
+        assert [(f["stage"], f["share"], f["path"], f["found"], f["severity"]) for f in unknown] == \
+            [("quality", "N", "recordings/m9/2024-06-03_10-12-44", "subject 'm9'", "ERROR")]
+        assert unknown[0]["expected"] and "great-expectations" in unknown[0]["origin"], unknown
+        # The other quarantined session's expectation, and discovery's finding on the same folder.
+        assert {f["code"] for f in found if f["path"].startswith("recordings/26018/2024-04-25_11-08-02")} >= \
+            {"QUALITY.EVERY_AP_BIN_HAS_META", "EPHYS.BIN_WITHOUT_META"}
+        assert {f["stage"] for f in found} >= {"discover", "quality"}
+        assert all(Finding.model_validate(f).model_dump(mode="json") == f for f in found)
+
+        resumed = cli("run", str(campaign.profile_path), "--approve")
+        assert resumed.returncode == 0, resumed.stderr[-3000:]
+        assert "every finding of this ingest, one JSON object a line:" in resumed.stdout
+        assert "findings.jsonl" in resumed.stdout
+        assert [r["ingest_id"] for r in schema.IngestRun.to_dicts()] == [run["ingest_id"]]  # the same ingest
+        again = path.read_text().splitlines()
+        assert len(again) == len(set(again)) and sorted(again) == sorted(at_pause)
 
 
 class TestCommandLine:

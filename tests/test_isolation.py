@@ -7,6 +7,7 @@ through dedup and the approver's decision first, as in a run.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import polars as pl
@@ -19,6 +20,7 @@ from mass_ingest.profile import Share
 from tasks.approve import apply_decision
 from tasks.dedup import deduplicate, fetch_existing_sessions
 from mass_ingest.chunk_outcome import ChunkOutcome
+from mass_ingest.findings_file import ingest_findings, read_findings, write_findings
 from tasks.insert import insert_isolated, select_for_insertion
 
 pytestmark = pytest.mark.usefixtures("clean_database")
@@ -74,6 +76,10 @@ class TestSchemaLimits:
         # Every row that would carry it is named (Recording, and the tables keyed by it, such as ProbeFiles).
         assert left_out.reasons[0].startswith("INSERT.SCHEMA_LIMIT: Recording: recording 'pppp")
         assert all("has 300 characters; varchar(255) holds at most 255" in r for r in left_out.reasons)
+        # Each reason is a finding of the insert stage on that session, as the other stages' are.
+        assert {(f.code, f.stage, f.share, f.path, f.severity.name) for f in left_out.findings} == \
+            {("INSERT.SCHEMA_LIMIT", "insert", "N", "recordings/25843/2024-03-02_10-30-58", "ERROR")}
+        assert left_out.reasons == [f"{f.code}: {f.message}" for f in left_out.findings]
 
     @pytest.mark.parametrize(("probe", "says"), [
         ({"n_saved_chans": 2 ** 40}, "n_saved_chans 1099511627776 is outside int32's range"),
@@ -107,11 +113,26 @@ class TestBisection:
         assert left_out.rel_path == "recordings/25843/2024-03-04_10-30-58"
         assert left_out.reasons[0].startswith("INSERT.REFUSED: the database refused this session's rows (")
         assert "no_day_4" in left_out.reasons[0]
+        [refused] = left_out.findings
+        assert (refused.code, refused.stage, refused.path) == ("INSERT.REFUSED", "insert", left_out.rel_path)
+        assert "no_day_4" in refused.message and "run the profile again" in refused.message
 
     def test_the_outcome_is_json_for_the_stage_cache(self) -> None:
         outcome = insert_isolated(approved([candidate(1, folder="p" * 300)]), timezone="Europe/Oslo",
                                   ingest_id="run-1")
+        assert outcome.quarantined[0].findings  # the findings go through the cache too
         assert ChunkOutcome.model_validate_json(outcome.model_dump_json()) == outcome
+
+    def test_sessions_left_out_at_insertion_are_lines_of_the_findings_file(self, tmp_path) -> None:
+        outcome = insert_isolated(approved([candidate(1, folder="p" * 300), candidate(2)]),
+                                  timezone="Europe/Oslo", ingest_id="run-1")
+        findings = ingest_findings([], [], pl.DataFrame(), [outcome])
+        path = write_findings(tmp_path / "findings.jsonl", findings)
+        lines = [json.loads(line) for line in path.read_text().splitlines()]
+        assert lines and {(d["code"], d["stage"], d["severity"], d["path"]) for d in lines} == \
+            {("INSERT.SCHEMA_LIMIT", "insert", "ERROR", "recordings/25843/2024-03-01_10-30-58")}
+        assert lines == [f.model_dump(mode="json") for f in outcome.quarantined[0].findings]
+        assert read_findings(path) == outcome.quarantined[0].findings
 
 
 class TestQuarantineList:

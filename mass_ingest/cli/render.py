@@ -52,7 +52,7 @@ def counts_table(counts, title: str) -> Table:
 
 
 def ingest_outcome(counts, title: str, elapsed: float, stages: dict[str, float] | Exception) -> None:
-    """What a run did: its counts, its decision and time, seconds per stage, shares left out."""
+    """What a run did: its counts, its decision and time, seconds per stage, shares left out, its findings file."""
     out.print(counts_table(counts, title))
     out.print(f"ingest {counts.ingest_id}: {counts.decision}; this run inserted {counts.inserted_by_this_run} "
               f"of the {counts.inserted} sessions the ingest inserted; {elapsed:.1f} s in all")
@@ -62,6 +62,11 @@ def ingest_outcome(counts, title: str, elapsed: float, stages: dict[str, float] 
         out.print("seconds per stage: " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items()))
     if counts.unreadable_shares:
         out.print(f"[yellow]shares not scanned this run: {', '.join(counts.unreadable_shares)}[/]")
+    from mass_ingest.findings_file import findings_path  # here: it imports Prefect, which the CLI sets up first
+
+    findings = findings_path(counts.ingest_id)
+    if findings.exists():
+        out.print(f"every finding of this ingest, one JSON object a line: {findings}", markup=False, highlight=False)
 
 
 def _flagged(label: str, text: str) -> None:

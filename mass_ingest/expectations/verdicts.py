@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from great_expectations.core.expectation_validation_result import ExpectationSuiteValidationResult
 
 # The suite's findings name the library that judged them as well as this tool's release.
-_ORIGIN = f"mass-ingest quality suite (great-expectations {version('great-expectations')}; {ORIGIN})"
+QUALITY_ORIGIN = f"mass-ingest quality suite (great-expectations {version('great-expectations')}; {ORIGIN})"
 
 
 def run_suites(
@@ -115,7 +115,8 @@ def without_quality_findings(frame: pl.DataFrame) -> pl.DataFrame:
 
 def failures_as_findings(row: dict[str, Any]) -> list[Finding]:
     """The findings of a checked candidate row's failed expectations (``QUALITY.<NAME>``, one each)."""
-    return [Finding.model_validate({**f, "origin": _ORIGIN}) for f in row["findings"] if f["stage"] == Stage.QUALITY]
+    return [Finding.model_validate({**f, "origin": QUALITY_ORIGIN})
+            for f in row["findings"] if f["stage"] == Stage.QUALITY]
 
 
 def classify(frame: pl.DataFrame) -> pl.DataFrame:
