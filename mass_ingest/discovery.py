@@ -70,8 +70,8 @@ class Pace:
 
     @property
     def pool(self) -> Executor | None:
-        """The pool to use once decided (None: this thread alone)."""
-        return self._pool if self.decided else None
+        """The pool to use, once :attr:`decided` (None: this thread alone)."""
+        return self._pool
 
     @property
     def waiting(self) -> float:
