@@ -186,6 +186,7 @@ class TestPrefectsRecords:
         # task's and the flow's Failed states (stored by the server, sent in events) and pickle into its result
         # storage, none of which passes through logging.
         from prefect import flow, task
+        from prefect.logging.handlers import APILogWorker
 
         from mass_ingest.prefect_api import flow_run_or_none, task_runs_of
 
@@ -198,6 +199,7 @@ class TestPrefectsRecords:
             reach_the_database()
 
         state = leaky(return_state=True)
+        APILogWorker.drain_all(timeout=10)  # its logs sent now, while the server runs (at exit it is gone)
         assert state.is_failed()
         shown = "cannot reach postgresql+psycopg://ingest:***@db.lab/pipeline"
         run = flow_run_or_none(state.state_details.flow_run_id)
