@@ -29,10 +29,13 @@ from urllib.parse import quote, unquote, urlsplit
 MASK = "***"
 _SECRET_VARIABLES = ("MASS_INGEST_DATABASE_PASSWORD",)
 _URL_VARIABLES = ("MASS_INGEST_DATABASE",)
-# scheme://user:password@ : any scheme (letters, digits, + . -), a user without '/', '@' or white space.
-_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s/:@]*):(?P<password>[^\s@/]*)@")
-_KEY_VALUE = re.compile(r"(?P<head>\b(?:password|passwd|pwd)\s*[=:]\s*)(?P<q>['\"]?)(?P<value>[^\s'\";&]+)(?P=q)",
-                        re.IGNORECASE)
+# scheme://user:password@ : any scheme (letters, digits, + . -), a user without '/', '@' or white space, and
+# the password up to the last '@' before the next white space: a pasted password may hold '/' or '@' unencoded
+# (a generated one often does), and masking a little more than the password is the safe way to be wrong.
+_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s/:@]*):(?P<password>\S*)@")
+# password=... of a DSN: quoted (white space and all, as libpq allows), or up to white space or a separator.
+_KEY_VALUE = re.compile(r"(?P<head>\b(?:password|passwd|pwd)\s*[=:]\s*)"
+                        r"(?:(?P<q>['\"])(?:\\.|(?!(?P=q)).)*(?P=q)|[^\s'\";&,)]+)", re.IGNORECASE)
 
 
 def _secret_values() -> list[str]:
@@ -60,7 +63,7 @@ def redact(text: str) -> str:
     if not text:
         return text
     text = _URL_PASSWORD.sub(lambda m: f"{m.group('head')}:{MASK}@", text)
-    text = _KEY_VALUE.sub(lambda m: f"{m.group('head')}{m.group('q')}{MASK}{m.group('q')}", text)
+    text = _KEY_VALUE.sub(lambda m: f"{m.group('head')}{m.group('q') or ''}{MASK}{m.group('q') or ''}", text)
     for value in _secret_values():
         text = text.replace(value, MASK)
     return text

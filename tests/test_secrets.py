@@ -33,6 +33,11 @@ SECRET = "Xq7-s3cr3t!pw"
     f"cannot connect (dsn='host=db user=ingest password={SECRET} dbname=x')",
     f"PWD: '{SECRET}'",
     f"error near postgresql://ingest:{SECRET}@db.lab/pipeline?sslmode=require, giving up",
+    f"postgresql://ingest:{SECRET}/Ab+c=@db.lab/pipeline",           # pasted unencoded: a '/' (base64-made)
+    f"postgresql://ingest:{SECRET}@x@db.lab/pipeline",                # ... or an '@'
+    f"MASS_INGEST_DATABASE='odd://a:{SECRET}@h:notaport' is not a URL",
+    f"invalid dsn: host=db user=ingest password='{SECRET} with spaces' dbname=x",
+    f"connect(host=db;Pwd={SECRET};Database=x)",
 ])
 def test_every_url_and_dsn_form_is_redacted(text: str) -> None:
     cleaned = redact(text)
@@ -53,7 +58,8 @@ def test_the_settings_hand_out_the_password_but_never_show_it(monkeypatch: pytes
 
 
 @pytest.mark.parametrize("url", [f"postgresql+psycopg://ingest:{SECRET}@db.lab/x", f"postgresql://ingest:{SECRET}@db/x",
-                                 f"mysql://root:{SECRET}@h:3306", f"odd://a:{SECRET}@h:notaport"])
+                                 f"mysql://root:{SECRET}@h:3306", f"odd://a:{SECRET}@h:notaport",
+                                 f"postgresql://ingest:{SECRET}/x@db.lab/x"])
 def test_a_url_with_a_password_is_refused_without_echoing_it(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     monkeypatch.setenv("MASS_INGEST_DATABASE", url)
     with pytest.raises(DatabaseError) as raised:
