@@ -19,7 +19,7 @@ from typing import Literal
 import polars as pl
 from prefect import get_run_logger
 from prefect.artifacts import create_markdown_artifact
-from prefect.exceptions import FlowPauseTimeout
+from prefect.exceptions import CancelledRun, FlowPauseTimeout, PausedRun
 from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from prefect.runtime import flow_run
@@ -140,13 +140,13 @@ def failure_before_the_decision_closes(ingest_id: str):
     failure, the next run of the profile discovers afresh once the cause is fixed.
 
     Refusals (the tool's own errors: a lost database, a full disk, a timeout, another run waiting) keep the
-    ingest for the next run to resume, as their messages say; so does a run whose ingest another run shows
-    to a person right now.
+    ingest for the next run to resume, as their messages say; so do a paused or cancelled run (no failure),
+    and a run whose ingest another run shows to a person right now.
     """
     try:
         yield
     except Exception as exc:
-        if not isinstance(exc, MassIngestError):
+        if not isinstance(exc, (MassIngestError, PausedRun, CancelledRun)):
             _close_failed(ingest_id, exc)
         raise
 
