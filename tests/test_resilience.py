@@ -247,3 +247,21 @@ class TestTheCacheNeverPinsAFailure:
         states = task_states(latest_flow_run_id(campaign.profile_path))
         assert (states["discover N 0/1"], states["discover backup 0/1"]) == ("Completed", "Completed")  # not Cached
         assert not schema.Quarantine & {"ingest_id": counts["ingest_id"], "rel_path": m9}
+
+    def test_only_an_undecided_ingest_is_closed_as_failed(self):
+        from datetime import datetime
+
+        from mass_ingest.db.decisions import Decision, record_decision
+        from mass_ingest.db.runs import close_failed_ingest
+
+        for ingest_id in ("undecided", "decided"):
+            schema.IngestRun.insert1({"ingest_id": ingest_id, "profile_name": "p", "profile_hash": "0" * 16,
+                                      "status": "open", "started_at": datetime(2024, 6, 1)})
+        record_decision("decided", Decision(approved=True, approver="Ada", source="cli"))
+        assert close_failed_ingest("undecided", "RuntimeError: mysql://root:pw-123@h") is True
+        assert close_failed_ingest("decided", "RuntimeError: x") is False
+        assert close_failed_ingest("undecided", "again") is False  # closed already
+        runs = {r["ingest_id"]: r for r in schema.IngestRun.to_dicts()}
+        assert (runs["undecided"]["status"], runs["undecided"]["counts"]) == (
+            "failed", {"error": "RuntimeError: mysql://root:***@h"})
+        assert runs["decided"]["status"] == "approved"
