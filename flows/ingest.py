@@ -27,7 +27,8 @@ from mass_ingest.profile import Profile, load_profile
 from mass_ingest.stage_cache import StageFrame
 from mass_ingest.task_runners import configured_task_runner
 from tasks.access import ShareAccess, check_access_task, scan_readable_shares
-from tasks.approve import apply_decision, auto_decision, hold_decided, mark_held, request_approval
+from tasks.approve import (apply_decision, auto_decision, failure_before_the_decision_closes, hold_decided, mark_held,
+                           request_approval)
 from tasks.dedup import deduplicate_task
 from tasks.discover import discover_share_task
 from tasks.followup import publish_followup_task
@@ -97,29 +98,30 @@ def ingest_profile(profile: Profile, *, approval: Decision | None = None, dry_ru
     """
     logger = get_run_logger()
     ingest_id = f"dry-run-{uuid.uuid4()}" if dry_run else open_ingest_task(profile)
-    access = check_access_task(profile)
-    unreadable = [a.share for a in access if not a.readable]
-    for a in access:
-        if a.finding:
-            logger.warning(str(a.finding))
-    discovered = ([import_input_file_task(profile, input_file, ingest_id)] if input_file
-                  else discover_shares(profile, access, ingest_id))
-    deduped = deduplicate_task(profile, discovered, ingest_id)
-    checked = quality_stage_task(profile, deduped, ingest_id)
-    if pending_before:
-        checked = pending_first_task(checked, pending_before, ingest_id)
-    checked = mark_held_task(checked, ingest_id)
-    # Written before the pause (a run that stops there keeps them) and again with insertion's at the end.
-    record_findings_task(access, discovered, checked, ingest_id)
-    if dry_run:
-        return dry_run_outcome_task(profile, checked, ingest_id, unreadable, input_file), checked
-    # Quarantined and pending are settled before the pause (a decision changes neither): stored now, so
-    # `mass-ingest status` shows them while the ingest waits.
-    record_quarantine_task(checked, ingest_id)
-    preapproved = approval or (auto_decision(profile) if auto_approve else None)
-    shown = fingerprint_shown_task(profile, checked, ingest_id)
-    decision = request_approval(profile, checked, ingest_id, preapproved=preapproved, timeout_s=approval_timeout_s,
-                                input_file=input_file)
+    with failure_before_the_decision_closes(ingest_id):
+        access = check_access_task(profile)
+        unreadable = [a.share for a in access if not a.readable]
+        for a in access:
+            if a.finding:
+                logger.warning(str(a.finding))
+        discovered = ([import_input_file_task(profile, input_file, ingest_id)] if input_file
+                      else discover_shares(profile, access, ingest_id))
+        deduped = deduplicate_task(profile, discovered, ingest_id)
+        checked = quality_stage_task(profile, deduped, ingest_id)
+        if pending_before:
+            checked = pending_first_task(checked, pending_before, ingest_id)
+        checked = mark_held_task(checked, ingest_id)
+        # Written before the pause (a run that stops there keeps them) and again with insertion's at the end.
+        record_findings_task(access, discovered, checked, ingest_id)
+        if dry_run:
+            return dry_run_outcome_task(profile, checked, ingest_id, unreadable, input_file), checked
+        # Quarantined and pending are settled before the pause (a decision changes neither): stored now, so
+        # `mass-ingest status` shows them while the ingest waits.
+        record_quarantine_task(checked, ingest_id)
+        preapproved = approval or (auto_decision(profile) if auto_approve else None)
+        shown = fingerprint_shown_task(profile, checked, ingest_id)
+        decision = request_approval(profile, checked, ingest_id, preapproved=preapproved,
+                                    timeout_s=approval_timeout_s, input_file=input_file)
     decided = apply_decision_task(checked, decision, ingest_id, profile)
     approved = approved_sessions_task(decided, ingest_id)
     recheck_share_task(profile, shown, approved, ingest_id)  # refuses if an approved folder changed since

@@ -2,8 +2,10 @@
 
 Every message this tool writes or hands to Prefect passes here: log records (through a record
 factory, so every logger and handler, Prefect's API log handler included, sees redacted text),
-the tool's own exceptions (:class:`mass_ingest.errors.MassIngestError` redacts its message) and
-the command line's error lines. Two things are removed:
+the tool's own exceptions (:class:`mass_ingest.errors.MassIngestError` redacts its message), any
+other exception a task or flow raises, before Prefect makes it a Failed or Crashed state (whose
+message Prefect stores, and whose exception it pickles into its result storage), and the command
+line's error lines. Two things are removed:
 
 - the password of any URL, whatever its scheme (``postgresql+psycopg://ingest:pw@host/db``,
   ``mysql://u:p@h``, ``https://u:p@h``), and ``password=...`` / ``pwd=...`` pairs of DSNs;
@@ -13,6 +15,9 @@ the command line's error lines. Two things are removed:
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
+import inspect
 import logging
 import os
 import re
@@ -24,10 +29,13 @@ from urllib.parse import quote, unquote, urlsplit
 MASK = "***"
 _SECRET_VARIABLES = ("MASS_INGEST_DATABASE_PASSWORD",)
 _URL_VARIABLES = ("MASS_INGEST_DATABASE",)
-# scheme://user:password@ : any scheme (letters, digits, + . -), a user without '/', '@' or white space.
-_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s/:@]*):(?P<password>[^\s@/]*)@")
-_KEY_VALUE = re.compile(r"(?P<head>\b(?:password|passwd|pwd)\s*[=:]\s*)(?P<q>['\"]?)(?P<value>[^\s'\";&]+)(?P=q)",
-                        re.IGNORECASE)
+# scheme://user:password@ : any scheme (letters, digits, + . -), a user without '/', '@' or white space, and
+# the password up to the last '@' before the next white space: a pasted password may hold '/' or '@' unencoded
+# (a generated one often does), and masking a little more than the password is the safe way to be wrong.
+_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s/:@]*):(?P<password>\S*)@")
+# password=... of a DSN: quoted (white space and all, as libpq allows), or up to white space or a separator.
+_KEY_VALUE = re.compile(r"(?P<head>\b(?:password|passwd|pwd)\s*[=:]\s*)"
+                        r"(?:(?P<q>['\"])(?:\\.|(?!(?P=q)).)*(?P=q)|[^\s'\";&,)]+)", re.IGNORECASE)
 
 
 def _secret_values() -> list[str]:
@@ -55,7 +63,7 @@ def redact(text: str) -> str:
     if not text:
         return text
     text = _URL_PASSWORD.sub(lambda m: f"{m.group('head')}:{MASK}@", text)
-    text = _KEY_VALUE.sub(lambda m: f"{m.group('head')}{m.group('q')}{MASK}{m.group('q')}", text)
+    text = _KEY_VALUE.sub(lambda m: f"{m.group('head')}{m.group('q') or ''}{MASK}{m.group('q') or ''}", text)
     for value in _secret_values():
         text = text.replace(value, MASK)
     return text
@@ -99,6 +107,95 @@ def install_log_redaction() -> None:
         if sys.excepthook is sys.__excepthook__:  # an uncaught exception's traceback, printed on stderr
             sys.excepthook = _redacting_excepthook
         _installed = True
+
+
+def redact_exception(exc: BaseException | None) -> BaseException | None:
+    """``exc`` with the credentials taken out of it in place (its arguments, an OSError's file names and
+    text), and out of the exceptions it was raised from; the same object, so its type still tells callers
+    (a retry condition, ``state.result()``) what happened."""
+    seen: set[int] = set()
+    current = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        try:
+            current.args = tuple(redact(a) if isinstance(a, str) else a for a in current.args)
+        except Exception:  # an exception type whose args cannot be set keeps them
+            pass
+        for name in ("errno", "strerror", "filename", "filename2"):  # an OSError shows these, not its args
+            value = getattr(current, name, None)
+            if isinstance(value, str) and redact(value) != value:
+                try:
+                    setattr(current, name, redact(value))
+                except Exception:
+                    pass
+        current = current.__cause__ or current.__context__
+    return exc
+
+
+# Where Prefect turns an exception into a state: its task and flow engines, which call these by name.
+_PREFECT_ENGINES = ("prefect.task_engine", "prefect.flow_engine")
+_STATE_BUILDERS = ("exception_to_failed_state", "exception_to_failed_state_sync", "exception_to_crashed_state",
+                   "exception_to_crashed_state_sync")
+
+
+def _redacting(build):
+    """``build`` (one of :data:`_STATE_BUILDERS`) taking the credentials out of its exception first."""
+    if inspect.iscoroutinefunction(build):
+        async def redacting_build(exc=None, *args, **kwargs):
+            return await build(redact_exception(exc if exc is not None else sys.exc_info()[1]), *args, **kwargs)
+    else:
+        def redacting_build(exc=None, *args, **kwargs):
+            return build(redact_exception(exc if exc is not None else sys.exc_info()[1]), *args, **kwargs)
+    redacting_build.redacts = True
+    return redacting_build
+
+
+def _patch_engine(module) -> None:
+    for name in _STATE_BUILDERS:
+        build = getattr(module, name, None)
+        if build is not None and not getattr(build, "redacts", False):
+            setattr(module, name, _redacting(build))
+
+
+class _PatchEngineOnImport(importlib.abc.MetaPathFinder):
+    """Patches a Prefect engine module right after it is first imported (see :func:`install_prefect_redaction`)."""
+
+    def find_spec(self, name, path, target=None):
+        if name not in _PREFECT_ENGINES:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return None
+        execute = spec.loader.exec_module
+
+        def exec_module(module):
+            execute(module)
+            _patch_engine(module)
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+_prefect_installed = False
+
+
+def install_prefect_redaction() -> None:
+    """Redact every exception Prefect makes a Failed or Crashed state of, in this process (idempotent).
+
+    Prefect puts ``str(exc)`` in the state's message (stored by the server, sent in its events) and
+    pickles the exception into its result storage; neither passes through logging. The engines are
+    patched when first imported, not imported here: ``mass-ingest discover`` never loads Prefect, and
+    a worker process (process pool, Dask) that imports this package is covered whenever it runs a task.
+    """
+    global _prefect_installed
+    with _lock:
+        if _prefect_installed:
+            return
+        for name in _PREFECT_ENGINES:
+            if name in sys.modules:
+                _patch_engine(sys.modules[name])
+        sys.meta_path.insert(0, _PatchEngineOnImport())
+        _prefect_installed = True
 
 
 def _redacting_excepthook(kind, value, tb) -> None:

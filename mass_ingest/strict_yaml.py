@@ -79,9 +79,9 @@ def _walk(root: yaml.Node) -> Lines:
                 line = key.start_mark.line + 1
                 if name in first:
                     where = ".".join(str(p) for p in path) or "the top level"
-                    raise StrictYamlError(line, f"key '{name}' appears twice in {where} (lines {first[name]} and "
-                                          f"{line}); YAML would keep only the second and silently drop the first: "
-                                          "merge the two into one")
+                    lines_said = f"line {line}" if first[name] == line else f"lines {first[name]} and {line}"
+                    raise StrictYamlError(line, f"key '{name}' appears twice in {where} ({lines_said}); YAML would "
+                                          "keep only the second and silently drop the first: merge the two into one")
                 first[name] = line
                 lines[(*path, name)] = line
                 stack.append(((*path, name), value))

@@ -19,7 +19,7 @@ from typing import Literal
 import polars as pl
 from prefect import get_run_logger
 from prefect.artifacts import create_markdown_artifact
-from prefect.exceptions import FlowPauseTimeout
+from prefect.exceptions import CancelledRun, FlowPauseTimeout, PausedRun
 from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from prefect.runtime import flow_run
@@ -31,7 +31,8 @@ from mass_ingest.db.decisions import (Decision, DecisionRefused, PauseClaim, bea
                                       pause_claim, record_decision, refuse_on_resume, stored_decision)
 from mass_ingest.db.held import held_label, hold_sessions
 from mass_ingest.deciding import DecisionPending, how_to_decide
-from mass_ingest.errors import ApprovalTimeout
+from mass_ingest.db.runs import close_failed_ingest
+from mass_ingest.errors import ApprovalTimeout, MassIngestError
 from mass_ingest.prefect_api import flow_run_or_none
 from mass_ingest.profile import Profile
 from mass_ingest.session_patterns import PatternError, match_patterns, refusal_message, unmatched_patterns
@@ -131,6 +132,35 @@ def other_waiting_run(ingest_id: str, me: str) -> PauseClaim | None:
                 return later  # a beat since: someone is there
     drop_stale_claim(claim)
     return None
+
+
+@contextmanager
+def failure_before_the_decision_closes(ingest_id: str):
+    """A stage that raises before ``ingest_id`` is decided closes it (ledger ``failed``): the cache never pins a
+    failure, the next run of the profile discovers afresh once the cause is fixed.
+
+    Refusals (the tool's own errors: a lost database, a full disk, a timeout, another run waiting) keep the
+    ingest for the next run to resume, as their messages say; so do a paused or cancelled run (no failure),
+    and a run whose ingest another run shows to a person right now.
+    """
+    try:
+        yield
+    except Exception as exc:
+        if not isinstance(exc, (MassIngestError, PausedRun, CancelledRun)):
+            _close_failed(ingest_id, exc)
+        raise
+
+
+def _close_failed(ingest_id: str, exc: Exception) -> None:
+    logger = get_run_logger()
+    try:
+        if other_waiting_run(ingest_id, str(flow_run.get_id() or "")) is not None:
+            return
+        if close_failed_ingest(ingest_id, f"{type(exc).__name__}: {exc}"):
+            logger.error(f"ingest {ingest_id} failed before its decision and is closed (status failed): fix what "
+                         "the error below names and run the profile again; the new run discovers afresh")
+    except Exception as nested:  # the database may be what failed: then the next run resumes the ingest
+        logger.warning(f"could not close ingest {ingest_id} after its failure ({nested}); the next run resumes it")
 
 
 @contextmanager

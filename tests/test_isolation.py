@@ -21,7 +21,7 @@ from tasks.approve import apply_decision
 from tasks.dedup import deduplicate, fetch_existing_sessions
 from mass_ingest.chunk_outcome import ChunkOutcome
 from mass_ingest.findings_file import ingest_findings, read_findings, write_findings
-from tasks.insert import insert_isolated, select_for_insertion
+from tasks.insert import insert_isolated, select_for_insertion, table_for
 
 pytestmark = pytest.mark.usefixtures("clean_database")
 
@@ -94,6 +94,15 @@ class TestSchemaLimits:
                                   timezone="Europe/Oslo", ingest_id="run-1")
         assert (outcome.inserted, stored_days()) == (1, [2])
         assert says in outcome.quarantined[0].reasons[0]
+
+
+    def test_a_null_or_a_missing_value_where_the_column_requires_one(self) -> None:
+        key = {"subject": SUBJECT, "recording": "probe_1"}
+        rows = {"Recording": [{**key, "session_start": datetime(2024, 3, 1), "meta_file": None},
+                              {**key, "session_start": datetime(2024, 3, 2)}]}
+        found = limits.violations(rows, table_for, lambda r: r["session_start"].day)
+        assert found == {1: ["Recording: meta_file is empty (NULL), but varchar(1000) requires a value"],
+                         2: ["Recording: meta_file is missing, but varchar(1000) requires a value"]}
 
 
 class TestBisection:

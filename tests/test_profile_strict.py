@@ -48,6 +48,12 @@ class TestDuplicateKeys:
     def test_a_nested_duplicate_is_refused_with_its_place(self, tmp_path: Path) -> None:
         message = refused(tmp_path, GOOD.replace("    root: /mnt/N\n", "    root: /mnt/N\n    root: /mnt/M\n"))
         assert message.startswith("profile lab.yaml line 6: key 'root' appears twice in shares.0 (lines 5 and 6)")
+        assert message.endswith("merge the two into one")
+
+    def test_a_duplicate_inside_a_flow_mapping_is_refused_too(self, tmp_path: Path) -> None:
+        message = refused(tmp_path, GOOD + "approval: {timeout_s: 60, timeout_s: 90}\n")
+        assert message.startswith("profile lab.yaml line 10: key 'timeout_s' appears twice in approval (line 10)")
+        assert message.endswith("merge the two into one")
 
     def test_a_merge_key_overridden_on_purpose_is_not_a_duplicate(self, tmp_path: Path) -> None:
         text = GOOD + "approval: &a {timeout_s: 60, poll_s: 5}\nquality:\n  settle_s: 1\n"
@@ -74,6 +80,9 @@ class TestTemplatesThatCannotMatch:
         message = refused(tmp_path, with_template(template), f"{case}.yaml")
         assert message.startswith(f"profile {case}.yaml line 7: shares[0].layouts[0].template "), message
         assert says in message
+        fixes = {"write the path from the root down", "put where the share is mounted under root",
+                 "use %Y %m %d %H %M %S", "each field is written {name} or {name:format}"}
+        assert [fix for fix in fixes if fix in message], message
 
 
 class TestLimits:

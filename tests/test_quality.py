@@ -321,6 +321,16 @@ class TestPending:
             "probe_1/npx.imec.ap.bin changed 1 min ago (settle time 15 min)",
             "probe_2/npx.imec.ap.bin changed 1 s ago (settle time 15 min)"]
 
+    def test_a_short_bin_is_pending_until_unchanged_for_the_stall_limit_then_quarantined(self) -> None:
+        context = CONTEXT.model_copy(update={"stalled_after_s": 7200})  # the profile's quality.stalled_after_s
+        short = [_probe(1, bin_size=1200, bin_mtime=NOW.timestamp() - 7199)]
+        assert _verdict(_candidate("s", probes=short), context)["status"] == "pending"
+        short = [_probe(1, bin_size=1200, bin_mtime=NOW.timestamp() - 7200)]
+        verdict = _verdict(_candidate("s", probes=short), context)
+        assert (verdict["status"], verdict["quality_failures"], verdict["pending_reasons"]) == (
+            "quarantined", ["ap_bin_not_stalled"], [])
+        assert "stopped growing at 1,200 of 3,080 bytes (unchanged for 120 min)" in verdict["quality_reasons"][0]
+
     def test_only_new_candidates_become_pending(self) -> None:
         frame = candidates_to_frame([_candidate("s", probes=[_probe(1, bin_size=1200)])] * 2).with_columns(
             pl.Series("status", ["duplicate", "excluded"]))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -23,7 +24,8 @@ from mass_ingest.errors import DatabaseError
 from tests.fault_points import VARIABLE as FAULT, waiting_file
 from mass_ingest.prefect_api import task_runs_of
 from mass_ingest.subjects import import_subjects_csv
-from tests.e2e import cli, demo_campaign, json_out, start_cli, task_states, wait_for_paused_run
+from tests.e2e import (cli, demo_campaign, json_out, latest_flow_run_id, start_cli, task_states,
+                       wait_for_paused_run)
 from tests.test_flow import GOOD_SESSIONS, sessions_in_db
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server", "clean_database")]
@@ -209,3 +211,57 @@ class TestTwoRunsAtOnce:
         flow_runs = {r["flow_run_id"] for r in schema.IngestRun.FlowRun.to_dicts()}
         chunks = [t for run in flow_runs for t in task_runs_of(run) if t.name.startswith("insert rows")]
         assert len(chunks) == 10 and {t.run_count for t in chunks} == {1}
+
+
+class TestTheCacheNeverPinsAFailure:
+    def test_an_ingest_failed_before_its_decision_runs_afresh_once_the_cause_is_fixed(self, tmp_path):
+        # The quarantine list of one folder is refused by a rule only the database knows (a CHECK constraint, as a
+        # lab's DBA might add): the stage storing the list fails. Moving that folder away fixes the cause, but
+        # discovery is cached on the ingest id: resumed from the cache, the run met the same folder and failed the
+        # same way for ever. A run failed before a decision closes its ingest, so the next one discovers afresh.
+        campaign = demo_campaign(tmp_path)
+        import_subjects_csv(campaign.subjects_csv)
+        profile = str(campaign.profile_path)
+        m9 = "recordings/m9/2024-06-03_10-12-44"
+        table = schema.Quarantine.full_table_name
+        schema.Quarantine.connection.query(f"ALTER TABLE {table} ADD CONSTRAINT no_m9 "
+                                           "CHECK (strpos(rel_path, 'recordings/m9/') = 0)")
+        try:
+            first = cli("run", profile, "--approve", "--json")
+            assert first.returncode == 1, first.stderr[-3000:]
+            assert "no_m9" in first.stderr
+            assert "failed before its decision and is closed (status failed)" in first.stderr
+            failed = the_ingest()
+            assert failed["status"] == "failed" and failed["finished_at"] is not None
+            assert "no_m9" in failed["counts"]["error"]
+            assert sessions_in_db() == set()
+
+            shutil.move(campaign.shares["N"] / m9, tmp_path / "m9-moved-away")  # the cause fixed on the share
+            second = cli("run", profile, "--approve", "--json")
+        finally:
+            schema.Quarantine.connection.query(f"ALTER TABLE {table} DROP CONSTRAINT no_m9")
+        assert second.returncode == 0, second.stderr[-3000:]
+        counts = json_out(second.stdout)
+        assert counts["ingest_id"] != failed["ingest_id"] and counts["inserted"] == 5
+        assert_each_good_session_once()
+        states = task_states(latest_flow_run_id(campaign.profile_path))
+        assert (states["discover N 0/1"], states["discover backup 0/1"]) == ("Completed", "Completed")  # not Cached
+        assert not schema.Quarantine & {"ingest_id": counts["ingest_id"], "rel_path": m9}
+
+    def test_only_an_undecided_ingest_is_closed_as_failed(self):
+        from datetime import datetime
+
+        from mass_ingest.db.decisions import Decision, record_decision
+        from mass_ingest.db.runs import close_failed_ingest
+
+        for ingest_id in ("undecided", "decided"):
+            schema.IngestRun.insert1({"ingest_id": ingest_id, "profile_name": "p", "profile_hash": "0" * 16,
+                                      "status": "open", "started_at": datetime(2024, 6, 1)})
+        record_decision("decided", Decision(approved=True, approver="Ada", source="cli"))
+        assert close_failed_ingest("undecided", "RuntimeError: mysql://root:pw-123@h") is True
+        assert close_failed_ingest("decided", "RuntimeError: x") is False
+        assert close_failed_ingest("undecided", "again") is False  # closed already
+        runs = {r["ingest_id"]: r for r in schema.IngestRun.to_dicts()}
+        assert (runs["undecided"]["status"], runs["undecided"]["counts"]) == (
+            "failed", {"error": "RuntimeError: mysql://root:***@h"})
+        assert runs["decided"]["status"] == "approved"

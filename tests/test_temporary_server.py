@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from mass_ingest import temporary_server
-from tests.e2e import demo_campaign
+from tests.e2e import cli, demo_campaign
 
 
 def alive(pid: int) -> bool:
@@ -52,6 +52,23 @@ def test_a_leftover_server_of_a_dead_command_is_stopped_and_a_live_ones_is_kept(
         for process in stand_ins:
             process.kill()
             process.wait()
+
+
+def test_the_next_command_stops_a_leftover_server(tmp_path: Path) -> None:
+    # A server whose watchdog could not act (frozen, or the machine suspended): any later command stops it first.
+    registry = tmp_path / "mass-ingest-servers"
+    registry.mkdir()
+    stand_in = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", "mass_ingest.temporary_server"])
+    dead_parent = subprocess.Popen(["true"])
+    dead_parent.wait()
+    (registry / str(stand_in.pid)).write_text(f"{dead_parent.pid}\n")
+    try:
+        result = cli("--help", env={"PREFECT_HOME": str(tmp_path)}, timeout=120)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert stand_in.wait(30) is not None and list(registry.iterdir()) == []
+    finally:
+        stand_in.kill()
+        stand_in.wait()
 
 
 @pytest.mark.slow

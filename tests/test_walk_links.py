@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import os
 import socket
+import stat
 from pathlib import Path
+
+import pytest
 
 from tests.test_discover import (S1, discover, make_tree, moser, probe, probe_record, run_with_deadline,
                                  where)
@@ -89,3 +92,13 @@ class TestSpecialFiles:
             os.chdir(cwd)
         assert where(candidate.findings) == [("DISCOVER.SPECIAL_FILE", f"{S1}/daq.sock")]
         assert "is a socket" in candidate.findings[0].message
+
+    def test_a_device_is_named_as_a_device(self, tmp_path: Path) -> None:
+        root = make_tree(tmp_path / "N", [*probe(f"{S1}/probe_1", "18408403232")])
+        try:  # a copy of /dev/null's device, where a recording's file belongs
+            os.mknod(root / S1 / "probe_1" / "npx.imec.lf.bin", 0o600 | stat.S_IFCHR, os.makedev(1, 3))
+        except PermissionError:
+            pytest.skip("making a device file needs CAP_MKNOD (root)")
+        [candidate], _ = run_with_deadline(lambda: discover(moser(root)), 10)
+        assert where(candidate.findings) == [("DISCOVER.SPECIAL_FILE", f"{S1}/probe_1/npx.imec.lf.bin")]
+        assert "is a character device" in candidate.findings[0].message

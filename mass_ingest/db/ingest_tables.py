@@ -14,8 +14,9 @@ class IngestRun(dj.Manual):
     """One mass ingestion: the profile it ran, who approved it and what it did.
 
     ingest_id: stable across resumes of the same interrupted ingest; status: open, approved,
-    rejected, timed_out, completed, undone, share_changed (an approved folder changed after the pause);
-    counts: final counts (discovered, duplicates, ...).
+    rejected, timed_out, completed, undone, share_changed (an approved folder changed after the pause),
+    failed (a stage raised before the decision: the next run starts a new ingest);
+    counts: final counts (discovered, duplicates, ...), or the error of a failed one.
     """
 
     definition = """

@@ -11,11 +11,14 @@ from mass_ingest.db.decisions import Decision
 from mass_ingest.expectations.suites import quality_code
 from mass_ingest.findings import CATALOGUE
 from mass_ingest.profile import Profile
+from mass_ingest.redaction import redact
 
 # An ingest in one of these states is resumed by the next run of the same profile.
 UNFINISHED = ("open", "approved")
 # An approved folder changed between the pause and insertion: refused, nothing (more) inserted.
 SHARE_CHANGED = "share_changed"
+# A stage raised before the ingest was decided: closed, so the next run discovers afresh (close_failed_ingest).
+FAILED = "failed"
 
 
 def command_line_decision(excluded: list[str] | None = None, note: str = "") -> Decision:
@@ -115,6 +118,24 @@ def finish_ingest(ingest_id: str, counts: dict[str, int], status: str = "complet
     schema.activate()
     schema.IngestRun.update1({"ingest_id": ingest_id, "status": status, "counts": counts,
                               "finished_at": datetime.now().replace(microsecond=0)})
+
+
+def close_failed_ingest(ingest_id: str, error: str) -> bool:
+    """Close ``ingest_id`` as failed, with ``error``, if it is still undecided; return whether it was.
+
+    Its stages are cached on the ingest id: resumed, a run would meet the same cached folder or value and
+    fail the same way even after the cause was fixed on the share. Undecided, nothing was approved or
+    inserted, so nothing is lost by leaving that cache behind: the next run opens a new ingest and
+    discovers afresh. A decided ingest is resumed as it is (its frames are what a person approved).
+    """
+    schema.activate()
+    key = {"ingest_id": ingest_id}
+    with schema.IngestRun.connection.transaction:
+        if not (schema.IngestRun & key & {"status": "open"}) or (schema.DecisionLog & key):
+            return False
+        schema.IngestRun.update1({**key, "status": FAILED, "counts": {"error": redact(error)[:2000]},
+                                  "finished_at": datetime.now().replace(microsecond=0)})
+    return True
 
 
 def list_runs(limit: int = 50) -> list[dict]:
