@@ -171,7 +171,10 @@ def _copy(table: dj.Table, columns: list[str], lines: list[str]) -> None:
         with connection._conn.cursor() as cursor:  # DataJoint exposes no COPY; its psycopg2 connection does
             cursor.copy_expert(sql, io.StringIO("\n".join(lines) + "\n"))
     except Exception as exc:
-        raise connection.adapter.translate_error(exc, sql) from exc
+        translated = connection.adapter.translate_error(exc, sql)
+        if translated is exc:  # not one DataJoint names (a CHECK constraint): as psycopg2 raised it
+            raise
+        raise translated from exc
 
 
 def write_rows(rows: Mapping[str, Sequence[Mapping]], *, skip_duplicates: Collection[str] = ()) -> dict[str, int]:
