@@ -1,15 +1,18 @@
-"""Bulk writes: the rows of one insert chunk, table by table, in a few multi-row statements.
+"""Bulk writes: the rows of one insert chunk, table by table, in a few statements.
 
 DataJoint's ``insert`` turns every value of every row into a placeholder through the table's
 heading (codecs, UUIDs, JSON), about 10 us a value: at 100,000 sessions that alone was most of
 insertion's time. The tables this tool writes hold plain values, so :func:`write_rows` checks
-the column names once per table and per-row only serialises JSON, then sends one ``INSERT ...
-VALUES (...), (...)`` per batch of rows (PostgreSQL and MySQL alike, through the DataJoint
-connection, so errors are DataJoint's: a duplicate key is ``DuplicateError``). A table with a
-codec, blob or UUID column among those written goes through DataJoint's own ``insert``.
+the column names once per table and per-row only serialises JSON. On PostgreSQL a table's rows
+go as one ``COPY ... FROM STDIN`` per set of columns left to their default, on DataJoint's own
+connection inside its transaction (the server parses COPY's text at a fraction of the cost of
+a multi-row INSERT); MySQL/MariaDB, and rows written with ``skip_duplicates``, get one
+``INSERT ... VALUES (...), (...)`` per batch of rows. Errors are DataJoint's either way: a
+duplicate key is ``DuplicateError``. A table with a codec, blob or UUID column among those
+written goes through DataJoint's own ``insert``.
 
-Values mean what they mean to DataJoint: ``None`` (and NaN in a numeric column) is the column's
-default, NULL for a nullable column.
+Values mean what they mean to DataJoint: ``None`` (and NaN in a column DataJoint calls numeric)
+is the column's default, NULL for a nullable column.
 """
 
 from __future__ import annotations
