@@ -12,6 +12,9 @@ with all its parts or not at all.
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
+
 import datajoint as dj
 import polars as pl
 from prefect import task
@@ -102,9 +105,10 @@ def _output_rows(outputs: list[dict], key: dict, ingest_id: str) -> tuple[list[d
 
 
 def _parts(row: dict, key: dict, ingest_id: str, probes: ProbeIndex, options: InsertOptions,
-           new_parts: list[str] | None = None) -> dict[str, list[dict]]:
-    """Rows per part table of one session; with ``new_parts`` (an update), only those parts."""
-    rows: dict[str, list[dict]] = {name: [] for name in TABLES}
+           new_parts: list[str] | None = None, into: dict[str, list[dict]] | None = None) -> dict[str, list[dict]]:
+    """Rows per part table of one session, added to ``into`` (the chunk's rows; a new dict when None);
+    with ``new_parts`` (an update), only those parts."""
+    rows = into if into is not None else {name: [] for name in TABLES}
     new_probes = {p.split(" ", 1)[1] for p in new_parts or [] if p.startswith("probe ")}
     new_outputs = {p.split(" ", 2)[2] for p in new_parts or [] if p.startswith("output ")}
     for probe in row["probes"]:
@@ -124,14 +128,36 @@ def _parts(row: dict, key: dict, ingest_id: str, probes: ProbeIndex, options: In
             rows["ProbeAssociation"].append({**recording, "probe": found.probe, "decided_by": found.decided_by,
                                              "ingest_id": ingest_id})
     outputs = row["outputs"] if new_parts is None else [o for o in row["outputs"] if o["path"] in new_outputs]
-    rows["Output"], rows["Clustering"] = _output_rows(outputs, key, ingest_id)
+    if outputs:
+        output_rows, clusterings = _output_rows(outputs, key, ingest_id)
+        rows["Output"] += output_rows
+        rows["Clustering"] += clusterings
     if new_parts is None:
-        rows["SystemRecording"] = system_recording_rows(row["recordings"] or [], key, ingest_id)
-        rows["InferredStart"] = inferred_start_rows(row, key)
-        rows["Experimenter"] = experimenter_rows(row, key)
-        rows["Task"] = _tasks(row, key, ingest_id)
-        rows["Membership"] = [{**key, "project": p} for p in row["projects"]]
+        if row["recordings"]:
+            rows["SystemRecording"] += system_recording_rows(row["recordings"], key, ingest_id)
+        rows["InferredStart"] += inferred_start_rows(row, key)
+        rows["Experimenter"] += experimenter_rows(row, key)
+        if row["task_hints"]:
+            rows["Task"] += _tasks(row, key, ingest_id)
+        rows["Membership"] += [{**key, "project": p} for p in row["projects"]]
     return rows
+
+
+@contextmanager
+def _gc_paused():
+    """Python's cyclic garbage collector paused while a chunk's rows are built and written.
+
+    A chunk's rows are some 100,000 dicts and lists, none in a cycle; allocating them set off full
+    collections that walked every object of the process, 40 % of the time building them took.
+    """
+    if not gc.isenabled():  # paused by the caller already (insert_isolated around insert_sessions)
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def table_for(name: str):
@@ -153,13 +179,20 @@ def _for_rows(frame: pl.DataFrame) -> pl.DataFrame:
 def _new_session_rows(frame: pl.DataFrame, timezone: str, ingest_id: str, probes: ProbeIndex,
                       options: InsertOptions) -> dict[str, list[dict]]:
     rows: dict[str, list[dict]] = {name: [] for name in TABLES}
-    for row in _for_rows(frame).iter_rows(named=True):
-        key = {"subject": row["subject"], "session_start": row["session_start"]}
-        rows["Session"].append({**key, "timezone": timezone, "modality": row["modality"], "ingest_id": ingest_id})
-        rows["Directory"].append({**key, "share": row["share"], "rel_path": row["rel_path"],
-                                  "location": row["location"], "session_group": row["group"],
-                                  "location_hash": row["candidate_id"]})
-        _merge(rows, _parts(row, key, ingest_id, probes, options))
+    # Tables whose rows are columns of the frame: polars makes the dicts, no Python row in between.
+    key = [pl.col("subject"), pl.col("session_start")]
+    rows["Session"] = frame.select(*key, pl.lit(timezone, pl.String).alias("timezone"), "modality",
+                                   pl.lit(ingest_id, pl.String).alias("ingest_id")).rows(named=True)
+    rows["Directory"] = frame.select(*key, "share", "rel_path", "location", pl.col("group").alias("session_group"),
+                                     pl.col("candidate_id").alias("location_hash")).rows(named=True)
+    # The rest from the nested columns, session by session (only the columns read: converting the others
+    # to Python objects cost as much as building the rows).
+    parts = frame.select([c for c in ("subject", "session_start", "probes", "outputs", "recordings", "task_hints",
+                                       "projects", "start_inferred", "start_source", "experimenter")
+                          if c in frame.columns])
+    for row in parts.iter_rows(named=True):
+        _parts(row, {"subject": row["subject"], "session_start": row["session_start"]}, ingest_id, probes, options,
+               into=rows)
     return rows
 
 
@@ -197,7 +230,12 @@ def insert_sessions(frame: pl.DataFrame, *, timezone: str, ingest_id: str,
     """
     if frame.is_empty():
         return 0
-    options = options or InsertOptions()
+    with _gc_paused():
+        return _insert_sessions(frame, timezone, ingest_id, options or InsertOptions(), probes, built)
+
+
+def _insert_sessions(frame: pl.DataFrame, timezone: str, ingest_id: str, options: InsertOptions,
+                     probes: ProbeIndex | None, built: dict[str, list[dict]] | None) -> int:
     schema.activate()
     status = (frame["status"] if "status" in frame.columns
               else pl.repeat(Status.APPROVED.value, frame.height, eager=True))
@@ -310,6 +348,11 @@ def insert_isolated(frame: pl.DataFrame, *, timezone: str, ingest_id: str,
     options = options or InsertOptions()
     if frame.is_empty():
         return ChunkOutcome()
+    with _gc_paused():
+        return _insert_isolated(frame, timezone, ingest_id, options)
+
+
+def _insert_isolated(frame: pl.DataFrame, timezone: str, ingest_id: str, options: InsertOptions) -> ChunkOutcome:
     schema.activate()
     probes = ProbeIndex.fetch(set(frame["subject"]))
     # The new sessions' rows are made once: checked here, written by insert_sessions.

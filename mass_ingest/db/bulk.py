@@ -1,19 +1,25 @@
-"""Bulk writes: the rows of one insert chunk, table by table, in a few multi-row statements.
+"""Bulk writes: the rows of one insert chunk, table by table, in a few statements.
 
 DataJoint's ``insert`` turns every value of every row into a placeholder through the table's
 heading (codecs, UUIDs, JSON), about 10 us a value: at 100,000 sessions that alone was most of
 insertion's time. The tables this tool writes hold plain values, so :func:`write_rows` checks
-the column names once per table and per-row only serialises JSON, then sends one ``INSERT ...
-VALUES (...), (...)`` per batch of rows (PostgreSQL and MySQL alike, through the DataJoint
-connection, so errors are DataJoint's: a duplicate key is ``DuplicateError``). A table with a
-codec, blob or UUID column among those written goes through DataJoint's own ``insert``.
+the column names once per table and per-row only serialises JSON. On PostgreSQL a table's rows
+go as one ``COPY ... FROM STDIN`` per set of columns left to their default, on DataJoint's own
+connection inside its transaction (the server parses COPY's text at a fraction of the cost of
+a multi-row INSERT); MySQL/MariaDB, and rows written with ``skip_duplicates``, get one
+``INSERT ... VALUES (...), (...)`` per batch of rows. Errors are DataJoint's either way: a
+duplicate key is ``DuplicateError``. A table with a codec, blob or UUID column among those
+written goes through DataJoint's own ``insert``.
 
-Values mean what they mean to DataJoint: ``None`` (and NaN in a numeric column) is the column's
-default, NULL for a nullable column.
+Values mean what they mean to DataJoint: ``None`` (and NaN in a column DataJoint calls numeric)
+is the column's default, NULL for a nullable column.
 """
 
 from __future__ import annotations
 
+import datetime
+import decimal
+import io
 import json
 import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -74,7 +80,6 @@ def _write_table(table: dj.Table, name: str, rows: Sequence[Mapping], skip_dupli
     if not _plain(table, columns):
         table.insert(rows, skip_duplicates=skip_duplicates)
         return
-    adapter = table.connection.adapter
     attributes = table.heading.attributes
     convert = [(i, _as_json if attributes[c].json else _as_number) for i, c in enumerate(columns)
                if attributes[c].json or attributes[c].numeric]
@@ -82,23 +87,97 @@ def _write_table(table: dj.Table, name: str, rows: Sequence[Mapping], skip_dupli
     # the row says DEFAULT, as DataJoint's insert does; elsewhere None goes as NULL.
     by_default = [i for i, c in enumerate(columns)
                   if not (attributes[c].nullable and str(attributes[c].default).lower() in ("none", "null"))]
+    values = []
+    for row in rows:
+        row_values = [row.get(c) for c in columns]
+        for i, f in convert:
+            row_values[i] = f(row_values[i])
+        values.append(row_values)
+    if table.connection.adapter.backend == "postgresql" and not skip_duplicates:
+        try:
+            text = {}
+            for row_values in values:  # rows grouped by the DEFAULTs they take: COPY leaves those columns out
+                missing = tuple(i for i in by_default if row_values[i] is None)
+                text.setdefault(missing, []).append(
+                    "\t".join(_copy_text(v) for i, v in enumerate(row_values) if i not in missing)
+                    if missing else "\t".join(map(_copy_text, row_values)))
+            if () in text.values() or any(len(m) == len(columns) for m in text):
+                raise _NotForCopy("a row of defaults only")  # COPY names at least one column
+        except _NotForCopy:
+            pass  # a value whose text PostgreSQL might read otherwise than psycopg2 sends it: INSERT it
+        else:
+            for missing, lines in text.items():
+                _copy(table, [c for i, c in enumerate(columns) if i not in missing], lines)
+            return
+    _insert(table, columns, values, by_default, skip_duplicates)
+
+
+def _insert(table: dj.Table, columns: list[str], values: list[list], by_default: list[int],
+            skip_duplicates: bool) -> None:
+    adapter = table.connection.adapter
     every = "(" + ", ".join(["%s"] * len(columns)) + ")"
     head = f"INSERT INTO {table.full_table_name} ({', '.join(adapter.quote_identifier(c) for c in columns)}) VALUES "
     tail = adapter.skip_duplicates_clause(table.full_table_name, table.primary_key) if skip_duplicates else ""
-    for start in range(0, len(rows), BATCH_ROWS):
+    for start in range(0, len(values), BATCH_ROWS):
         groups, args = [], []
-        for row in rows[start:start + BATCH_ROWS]:
-            values = [row.get(c) for c in columns]
-            for i, f in convert:
-                values[i] = f(values[i])
-            missing = [i for i in by_default if values[i] is None]
+        for row_values in values[start:start + BATCH_ROWS]:
+            missing = [i for i in by_default if row_values[i] is None]
             if not missing:
                 groups.append(every)
-                args.extend(values)
+                args.extend(row_values)
                 continue
             groups.append("(" + ", ".join("DEFAULT" if i in missing else "%s" for i in range(len(columns))) + ")")
-            args.extend(v for i, v in enumerate(values) if i not in missing)
+            args.extend(v for i, v in enumerate(row_values) if i not in missing)
         table.connection.query(head + ", ".join(groups) + tail, args=args)
+
+
+class _NotForCopy(Exception):
+    """A value :func:`_copy_text` does not write (the table goes through INSERT instead)."""
+
+
+# COPY's text format: a backslash escapes, a tab ends the field, a newline the row.
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_FLOATS = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def _copy_text(value) -> str:
+    """``value`` as a field of COPY's text format, read by PostgreSQL as psycopg2 would have sent it."""
+    kind = type(value)
+    if kind is str:
+        return value.translate(_ESCAPES)
+    if value is None:
+        return "\\N"
+    if kind is int:
+        return str(value)
+    if kind is float:
+        text = repr(value)
+        return _FLOATS.get(text, text)
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is datetime.datetime and value.tzinfo is None or kind is datetime.date:
+        return value.isoformat()
+    if kind is decimal.Decimal:
+        return str(value)
+    # An aware datetime psycopg2 sends as timestamptz (converted to the session's zone), a list as an ARRAY,
+    # numpy scalars through DataJoint's adapters: not rewritten here.
+    raise _NotForCopy(kind.__name__)
+
+
+def _copy(table: dj.Table, columns: list[str], lines: list[str]) -> None:
+    """``lines`` into ``table`` by one ``COPY ... FROM STDIN`` on DataJoint's own psycopg2 connection, so
+    inside the transaction DataJoint opened (it runs in autocommit and says BEGIN itself), its errors
+    translated as DataJoint's (a duplicate key is ``DuplicateError``)."""
+    connection = table.connection
+    quote = connection.adapter.quote_identifier
+    sql = f"COPY {table.full_table_name} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
+    try:
+        with connection._conn.cursor() as cursor:  # DataJoint exposes no COPY; its psycopg2 connection does
+            cursor.copy_expert(sql, io.StringIO("\n".join(lines) + "\n"))
+    except Exception as exc:
+        translated = connection.adapter.translate_error(exc, sql)
+        if translated is exc:  # not one DataJoint names (a CHECK constraint): as psycopg2 raised it
+            raise
+        raise translated from exc
 
 
 def write_rows(rows: Mapping[str, Sequence[Mapping]], *, skip_duplicates: Collection[str] = ()) -> dict[str, int]:

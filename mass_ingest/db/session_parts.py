@@ -37,11 +37,12 @@ def system_recording_rows(recordings: list[dict], key: dict, ingest_id: str) -> 
     Two recordings of one system with the same name in different folders (two ``motive/`` folders)
     are told apart by their folder: the second is named ``<folder>/<name>``, the first keeps its name.
     """
-    seen = Counter((r["system"], r["name"]) for r in recordings)
+    # Only a session with several recordings can have two of one name (most have none or one).
+    seen = Counter((r["system"], r["name"]) for r in recordings) if len(recordings) > 1 else None
     rows, used = [], set()
     for r in recordings:
         name = r["name"]
-        if seen[(r["system"], name)] > 1 and (r["system"], name) in used and r["folder"]:
+        if seen and seen[(r["system"], name)] > 1 and (r["system"], name) in used and r["folder"]:
             name = f"{r['folder']}/{name}"
         used.add((r["system"], name))
         rows.append({**key, "system": r["system"], "recording": name, "folder": r["folder"] or "",
