@@ -16,15 +16,13 @@ The Prefect task is tasks/discover.py; `mass-ingest discover` calls this module 
 
 from __future__ import annotations
 
-import gc
 import itertools
 import os
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from datetime import datetime
 
 import polars as pl
@@ -39,6 +37,7 @@ except ImportError:  # Windows
 from mass_ingest.describe import folder_start
 from mass_ingest.describing import Described, Helpers, collect, describe_one
 from mass_ingest.findings import Finding, Stage, finding
+from mass_ingest.gc_pause import gc_paused
 from mass_ingest.layouts import LayoutTemplate
 from mass_ingest.listing import listing_frame
 from mass_ingest.profile import Profile, Share
@@ -196,35 +195,6 @@ def unmatched_folders_finding(share: str, rels: list[str], prefixes: list[str]) 
                    "they are not ingested: add a layout for their format if they are sessions")
 
 
-_gc_lock = threading.Lock()
-_gc_pausers = 0
-_gc_was_enabled = False
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Python's cycle collector off while any discovery in this process runs.
-
-    Discovery makes a few hundred short-lived objects per session and no reference cycles, so
-    the collector finds nothing, yet each pass walks every object the worker holds (the imports
-    alone are ~170,000): ~10-15% of discovery's time. Reference counting still frees everything;
-    the collector is switched back on (if it was on) when the last discovery of the process ends.
-    """
-    global _gc_pausers, _gc_was_enabled
-    with _gc_lock:
-        if _gc_pausers == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_pausers += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_pausers -= 1
-            if _gc_pausers == 0 and _gc_was_enabled:
-                gc.enable()
-
-
 def _one_per_real_folder(walker: Walker, matches: list[tuple]) -> list[tuple]:
     """The matches without those reached through a link to a folder another match already is.
 
@@ -281,7 +251,7 @@ def discover_share(profile: Profile, share_name: str, progress: Callable[[int, i
     threads = max_parallel or share.max_parallel
     helpers = Helpers(processes - 1) if processes > 1 else None
     try:
-        with _gc_paused(), (ThreadPoolExecutor(threads, thread_name_prefix=f"discover-{share.name}")
+        with gc_paused(), (ThreadPoolExecutor(threads, thread_name_prefix=f"discover-{share.name}")
                             if threads > 1 else nullcontext()) as pool:
             found = _discover_share(profile, share, progress, chunk, Pace(pool), threads,
                                     Walker(share=share.name, root=share.root, on_listed=on_listed), listings,

@@ -12,8 +12,6 @@ with all its parts or not at all.
 
 from __future__ import annotations
 
-import gc
-from contextlib import contextmanager
 
 import datajoint as dj
 import polars as pl
@@ -25,6 +23,7 @@ from mass_ingest import progress, settings
 from mass_ingest.candidates import Status, has_status
 from mass_ingest.chunk_outcome import ChunkOutcome, Quarantined
 from mass_ingest.db import limits, schema
+from mass_ingest.gc_pause import gc_paused
 from mass_ingest.db.bulk import matching, write_rows
 from mass_ingest.db.connection import is_connection_error, outage_reported
 from mass_ingest.db.runs import record_quarantine
@@ -143,23 +142,6 @@ def _parts(row: dict, key: dict, ingest_id: str, probes: ProbeIndex, options: In
     return rows
 
 
-@contextmanager
-def _gc_paused():
-    """Python's cyclic garbage collector paused while a chunk's rows are built and written.
-
-    A chunk's rows are some 100,000 dicts and lists, none in a cycle; allocating them set off full
-    collections that walked every object of the process, 40 % of the time building them took.
-    """
-    if not gc.isenabled():  # paused by the caller already (insert_isolated around insert_sessions)
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 def table_for(name: str):
     """The table a name of :data:`TABLES` writes to."""
     return schema.Session if name == "Session" else getattr(schema.Session, name)
@@ -230,7 +212,7 @@ def insert_sessions(frame: pl.DataFrame, *, timezone: str, ingest_id: str,
     """
     if frame.is_empty():
         return 0
-    with _gc_paused():
+    with gc_paused():
         return _insert_sessions(frame, timezone, ingest_id, options or InsertOptions(), probes, built)
 
 
@@ -348,7 +330,7 @@ def insert_isolated(frame: pl.DataFrame, *, timezone: str, ingest_id: str,
     options = options or InsertOptions()
     if frame.is_empty():
         return ChunkOutcome()
-    with _gc_paused():
+    with gc_paused():
         return _insert_isolated(frame, timezone, ingest_id, options)
 
 
