@@ -40,6 +40,7 @@ from mass_ingest.findings import Finding, Stage, finding
 from mass_ingest.gc_pause import gc_paused
 from mass_ingest.layouts import LayoutTemplate
 from mass_ingest.listing import listing_frame
+from mass_ingest.mounts import NETWORK, mount_kind
 from mass_ingest.profile import Profile, Share
 from mass_ingest.walk import Walker
 
@@ -52,8 +53,9 @@ class Pace:
     On a network share each call waits for a round trip with the GIL released, and a pool of threads
     overlaps the waits. On a local disk or a warm cache the calls hardly wait, and threads only
     contend for the GIL: measured 2.4x *slower* than one thread on a 1,000,000-file share. So the
-    first calls of a share run in the calling thread and are timed (wall against the thread's CPU
-    time); the pool is used only if they spent a good part of their time waiting, and waited on the
+    file system's type decides where the kernel's mount table tells it (:mod:`mass_ingest.mounts`);
+    elsewhere the first calls of a share run in the calling thread and are timed (wall against the
+    thread's CPU time); the pool is used only if they spent a good part of their time waiting, and waited on the
     share: the thread gave up the CPU to wait (voluntary context switches, as a round trip or a disk
     read makes), not only lost it to other processes, which on a busy machine also stretches wall time.
     """
@@ -62,9 +64,13 @@ class Pace:
     WAITING = 0.3  # share of wall time spent waiting from which the pool is used
     BLOCKED = 0.5  # voluntary context switches per call from which the calls are said to wait on the share
 
-    def __init__(self, pool: Executor | None):
+    def __init__(self, pool: Executor | None, where: str | None = None):
+        """``where``: :func:`mass_ingest.mounts.mount_kind` of the share; a known kind decides without timing."""
         self._pool = pool
         self.decided = pool is None or self.SAMPLE_CALLS == 0  # 0: always the pool (tests of the pool)
+        if not self.decided and where is not None:
+            self.decided = True
+            self._pool = pool if where == NETWORK else None
         self.calls, self.wall_s, self.cpu_s, self.blocked = 0, 0.0, 0.0, 0
 
     @property
@@ -253,7 +259,7 @@ def discover_share(profile: Profile, share_name: str, progress: Callable[[int, i
     try:
         with gc_paused(), (ThreadPoolExecutor(threads, thread_name_prefix=f"discover-{share.name}")
                             if threads > 1 else nullcontext()) as pool:
-            found = _discover_share(profile, share, progress, chunk, Pace(pool), threads,
+            found = _discover_share(profile, share, progress, chunk, Pace(pool, mount_kind(share.root)), threads,
                                     Walker(share=share.name, root=share.root, on_listed=on_listed), listings,
                                     helpers)
     except BaseException:

@@ -29,6 +29,7 @@ from mass_ingest.db.runs import record_share_changed
 from mass_ingest.discovery import Pace, ordered_map
 from mass_ingest.errors import ShareChangedError
 from mass_ingest.expectations.reasons import byte_count
+from mass_ingest.mounts import mount_kind
 from mass_ingest.listing import LISTING_SCHEMA, listing_frame, saved_listing
 from mass_ingest.profile import Profile, Share
 from mass_ingest.stage_cache import STAGE_CACHE, StageFrame, run_dir
@@ -68,7 +69,7 @@ def list_folders(folders: list[tuple[str, str]], shares: Iterable[Share],
         # The pool only where listings wait on the share (see discovery.Pace: on a local disk threads
         # only contend for the GIL).
         with ThreadPoolExecutor(share.max_parallel) as pool:
-            listed = ordered_map(Pace(pool), lambda rel: walker.fingerprint(os.path.join(share.root, rel)), rels,
+            listed = ordered_map(Pace(pool, mount_kind(share.root)), lambda rel: walker.fingerprint(os.path.join(share.root, rel)), rels,
                                  4 * share.max_parallel)
             rows.update(((name, rel), r) for rel, r in zip(rels, listed))
     return listing_frame([s for s, _ in folders], [r for _, r in folders], [rows[f] for f in folders],
