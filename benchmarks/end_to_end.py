@@ -328,6 +328,11 @@ def report_flow(result: dict, runs: list[dict], sessions: int, files: int) -> No
     print(f"\nend to end: {sessions:,} sessions, {files:,} files, approval given; state {result['state']}")
     print(f"  flow {wall:.1f} s ({load()} now), imports before it {result['imported'] - result['started']:.1f} s; "
           f"peak RSS of the flow process {result['max_rss_mb']:.0f} MB")
+    if samples:  # where the peak was: the stage running at the highest sampled RSS
+        when, top, _ = max(samples, key=lambda s: s[1])
+        during = [n for n, rs in stages.items() if any(r["start"] <= when <= r["end"] for r in rs)]
+        print(f"  highest sampled RSS {top:.0f} MB, {when - result['imported']:.0f} s into the flow, during "
+              f"{', '.join(during) or 'no task run (the flow itself)'}")
     print(f"  {'stage':<28}{'task runs':>10}{'seconds':>10}{'RSS at end':>12}{'load at end':>13}")
     for name, rs in sorted(stages.items(), key=lambda item: min(r["start"] for r in item[1])):
         rss, avg = at(max(r["end"] for r in rs))
