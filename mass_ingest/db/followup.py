@@ -18,6 +18,8 @@ there (a task confirmed, an arena, a clustering's curator and time, a probe). Do
 from __future__ import annotations
 
 import hashlib
+import itertools
+from collections.abc import Iterator
 from datetime import datetime
 
 import polars as pl
@@ -32,6 +34,7 @@ FOLLOWUP_SCHEMA = {"item_id": pl.String, "session_id": pl.String, "subject": pl.
                    "session_start": pl.Datetime("us"), "need": pl.String, "item": pl.String, "detail": pl.String}
 NEEDS = ("task", "arena", "start time", "clustering", "probe association", "subject")
 SESSION_TASKS, SESSION_ARENA = "tasks", "arena"  # items of a session without an inferred task
+_BATCH = 20_000  # follow-up rows turned into a frame at a time
 
 
 class FollowupError(MassIngestError):
@@ -58,19 +61,24 @@ def _row(subject: str, start: datetime | None, need: str, item: str, detail: str
     return {"subject": subject, "session_start": start, "need": need, "item": item, "detail": detail}
 
 
-def _task_rows(ingest_id: str | None, subject: str | None) -> list[dict]:
-    rows = []
+def _one_by_one(table, order_by: list[str]) -> Iterator[dict]:
+    """The rows of ``table`` one at a time, fetched as one polars frame (columns, not a dict per row held at once:
+    a 100,000-session ingest has some 300,000 tasks)."""
+    if not len(table):
+        return iter(())
+    return table.to_polars().sort(order_by, maintain_order=True).iter_rows(named=True)
+
+
+def _task_rows(ingest_id: str | None, subject: str | None) -> Iterator[dict]:
     tasks = _scope(schema.Session.Task, ingest_id, subject)
-    for t in (tasks & [{"confirmed": False}, {"arena": ""}]).to_dicts(order_by=["subject", "session_start",
-                                                                                "task_order"]):
+    for t in _one_by_one(tasks & [{"confirmed": False}, {"arena": ""}], ["subject", "session_start", "task_order"]):
         stop = "?" if t["stop_s"] is None else f"{t['stop_s']:g}"
         what = f"{t['task_type'] or 'task'} {t['start_s']:g}-{stop} s, inferred from sessions.txt"
         item = f"{t['task_order']}. {t['task']}"
         if not t["confirmed"]:
-            rows.append(_row(t["subject"], t["session_start"], "task", item, f"{what}: confirm its timing"))
+            yield _row(t["subject"], t["session_start"], "task", item, f"{what}: confirm its timing")
         if not t["arena"]:
-            rows.append(_row(t["subject"], t["session_start"], "arena", item, f"{what}: enter its arena"))
-    return rows
+            yield _row(t["subject"], t["session_start"], "arena", item, f"{what}: enter its arena")
 
 
 def _untasked_rows(ingest_id: str | None, subject: str | None) -> list[dict]:
@@ -153,19 +161,23 @@ def followup_frame(*, ingest_id: str | None = None, subject: str | None = None,
     Items a person completed (``FollowUpDone``) are left out.
     """
     schema.activate()
-    rows = (_task_rows(ingest_id, subject) + _untasked_rows(ingest_id, subject) + _start_rows(ingest_id, subject)
-            + _clustering_rows(ingest_id, subject) + _probe_rows(ingest_id, subject, probe_association or {})
-            + _subject_rows(ingest_id, subject))
+    rows = itertools.chain(_task_rows(ingest_id, subject), _untasked_rows(ingest_id, subject),
+                           _start_rows(ingest_id, subject), _clustering_rows(ingest_id, subject),
+                           _probe_rows(ingest_id, subject, probe_association or {}), _subject_rows(ingest_id, subject))
     done = _done_ids()
-    kept = []
+    frames, kept = [], []
     for row in rows:
         row["item_id"] = item_id(row["subject"], row["session_start"], row["need"], row["item"])
         if row["item_id"] in done:
             continue
         row["session_id"] = session_id(row["subject"], row["session_start"]) if row["session_start"] else row["subject"]
         kept.append(row)
-    frame = pl.DataFrame(kept, schema=FOLLOWUP_SCHEMA, orient="row") if kept else pl.DataFrame(schema=FOLLOWUP_SCHEMA)
-    return frame.sort("subject", "session_start", "need", "item", maintain_order=True, nulls_last=False)
+        if len(kept) >= _BATCH:  # to columns as they come: a dict per item of a large ingest is most of its memory
+            frames.append(pl.DataFrame(kept, schema=FOLLOWUP_SCHEMA, orient="row"))
+            kept = []
+    frames.append(pl.DataFrame(kept, schema=FOLLOWUP_SCHEMA, orient="row") if kept
+                  else pl.DataFrame(schema=FOLLOWUP_SCHEMA))
+    return pl.concat(frames).sort("subject", "session_start", "need", "item", maintain_order=True, nulls_last=False)
 
 
 def followup_counts(frame: pl.DataFrame) -> pl.DataFrame:
