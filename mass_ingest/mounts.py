@@ -17,7 +17,7 @@ NETWORK = "network"
 LOCAL = "local"
 
 _NETWORK_TYPES = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "ceph", "glusterfs", "lustre", "gpfs", "beegfs",
-                  "afs", "davfs", "fuse", "fuse.sshfs", "fuse.rclone", "fuse.s3fs", "fuse.gcsfuse", "fuse.davfs2"}
+                  "afs", "davfs", "fuse"}  # and every "fuse.<daemon>" (sshfs, rclone, s3fs ...)
 _LOCAL_TYPES = {"ext2", "ext3", "ext4", "xfs", "btrfs", "zfs", "f2fs", "jfs", "reiserfs", "tmpfs", "ramfs",
                 "overlay", "squashfs", "vfat", "exfat", "ntfs3", "apfs", "hfsplus"}
 

@@ -103,16 +103,17 @@ def report(key: str, done: int, total: int | None, what: str, *, unit: str = "",
     """
     final = total is not None and done >= total
     now = time.monotonic()
-    state = _STATES.get(key)
-    # Called once a folder by discovery (70,000 times on a 1,000,000-file share): more often than anyone
-    # reads it, so a report within _SKIP_WITHIN_S of the last shown one is dropped (the last one never is).
-    if not final and state is not None and now - state.last_call < _SKIP_WITHIN_S and \
-            (total is None) == (state.bar_total is None):
-        return
-    count = f"{done:,} of {total:,}" if total is not None else f"{done:,}"
-    text = f"{what}: {count} {unit}".rstrip() + (" (done)" if final else "")
-    with _LOCK:
-        state = _STATES.setdefault(key, _State())
+    with _LOCK:  # discovery's threads report at once; an uncontended lock costs ~0.1 us
+        state = _STATES.get(key)
+        # Called once a folder by discovery (70,000 times on a 1,000,000-file share): more often than anyone
+        # reads it, so a report within _SKIP_WITHIN_S of the last shown one is dropped (the last one never is).
+        if not final and state is not None and now - state.last_call < _SKIP_WITHIN_S and \
+                (total is None) == (state.bar_total is None):
+            return
+        count = f"{done:,} of {total:,}" if total is not None else f"{done:,}"
+        text = f"{what}: {count} {unit}".rstrip() + (" (done)" if final else "")
+        if state is None:
+            state = _STATES[key] = _State()
         state.last_call, state.bar_total = now, total
         try:
             if artifact:
