@@ -99,6 +99,14 @@ def auto_decision(profile: Profile) -> Decision:
                     "expectation were inserted without a person; quarantined, pending and held ones were held back")
 
 
+def nothing_to_decide(frame: pl.DataFrame) -> Decision:
+    """The decision of an ingest that offers no session: nothing is asked, nothing is inserted."""
+    counts = frame.group_by("status").len().sort("status").iter_rows()
+    found = ", ".join(f"{n:,} {status}" for status, n in counts) or "no session folders"
+    return Decision(approved=True, approver="no decision needed", source="auto",
+                    note=f"no session was offered for insertion ({found}); the run did not pause")
+
+
 def claim_is_live(claim: PauseClaim) -> bool:
     """Whether the run holding the pause can still receive the decision (not ended, pause not expired)."""
     if claim.timeout_at is not None and claim.timeout_at < datetime.now():
@@ -225,6 +233,9 @@ def request_approval(profile: Profile, checked: StageFrame, ingest_id: str,
     if waiting is not None:
         raise DecisionPending(waiting)
     markdown = publish_review(frame, profile, ingest_id, input_file=input_file)
+    if preapproved is None and offered(frame).is_empty():
+        # A nightly re-scan that found nothing new must not wait for a person (and time out) to insert nothing.
+        preapproved = nothing_to_decide(frame)
     if preapproved is not None:
         if preapproved.approved:
             _refuse_exclusions(frame, preapproved.excluded, profile, input_file)

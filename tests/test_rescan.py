@@ -103,6 +103,28 @@ class TestRescan:
         assert (schema.IngestRun & {"ingest_id": paused_elsewhere}).to_dicts()[0]["status"] == "open"
         assert len(schema.Session & {"ingest_id": paused_elsewhere}) == 0
 
+    def test_a_rescan_that_finds_nothing_new_ends_without_waiting_for_a_person(self, tmp_path):
+        campaign = demo_campaign(tmp_path, poll_s=1)
+        import_subjects_csv(campaign.subjects_csv)
+        auto_approving(campaign)
+        first = rescan(profile_path=str(campaign.profile_path))
+        assert first.counts["inserted"] == len(GOOD_SESSIONS)
+        data = yaml.safe_load(campaign.profile_path.read_text())
+        data["approval"]["auto_approve_clean"] = False  # a person would be asked, if anything were offered
+        campaign.profile_path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+        # With a pause this run would fail after 2 s (timed out), as the next test's does.
+        second = rescan(profile_path=str(campaign.profile_path), approval_timeout_s=2, return_state=True)
+        assert second.is_completed(), second.message
+        counts = second.result().counts
+        assert counts["inserted"] == 0
+        assert counts["decision"].startswith("approved by no decision needed (auto)")
+        [run] = (schema.IngestRun & {"ingest_id": counts["ingest_id"]}).to_dicts()
+        assert run["status"] != "timed_out" and run["approval_source"] == "auto"
+        [logged] = (schema.DecisionLog & {"ingest_id": counts["ingest_id"]}).to_dicts()
+        assert "no session was offered for insertion" in logged["note"] and "duplicate" in logged["note"]
+        assert sessions_in_db() == GOOD_SESSIONS
+
     def test_a_failed_rescan_leaves_the_watermark_where_it_was(self, tmp_path):
         campaign = demo_campaign(tmp_path, poll_s=1)
         import_subjects_csv(campaign.subjects_csv)
