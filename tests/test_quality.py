@@ -329,7 +329,7 @@ class TestPending:
         verdict = _verdict(_candidate("s", probes=short), context)
         assert (verdict["status"], verdict["quality_failures"], verdict["pending_reasons"]) == (
             "quarantined", ["ap_bin_not_stalled"], [])
-        assert "stopped growing at 1,200 of 3,080 bytes (unchanged for 120 min)" in verdict["quality_reasons"][0]
+        assert "stopped growing at 1,200 of 3,080 bytes (unchanged for 2 h)" in verdict["quality_reasons"][0]
 
     def test_only_new_candidates_become_pending(self) -> None:
         frame = candidates_to_frame([_candidate("s", probes=[_probe(1, bin_size=1200)])] * 2).with_columns(
@@ -511,7 +511,7 @@ def _one_failure_each() -> dict[str, tuple[list[SessionCandidate], str]]:
             _probe(1, file_create_time=datetime(2031, 1, 1))])], "fileCreateTime=2031-01-01 00:00, outside 2015-01-01"),
         "ap_bin_not_stalled": ([_candidate("q", start=datetime(2024, 3, 13), probes=[
             _probe(1, bin_size=1200, bin_mtime=NOW.timestamp() - 2 * 86400)])],
-            "stopped growing at 1,200 of 3,080 bytes (unchanged for 2880 min)"),
+            "stopped growing at 1,200 of 3,080 bytes (unchanged for 2 days)"),
     }
 
 

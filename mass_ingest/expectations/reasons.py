@@ -43,14 +43,23 @@ def _number(x: pl.Expr) -> pl.Expr:
     return pl.when(x == x.round()).then(x.cast(pl.Int64).cast(pl.String)).otherwise(x.cast(pl.String))
 
 
+# A time said in the largest unit that keeps it readable: 90 s, 15 min, 5 h, 3 days (not "1440 min").
+_UNITS = ((2 * 86400, 86400, "days"), (2 * 3600, 3600, "h"), (60, 60, "min"))
+
+
 def _duration(seconds: float) -> str:
-    return f"{seconds / 60:g} min" if seconds >= 60 and seconds % 60 == 0 else f"{seconds:g} s"
+    for at_least, size, unit in _UNITS:
+        if seconds >= at_least and seconds % size == 0:
+            return f"{seconds / size:g} {unit}"
+    return f"{seconds:g} s"
 
 
 def _age(seconds: pl.Expr) -> pl.Expr:
     s = seconds.abs()
-    return (pl.when(s < 60).then(pl.format("{} s", s.floor().cast(pl.Int64)))
-            .otherwise(pl.format("{} min", (s / 60).floor().cast(pl.Int64))))
+    age = pl.format("{} s", s.floor().cast(pl.Int64))
+    for at_least, size, unit in reversed(_UNITS):
+        age = pl.when(s >= at_least).then(pl.format(f"{{}} {unit}", (s / size).floor().cast(pl.Int64))).otherwise(age)
+    return age
 
 
 def _per_probe(*sentences: pl.Expr) -> pl.Expr:
