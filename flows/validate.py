@@ -70,10 +70,10 @@ def preview_ingest(profile: Profile, input_file: str | None = None
 
     ``input_file``: a lab's input file whose sessions replace discovery, as `mass-ingest import` does.
     """
-    from tasks.dedup import deduplicate_discovered  # the database and Great Expectations: only when validating
-    from mass_ingest.db.held import held_frame
-    from tasks.approve import mark_held
-    from tasks.quality import judge_candidates
+    # The database and Great Expectations: only when validating (and never Prefect, but for an import).
+    from mass_ingest.db.held import held_frame, mark_held
+    from mass_ingest.dedup import deduplicate_discovered
+    from mass_ingest.expectations.judge import judge_candidates
 
     if input_file:
         from tasks.import_file import import_candidates  # a stage module: Prefect, only for an import
