@@ -48,7 +48,7 @@ sys.path.insert(0, str(REPO))
 
 from mass_ingest.candidates import _PROBE, CANDIDATE_SCHEMA  # noqa: E402
 from mass_ingest.profile import Share  # noqa: E402
-from tasks.dedup import EXISTING_SCHEMA, KEY, deduplicate  # noqa: E402
+from mass_ingest.dedup import EXISTING_SCHEMA, KEY, deduplicate  # noqa: E402
 
 LAYOUT = "recordings/{subject}/{session_time:%Y-%m-%d_%H-%M-%S}"
 SHARES = [Share(name="N", root="/mnt/N", aliases=["N:/", "//fileserver/N"], layouts=[{"template": LAYOUT}]),
@@ -204,7 +204,7 @@ def breakdown(candidates: pl.DataFrame, existing: pl.DataFrame) -> list[tuple[st
     profiler.runcall(deduplicate, candidates, existing, SHARES)
     stats = pstats.Stats(profiler).stats
     ours = {f"{Path(file).name}:{name}": row[3] for (file, _, name), row in stats.items()
-            if file.endswith(("tasks/dedup.py", "mass_ingest/locations.py")) and row[3] >= 0.005
+            if file.endswith(("mass_ingest/dedup.py", "mass_ingest/locations.py")) and row[3] >= 0.005
             and not name.startswith("<")}
     steps = ("_output_order", "_stored_sessions", "_pairs", "_stored_lists", "_classify")
     ours["dedup.py:deduplicate, its own lines"] = ours["dedup.py:deduplicate"] - sum(

@@ -253,7 +253,7 @@ def child_dedup(rows: int, out: str) -> None:
     import polars as pl
 
     from benchmarks.dedup import SHARES, generate as generate_dedup
-    from tasks.dedup import deduplicate
+    from mass_ingest.dedup import deduplicate
 
     candidates, existing = generate_dedup(rows)
     shuffled = candidates.sample(fraction=1.0, shuffle=True, seed=3)

@@ -17,7 +17,7 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 
 from mass_ingest.db.decisions import Decision, DecisionRefused
-from mass_ingest.db.held import held_frame
+from mass_ingest.db.held import held_frame, mark_held
 from mass_ingest.db.runs import open_ingest
 from mass_ingest.deciding import DecisionPending
 from mass_ingest.errors import ApprovalTimeout, MassIngestError, ShareChangedError
@@ -27,7 +27,7 @@ from mass_ingest.profile import Profile, load_profile
 from mass_ingest.stage_cache import StageFrame
 from mass_ingest.task_runners import configured_task_runner
 from tasks.access import ShareAccess, check_access_task, scan_readable_shares
-from tasks.approve import (apply_decision, auto_decision, failure_before_the_decision_closes, hold_decided, mark_held,
+from tasks.approve import (apply_decision, auto_decision, failure_before_the_decision_closes, hold_decided,
                            request_approval)
 from tasks.dedup import deduplicate_task
 from tasks.discover import discover_share_task

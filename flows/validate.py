@@ -10,7 +10,9 @@ in mass_ingest/; the database and Great Expectations only when validating).
 from __future__ import annotations
 
 import os
+import threading
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -70,10 +72,17 @@ def preview_ingest(profile: Profile, input_file: str | None = None
 
     ``input_file``: a lab's input file whose sessions replace discovery, as `mass-ingest import` does.
     """
-    from tasks.dedup import deduplicate_discovered  # the database and Great Expectations: only when validating
-    from mass_ingest.db.held import held_frame
-    from tasks.approve import mark_held
-    from tasks.quality import judge_candidates
+    from mass_ingest.expectations.gx_run import prepare
+
+    # Great Expectations' import (seconds) in a thread while the share is walked (mostly by helper processes).
+    # Importing GX imports requests, and with it urllib3's optional SOCKS module, which warns that PySocks is
+    # missing; on the main thread GX's own catch_warnings hid it, but catch_warnings is not thread-safe.
+    warnings.filterwarnings("ignore", message="SOCKS support in urllib3", module="urllib3")
+    threading.Thread(target=prepare, name="prepare-great-expectations", daemon=True).start()
+    # The database and Great Expectations: only when validating (and never Prefect, but for an import).
+    from mass_ingest.db.held import held_frame, mark_held
+    from mass_ingest.dedup import deduplicate_discovered
+    from mass_ingest.expectations.judge import judge_candidates
 
     if input_file:
         from tasks.import_file import import_candidates  # a stage module: Prefect, only for an import

@@ -25,7 +25,7 @@ class Status(StrEnum):
     settles the ready ones. A ``str``: polars expressions and JSON take the members as they are.
     """
 
-    # set by dedup (tasks/dedup.py)
+    # set by dedup (mass_ingest/dedup.py)
     NEW = "new"                  # not in the pipeline: judged by the quality stage next
     EXCLUDED = "excluded"        # a profile rule excluded the folder
     DUPLICATE = "duplicate"      # already in the pipeline at this place (or elsewhere, not moved)
@@ -40,7 +40,7 @@ class Status(StrEnum):
     APPROVED = "approved"
     LEFT_OUT = "left_out"        # excluded by the approver
     REJECTED = "rejected"
-    # set before the decision from the held-session records (tasks/approve.py mark_held)
+    # set before the decision from the held-session records (mass_ingest/db/held.py mark_held)
     HELD = "held"                # kept out by a person (left out, rejected or undone) until released
 
 

@@ -1,8 +1,6 @@
 """Persisted stage results, so an interrupted ingest resumes where it stopped.
 
-Prefect's default cache policy includes the flow-run id, so a new run would redo every
-stage. Stage tasks here key on their inputs (profile, share, ingest id: all small and
-JSON-able; frames are never task inputs) plus the task's source, and persist a small JSON
+Stage tasks key on their inputs and source (``tasks.STAGE_CACHE``) and persist a small JSON
 result. The frame itself is written as parquet beside it: readable by any tool, unlike a
 pickle. A completed ingest gets a new ingest id next time, so a re-scan discovers afresh.
 """
@@ -15,14 +13,11 @@ import threading
 from pathlib import Path
 
 import polars as pl
-from prefect.cache_policies import INPUTS, TASK_SOURCE, CachePolicy
 from pydantic import BaseModel, ConfigDict, Field
 
 from mass_ingest import settings
 from mass_ingest.errors import StorageError
 from mass_ingest.findings import Finding
-
-STAGE_CACHE: CachePolicy = INPUTS + TASK_SOURCE
 
 
 def storage_error(exc: OSError, path: Path, doing: str) -> StorageError:

@@ -26,7 +26,7 @@ from prefect.runtime import flow_run
 from pydantic import Field
 
 from mass_ingest.approval_summary import listing_command, offered, shown_digest
-from mass_ingest.candidates import OFFERED, Status, change_status, has_status
+from mass_ingest.candidates import Status, change_status, has_status
 from mass_ingest.db.decisions import (Decision, DecisionRefused, PauseClaim, beat, claim_pause, drop_stale_claim,
                                       pause_claim, record_decision, refuse_on_resume, stored_decision)
 from mass_ingest.db.held import held_label, hold_sessions
@@ -52,15 +52,6 @@ class ApprovalInput(RunInput):
                                description="With approve: session ids, globs or folder paths, e.g. "
                                "'25843/2024-03-05_10-30-58' or '26018/*'. They are held until released.")
     note: str = Field("", title="Note", description="Why, or anything the next person should know.")
-
-
-def mark_held(frame: pl.DataFrame, held: pl.DataFrame) -> pl.DataFrame:
-    """Offered candidates a person holds back get status ``held`` and ``held_reason`` ("left out by ...")."""
-    labels = held.select("candidate_id", held_label(held).alias("held_reason"))
-    marked = frame.drop("held_reason", strict=False).join(labels, on="candidate_id", how="left")
-    is_held = has_status(*OFFERED) & pl.col("held_reason").is_not_null()
-    marked = marked.with_columns(pl.when(is_held).then(pl.col("held_reason")).alias("held_reason"))
-    return change_status(marked, pl.when(is_held).then(pl.lit(Status.HELD)).otherwise(pl.col("status")))
 
 
 def apply_decision(frame: pl.DataFrame, decision: Decision, shares=()) -> pl.DataFrame:

@@ -16,7 +16,8 @@ from mass_ingest import progress
 from mass_ingest.discovery import discover_share, ordered_map, session_folders, unmatched_folders_finding
 from mass_ingest.listing import STAGE as LISTING_STAGE
 from mass_ingest.profile import Profile
-from mass_ingest.stage_cache import STAGE_CACHE, StageFrame
+from mass_ingest.stage_cache import StageFrame
+from tasks import STAGE_CACHE
 
 __all__ = ["discover_share", "discover_share_task", "ordered_map", "session_folders", "unmatched_folders_finding"]
 

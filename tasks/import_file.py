@@ -20,7 +20,8 @@ from mass_ingest.groups import split_by_recording
 from mass_ingest.input_files import InputFile, InputSession, read_input_file
 from mass_ingest.locations import canonical_location, share_of
 from mass_ingest.profile import Profile
-from mass_ingest.stage_cache import STAGE_CACHE, StageFrame
+from mass_ingest.stage_cache import StageFrame
+from tasks import STAGE_CACHE
 from mass_ingest.walk import Walker
 
 

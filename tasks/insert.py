@@ -33,7 +33,8 @@ from mass_ingest.findings import Finding, Stage, finding
 from mass_ingest.db.locks import share_locks
 from mass_ingest.db.session_parts import (describe_projects, experimenter_rows, inferred_start_rows, new_subject_rows,
                                           probe_file_rows, project_rows, system_recording_rows)
-from mass_ingest.stage_cache import STAGE_CACHE, StageFrame
+from mass_ingest.stage_cache import StageFrame
+from tasks import STAGE_CACHE
 from mass_ingest.probe_association import ProbeIndex
 
 # Tables in the order a chunk inserts them (parents first).

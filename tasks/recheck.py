@@ -32,7 +32,8 @@ from mass_ingest.expectations.reasons import byte_count
 from mass_ingest.mounts import mount_kind
 from mass_ingest.listing import LISTING_SCHEMA, listing_frame, saved_listing
 from mass_ingest.profile import Profile, Share
-from mass_ingest.stage_cache import STAGE_CACHE, StageFrame, run_dir
+from mass_ingest.stage_cache import StageFrame, run_dir
+from tasks import STAGE_CACHE
 from mass_ingest.walk import FOLDER, Walker
 
 FINGERPRINT_SCHEMA = {"candidate_id": pl.String, "file": pl.String, "size": pl.Int64, "mtime_ns": pl.Int64}

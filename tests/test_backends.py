@@ -13,7 +13,7 @@ import pytest
 from mass_ingest.candidates import Output, ProbeRecording, SessionCandidate, candidates_to_frame
 from mass_ingest.profile import Profile
 from mass_ingest.db.sessions import fetch_existing_sessions
-from tasks.dedup import deduplicate
+from mass_ingest.dedup import deduplicate
 
 pytestmark = pytest.mark.backends
 

@@ -12,7 +12,7 @@ import pytest
 
 from mass_ingest.locations import canonical_location, normalise_location, normalise_locations
 from mass_ingest.profile import Share
-from tasks.dedup import deduplicate_discovered
+from mass_ingest.dedup import deduplicate_discovered
 from tasks.discover import discover_share
 from tests.test_discover import make_tree, moser, probe
 

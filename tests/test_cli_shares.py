@@ -95,3 +95,25 @@ def test_run_ingests_only_the_named_share_from_the_given_root(tmp_path):
     assert [(d["share"], d["location"]) for d in stored] == [
         ("backup", str(copy / "recordings/25843/2024-03-12_14-02-11"))]
     assert len(schema.Session()) == 1
+
+
+def test_validate_reads_the_pipeline_and_runs_the_suites_without_importing_prefect(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    campaign = demo_campaign(tmp_path)
+    import_subjects_csv(campaign.subjects_csv)
+    code = ("import runpy, sys\n"
+            "sys.argv = ['mass-ingest', 'validate', sys.argv[1], '--json']\n"
+            "try:\n    runpy.run_module('mass_ingest.cli', run_name='__main__')\n"
+            "except SystemExit as exc:\n    assert not exc.code, exc.code\n"
+            "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'prefect', 'great_expectations', 'datajoint'})\n"
+            "print('imported:', heavy, file=sys.stderr)\n")
+    done = subprocess.run([sys.executable, "-c", code, str(campaign.profile_path)], capture_output=True, text=True,
+                          timeout=300, cwd=tmp_path, env=dict(os.environ))
+    assert done.returncode == 0, done.stderr[-3000:]
+    # The database and GX it needs; Prefect (a second of import) it does not; and no library's warning.
+    assert done.stderr.splitlines() == ["imported: ['datajoint', 'great_expectations']"]
+    statuses = {c["status"] for c in json_out(done.stdout)["candidates"]}
+    assert {"ready", "quarantined"} <= statuses  # the demo's suites passed some sessions and failed others

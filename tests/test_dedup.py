@@ -12,7 +12,7 @@ from mass_ingest.candidates import CANDIDATE_SCHEMA, Output, ProbeRecording, Ses
 from mass_ingest.locations import canonical_location, normalise_location, normalise_locations
 from mass_ingest.profile import Share
 from mass_ingest.db.sessions import EXISTING_SCHEMA, fetch_existing_sessions
-from tasks.dedup import DEDUP_SCHEMA, deduplicate
+from mass_ingest.dedup import DEDUP_SCHEMA, deduplicate
 
 LAYOUT = "recordings/{subject}/{session_time:%Y-%m-%d_%H-%M-%S}"
 N = Share(name="N", root="/mnt/N", aliases=["N:/"], layouts=[{"template": LAYOUT}])

@@ -21,7 +21,7 @@ from mass_ingest.db.sessions import fetch_existing_sessions
 from mass_ingest.db.undo import UndoRefused, plan_undo, undo_ingest
 from mass_ingest.profile import Share
 from tasks.approve import apply_decision
-from tasks.dedup import deduplicate
+from mass_ingest.dedup import deduplicate
 from tasks.followup import publish_followup
 from tasks.insert import InsertOptions, insert_sessions, select_for_insertion
 

@@ -18,7 +18,7 @@ from mass_ingest.db import limits, schema
 from mass_ingest.db.runs import Decision, record_quarantine
 from mass_ingest.profile import Share
 from tasks.approve import apply_decision
-from tasks.dedup import deduplicate, fetch_existing_sessions
+from mass_ingest.dedup import deduplicate, fetch_existing_sessions
 from mass_ingest.chunk_outcome import ChunkOutcome
 from mass_ingest.findings_file import ingest_findings, read_findings, write_findings
 from tasks.insert import insert_isolated, select_for_insertion, table_for

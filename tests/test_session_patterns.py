@@ -12,7 +12,8 @@ from mass_ingest.db.decisions import Decision
 from mass_ingest.db.held import HELD_SCHEMA
 from mass_ingest.profile import Share
 from mass_ingest.session_patterns import match_patterns, nearest, unmatched_patterns
-from tasks.approve import apply_decision, mark_held
+from mass_ingest.db.held import mark_held
+from tasks.approve import apply_decision
 
 SHARES = [Share.model_construct(name="N", root="/mnt/N", aliases=["N:/"])]
 A, B = "25843/2024-03-05_10-30-58", "26018/2024-04-18_13-15-40"

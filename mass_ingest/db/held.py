@@ -10,6 +10,7 @@ from datetime import datetime
 
 import polars as pl
 
+from mass_ingest.candidates import OFFERED, Status, change_status, has_status
 from mass_ingest.db import schema
 from mass_ingest.session_patterns import PatternError, match_patterns, refusal_message, unmatched_patterns
 
@@ -71,3 +72,12 @@ def release_sessions(patterns: list[str], released_by: str, note: str, shares=()
          if r["candidate_id"] in candidates and (r["candidate_id"], r["ingest_id"]) not in released],
         skip_duplicates=True)
     return chosen
+
+
+def mark_held(frame: pl.DataFrame, held: pl.DataFrame) -> pl.DataFrame:
+    """Offered candidates a person holds back get status ``held`` and ``held_reason`` ("left out by ...")."""
+    labels = held.select("candidate_id", held_label(held).alias("held_reason"))
+    marked = frame.drop("held_reason", strict=False).join(labels, on="candidate_id", how="left")
+    is_held = has_status(*OFFERED) & pl.col("held_reason").is_not_null()
+    marked = marked.with_columns(pl.when(is_held).then(pl.col("held_reason")).alias("held_reason"))
+    return change_status(marked, pl.when(is_held).then(pl.lit(Status.HELD)).otherwise(pl.col("status")))

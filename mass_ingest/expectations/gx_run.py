@@ -67,6 +67,20 @@ def _whole_frame() -> Any:
     return _BATCH_DEFINITION
 
 
+def prepare() -> None:
+    """Import Great Expectations and make this process's validating context now: `validate` calls it in a
+    thread while the share is walked, so GX's seconds of import overlap the walk instead of following it.
+
+    A failure is left for :func:`run_suite` to raise where the quality stage can report it.
+    """
+    try:
+        with _GX_LOCK:
+            _whole_frame()
+        import pandas  # noqa: F401 - the frame goes to GX as pandas
+    except Exception:  # noqa: BLE001 - see above: raised again, with its context, by run_suite
+        pass
+
+
 def run_suite(pdf: pd.DataFrame, context: QualityContext, expectations: tuple[str, ...] = EXPECTATIONS,
               name: str = SUITE_NAME) -> ExpectationSuiteValidationResult:
     """Validate a :func:`validation_frame` (as pandas) in this process's GX context.
