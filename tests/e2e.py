@@ -109,7 +109,7 @@ def wait_for_paused_run(profile_path: Path, process: subprocess.Popen | None = N
 def paused_demo_run(base: Path, *run_args: str):
     """A demo campaign with its subjects imported, and ``mass-ingest run`` of it paused for approval:
     (campaign, the run's process, the paused flow run)."""
-    from mass_ingest.subjects import import_subjects_csv
+    from mass_ingest.db.subjects import import_subjects_csv
 
     campaign = demo_campaign(base, poll_s=1)
     import_subjects_csv(campaign.subjects_csv)

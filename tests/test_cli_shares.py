@@ -12,7 +12,7 @@ import pytest
 
 from mass_ingest.db import schema
 from mass_ingest.demo import age_folders
-from mass_ingest.subjects import import_subjects_csv
+from mass_ingest.db.subjects import import_subjects_csv
 from tests.e2e import cli, demo_campaign, json_out
 
 pytestmark = pytest.mark.usefixtures("clean_database")

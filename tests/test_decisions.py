@@ -13,7 +13,7 @@ import yaml
 
 from mass_ingest.db import schema
 from mass_ingest.db.decisions import decision_log
-from mass_ingest.subjects import import_subjects_csv
+from mass_ingest.db.subjects import import_subjects_csv
 from tests.e2e import cli, demo_campaign, json_out, paused_demo_run, start_cli
 from tests.test_flow import GOOD_SESSIONS, sessions_in_db
 

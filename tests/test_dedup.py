@@ -412,7 +412,7 @@ class TestDuplicateNamesTheStoredSession:
         from mass_ingest.db import schema
         from mass_ingest.demo import make_demo_campaign
         from mass_ingest.profile import load_profile
-        from mass_ingest.subjects import import_subjects_csv
+        from mass_ingest.db.subjects import import_subjects_csv
         from flows.validate import preview_ingest
         from tasks.insert import insert_sessions
         from tests.e2e import cli, json_out

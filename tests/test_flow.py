@@ -17,7 +17,7 @@ import pytest
 from mass_ingest.db import schema
 from mass_ingest.findings import Finding
 from mass_ingest.stage_cache import run_dir
-from mass_ingest.subjects import import_subjects_csv
+from mass_ingest.db.subjects import import_subjects_csv
 from tests.e2e import (
     cli,
     demo_campaign,

@@ -97,7 +97,7 @@ class TestImportEndToEnd:
     @pytest.mark.backends
     def test_the_example_file_is_ingested_once_with_its_project(self, tmp_path: Path) -> None:
         from mass_ingest.db import schema
-        from mass_ingest.subjects import import_subjects_csv
+        from mass_ingest.db.subjects import import_subjects_csv
 
         campaign = demo_campaign(tmp_path / "demo")
         import_subjects_csv(campaign.subjects_csv)
@@ -132,7 +132,7 @@ class TestImportEndToEnd:
 
     def test_a_wrong_probe_or_missing_folder_is_quarantined_with_the_reason(self, tmp_path: Path) -> None:
         from mass_ingest.db import schema
-        from mass_ingest.subjects import import_subjects_csv
+        from mass_ingest.db.subjects import import_subjects_csv
 
         campaign = demo_campaign(tmp_path / "demo")
         import_subjects_csv(campaign.subjects_csv)
@@ -174,7 +174,7 @@ class TestImportSummary:
         import re
         import shlex
 
-        from mass_ingest.subjects import import_subjects_csv
+        from mass_ingest.db.subjects import import_subjects_csv
         from tests.e2e import latest_flow_run_id
         from tests.test_review_page import _artifacts
 

@@ -18,7 +18,7 @@ import pytest
 
 from mass_ingest.db import schema
 from mass_ingest.stage_cache import run_dir
-from mass_ingest.subjects import import_subjects_csv
+from mass_ingest.db.subjects import import_subjects_csv
 from tests.e2e import cli, json_out
 from tests.poison_corpus import OUTCOMES, Case, build
 from tests.test_flow import GOOD_SESSIONS, sessions_in_db

@@ -17,7 +17,7 @@ from mass_ingest.db import schema
 from mass_ingest.db.runs import open_ingest
 from mass_ingest.profile import load_profile
 from mass_ingest.stage_cache import run_dir
-from mass_ingest.subjects import import_subjects_csv
+from mass_ingest.db.subjects import import_subjects_csv
 from tasks.watermark import slot_name
 from tests.e2e import cli, demo_campaign, json_out, start_cli, wait_for_paused_run
 from tests.test_flow import GOOD_SESSIONS, sessions_in_db

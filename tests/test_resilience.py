@@ -23,7 +23,7 @@ from mass_ingest.db import connection, schema
 from mass_ingest.errors import DatabaseError
 from tests.fault_points import VARIABLE as FAULT, waiting_file
 from mass_ingest.prefect_api import task_runs_of
-from mass_ingest.subjects import import_subjects_csv
+from mass_ingest.db.subjects import import_subjects_csv
 from tests.e2e import (cli, demo_campaign, json_out, latest_flow_run_id, start_cli, task_states,
                        wait_for_paused_run)
 from tests.test_flow import GOOD_SESSIONS, sessions_in_db

@@ -49,7 +49,7 @@ def _rows(artifact) -> list[dict]:
 def paused(tmp_path_factory, prefect_server, database):
     """The campaign, the CLI's run process, and its flow run paused for approval."""
     from mass_ingest.db import schema
-    from mass_ingest.subjects import import_subjects_csv
+    from mass_ingest.db.subjects import import_subjects_csv
 
     for table in (schema.IngestRun, schema.Subject, schema.Probe, schema.Project):
         table.delete()

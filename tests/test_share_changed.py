@@ -13,7 +13,7 @@ import pytest
 
 from mass_ingest.db import schema
 from mass_ingest.db.decisions import Decision, record_decision
-from mass_ingest.subjects import import_subjects_csv
+from mass_ingest.db.subjects import import_subjects_csv
 from tests.e2e import cli, demo_campaign, json_out, paused_demo_run
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server", "clean_database")]

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from mass_ingest.subjects import import_subjects_csv
+from mass_ingest.db.subjects import import_subjects_csv
 from tests.e2e import cli, demo_campaign, json_out, paused_demo_run
 from tests.test_decisions import finish, said
 

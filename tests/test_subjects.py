@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mass_ingest.errors import SubjectImportError
-from mass_ingest.subjects import SubjectImport, implanted_probe_counts, import_subjects_csv
+from mass_ingest.db.subjects import SubjectImport, implanted_probe_counts, import_subjects_csv
 
 pytestmark = pytest.mark.backends  # also run on PostgreSQL and MySQL servers (see tests/conftest.py)
 

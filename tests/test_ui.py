@@ -19,7 +19,7 @@ import pytest
 
 from mass_ingest.db import schema
 from mass_ingest.db.decisions import stored_decision
-from mass_ingest.subjects import import_subjects_csv
+from mass_ingest.db.subjects import import_subjects_csv
 from tests.deployment import wait_for_final_state
 from tests.e2e import demo_campaign, wait_for_paused_run
 from tests.test_flow import GOOD_SESSIONS, sessions_in_db

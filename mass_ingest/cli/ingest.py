@@ -130,7 +130,7 @@ def demo(
     from mass_ingest import settings
     from mass_ingest.db.runs import command_line_decision
     from mass_ingest.demo import make_demo_campaign
-    from mass_ingest.subjects import import_subjects_csv
+    from mass_ingest.db.subjects import import_subjects_csv
 
     console = render.console
     try:

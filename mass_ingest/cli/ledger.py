@@ -210,7 +210,7 @@ def subjects_import(
     \b
     Example: mass-ingest subjects import subjects.csv
     """
-    from mass_ingest.subjects import import_subjects_csv
+    from mass_ingest.db.subjects import import_subjects_csv
 
     try:
         report = import_subjects_csv(csv_file)

@@ -14,7 +14,7 @@ import polars as pl
 from mass_ingest.expectations.context import QualityContext
 from mass_ingest.expectations.verdicts import classify, run_suites
 from mass_ingest.profile import Profile
-from mass_ingest.subjects import implanted_probe_counts, implanted_serials
+from mass_ingest.db.subjects import implanted_probe_counts, implanted_serials
 
 if TYPE_CHECKING:
     from great_expectations.core.expectation_validation_result import ExpectationSuiteValidationResult
