@@ -89,3 +89,30 @@ def test_a_worker_loads_each_flow_with_this_checkouts_modules(entrypoint, tmp_pa
                             env={**os.environ, "PYTHONPATH": str(REPO)})
     assert loaded.returncode == 0, loaded.stderr[-2000:]
     assert loaded.stdout.strip().splitlines()[-1] == repr([str(REPO)])
+
+
+_WRITES = {"insert", "insert1", "delete", "delete_quick", "update1", "drop", "drop_quick"}
+
+
+def _schema_writes(path: Path) -> list[int]:
+    """Lines that call a write method on something reached from ``schema`` (``schema.Session.insert(...)``,
+    ``(schema.Session & key).delete()``)."""
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _WRITES:
+            names = {n.id for n in ast.walk(node.func.value) if isinstance(n, ast.Name)}
+            if "schema" in names:
+                lines.append(node.lineno)
+    return lines
+
+
+def test_every_write_of_the_database_lives_beside_the_schema():
+    outside = [path for layer in LAYERS for path in _sources(layer) if "mass_ingest/db/" not in path.as_posix()]
+    wrong = [f"{path.relative_to(REPO)}:{line}" for path in outside for line in _schema_writes(path)]
+    assert wrong == []
+
+
+def test_the_write_check_sees_a_write(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text("schema.Subject.insert([])\n(schema.Session & k).delete()\nsys.path.insert(0, 'x')\n")
+    assert _schema_writes(module) == [1, 2]
