@@ -17,8 +17,6 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 
 from mass_ingest.db.decisions import Decision, DecisionRefused
-from mass_ingest.db.held import held_frame, mark_held
-from mass_ingest.db.runs import open_ingest
 from mass_ingest.deciding import DecisionPending
 from mass_ingest.errors import ApprovalTimeout, MassIngestError, ShareChangedError
 from mass_ingest.input_files import profile_for_import
@@ -27,7 +25,7 @@ from mass_ingest.profile import Profile, load_profile
 from mass_ingest.stage_cache import StageFrame
 from mass_ingest.task_runners import configured_task_runner
 from tasks.access import ShareAccess, check_access_task, scan_readable_shares
-from tasks.approve import (apply_decision, auto_decision, failure_before_the_decision_closes, hold_decided,
+from tasks.approve import (apply_decision_task, auto_decision, failure_before_the_decision_closes, mark_held_task,
                            request_approval)
 from tasks.dedup import deduplicate_task
 from tasks.discover import discover_share_task
@@ -36,28 +34,9 @@ from tasks.import_file import import_input_file_task
 from tasks.insert import InsertOptions, chunk_bounds, insert_chunk_task, select_for_insertion
 from tasks.quality import quality_stage_task
 from tasks.recheck import fingerprint_shown_task, recheck_share_task
-from tasks.report import (IngestCounts, dry_run_outcome_task, record_findings_task, record_outcome_task,
-                          record_quarantine_task)
+from tasks.report import (IngestCounts, dry_run_outcome_task, open_ingest_task, record_findings_task,
+                          record_outcome_task, record_quarantine_task)
 from tasks.watermark import pending_first_task
-
-
-@task(name="open-ingest")
-def open_ingest_task(profile: Profile) -> str:
-    return open_ingest(profile, str(flow_run.get_id() or ""))
-
-
-@task(name="mark-held")
-def mark_held_task(checked: StageFrame, ingest_id: str) -> StageFrame:
-    """Sessions a person holds back get status ``held`` (not cached: a release between runs counts)."""
-    return StageFrame.save(mark_held(checked.load(), held_frame()), stage="held", ingest_id=ingest_id)
-
-
-@task(name="apply-decision")
-def apply_decision_task(checked: StageFrame, decision: Decision, ingest_id: str, profile: Profile) -> StageFrame:
-    """The decision applied to the candidates; what it kept out is held (left out, or all of a rejection)."""
-    decided = apply_decision(checked.load(), decision, profile.shares)
-    hold_decided(decided, decision, ingest_id)
-    return StageFrame.save(decided, stage="decided", ingest_id=ingest_id)
 
 
 @task(name="approved-sessions")

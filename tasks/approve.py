@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 import polars as pl
-from prefect import get_run_logger
+from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.exceptions import CancelledRun, FlowPauseTimeout, PausedRun
 from prefect.flow_runs import pause_flow_run
@@ -29,7 +29,7 @@ from mass_ingest.approval_summary import listing_command, offered, shown_digest
 from mass_ingest.candidates import Status, change_status, has_status
 from mass_ingest.db.decisions import (Decision, DecisionRefused, PauseClaim, beat, claim_pause, drop_stale_claim,
                                       pause_claim, record_decision, refuse_on_resume, stored_decision)
-from mass_ingest.db.held import held_label, hold_sessions
+from mass_ingest.db.held import held_frame, held_label, hold_sessions, mark_held
 from mass_ingest.deciding import DecisionPending, how_to_decide
 from mass_ingest.db.runs import close_failed_ingest
 from mass_ingest.errors import ApprovalTimeout, MassIngestError
@@ -292,3 +292,17 @@ def _ask(profile: Profile, frame: pl.DataFrame, ingest_id: str, markdown: str, d
             return record_decision(ingest_id, decision, me)
         except DecisionRefused as refused:
             return refused.stored
+
+
+@task(name="mark-held")
+def mark_held_task(checked: StageFrame, ingest_id: str) -> StageFrame:
+    """Sessions a person holds back get status ``held`` (not cached: a release between runs counts)."""
+    return StageFrame.save(mark_held(checked.load(), held_frame()), stage="held", ingest_id=ingest_id)
+
+
+@task(name="apply-decision")
+def apply_decision_task(checked: StageFrame, decision: Decision, ingest_id: str, profile: Profile) -> StageFrame:
+    """The decision applied to the candidates; what it kept out is held (left out, or all of a rejection)."""
+    decided = apply_decision(checked.load(), decision, profile.shares)
+    hold_decided(decided, decision, ingest_id)
+    return StageFrame.save(decided, stage="decided", ingest_id=ingest_id)

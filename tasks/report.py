@@ -13,7 +13,7 @@ from mass_ingest.access import ShareAccess
 from mass_ingest.candidates import Status, frame_findings, has_status
 from mass_ingest.chunk_outcome import ChunkOutcome
 from mass_ingest.db.decisions import Decision
-from mass_ingest.db.runs import finish_ingest, record_pending, record_quarantine
+from mass_ingest.db.runs import finish_ingest, open_ingest, record_pending, record_quarantine
 from mass_ingest.db.sessions import sessions_changed_by, sessions_inserted_by
 from mass_ingest.findings import Finding
 from mass_ingest.findings_file import ingest_findings, record_findings
@@ -172,3 +172,8 @@ def record_outcome_task(decided: StageFrame, decision: Decision, ingest_id: str,
     _publish_reasons(frame.filter(has_status(Status.PENDING)), "pending_reasons", "pending",
                      "Pending: still arriving, looked at again next run")
     return counts
+
+
+@task(name="open-ingest")
+def open_ingest_task(profile: Profile) -> str:
+    return open_ingest(profile, str(flow_run.get_id() or ""))
