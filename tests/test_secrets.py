@@ -50,6 +50,16 @@ def test_the_password_settings_are_redacted_wherever_they_appear(monkeypatch: py
         "the value was *** and, encoded, ***"
 
 
+def test_a_credential_typed_into_a_decisions_note_is_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mass_ingest.db.decisions import Decision
+
+    monkeypatch.setenv("MASS_INGEST_DATABASE_PASSWORD", SECRET)
+    decision = Decision(approved=True, approver="Ada", source="cli",
+                        note=f"fine; db is postgresql://ingest:{SECRET}@db.lab/pipeline, pw {SECRET}")
+    assert decision.note == "fine; db is postgresql://ingest:***@db.lab/pipeline, pw ***"
+    assert Decision.model_validate_json(decision.model_dump_json()).note == decision.note
+
+
 def test_the_settings_hand_out_the_password_but_never_show_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MASS_INGEST_DATABASE_PASSWORD", "s3cr3t-Pa55")
     environment = Environment()

@@ -13,10 +13,11 @@ import uuid
 from datetime import datetime
 
 import datajoint as dj
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mass_ingest.db import schema
 from mass_ingest.errors import MassIngestError
+from mass_ingest.redaction import redact
 
 
 class Decision(BaseModel):
@@ -32,6 +33,13 @@ class Decision(BaseModel):
     shown_digest: str = Field("", description="Digest of the candidates the approver was shown.")
     decided_at: datetime | None = None
     timed_out: bool = False
+
+    @field_validator("note")
+    @classmethod
+    def _no_credential(cls, note: str) -> str:
+        # A note is free text a person types (a pasted connection string, say): it is stored, logged, shown in
+        # the review page and sent to Prefect as the run's input, so a credential in it is masked here.
+        return redact(note)
 
     @property
     def verdict(self) -> str:
