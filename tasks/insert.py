@@ -12,6 +12,8 @@ with all its parts or not at all.
 
 from __future__ import annotations
 
+from itertools import groupby
+from operator import itemgetter
 
 import datajoint as dj
 import polars as pl
@@ -32,7 +34,7 @@ from mass_ingest.errors import DatabaseError
 from mass_ingest.findings import Finding, Stage, finding
 from mass_ingest.db.locks import share_locks
 from mass_ingest.db.session_parts import (describe_projects, experimenter_rows, inferred_start_rows, new_subject_rows,
-                                          probe_file_rows, project_rows, system_recording_rows)
+                                          probe_file_rows, probe_files, project_rows, system_recording_rows)
 from mass_ingest.stage_cache import STAGE_CACHE, StageFrame
 from mass_ingest.probe_association import ProbeIndex
 
@@ -158,24 +160,76 @@ def _for_rows(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.drop([c for c in _NOT_INSERTED if c in frame.columns])
 
 
+_RECORDING_FIELDS = ("serial", "probe_type", "part_number", "n_saved_chans", "sample_rate", "file_size_bytes",
+                     "file_time_secs", "file_create_time")
+
+
+def _items(frame: pl.DataFrame, column: str, *others: str) -> pl.DataFrame:
+    """One row per item of the list column ``column`` (a struct's fields as columns), sessions without any
+    left out, in session order then list order, with the session's key and ``others``: polars makes the
+    Python values of flat columns several times faster than those of each session's list of structs."""
+    return (frame.filter(pl.col(column).list.len() > 0).select(*KEY, *others, column)
+            .explode(column).unnest(column))
+
+
+def _with_rows(frame: pl.DataFrame, keep: pl.Expr, *columns: str) -> list[dict]:
+    """The sessions ``keep`` selects, as dicts of their key and ``columns`` (those the frame has)."""
+    return frame.filter(keep).select(*KEY, *[c for c in columns if c in frame.columns]).rows(named=True)
+
+
 def _new_session_rows(frame: pl.DataFrame, timezone: str, ingest_id: str, probes: ProbeIndex,
                       options: InsertOptions) -> dict[str, list[dict]]:
+    """The rows of the new sessions of ``frame``, table by table (as :func:`_parts` makes them, in the same
+    order), built column by column in polars: most sessions have probes, outputs and projects, few the rest."""
     rows: dict[str, list[dict]] = {name: [] for name in TABLES}
-    # Tables whose rows are columns of the frame: polars makes the dicts, no Python row in between.
     key = [pl.col("subject"), pl.col("session_start")]
     rows["Session"] = frame.select(*key, pl.lit(timezone, pl.String).alias("timezone"), "modality",
                                    pl.lit(ingest_id, pl.String).alias("ingest_id")).rows(named=True)
     rows["Directory"] = frame.select(*key, "share", "rel_path", "location", pl.col("group").alias("session_group"),
                                      pl.col("candidate_id").alias("location_hash")).rows(named=True)
-    # The rest from the nested columns, session by session (only the columns read: converting the others
-    # to Python objects cost as much as building the rows).
-    parts = frame.select([c for c in ("subject", "session_start", "probes", "outputs", "recordings", "task_hints",
-                                       "projects", "start_inferred", "start_source", "experimenter")
-                          if c in frame.columns])
-    for row in parts.iter_rows(named=True):
-        _parts(row, {"subject": row["subject"], "session_start": row["session_start"]}, ingest_id, probes, options,
-               into=rows)
+    recordings = _items(frame, "probes")
+    folder = pl.col("folder")
+    recordings = recordings.with_columns(  # _recording_name: a probe without a folder is '.'
+        pl.when(folder.is_null() | (folder == "")).then(pl.lit(".")).otherwise(folder).alias("recording"),
+        *[pl.lit(None).alias(c) for c in ("bin_file", "bin_size") if c not in recordings.columns])
+    rows["Recording"] = recordings.select(*key, "recording", "meta_file", *_RECORDING_FIELDS).rows(named=True)
+    subjects, starts, names, metas, bins, bin_sizes, serials = (
+        recordings[c].to_list() for c in ("subject", "session_start", "recording", "meta_file", "bin_file",
+                                          "bin_size", "serial"))
+    rows["ProbeFiles"] = [{"subject": s, "session_start": t, "recording": n,
+                           "files": probe_files({"meta_file": m, "bin_file": b, "bin_size": z})}
+                          for s, t, n, m, b, z in zip(subjects, starts, names, metas, bins, bin_sizes)]
+    if probes.names or probes.by_serial:  # an empty index associates nothing
+        for s, t, n, serial in zip(subjects, starts, names, serials):
+            found = probes.associate(s, n, serial, options.probe_association)
+            if found.probe:
+                rows["ProbeAssociation"].append({"subject": s, "session_start": t, "recording": n,
+                                                 "probe": found.probe, "decided_by": found.decided_by,
+                                                 "ingest_id": ingest_id})
+    outputs = _items(frame.with_row_index("_session"), "outputs", "_session")
+    for _, group in groupby(outputs.rows(named=True), key=itemgetter("_session")):
+        session_outputs = list(group)
+        output_rows, clusterings = _output_rows(session_outputs, {c: session_outputs[0][c] for c in KEY}, ingest_id)
+        rows["Output"] += output_rows
+        rows["Clustering"] += clusterings
+    rows["Membership"] = (frame.filter(pl.col("projects").list.len() > 0).select(*key, pl.col("projects").alias("project"))
+                          .explode("project").rows(named=True))
+    # The rest, rare, from the few sessions that have them.
+    for row in _with_rows(frame, pl.col("recordings").list.len() > 0, "recordings"):
+        rows["SystemRecording"] += system_recording_rows(row["recordings"], _key(row), ingest_id)
+    if "start_inferred" in frame.columns:
+        for row in _with_rows(frame, pl.col("start_inferred").fill_null(False), "start_inferred", "start_source"):
+            rows["InferredStart"] += inferred_start_rows(row, _key(row))
+    if "experimenter" in frame.columns:
+        for row in _with_rows(frame, pl.col("experimenter").fill_null("") != "", "experimenter"):
+            rows["Experimenter"] += experimenter_rows(row, _key(row))
+    for row in _with_rows(frame, pl.col("task_hints").list.len() > 0, "task_hints", "probes"):
+        rows["Task"] += _tasks(row, _key(row), ingest_id)
     return rows
+
+
+def _key(row: dict) -> dict:
+    return {"subject": row["subject"], "session_start": row["session_start"]}
 
 
 def _update_rows(frame: pl.DataFrame, ingest_id: str, probes: ProbeIndex, options: InsertOptions,
@@ -242,8 +296,11 @@ def _insert_sessions(frame: pl.DataFrame, timezone: str, ingest_id: str, options
             rows = _new_session_rows(fresh, timezone, ingest_id, probes, options)
         else:
             fresh_keys = set(zip(fresh["subject"], fresh["session_start"]))
-            rows = {name: [r for r in built[name] if (r["subject"], r["session_start"]) in fresh_keys]
-                    for name in TABLES}
+            if all((r["subject"], r["session_start"]) in fresh_keys for r in built["Session"]):
+                rows = {name: list(built[name]) for name in TABLES}  # the usual case: every session built is new
+            else:
+                rows = {name: [r for r in built[name] if (r["subject"], r["session_start"]) in fresh_keys]
+                        for name in TABLES}
         # Subjects the lab lets be unknown before ingest (imaging) are created with their sessions; an ephys
         # subject must exist already (with its implants), so an unknown one fails the chunk, never appears.
         subjects, created = new_subject_rows(set(fresh.filter(pl.col("modality") != "ephys")["subject"]), ingest_id)
