@@ -277,25 +277,26 @@ def _insert_sessions(frame: pl.DataFrame, timezone: str, ingest_id: str, options
               else pl.repeat(Status.APPROVED.value, frame.height, eager=True))
     updates = frame.filter(status == Status.UPDATE)
     moves = frame.filter(status == Status.MOVED) if options.record_moved_location else frame.clear()
-    shares = frame["share"]  # every share of the chunk, updates and moves included
+    shares = frame["share"].to_list()  # every share of the chunk, updates and moves included
     frame = frame.filter(~status.is_in([Status.UPDATE, Status.MOVED]))
-    probes = probes or ProbeIndex.fetch(set(frame["subject"]) | set(updates["subject"]))
-    keys = list(zip(frame["subject"], frame["session_start"]))
-    projects = sorted({p for ps in frame["projects"] for p in ps})
-    update_keys = list(zip(updates["subject"], updates["session_start"]))
+    probes = probes or ProbeIndex.fetch(set(frame["subject"].to_list()) | set(updates["subject"].to_list()))
+    subjects, starts, candidate_ids = (frame[c].to_list() for c in ("subject", "session_start", "candidate_id"))
+    keys = list(zip(subjects, starts))
+    projects = sorted({p for ps in frame["projects"].to_list() for p in ps})
+    update_keys = list(zip(updates["subject"].to_list(), updates["session_start"].to_list()))
     connection = schema.Session.connection
     with share_locks(connection, shares), connection.transaction:  # see db/locks.py
         # Each check is one join with the chunk's keys (see db/bulk.py matching).
         existing = set(matching("Session", KEY, keys))
         # A folder's candidate id hashes its location (and group): the directory's unique key.
         existing_at = {h for (h,) in matching("Session.Directory", ["location_hash"],
-                                              [(cid,) for cid in frame["candidate_id"]])}
+                                              [(cid,) for cid in candidate_ids])}
         fresh = frame.filter([(s, t) not in existing and cid not in existing_at
-                              for s, t, cid in zip(frame["subject"], frame["session_start"], frame["candidate_id"])])
+                              for s, t, cid in zip(subjects, starts, candidate_ids)])
         if built is None:
             rows = _new_session_rows(fresh, timezone, ingest_id, probes, options)
         else:
-            fresh_keys = set(zip(fresh["subject"], fresh["session_start"]))
+            fresh_keys = set(zip(fresh["subject"].to_list(), fresh["session_start"].to_list()))
             if all((r["subject"], r["session_start"]) in fresh_keys for r in built["Session"]):
                 rows = {name: list(built[name]) for name in TABLES}  # the usual case: every session built is new
             else:
@@ -303,7 +304,7 @@ def _insert_sessions(frame: pl.DataFrame, timezone: str, ingest_id: str, options
                         for name in TABLES}
         # Subjects the lab lets be unknown before ingest (imaging) are created with their sessions; an ephys
         # subject must exist already (with its implants), so an unknown one fails the chunk, never appears.
-        subjects, created = new_subject_rows(set(fresh.filter(pl.col("modality") != "ephys")["subject"]), ingest_id)
+        subjects, created = new_subject_rows(set(fresh.filter(pl.col("modality") != "ephys")["subject"].to_list()), ingest_id)
         if update_keys:
             stored = set(matching("Session", KEY, update_keys))
             stored |= set(matching("Session.Recording", KEY, update_keys, [*KEY, "recording"]))
@@ -345,7 +346,7 @@ def schema_problems(frame: pl.DataFrame, *, ingest_id: str, probes: ProbeIndex, 
          "location": r["location"], "session_group": r["group"], "location_hash": r["candidate_id"]}
         for r in moved.iter_rows(named=True))
     by_key = {}
-    for cid, subject, start in zip(frame["candidate_id"], frame["subject"], frame["session_start"]):
+    for cid, subject, start in zip(*(frame[c].to_list() for c in ("candidate_id", "subject", "session_start"))):
         by_key.setdefault((subject, start), []).append(cid)
     found = limits.violations(rows, table_for, lambda r: (r.get("subject"), r.get("session_start")))
     return {cid: reasons for key, reasons in found.items() for cid in by_key.get(key, [])}
@@ -393,7 +394,7 @@ def insert_isolated(frame: pl.DataFrame, *, timezone: str, ingest_id: str,
 
 def _insert_isolated(frame: pl.DataFrame, timezone: str, ingest_id: str, options: InsertOptions) -> ChunkOutcome:
     schema.activate()
-    probes = ProbeIndex.fetch(set(frame["subject"]))
+    probes = ProbeIndex.fetch(set(frame["subject"].to_list()))
     # The new sessions' rows are made once: checked here, written by insert_sessions.
     built = _new_session_rows(new_sessions(frame), timezone, ingest_id, probes, options)
     bad = schema_problems(frame, ingest_id=ingest_id, probes=probes, options=options, built=built)
