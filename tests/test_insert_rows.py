@@ -20,7 +20,7 @@ from tasks.insert import TABLES, InsertOptions, _new_session_rows, _parts
 from tests.test_insert import MAPPED, N, SN1, SN2, T1, candidate, subjects_and_probes  # noqa: F401 - a fixture
 from tests.test_session_parts import ephys_with_tracking, imaging
 
-pytestmark = pytest.mark.usefixtures("clean_database")
+pytestmark = [pytest.mark.backends, pytest.mark.usefixtures("clean_database")]
 
 
 def session_by_session(frame: pl.DataFrame, timezone: str, ingest_id: str, probes: ProbeIndex,

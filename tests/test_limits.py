@@ -17,7 +17,7 @@ import pytest
 from mass_ingest.db import limits
 from tasks.insert import table_for
 
-pytestmark = pytest.mark.usefixtures("clean_database")
+pytestmark = [pytest.mark.backends, pytest.mark.usefixtures("clean_database")]
 
 T = datetime(2024, 3, 5, 10, 30, 58)
 
