@@ -180,14 +180,16 @@ def _with_rows(frame: pl.DataFrame, keep: pl.Expr, *columns: str) -> list[dict]:
 def _new_session_rows(frame: pl.DataFrame, timezone: str, ingest_id: str, probes: ProbeIndex,
                       options: InsertOptions) -> dict[str, list[dict]]:
     """The rows of the new sessions of ``frame``, table by table (as :func:`_parts` makes them, in the same
-    order), built column by column in polars: most sessions have probes, outputs and projects, few the rest."""
+    order), built column by column in polars: probes, outputs, tasks and projects are exploded, so no session's
+    list of structs becomes Python objects as a whole."""
     rows: dict[str, list[dict]] = {name: [] for name in TABLES}
     key = [pl.col("subject"), pl.col("session_start")]
     rows["Session"] = frame.select(*key, pl.lit(timezone, pl.String).alias("timezone"), "modality",
                                    pl.lit(ingest_id, pl.String).alias("ingest_id")).rows(named=True)
     rows["Directory"] = frame.select(*key, "share", "rel_path", "location", pl.col("group").alias("session_group"),
                                      pl.col("candidate_id").alias("location_hash")).rows(named=True)
-    recordings = _items(frame, "probes")
+    indexed = frame.with_row_index("_session")  # groups a list column's items by session again
+    recordings = _items(indexed, "probes", "_session")
     folder = pl.col("folder")
     recordings = recordings.with_columns(  # _recording_name: a probe without a folder is '.'
         pl.when(folder.is_null() | (folder == "")).then(pl.lit(".")).otherwise(folder).alias("recording"),
@@ -206,15 +208,15 @@ def _new_session_rows(frame: pl.DataFrame, timezone: str, ingest_id: str, probes
                 rows["ProbeAssociation"].append({"subject": s, "session_start": t, "recording": n,
                                                  "probe": found.probe, "decided_by": found.decided_by,
                                                  "ingest_id": ingest_id})
-    outputs = _items(frame.with_row_index("_session"), "outputs", "_session")
+    outputs = _items(indexed, "outputs", "_session")
     for _, group in groupby(outputs.rows(named=True), key=itemgetter("_session")):
         session_outputs = list(group)
         output_rows, clusterings = _output_rows(session_outputs, {c: session_outputs[0][c] for c in KEY}, ingest_id)
         rows["Output"] += output_rows
         rows["Clustering"] += clusterings
-    rows["Membership"] = (frame.filter(pl.col("projects").list.len() > 0).select(*key, pl.col("projects").alias("project"))
-                          .explode("project").rows(named=True))
-    # The rest, rare, from the few sessions that have them.
+    rows["Membership"] = (frame.filter(pl.col("projects").list.len() > 0)
+                          .select(*key, pl.col("projects").alias("project")).explode("project").rows(named=True))
+    # The rarer parts, from the sessions that have them.
     for row in _with_rows(frame, pl.col("recordings").list.len() > 0, "recordings"):
         rows["SystemRecording"] += system_recording_rows(row["recordings"], _key(row), ingest_id)
     if "start_inferred" in frame.columns:
@@ -223,8 +225,15 @@ def _new_session_rows(frame: pl.DataFrame, timezone: str, ingest_id: str, probes
     if "experimenter" in frame.columns:
         for row in _with_rows(frame, pl.col("experimenter").fill_null("") != "", "experimenter"):
             rows["Experimenter"] += experimenter_rows(row, _key(row))
-    for row in _with_rows(frame, pl.col("task_hints").list.len() > 0, "task_hints", "probes"):
-        rows["Task"] += _tasks(row, _key(row), ingest_id)
+    hints = _items(indexed, "task_hints", "_session").rows(named=True)
+    if hints:  # a task ends where the next starts or the recordings end: _tasks reads only the probes' lengths
+        lengths: dict[int, list[dict]] = {}
+        for i, seconds in zip(recordings["_session"].to_list(), recordings["file_time_secs"].to_list()):
+            lengths.setdefault(i, []).append({"file_time_secs": seconds})
+        for i, group in groupby(hints, key=itemgetter("_session")):
+            session_hints = list(group)
+            rows["Task"] += _tasks({"task_hints": session_hints, "probes": lengths.get(i, [])}, _key(session_hints[0]),
+                                   ingest_id)
     return rows
 
 
@@ -304,7 +313,8 @@ def _insert_sessions(frame: pl.DataFrame, timezone: str, ingest_id: str, options
                         for name in TABLES}
         # Subjects the lab lets be unknown before ingest (imaging) are created with their sessions; an ephys
         # subject must exist already (with its implants), so an unknown one fails the chunk, never appears.
-        subjects, created = new_subject_rows(set(fresh.filter(pl.col("modality") != "ephys")["subject"].to_list()), ingest_id)
+        imaging = fresh.filter(pl.col("modality") != "ephys")["subject"].to_list()
+        subjects, created = new_subject_rows(set(imaging), ingest_id)
         if update_keys:
             stored = set(matching("Session", KEY, update_keys))
             stored |= set(matching("Session.Recording", KEY, update_keys, [*KEY, "recording"]))

@@ -13,11 +13,9 @@ import polars as pl
 import pytest
 
 from mass_ingest.candidates import Output, ProbeRecording, candidates_to_frame
-from mass_ingest.db.sessions import fetch_existing_sessions
 from mass_ingest.probe_association import ProbeIndex
-from tasks.dedup import deduplicate
 from tasks.insert import TABLES, InsertOptions, _new_session_rows, _parts
-from tests.test_insert import MAPPED, N, SN1, SN2, T1, candidate, subjects_and_probes  # noqa: F401 - a fixture
+from tests.test_insert import MAPPED, SN1, SN2, T1, candidate, subjects_and_probes  # noqa: F401 - a fixture
 from tests.test_session_parts import ephys_with_tracking, imaging
 
 pytestmark = [pytest.mark.backends, pytest.mark.usefixtures("clean_database")]
@@ -46,7 +44,7 @@ def every_kind_of_session() -> list:
                       outputs=[("kilosort", "probe_1/ks", True), ("curation", "probe_1/ks/cur", True),
                                ("kilosort", "probe_2/ks", day % 3 == 0), ("dlc", "dlc1", True, ["a.pickle", "b.h5"])]
                       if day % 3 else [],
-                      tasks=[("sleep", 0, "SLEEP"), ("open field", 300.5, "")] if day % 4 == 0 else [],
+                      tasks=[("sleep", 0, "SLEEP"), ("open field", 300.5, "")] if day % 4 in (0, 1) else [],
                       projects=["grid-cells", "speed"][: day % 3])
         if day % 2:
             c.probes[0].bin_size = 10                      # a .bin beside the .meta, by its name
@@ -64,7 +62,7 @@ def every_kind_of_session() -> list:
 
 @pytest.mark.parametrize("mapping", [{}, {"25843": {"probe_2": MAPPED, "": MAPPED}}])
 def test_the_rows_of_every_table_are_those_built_session_by_session(mapping: dict) -> None:
-    frame = deduplicate(candidates_to_frame(every_kind_of_session()), fetch_existing_sessions(), [N])
+    frame = candidates_to_frame(every_kind_of_session())  # the candidate columns insertion reads
     options = InsertOptions(probe_association=mapping)
     probes = ProbeIndex.fetch(set(frame["subject"]))
     built = _new_session_rows(frame, "Europe/Oslo", "run-1", probes, options)
@@ -72,6 +70,7 @@ def test_the_rows_of_every_table_are_those_built_session_by_session(mapping: dic
     for name in TABLES:
         # repr: the same keys in the same order, the same values and types (NaN included)
         assert [repr(list(r.items())) for r in built[name]] == [repr(list(r.items())) for r in expected[name]], name
+    assert {r["stop_s"] for r in built["Task"]} >= {None, 300.5, 600.0}  # ends: the next task, the recording, none
     assert all(built[name] for name in ("Recording", "ProbeFiles", "ProbeAssociation", "Output", "Clustering",
                                         "SystemRecording", "InferredStart", "Experimenter", "Task", "Membership"))
     # An empty index associates nothing, and an empty chunk makes no rows.
