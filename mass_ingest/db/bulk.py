@@ -179,7 +179,7 @@ def _copy_column(values: list) -> list[str]:
         text = list(map(repr, present))
         if "n" in "".join(text):  # nan, inf, -inf: as PostgreSQL spells them
             text = [_FLOATS.get(t, t) for t in text]
-    elif kind is datetime.datetime and not any(v.tzinfo for v in present) or kind is datetime.date:
+    elif kind is datetime.datetime and all(v.tzinfo is None for v in present) or kind is datetime.date:
         text = [v.isoformat() for v in present]
     else:
         return [_copy_text(v) for v in values]
