@@ -27,6 +27,7 @@ from mass_ingest.chunk_outcome import ChunkOutcome, Quarantined
 from mass_ingest.db import limits, schema
 from mass_ingest.gc_pause import gc_paused
 from mass_ingest.db.bulk import matching, write_rows
+from mass_ingest.db.session_parts import probe_files
 from mass_ingest.db.connection import is_connection_error, outage_reported
 from mass_ingest.db.runs import record_quarantine
 from mass_ingest.db.sessions import record_moves
@@ -34,7 +35,7 @@ from mass_ingest.errors import DatabaseError
 from mass_ingest.findings import Finding, Stage, finding
 from mass_ingest.db.locks import share_locks
 from mass_ingest.db.session_parts import (describe_projects, experimenter_rows, inferred_start_rows, new_subject_rows,
-                                          probe_file_rows, probe_files, project_rows, system_recording_rows)
+                                          probe_file_rows, project_rows, system_recording_rows)
 from mass_ingest.stage_cache import STAGE_CACHE, StageFrame
 from mass_ingest.probe_association import ProbeIndex
 
