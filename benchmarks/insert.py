@@ -30,8 +30,10 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import cProfile
 import functools
 import os
+import pstats
 import shutil
 import sys
 import tempfile
@@ -103,10 +105,16 @@ class Timer:
             self.seconds += time.perf_counter() - started
 
 
+STAGE_SECONDS: list[float] = []  # each flow's body: its task runs, as the ingest flow's insertion stage
+
+
 @flow(name="insert-benchmark")
 def insert_flow(approved: StageFrame, timezone: str, ingest_id: str) -> int:
-    return sum(insert.insert_chunk_task(approved, offset, length, timezone, ingest_id).inserted
-               for offset, length in insert.chunk_bounds(approved.rows))
+    started = time.perf_counter()
+    inserted = sum(insert.insert_chunk_task(approved, offset, length, timezone, ingest_id).inserted
+                   for offset, length in insert.chunk_bounds(approved.rows))
+    STAGE_SECONDS.append(time.perf_counter() - started)
+    return inserted
 
 
 def backend_cpu() -> float:
@@ -127,6 +135,8 @@ def main() -> None:
     parser.add_argument("--chunk-size", type=int, default=2000, help="sessions per transaction (MASS_INGEST_CHUNK_SIZE)")
     parser.add_argument("--repeats", type=int, default=2, help="database-only repeats (best is shown)")
     parser.add_argument("--keep", action="store_true", help=f"keep the temporary home ({_HOME})")
+    parser.add_argument("--profile", metavar="FILE", help="cProfile the run through Prefect into FILE (pstats) and "
+                        "print its 25 costliest functions; the profiler's overhead slows that run")
     args = parser.parse_args()
     os.environ["MASS_INGEST_CHUNK_SIZE"] = str(args.chunk_size)
     try:
@@ -172,18 +182,36 @@ def run(args: argparse.Namespace) -> None:
     approved = StageFrame.save(frame, stage="approved", ingest_id=ingest_id)
     # The task's body (reading its slice of the frame, then insert_sessions) and what it calls.
     in_task, in_insert, in_rows = Timer("fn", insert.insert_chunk_task), Timer("insert_sessions"), Timer("_new_session_rows")
-    started = time.perf_counter()
+    in_check, in_write = Timer("schema_problems"), Timer("write_rows")
+    profiler = cProfile.Profile() if args.profile else None
+    started, client, server = time.perf_counter(), time.process_time(), backend_cpu()
+    if profiler:
+        profiler.enable()
     inserted = insert_flow(approved, "Europe/Oslo", ingest_id)
-    total = time.perf_counter() - started
+    if profiler:
+        profiler.disable()
+    total, client, server = time.perf_counter() - started, time.process_time() - client, backend_cpu() - server
     assert inserted == frame.height, f"inserted {inserted} of {frame.height}"
-    prefect_s, reading_s = total - in_task.seconds, in_task.seconds - in_insert.seconds
-    print(f"through Prefect: {total:.2f} s, {frame.height / total:,.0f} sessions/s, "
-          f"{len(bounds)} task runs ({prefect_s / len(bounds) * 1000:.0f} ms Prefect per task run)")
-    print(f"  Prefect (task runs, states, cache, results, events): {prefect_s:.2f} s = {prefect_s / total:.0%}")
-    print(f"  database (insert_sessions, transactions): {in_insert.seconds:.2f} s = {in_insert.seconds / total:.0%}"
-          f", of which building rows in Python {in_rows.seconds:.2f} s")
-    print(f"  reading each chunk's rows from the approved parquet: {reading_s:.2f} s = {reading_s / total:.0%}")
+    stage = STAGE_SECONDS[-1]
+    prefect_s, reading_s = stage - in_task.seconds, in_task.seconds - in_insert.seconds
+    print(f"through Prefect, the flow's {len(bounds)} task runs (the insertion stage of a run): {stage:.2f} s, "
+          f"{frame.height / stage:,.0f} sessions/s; load average {os.getloadavg()[0]:.2f}")
+    print(f"  the flow call as a whole: {total:.2f} s, {frame.height / total:,.0f} sessions/s (+{total - stage:.2f} s: "
+          "creating the flow run and, at its end, joining its heartbeat thread, which sleeps in 1 s steps: once "
+          "per ingest, not per chunk)")
+    print(f"  CPU seconds of the flow call: this process {client:.2f} (Prefect's threads included), the PostgreSQL "
+          f"backend {server:.2f} = {frame.height / (client + server):,.0f} sessions per CPU-second")
+    print(f"  Prefect in the task runs (states, cache, results, events): {prefect_s:.2f} s = {prefect_s / stage:.0%}, "
+          f"{prefect_s / len(bounds) * 1000:.0f} ms per task run")
+    print(f"  database (insert_sessions, transactions): {in_insert.seconds:.2f} s = {in_insert.seconds / stage:.0%}"
+          f", of which the bulk writes {in_write.seconds:.2f} s")
+    print(f"  before it, in the task: {reading_s:.2f} s = {reading_s / stage:.0%}: building rows in Python "
+          f"{in_rows.seconds:.2f} s, checking them against the schema's limits {in_check.seconds:.2f} s, reading the "
+          f"chunk from the approved parquet and the rest {reading_s - in_rows.seconds - in_check.seconds:.2f} s")
     print(f"rows {row_counts()}")
+    if profiler:
+        profiler.dump_stats(args.profile)
+        pstats.Stats(args.profile).sort_stats("cumulative").print_stats(25)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ with all its parts or not at all.
 
 from __future__ import annotations
 
+from itertools import groupby
+from operator import itemgetter
 
 import datajoint as dj
 import polars as pl
@@ -25,6 +27,7 @@ from mass_ingest.chunk_outcome import ChunkOutcome, Quarantined
 from mass_ingest.db import limits, schema
 from mass_ingest.gc_pause import gc_paused
 from mass_ingest.db.bulk import matching, write_rows
+from mass_ingest.db.session_parts import probe_files
 from mass_ingest.db.connection import is_connection_error, outage_reported
 from mass_ingest.db.runs import record_quarantine
 from mass_ingest.db.sessions import record_moves
@@ -159,24 +162,85 @@ def _for_rows(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.drop([c for c in _NOT_INSERTED if c in frame.columns])
 
 
+_RECORDING_FIELDS = ("serial", "probe_type", "part_number", "n_saved_chans", "sample_rate", "file_size_bytes",
+                     "file_time_secs", "file_create_time")
+
+
+def _items(frame: pl.DataFrame, column: str, *others: str) -> pl.DataFrame:
+    """One row per item of the list column ``column`` (a struct's fields as columns), sessions without any
+    left out, in session order then list order, with the session's key and ``others``: polars makes the
+    Python values of flat columns several times faster than those of each session's list of structs."""
+    return (frame.filter(pl.col(column).list.len() > 0).select(*KEY, *others, column)
+            .explode(column).unnest(column))
+
+
+def _with_rows(frame: pl.DataFrame, keep: pl.Expr, *columns: str) -> list[dict]:
+    """The sessions ``keep`` selects, as dicts of their key and ``columns`` (those the frame has)."""
+    return frame.filter(keep).select(*KEY, *[c for c in columns if c in frame.columns]).rows(named=True)
+
+
 def _new_session_rows(frame: pl.DataFrame, timezone: str, ingest_id: str, probes: ProbeIndex,
                       options: InsertOptions) -> dict[str, list[dict]]:
+    """The rows of the new sessions of ``frame``, table by table (as :func:`_parts` makes them, in the same
+    order), built column by column in polars: probes, outputs, tasks and projects are exploded, so no session's
+    list of structs becomes Python objects as a whole."""
     rows: dict[str, list[dict]] = {name: [] for name in TABLES}
-    # Tables whose rows are columns of the frame: polars makes the dicts, no Python row in between.
     key = [pl.col("subject"), pl.col("session_start")]
     rows["Session"] = frame.select(*key, pl.lit(timezone, pl.String).alias("timezone"), "modality",
                                    pl.lit(ingest_id, pl.String).alias("ingest_id")).rows(named=True)
     rows["Directory"] = frame.select(*key, "share", "rel_path", "location", pl.col("group").alias("session_group"),
                                      pl.col("candidate_id").alias("location_hash")).rows(named=True)
-    # The rest from the nested columns, session by session (only the columns read: converting the others
-    # to Python objects cost as much as building the rows).
-    parts = frame.select([c for c in ("subject", "session_start", "probes", "outputs", "recordings", "task_hints",
-                                       "projects", "start_inferred", "start_source", "experimenter")
-                          if c in frame.columns])
-    for row in parts.iter_rows(named=True):
-        _parts(row, {"subject": row["subject"], "session_start": row["session_start"]}, ingest_id, probes, options,
-               into=rows)
+    indexed = frame.with_row_index("_session")  # groups a list column's items by session again
+    recordings = _items(indexed, "probes", "_session")
+    folder = pl.col("folder")
+    recordings = recordings.with_columns(  # _recording_name: a probe without a folder is '.'
+        pl.when(folder.is_null() | (folder == "")).then(pl.lit(".")).otherwise(folder).alias("recording"),
+        *[pl.lit(None).alias(c) for c in ("bin_file", "bin_size") if c not in recordings.columns])
+    rows["Recording"] = recordings.select(*key, "recording", "meta_file", *_RECORDING_FIELDS).rows(named=True)
+    subjects, starts, names, metas, bins, bin_sizes, serials = (
+        recordings[c].to_list() for c in ("subject", "session_start", "recording", "meta_file", "bin_file",
+                                          "bin_size", "serial"))
+    rows["ProbeFiles"] = [{"subject": s, "session_start": t, "recording": n,
+                           "files": probe_files({"meta_file": m, "bin_file": b, "bin_size": z})}
+                          for s, t, n, m, b, z in zip(subjects, starts, names, metas, bins, bin_sizes)]
+    if probes.names or probes.by_serial:  # an empty index associates nothing
+        for s, t, n, serial in zip(subjects, starts, names, serials):
+            found = probes.associate(s, n, serial, options.probe_association)
+            if found.probe:
+                rows["ProbeAssociation"].append({"subject": s, "session_start": t, "recording": n,
+                                                 "probe": found.probe, "decided_by": found.decided_by,
+                                                 "ingest_id": ingest_id})
+    outputs = _items(indexed, "outputs", "_session")
+    for _, group in groupby(outputs.rows(named=True), key=itemgetter("_session")):
+        session_outputs = list(group)
+        output_rows, clusterings = _output_rows(session_outputs, {c: session_outputs[0][c] for c in KEY}, ingest_id)
+        rows["Output"] += output_rows
+        rows["Clustering"] += clusterings
+    rows["Membership"] = (frame.filter(pl.col("projects").list.len() > 0)
+                          .select(*key, pl.col("projects").alias("project")).explode("project").rows(named=True))
+    # The rarer parts, from the sessions that have them.
+    for row in _with_rows(frame, pl.col("recordings").list.len() > 0, "recordings"):
+        rows["SystemRecording"] += system_recording_rows(row["recordings"], _key(row), ingest_id)
+    if "start_inferred" in frame.columns:
+        for row in _with_rows(frame, pl.col("start_inferred").fill_null(False), "start_inferred", "start_source"):
+            rows["InferredStart"] += inferred_start_rows(row, _key(row))
+    if "experimenter" in frame.columns:
+        for row in _with_rows(frame, pl.col("experimenter").fill_null("") != "", "experimenter"):
+            rows["Experimenter"] += experimenter_rows(row, _key(row))
+    hints = _items(indexed, "task_hints", "_session").rows(named=True)
+    if hints:  # a task ends where the next starts or the recordings end: _tasks reads only the probes' lengths
+        lengths: dict[int, list[dict]] = {}
+        for i, seconds in zip(recordings["_session"].to_list(), recordings["file_time_secs"].to_list()):
+            lengths.setdefault(i, []).append({"file_time_secs": seconds})
+        for i, group in groupby(hints, key=itemgetter("_session")):
+            session_hints = list(group)
+            rows["Task"] += _tasks({"task_hints": session_hints, "probes": lengths.get(i, [])}, _key(session_hints[0]),
+                                   ingest_id)
     return rows
+
+
+def _key(row: dict) -> dict:
+    return {"subject": row["subject"], "session_start": row["session_start"]}
 
 
 def _update_rows(frame: pl.DataFrame, ingest_id: str, probes: ProbeIndex, options: InsertOptions,
@@ -224,30 +288,35 @@ def _insert_sessions(frame: pl.DataFrame, timezone: str, ingest_id: str, options
               else pl.repeat(Status.APPROVED.value, frame.height, eager=True))
     updates = frame.filter(status == Status.UPDATE)
     moves = frame.filter(status == Status.MOVED) if options.record_moved_location else frame.clear()
-    shares = frame["share"]  # every share of the chunk, updates and moves included
+    shares = frame["share"].to_list()  # every share of the chunk, updates and moves included
     frame = frame.filter(~status.is_in([Status.UPDATE, Status.MOVED]))
-    probes = probes or ProbeIndex.fetch(set(frame["subject"]) | set(updates["subject"]))
-    keys = list(zip(frame["subject"], frame["session_start"]))
-    projects = sorted({p for ps in frame["projects"] for p in ps})
-    update_keys = list(zip(updates["subject"], updates["session_start"]))
+    probes = probes or ProbeIndex.fetch(set(frame["subject"].to_list()) | set(updates["subject"].to_list()))
+    subjects, starts, candidate_ids = (frame[c].to_list() for c in ("subject", "session_start", "candidate_id"))
+    keys = list(zip(subjects, starts))
+    projects = sorted({p for ps in frame["projects"].to_list() for p in ps})
+    update_keys = list(zip(updates["subject"].to_list(), updates["session_start"].to_list()))
     connection = schema.Session.connection
     with share_locks(connection, shares), connection.transaction:  # see db/locks.py
         # Each check is one join with the chunk's keys (see db/bulk.py matching).
         existing = set(matching("Session", KEY, keys))
         # A folder's candidate id hashes its location (and group): the directory's unique key.
         existing_at = {h for (h,) in matching("Session.Directory", ["location_hash"],
-                                              [(cid,) for cid in frame["candidate_id"]])}
+                                              [(cid,) for cid in candidate_ids])}
         fresh = frame.filter([(s, t) not in existing and cid not in existing_at
-                              for s, t, cid in zip(frame["subject"], frame["session_start"], frame["candidate_id"])])
+                              for s, t, cid in zip(subjects, starts, candidate_ids)])
         if built is None:
             rows = _new_session_rows(fresh, timezone, ingest_id, probes, options)
         else:
-            fresh_keys = set(zip(fresh["subject"], fresh["session_start"]))
-            rows = {name: [r for r in built[name] if (r["subject"], r["session_start"]) in fresh_keys]
-                    for name in TABLES}
+            fresh_keys = set(zip(fresh["subject"].to_list(), fresh["session_start"].to_list()))
+            if all((r["subject"], r["session_start"]) in fresh_keys for r in built["Session"]):
+                rows = {name: list(built[name]) for name in TABLES}  # the usual case: every session built is new
+            else:
+                rows = {name: [r for r in built[name] if (r["subject"], r["session_start"]) in fresh_keys]
+                        for name in TABLES}
         # Subjects the lab lets be unknown before ingest (imaging) are created with their sessions; an ephys
         # subject must exist already (with its implants), so an unknown one fails the chunk, never appears.
-        subjects, created = new_subject_rows(set(fresh.filter(pl.col("modality") != "ephys")["subject"]), ingest_id)
+        imaging = fresh.filter(pl.col("modality") != "ephys")["subject"].to_list()
+        subjects, created = new_subject_rows(set(imaging), ingest_id)
         if update_keys:
             stored = set(matching("Session", KEY, update_keys))
             stored |= set(matching("Session.Recording", KEY, update_keys, [*KEY, "recording"]))
@@ -289,7 +358,7 @@ def schema_problems(frame: pl.DataFrame, *, ingest_id: str, probes: ProbeIndex, 
          "location": r["location"], "session_group": r["group"], "location_hash": r["candidate_id"]}
         for r in moved.iter_rows(named=True))
     by_key = {}
-    for cid, subject, start in zip(frame["candidate_id"], frame["subject"], frame["session_start"]):
+    for cid, subject, start in zip(*(frame[c].to_list() for c in ("candidate_id", "subject", "session_start"))):
         by_key.setdefault((subject, start), []).append(cid)
     found = limits.violations(rows, table_for, lambda r: (r.get("subject"), r.get("session_start")))
     return {cid: reasons for key, reasons in found.items() for cid in by_key.get(key, [])}
@@ -337,7 +406,7 @@ def insert_isolated(frame: pl.DataFrame, *, timezone: str, ingest_id: str,
 
 def _insert_isolated(frame: pl.DataFrame, timezone: str, ingest_id: str, options: InsertOptions) -> ChunkOutcome:
     schema.activate()
-    probes = ProbeIndex.fetch(set(frame["subject"]))
+    probes = ProbeIndex.fetch(set(frame["subject"].to_list()))
     # The new sessions' rows are made once: checked here, written by insert_sessions.
     built = _new_session_rows(new_sessions(frame), timezone, ingest_id, probes, options)
     bad = schema_problems(frame, ingest_id=ingest_id, probes=probes, options=options, built=built)

@@ -37,7 +37,7 @@ def test_dedup_benchmark_prints_candidates_per_second():
 
 def test_insert_benchmark_prints_sessions_per_second_and_prefects_share():
     out = run_benchmark("insert.py", "--sessions", "300", "--chunk-size", "100", "--repeats", "1")
-    assert "sessions/s" in out and "Prefect (task runs" in out
+    assert "sessions/s" in out and "Prefect in the task runs" in out and "the flow call as a whole" in out
 
 
 def test_network_share_benchmark_prints_find_and_discovery_on_the_fuse_mount_or_why_not(tmp_path):

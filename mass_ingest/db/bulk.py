@@ -27,6 +27,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 import datajoint as dj
 
 from mass_ingest.db import schema
+from mass_ingest.db.limits import as_columns
 
 # Rows per statement: a few MB of SQL at most (MySQL's max_allowed_packet is 16-64 MB).
 BATCH_ROWS = 2000
@@ -47,11 +48,10 @@ def table_named(name: str) -> type[dj.Table]:
 
 def _columns(table: dj.Table, name: str, rows: Sequence[Mapping]) -> list[str]:
     """Every column any row names, in the table's order; an unknown one is refused by name."""
-    named: dict[str, None] = {}
-    for row in rows:
-        named.update(dict.fromkeys(row))
-    unknown = [c for c in named if c not in table.heading.names]
-    if unknown:
+    named = set().union(*rows)  # the keys of every row, in C
+    if not named <= set(table.heading.names):
+        ordered = dict.fromkeys(c for row in rows for c in row)  # named in the rows' order
+        unknown = [c for c in ordered if c not in table.heading.names]
         raise ValueError(f"table {name} has no column(s) {', '.join(unknown)}; its columns are "
                          f"{', '.join(table.heading.names)}")
     return [c for c in table.heading.names if c in named]
@@ -87,21 +87,14 @@ def _write_table(table: dj.Table, name: str, rows: Sequence[Mapping], skip_dupli
     # the row says DEFAULT, as DataJoint's insert does; elsewhere None goes as NULL.
     by_default = [i for i, c in enumerate(columns)
                   if not (attributes[c].nullable and str(attributes[c].default).lower() in ("none", "null"))]
-    values = []
-    for row in rows:
-        row_values = [row.get(c) for c in columns]
-        for i, f in convert:
-            row_values[i] = f(row_values[i])
-        values.append(row_values)
+    # Column by column: a column's values are mostly of one type, converted and written with one call each.
+    by_column = as_columns(rows, columns)
+    for i, f in convert:
+        by_column[i] = list(map(f, by_column[i]))
     if table.connection.adapter.backend == "postgresql" and not skip_duplicates:
         try:
-            text = {}
-            for row_values in values:  # rows grouped by the DEFAULTs they take: COPY leaves those columns out
-                missing = tuple(i for i in by_default if row_values[i] is None)
-                text.setdefault(missing, []).append(
-                    "\t".join(_copy_text(v) for i, v in enumerate(row_values) if i not in missing)
-                    if missing else "\t".join(map(_copy_text, row_values)))
-            if () in text.values() or any(len(m) == len(columns) for m in text):
+            text = _copy_groups(by_column, by_default)
+            if any(len(m) == len(columns) for m in text):
                 raise _NotForCopy("a row of defaults only")  # COPY names at least one column
         except _NotForCopy:
             pass  # a value whose text PostgreSQL might read otherwise than psycopg2 sends it: INSERT it
@@ -109,10 +102,10 @@ def _write_table(table: dj.Table, name: str, rows: Sequence[Mapping], skip_dupli
             for missing, lines in text.items():
                 _copy(table, [c for i, c in enumerate(columns) if i not in missing], lines)
             return
-    _insert(table, columns, values, by_default, skip_duplicates)
+    _insert(table, columns, list(zip(*by_column)), by_default, skip_duplicates)
 
 
-def _insert(table: dj.Table, columns: list[str], values: list[list], by_default: list[int],
+def _insert(table: dj.Table, columns: list[str], values: list[Sequence], by_default: list[int],
             skip_duplicates: bool) -> None:
     adapter = table.connection.adapter
     every = "(" + ", ".join(["%s"] * len(columns)) + ")"
@@ -161,6 +154,54 @@ def _copy_text(value) -> str:
     # An aware datetime psycopg2 sends as timestamptz (converted to the session's zone), a list as an ARRAY,
     # numpy scalars through DataJoint's adapters: not rewritten here.
     raise _NotForCopy(kind.__name__)
+
+
+_SPECIAL = ("\\", "\t", "\n", "\r")  # what _ESCAPES rewrites
+
+
+def _copy_column(values: list) -> list[str]:
+    """:func:`_copy_text` of each of ``values`` (one column): one call for a column of text, integers,
+    naive datetimes or finite floats, with or without NULLs; value by value otherwise."""
+    kinds = set(map(type, values))
+    nulls = type(None) in kinds
+    kinds.discard(type(None))
+    if len(kinds) != 1:
+        return [_copy_text(v) for v in values]
+    kind = kinds.pop()
+    present = [v for v in values if v is not None] if nulls else values
+    if kind is str:
+        joined = "".join(present)
+        text = ([v.translate(_ESCAPES) for v in present] if any(c in joined for c in _SPECIAL)
+                else present)
+    elif kind is int:
+        text = list(map(str, present))
+    elif kind is float:
+        text = list(map(repr, present))
+        if "n" in "".join(text):  # nan, inf, -inf: as PostgreSQL spells them
+            text = [_FLOATS.get(t, t) for t in text]
+    elif kind is datetime.datetime and all(v.tzinfo is None for v in present) or kind is datetime.date:
+        text = [v.isoformat() for v in present]
+    else:
+        return [_copy_text(v) for v in values]
+    if not nulls:
+        return text
+    found = iter(text)
+    return ["\\N" if v is None else next(found) for v in values]
+
+
+def _copy_groups(by_column: list[list], by_default: list[int]) -> dict[tuple[int, ...], list[str]]:
+    """COPY's lines of the rows (given as columns), grouped by the columns they leave to their default
+    (the indexes of ``by_default`` where the row holds None): one COPY per group names the rest."""
+    fields = [_copy_column(values) for values in by_column]
+    defaults = [i for i in by_default if None in by_column[i]]  # every value is of a type _copy_column knows
+    if not defaults:
+        return {(): list(map("\t".join, zip(*fields)))}
+    text: dict[tuple[int, ...], list[str]] = {}
+    for r, row_fields in enumerate(zip(*fields)):
+        missing = tuple(i for i in defaults if by_column[i][r] is None)
+        text.setdefault(missing, []).append(
+            "\t".join(f for i, f in enumerate(row_fields) if i not in missing) if missing else "\t".join(row_fields))
+    return text
 
 
 def _copy(table: dj.Table, columns: list[str], lines: list[str]) -> None:

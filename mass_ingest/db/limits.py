@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
+from operator import itemgetter
 
 _CHAR = re.compile(r"^(?:var)?char(?:acter)?(?: varying)?\((\d+)\)", re.IGNORECASE)
 _INT_BITS = {"int8": 8, "tinyint": 8, "int16": 16, "smallint": 16, "int32": 32, "int": 32, "integer": 32,
@@ -109,12 +110,87 @@ def problem(limit: Limit, value: object) -> str | None:
     return None
 
 
+_MISSING = object()  # a column a row leaves out
+_NEVER = {bool, list, dict, tuple}  # types problem() passes whatever the column
+
+
+def _column_may_break(limit: Limit, values: list, required: bool) -> bool:
+    """Whether any of a column's ``values`` might break ``limit``: False only when none can, decided over
+    the whole column at once (lengths, one join, one UTF-8 encode, min/max); a type it does not know, or a
+    missing value, says True."""
+    kinds = set(map(type, values))
+    if type(None) in kinds:
+        if not (limit.nullable or limit.has_default):
+            return True
+        values = [v for v in values if v is not None]
+        kinds.discard(type(None))
+    if object in kinds:  # a row without the column (_MISSING)
+        if required:
+            return True
+        values = [v for v in values if v is not _MISSING]
+        kinds.discard(object)
+    for kind in kinds - _NEVER:
+        of_kind = [v for v in values if type(v) is kind] if len(kinds) > 1 else values
+        if kind is str:
+            if limit.max_chars is not None and max(map(len, of_kind)) > limit.max_chars:
+                return True
+            joined = "".join(of_kind)
+            if "\x00" in joined:
+                return True
+            try:
+                joined.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif kind is int or kind is float:
+            if kind is float and not all(map(math.isfinite, of_kind)):
+                return True
+            if limit.int_range is not None and not (limit.int_range[0] <= min(of_kind)
+                                                    and max(of_kind) <= limit.int_range[1]):
+                return True
+        elif kind is datetime or kind is date:
+            if limit.is_datetime and min(v.year for v in of_kind) < 1000:
+                return True
+        else:
+            return True
+    return False
+
+
+def as_columns(rows: Sequence[Mapping], names: Sequence[str], missing: object = None) -> list[Sequence]:
+    """The values of each of ``names`` over ``rows``, ``missing`` where a row leaves one out: one pass in C
+    over the rows when every row has every name (a dict lookup per value in Python otherwise)."""
+    if not rows or not names:
+        return [[] for _ in names]
+    try:
+        if len(names) == 1:
+            return [list(map(itemgetter(names[0]), rows))]
+        return list(zip(*map(itemgetter(*names), rows)))
+    except KeyError:
+        return [[row.get(name, missing) for row in rows] for name in names]
+
+
+def _suspects(rows: list[dict], columns: dict[str, Limit], required: set[str]) -> list[int]:
+    """The indexes of the rows that may hold a value breaking a limit: those of every column whose values
+    together might (:func:`_column_may_break`), checked value by value only there."""
+    named = set().union(*rows)
+    names = [name for name in columns if name in named or name in required]  # a column no row has is not checked
+    suspects: set[int] = set()
+    for name, values in zip(names, as_columns(rows, names, _MISSING)):
+        limit = columns[name]
+        if not _column_may_break(limit, values, name in required):
+            continue
+        suspects.update(i for i, v in enumerate(values)
+                        if (v is _MISSING and name in required) or (v is not _MISSING and problem(limit, v)))
+    return sorted(suspects)
+
+
 def violations(rows: Mapping[str, list[dict]], table_for: Callable[[str], object],
-               owner: Callable[[dict], object]) -> dict[object, list[str]]:
+               owner: Callable[[dict], object], *, column_wise: bool = True) -> dict[object, list[str]]:
     """Every value of ``rows`` (table name -> rows) that its table would refuse, grouped by owner.
 
     ``table_for`` gives the DataJoint table of a name; ``owner`` the key a row belongs to (for the
     pipeline, its session: (subject, session_start)). Each reason reads 'Table: column value ...; limit'.
+    Each column is first checked as a whole and only a column that may hold a bad value is checked
+    value by value (``column_wise=False``: every value, the same result more slowly).
     """
     found: dict[object, list[str]] = {}
     for name, table_rows in rows.items():
@@ -122,7 +198,10 @@ def violations(rows: Mapping[str, list[dict]], table_for: Callable[[str], object
             continue
         columns = limits(table_for(name))
         required = [c for c in columns.values() if not c.nullable and not c.has_default]
-        for row in table_rows:
+        suspects = (_suspects(table_rows, columns, {c.name for c in required}) if column_wise
+                    else range(len(table_rows)))
+        for i in suspects:
+            row = table_rows[i]
             reasons = [f"{name}: {why}" for column, value in row.items()
                        if column in columns and (why := problem(columns[column], value))]
             reasons += [f"{name}: {c.name} is missing, but {c.type} requires a value"
