@@ -12,7 +12,6 @@ listing; a helper that fails (killed, out of memory) costs only time: its slice 
 
 from __future__ import annotations
 
-import gc
 import io
 import os
 import pickle
@@ -28,6 +27,7 @@ import pyarrow as pa
 
 from mass_ingest.candidates import SessionCandidate, candidates_to_table
 from mass_ingest.describe import describe_session
+from mass_ingest.gc_pause import gc_paused
 from mass_ingest.groups import split_by_recording
 from mass_ingest.layouts import LayoutTemplate
 from mass_ingest.listing import listing_frame
@@ -191,7 +191,11 @@ _PROGRESS_EVERY = 50  # folders between a helper's progress messages
 
 def _describe_slice(stdin, stdout) -> None:
     """A helper's work: one slice read from ``stdin``, progress and the result written to ``stdout``."""
-    gc.disable()  # as in discovery: no reference cycles are made, and each pass walks every object
+    with gc_paused():  # as in discovery: no reference cycles are made, and each pass walks every object
+        _describe_slice_now(stdin, stdout)
+
+
+def _describe_slice_now(stdin, stdout) -> None:
     try:
         profile, share_name, root, sessions, links_followed, keep_listing, todo = pickle.load(stdin)
     except EOFError:  # the parent needed no help

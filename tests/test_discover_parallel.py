@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 import pytest
 
 from mass_ingest.demo import make_demo_campaign
@@ -256,3 +257,48 @@ def test_helper_processes_tell_progress_and_a_lost_helper_loses_no_session(tmp_p
     monkeypatch.setattr(describing.Helpers, "__init__", start_and_lose)
     lost, _ = discover_share(profile, "N", max_parallel=1, processes=3)
     assert lost.equals(alone)
+
+
+def test_a_helper_pauses_the_collector_only_while_it_works(tmp_path: Path) -> None:
+    """The helper's loop, run here: the collector is off while it describes and on again after, also when
+    it was given no work (gc_paused, not a gc.disable() that outlives the call)."""
+    import gc
+    import io
+    import pickle
+
+    from mass_ingest import describing
+
+    assert gc.isenabled()
+    describing._describe_slice(io.BytesIO(b""), io.BytesIO())  # the parent needed no help
+    assert gc.isenabled()
+    root = tmp_path / "N"
+    make_tree(root, probe("recordings/20000/2024-01-01_10-30-58/probe_1", "18400"))
+    profile = load_profile(MOSER).with_root(str(root))
+    alone, _ = discover_share(profile, "N", max_parallel=1)
+    share = profile.share("N")
+    seen = []
+    describe = describing.describe_one
+
+    def watched(*args):
+        seen.append(gc.isenabled())
+        return describe(*args)
+
+    from mass_ingest.describe import folder_start
+    from mass_ingest.layouts import LayoutTemplate
+
+    layout = share.layouts[0]
+    template = LayoutTemplate.compile(layout.template)
+    path = str(root / "recordings/20000/2024-01-01_10-30-58")
+    fields = {"subject": "20000", "session_time": "2024-01-01_10-30-58"}
+    todo = [("recordings/20000/2024-01-01_10-30-58", layout, template, path, fields, folder_start(fields, template))]
+    out = io.BytesIO()
+    describing.describe_one, saved = watched, describing.describe_one
+    try:
+        describing._describe_slice(io.BytesIO(pickle.dumps((profile, "N", share.root, [path], False, False, todo))),
+                                   out)
+    finally:
+        describing.describe_one = saved
+    assert seen == [False] and gc.isenabled()
+    out.seek(0)
+    kind, (keys, ipc, _) = pickle.load(out)
+    assert kind == "done" and keys == [todo[0][0]] and pl.from_arrow(pa.ipc.open_stream(ipc).read_all()).equals(alone)
