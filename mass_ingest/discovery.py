@@ -16,7 +16,6 @@ The Prefect task is tasks/discover.py; `mass-ingest discover` calls this module 
 
 from __future__ import annotations
 
-import itertools
 import os
 import time
 from collections import deque
@@ -89,7 +88,8 @@ class Pace:
         finally:
             self.wall_s += time.perf_counter() - wall
             self.cpu_s += time.thread_time() - cpu
-            self.blocked += _voluntary_switches() - switches
+            # Where the platform does not count switches per thread, each call counts as blocked: wall time decides.
+            self.blocked += 1 if switches is None else _voluntary_switches() - switches
             self.calls += 1
             if self.calls >= self.SAMPLE_CALLS:
                 self.decided = True
@@ -97,15 +97,12 @@ class Pace:
                     self._pool = None
 
 
-def _voluntary_switches() -> int:
-    """This thread's voluntary context switches so far (it blocked: I/O, a lock, a sleep). Where the platform
-    does not count them per thread, one per call: wall time alone decides."""
+def _voluntary_switches() -> int | None:
+    """This thread's voluntary context switches so far (it blocked: I/O, a lock, a sleep); None where the
+    platform does not count them per thread."""
     if _RUSAGE_THREAD is None:
-        return _voluntary_switches.calls.__next__()
+        return None
     return resource.getrusage(_RUSAGE_THREAD).ru_nvcsw
-
-
-_voluntary_switches.calls = itertools.count()  # type: ignore[attr-defined]
 
 
 def ordered_map(pace: Pace, function: Callable, items: Iterable, window: int) -> Iterator:

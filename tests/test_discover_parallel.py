@@ -302,3 +302,22 @@ def test_a_helper_pauses_the_collector_only_while_it_works(tmp_path: Path) -> No
     out.seek(0)
     kind, (keys, ipc, _) = pickle.load(out)
     assert kind == "done" and keys == [todo[0][0]] and pl.from_arrow(pa.ipc.open_stream(ipc).read_all()).equals(alone)
+
+
+def test_where_switches_are_not_counted_per_thread_wall_time_alone_decides(monkeypatch) -> None:
+    """No per-thread count of context switches (not Linux): every timed call counts as one that blocked, so
+    waits on the share get the pool and calls that only compute do not."""
+    from mass_ingest import discovery
+
+    monkeypatch.setattr(discovery, "_RUSAGE_THREAD", None)
+    with ThreadPoolExecutor(2) as pool:
+        waiting, computing = Pace(pool), Pace(pool)
+        for item in range(Pace.SAMPLE_CALLS):
+            waiting.timed(time.sleep, 0.002)
+            computing.timed(lambda n: sum(range(20_000 + n)), item)
+        assert waiting.blocked == computing.blocked == Pace.SAMPLE_CALLS
+        assert waiting.decided and waiting.pool is pool
+        assert computing.decided and computing.pool is None
+        again = Pace(pool)  # a count of its own, not one carried on from other paces
+        again.timed(time.sleep, 0.001)
+        assert again.blocked == 1
