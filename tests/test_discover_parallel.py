@@ -294,14 +294,16 @@ def test_a_helper_pauses_the_collector_only_while_it_works(tmp_path: Path) -> No
     out = io.BytesIO()
     describing.describe_one, saved = watched, describing.describe_one
     try:
-        describing._describe_slice(io.BytesIO(pickle.dumps((profile, "N", share.root, [path], False, False, todo))),
-                                   out)
+        describing._describe_slice(io.BytesIO(pickle.dumps((profile, "N", share.root, [path], False, False, todo))
+                                              + pickle.dumps((0, 1))), out)
     finally:
         describing.describe_one = saved
     assert seen == [False] and gc.isenabled()
     out.seek(0)
-    kind, (keys, ipc, _) = pickle.load(out)
-    assert kind == "done" and keys == [todo[0][0]] and pl.from_arrow(pa.ipc.open_stream(ipc).read_all()).equals(alone)
+    assert pickle.load(out) == ("ready", None)
+    kind, (start, keys, ipc, _) = pickle.load(out)
+    assert kind == "done" and start == 0 and keys == [todo[0][0]]
+    assert pl.from_arrow(pa.ipc.open_stream(ipc).read_all()).equals(alone)
 
 
 def test_where_switches_are_not_counted_per_thread_wall_time_alone_decides(monkeypatch) -> None:
