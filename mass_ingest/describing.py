@@ -7,8 +7,9 @@ describe contiguous spans of the folders on the machine's other cores, handed ou
 asks for more (this one from the front, helpers from the back), and the spans are put back together
 in the folders' order, so the frame is the one a single process makes.
 
-Helpers are started before the share is listed (:class:`Helpers`), so their imports overlap the
-listing; a helper that fails (killed, out of memory) costs only time: its spans are described here."""
+Helpers are started during the listing, once it has found enough session folders on a share whose calls
+do not wait (discovery._WhenWorth), so their imports overlap the rest of it; a helper that fails (killed,
+out of memory) costs only time: its spans are described here."""
 
 from __future__ import annotations
 

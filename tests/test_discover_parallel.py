@@ -323,3 +323,36 @@ def test_where_switches_are_not_counted_per_thread_wall_time_alone_decides(monke
         again = Pace(pool)  # a count of its own, not one carried on from other paces
         again.timed(time.sleep, 0.001)
         assert again.blocked == 1
+
+
+def test_helpers_start_during_the_listing_only_where_they_will_be_used(tmp_path: Path, monkeypatch) -> None:
+    """No helper process for a share of a few folders or a share whose calls wait (a network share); for a
+    share worth sharing, they start while the share is still being listed, so their imports overlap it."""
+    from mass_ingest import describing, discovery
+    from mass_ingest.mounts import NETWORK
+
+    root = tmp_path / "N"
+    make_tree(root, [entry for s in range(6) for d in range(4)
+                     for entry in probe(f"recordings/{20000 + s}/2024-0{1 + d}-01_10-30-58/probe_1", f"1840{s}{d}")])
+    profile = load_profile(MOSER).with_root(str(root))
+    alone, _ = discover_share(profile, "N", max_parallel=1)
+    started_at: list[int] = []
+    listed: list[int] = []
+    start = describing.Helpers.__init__
+
+    def counted(self, count: int) -> None:
+        started_at.append(len(listed))
+        start(self, count)
+
+    monkeypatch.setattr(describing.Helpers, "__init__", counted)
+    tiny, _ = discover_share(profile, "N", max_parallel=1, processes=3)  # 24 folders: not worth a process
+    assert started_at == [] and tiny.equals(alone)
+    monkeypatch.setattr(describing, "MIN_SLICE", 2)
+    monkeypatch.setattr(discovery, "mount_kind", lambda root: NETWORK)  # calls wait: threads, not processes
+    waiting, _ = discover_share(profile, "N", max_parallel=4, processes=3)
+    assert started_at == [] and waiting.equals(alone)
+    monkeypatch.setattr(discovery, "mount_kind", lambda root: "local")
+    helped, _ = discover_share(profile, "N", max_parallel=1, processes=3, on_listed=listed.append)
+    # Started once 4 session folders were found (2 * MIN_SLICE): when the root, recordings/ and the first subject
+    # folder had been listed, of the walk's 8 listings (the 6 subjects').
+    assert started_at == [3] and listed[:8] == list(range(1, 9)) and helped.equals(alone)
