@@ -149,8 +149,11 @@ class Helpers:
     def __init__(self, count: int):
         package_parent = str(Path(__file__).resolve().parent.parent)  # the same code as this process
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([package_parent, os.environ.get("PYTHONPATH", "")])}
-        self._processes = [subprocess.Popen([sys.executable, "-m", "mass_ingest.describing"], stdin=subprocess.PIPE,
-                                            stdout=subprocess.PIPE, env=env) for _ in range(count)]
+        # -P: `-m` would put the working directory first on the path, so a command run inside another checkout
+        # would give its helpers that checkout's code.
+        self._processes = [subprocess.Popen([sys.executable, "-P", "-m", "mass_ingest.describing"],
+                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+                           for _ in range(count)]
 
     @staticmethod
     def worth(folders: int) -> bool:
@@ -184,8 +187,10 @@ class Helpers:
         lost: list[tuple[int, int]] = []
         done_there = [0] * len(self._processes)
         answered: queue.SimpleQueue = queue.SimpleQueue()  # a span described there, or None: a feeder ended
-        feeders = [threading.Thread(target=_feed, args=(process, header, spans, results, lost, done_there, i,
-                                                        answered), daemon=True, name=f"helper-{i}")
+        # Each helper's first span is taken here, before this thread takes any: however long it takes to
+        # import, a helper has its part.
+        feeders = [threading.Thread(target=_feed, args=(process, header, spans, spans.back(), results, lost,
+                                                        done_there, i, answered), daemon=True, name=f"helper-{i}")
                    for i, process in enumerate(self._processes)]
         for feeder in feeders:
             feeder.start()
@@ -216,24 +221,25 @@ class Helpers:
 _HELD = 2  # spans a helper holds at once: the next is there when it answers, so it never waits for this process
 
 
-def _feed(process: subprocess.Popen, header: tuple, spans: _Spans, results: dict[int, Described],
-          lost: list[tuple[int, int]], done_there: list[int], index: int, answered: queue.SimpleQueue) -> None:
-    """One helper fed spans from the back of ``spans`` until none is left (a thread of its own); its answers
-    put in ``results`` by their first folder, the spans it held when it failed in ``lost``."""
+def _feed(process: subprocess.Popen, header: tuple, spans: _Spans, first: tuple[int, int] | None,
+          results: dict[int, Described], lost: list[tuple[int, int]], done_there: list[int], index: int,
+          answered: queue.SimpleQueue) -> None:
+    """One helper fed ``first``, then spans from the back of ``spans`` until none is left (a thread of its own); its
+    answers put in ``results`` by their first folder, the spans it held when it failed in ``lost``."""
     held: deque[tuple[int, int]] = deque()
 
     def send() -> None:
         while len(held) < _HELD and (span := spans.back()) is not None:
+            held.append(span)  # before it is sent: a span taken is described somewhere, even if sending fails
             pickle.dump(span, process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-            held.append(span)
         process.stdin.flush()
 
     try:
+        if first is not None:
+            held.append(first)  # lost with the others if the helper is gone already
         pickle.dump(header, process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-        first = spans.back()  # one span from the start, however long the helper takes to import
         if first is not None:
             pickle.dump(first, process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-            held.append(first)
         process.stdin.flush()
         while held:
             kind, value = pickle.load(process.stdout)

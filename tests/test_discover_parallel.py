@@ -356,3 +356,31 @@ def test_helpers_start_during_the_listing_only_where_they_will_be_used(tmp_path:
     # Started once 4 session folders were found (2 * MIN_SLICE): when the root, recordings/ and the first subject
     # folder had been listed, of the walk's 8 listings (the 6 subjects').
     assert started_at == [3] and listed[:8] == list(range(1, 9)) and helped.equals(alone)
+
+
+def test_helpers_run_this_code_whatever_the_working_directory(tmp_path: Path, monkeypatch) -> None:
+    """Run inside another checkout (its own mass_ingest/ in the working directory), the helpers still import
+    this process's code, not that one."""
+    from mass_ingest import describing
+
+    root = tmp_path / "N"
+    make_tree(root, [entry for s in range(3) for d in range(4)
+                     for entry in probe(f"recordings/{20000 + s}/2024-0{1 + d}-01_10-30-58/probe_1", f"1840{s}{d}")])
+    profile = load_profile(MOSER).with_root(str(root))
+    alone, _ = discover_share(profile, "N", max_parallel=1)
+    other = tmp_path / "other-checkout"
+    (other / "mass_ingest").mkdir(parents=True)
+    imported = tmp_path / "imported-the-other-checkout"
+    (other / "mass_ingest" / "__init__.py").write_text(f"open({str(imported)!r}, 'w').close()\n")
+    monkeypatch.chdir(other)
+    monkeypatch.setattr(describing, "MIN_SLICE", 2)
+    answered: list = []
+    feed = describing._feed
+
+    def counted(process, header, spans, results, *rest):
+        feed(process, header, spans, results, *rest)
+        answered.append(len(results))
+
+    monkeypatch.setattr(describing, "_feed", counted)
+    helped, _ = discover_share(profile, "N", max_parallel=1, processes=2)
+    assert helped.equals(alone) and not imported.exists() and answered and answered[0] > 0
