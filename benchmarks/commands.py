@@ -55,7 +55,8 @@ def run_command(args: list[str], env: dict, out: Path) -> tuple[float, float, in
     with open(out, "wb") as fh:
         before = os.times()
         started = time.perf_counter()
-        done = subprocess.run([str(CLI), *args], stdout=fh, stderr=subprocess.PIPE, env=env)
+        # From the output's folder: a checkout in the working directory could come first on a child's path.
+        done = subprocess.run([str(CLI), *args], stdout=fh, stderr=subprocess.PIPE, env=env, cwd=out.parent)
         seconds = time.perf_counter() - started
         after = os.times()
     if done.returncode != 0:
