@@ -251,7 +251,7 @@ def _feed(process: subprocess.Popen, header: tuple, spans: _Spans, first: tuple[
                 done_there[index] += span[1] - span[0]
                 answered.put(span)
             send()  # after "ready" too: the helper is there, give it its second span
-    except (EOFError, OSError, ValueError, pickle.UnpicklingError):
+    except Exception:  # noqa: BLE001 - gone, or an answer that does not read: its spans are described here
         lost.extend(held)
     finally:
         try:

@@ -384,3 +384,23 @@ def test_helpers_run_this_code_whatever_the_working_directory(tmp_path: Path, mo
     monkeypatch.setattr(describing, "_feed", counted)
     helped, _ = discover_share(profile, "N", max_parallel=1, processes=2)
     assert helped.equals(alone) and not imported.exists() and answered and answered[0] > 0
+
+
+def test_a_helper_answer_that_does_not_read_loses_no_session(tmp_path: Path, monkeypatch) -> None:
+    """An answer this process cannot read (here: arrow refuses it) is a lost helper: its spans are described
+    here, the frame is whole."""
+    from mass_ingest import describing
+
+    root = tmp_path / "N"
+    make_tree(root, [entry for s in range(4) for d in range(4)
+                     for entry in probe(f"recordings/{20000 + s}/2024-0{1 + d}-01_10-30-58/probe_1", f"1840{s}{d}")])
+    profile = load_profile(MOSER).with_root(str(root))
+    alone, _ = discover_share(profile, "N", max_parallel=1)
+    monkeypatch.setattr(describing, "MIN_SLICE", 2)
+
+    def unreadable(*args):
+        raise pa.ArrowTypeError("not the candidates' schema")  # a TypeError, not an OSError or ValueError
+
+    monkeypatch.setattr(describing.pa.ipc, "open_stream", unreadable)
+    helped, _ = discover_share(profile, "N", max_parallel=1, processes=2)
+    assert helped.equals(alone) and alone.height == 16
