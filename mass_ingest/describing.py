@@ -139,8 +139,9 @@ class _Spans:
 
 
 class Helpers:
-    """Up to ``count`` helper processes (``python -m mass_ingest.describing``), started now so that their imports
-    overlap the listing, that describe spans of a share's folders when :meth:`describe` is asked to.
+    """Up to ``count`` helper processes (``python -m mass_ingest.describing``), started now (discovery starts them
+    during the listing, so that their imports overlap the rest of it), that describe spans of a share's folders
+    when :meth:`describe` is asked to.
 
     Plain child processes talking pickle over their standard input and output, not multiprocessing: its
     spawn imports the parent's main module again, which runs whatever a script does at its top level.
