@@ -11,6 +11,7 @@ its own: the embedded PostgreSQL below a temporary MASS_INGEST_HOME, started by 
 
     .venv/bin/python benchmarks/commands.py                       # 1,000,000 files
     .venv/bin/python benchmarks/commands.py --files 100000 --keep --commands discover
+    .venv/bin/python benchmarks/commands.py --keep --commands discover --baseline ../main   # before/after
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ def run_command(args: list[str], env: dict, out: Path) -> tuple[float, float, in
     with open(out, "wb") as fh:
         before = os.times()
         started = time.perf_counter()
-        done = subprocess.run([str(CLI), *args], stdout=fh, stderr=subprocess.PIPE, env=env)
+        # From the output's folder: a checkout in the working directory could come first on a child's path.
+        done = subprocess.run([str(CLI), *args], stdout=fh, stderr=subprocess.PIPE, env=env, cwd=out.parent)
         seconds = time.perf_counter() - started
         after = os.times()
     if done.returncode != 0:
@@ -71,6 +73,8 @@ def main() -> None:
     parser.add_argument("--commands", default="discover,validate", help="which commands (default discover,validate)")
     parser.add_argument("--root", default=DEFAULT_ROOT, metavar="DIR", help=f"where to generate (default {DEFAULT_ROOT})")
     parser.add_argument("--keep", action="store_true", help="keep the generated tree for the next run")
+    parser.add_argument("--baseline", metavar="CHECKOUT", help="also run each command with another checkout's code "
+                        "(e.g. the main branch's worktree), alternating with this one's, for a before/after in one run")
     args = parser.parse_args()
     if args.files < FILES_PER_SESSION * 10:
         parser.error(f"--files must be at least {FILES_PER_SESSION * 10}")
@@ -92,18 +96,24 @@ def main() -> None:
         print(f"find -type f, whole tree   {find_all[0][0]:>7.2f} s  ({find_all[0][2]:,} files; {find_all[2]})", flush=True)
         print(f"find -type f, recordings/  {find_rec[1][0]:>7.2f} s  ({find_rec[1][2]:,} files; {find_rec[2]})", flush=True)
         results = {}
+        # Each checkout's code through PYTHONPATH; with --baseline, the two alternate, so load swings hit both.
+        checkouts = [("", env)] if not args.baseline else [
+            (" (baseline)", {**env, "PYTHONPATH": str(Path(args.baseline).resolve())}),
+            ("", {**env, "PYTHONPATH": str(REPO)})]
         for command in commands:
             argv = [command, str(profile), "--json"]
             if command == "validate":  # starts the embedded database once, untimed
                 print("  starting the embedded database (one untimed validate) ...", flush=True)
                 run_command(argv, env, home / "warm.json")
-            runs = []
+            runs: dict[str, list] = {label: [] for label, _ in checkouts}
             for i in range(args.repeats):
-                seconds, cpu, size = run_command(argv, env, home / f"{command}.json")
-                runs.append((seconds, cpu, size, _load()))
-                print(f"  mass-ingest {command} --json, run {i + 1}/{args.repeats}: {seconds:.2f} s (CPU {cpu:.2f} s), "
-                      f"{runs[-1][3]}", flush=True)
-            results[command] = min(runs)
+                for label, checkout_env in checkouts:
+                    seconds, cpu, size = run_command(argv, checkout_env, home / f"{command}.json")
+                    runs[label].append((seconds, cpu, size, _load()))
+                    print(f"  mass-ingest {command} --json{label}, run {i + 1}/{args.repeats}: {seconds:.2f} s "
+                          f"(CPU {cpu:.2f} s), {runs[label][-1][3]}", flush=True)
+            for label, _ in checkouts:
+                results[command + label] = min(runs[label])
         print(f"\n=== whole commands against find, {counts.files:,} files, {counts.sessions:,} sessions "
               f"({os.cpu_count()} CPUs) ===")
         print(f"{'':<28}{'wall':>8}  {'CPU':>7}  {'/ find whole':>12}  {'/ find recordings/':>18}  load average")
@@ -113,7 +123,7 @@ def main() -> None:
               f"{'1.0x':>18}  {find_rec[2]}")
         for command, (seconds, cpu, size, load) in results.items():
             print(f"{'mass-ingest ' + command + ' --json':<28}{seconds:>6.2f} s  {cpu:>5.2f} s  "
-                  f"{seconds / find_all[0][0]:>11.1f}x  {seconds / find_rec[1][0]:>17.1f}x  {load}  "
+                  f"{seconds / find_all[0][0]:>11.2f}x  {seconds / find_rec[1][0]:>17.2f}x  {load}  "
                   f"({size / 1e6:.1f} MB of JSON)")
     finally:
         if "validate" in commands:

@@ -16,7 +16,6 @@ The Prefect task is tasks/discover.py; `mass-ingest discover` calls this module 
 
 from __future__ import annotations
 
-import itertools
 import os
 import time
 from collections import deque
@@ -89,7 +88,8 @@ class Pace:
         finally:
             self.wall_s += time.perf_counter() - wall
             self.cpu_s += time.thread_time() - cpu
-            self.blocked += _voluntary_switches() - switches
+            # Where the platform does not count switches per thread, each call counts as blocked: wall time decides.
+            self.blocked += 1 if switches is None else _voluntary_switches() - switches
             self.calls += 1
             if self.calls >= self.SAMPLE_CALLS:
                 self.decided = True
@@ -97,15 +97,12 @@ class Pace:
                     self._pool = None
 
 
-def _voluntary_switches() -> int:
-    """This thread's voluntary context switches so far (it blocked: I/O, a lock, a sleep). Where the platform
-    does not count them per thread, one per call: wall time alone decides."""
+def _voluntary_switches() -> int | None:
+    """This thread's voluntary context switches so far (it blocked: I/O, a lock, a sleep); None where the
+    platform does not count them per thread."""
     if _RUSAGE_THREAD is None:
-        return _voluntary_switches.calls.__next__()
+        return None
     return resource.getrusage(_RUSAGE_THREAD).ru_nvcsw
-
-
-_voluntary_switches.calls = itertools.count()  # type: ignore[attr-defined]
 
 
 def ordered_map(pace: Pace, function: Callable, items: Iterable, window: int) -> Iterator:
@@ -144,7 +141,7 @@ def _subfolders(walker: Walker, path: str) -> tuple[list[tuple[str, str]], list[
 
 def session_folders(walker: Walker, template: LayoutTemplate, chunk: tuple[int, int] = (0, 1),
                     unmatched: list[str] | None = None, pace: Pace | None = None,
-                    window: int = 1) -> list[tuple[str, dict[str, str]]]:
+                    window: int = 1, on_found: Callable[[int], None] | None = None) -> list[tuple[str, dict[str, str]]]:
     """(path, captured fields) of every folder at the template's depth that fits it.
 
     Args:
@@ -155,6 +152,8 @@ def session_folders(walker: Walker, template: LayoutTemplate, chunk: tuple[int, 
         pace: lists the folders of a level ``window`` at a time in its pool, once it has seen that
             listings wait; the findings of each listing are added to ``walker.findings`` in the order of
             the folders, as without a pool.
+        on_found: called with the number of folders found at the template's depth so far, after each
+            listing of the level above it.
     """
     index, count = chunk
     frontier: list[tuple[str, dict[str, str]]] = [(walker.root, {})]
@@ -176,6 +175,8 @@ def session_folders(walker: Walker, template: LayoutTemplate, chunk: tuple[int, 
             if count > 1 and "subject" in segment.field_names:
                 matches = matches[index::count]
             next_frontier.extend((child, {**fields, **captured}) for child, captured in matches)
+            if on_found is not None and level == last:
+                on_found(len(next_frontier))
         frontier = next_frontier
     return frontier
 
@@ -255,7 +256,7 @@ def discover_share(profile: Profile, share_name: str, progress: Callable[[int, i
     """
     share = profile.share(share_name)
     threads = max_parallel or share.max_parallel
-    helpers = Helpers(processes - 1) if processes > 1 else None
+    helpers = _WhenWorth(processes - 1)
     try:
         with gc_paused(), (ThreadPoolExecutor(threads, thread_name_prefix=f"discover-{share.name}")
                             if threads > 1 else nullcontext()) as pool:
@@ -263,17 +264,38 @@ def discover_share(profile: Profile, share_name: str, progress: Callable[[int, i
                                     Walker(share=share.name, root=share.root, on_listed=on_listed), listings,
                                     helpers)
     except BaseException:
-        if helpers:
-            helpers.close(failed=True)
+        helpers.close(failed=True)
         raise
-    if helpers:
-        helpers.close()
+    helpers.close()
     return found
+
+
+class _WhenWorth:
+    """Up to ``count`` helpers (:class:`mass_ingest.describing.Helpers`), started only once they will be used:
+    the share's calls do not wait (:class:`Pace` decided for this thread alone) and the listing has found
+    enough session folders to share (``Helpers.worth``). Started then, during the listing, their imports
+    still overlap the rest of it; a network share, or a share of a few folders, starts no process."""
+
+    def __init__(self, count: int):
+        self.count = count
+        self.started: Helpers | None = None
+
+    def found(self, pace: Pace, folders: int) -> None:
+        if self.started is None and self.count > 0 and self.usable(pace, folders):
+            self.started = Helpers(self.count)
+
+    @staticmethod
+    def usable(pace: Pace, folders: int) -> bool:
+        return pace.decided and pace.pool is None and Helpers.worth(folders)
+
+    def close(self, failed: bool = False) -> None:
+        if self.started is not None:
+            self.started.close(failed)
 
 
 def _discover_share(profile: Profile, share: Share, progress: Callable[[int, int], None] | None,
                     chunk: tuple[int, int], pace: Pace, threads: int, walker: Walker,
-                    listings: list | None, helpers: Helpers | None = None) -> tuple[pl.DataFrame, list[Finding]]:
+                    listings: list | None, helpers: _WhenWorth | None = None) -> tuple[pl.DataFrame, list[Finding]]:
     # 1. Every layout's matches first: a folder that fits one layout's levels but not its date
     # (``imaging/60582`` under ``{subject}/{session_date}``) may be explained by another layout.
     matches = []
@@ -282,7 +304,9 @@ def _discover_share(profile: Profile, share: Share, progress: Callable[[int, int
     for layout in share.layouts:
         template = LayoutTemplate.compile(layout.template)
         prefixes.append(template.prefix)
-        for path, fields in session_folders(walker, template, chunk, others, pace, window=threads * _AHEAD):
+        found = (lambda folders, before=len(matches): helpers.found(pace, before + folders)) if helpers else None
+        for path, fields in session_folders(walker, template, chunk, others, pace, window=threads * _AHEAD,
+                                            on_found=found):
             matches.append((walker.rel(path), layout, template, path, fields, folder_start(fields, template)))
     unexplained = unmatched_folders_finding(share.name, sorted({walker.rel(p) for p in others} -
                                                                {rel for rel, *_ in matches}), prefixes)
@@ -311,8 +335,8 @@ def _discover_share(profile: Profile, share: Share, progress: Callable[[int, int
         return collect(part, ordered_map(pace, lambda m: describe_one(walker, share, profile, keep_listing, m),
                                          part, threads * _AHEAD), share.name if keep_listing else None, on_done)
 
-    if helpers and pace.decided and pace.pool is None and helpers.worth(len(todo)):
-        described = helpers.describe(walker, share, profile, keep_listing, todo, here, progress)
+    if helpers and helpers.started and helpers.usable(pace, len(todo)):
+        described = helpers.started.describe(walker, share, profile, keep_listing, todo, here, progress)
     else:
         described = here(todo, (lambda done: progress(done, len(todo))) if progress else None)
     keys, tables = described.keys, described.tables

@@ -8,7 +8,11 @@ ISO 8601 text, findings' severity by name), in the model's field order after ``s
 
 from __future__ import annotations
 
+import codecs
+import io
 import json
+import os
+import sys
 from collections.abc import Iterable
 from typing import IO
 
@@ -50,12 +54,36 @@ def write_document(out: IO[str], head: dict, key: str, parts: Iterable[pl.DataFr
     """
     opening = json.dumps(head, default=str)
     out.write(opening[:-1] + (", " if head else "") + json.dumps(key) + ": [\n")
+    raw = _utf8_buffer(out)
+    if raw is not None:
+        out.flush()
     first = True
     for frame in parts:
         if frame.is_empty():
             continue
         # One object per line; a newline inside a value is escaped, so every newline ends a row.
-        text = frame.write_ndjson().rstrip("\n").replace("\n", ",\n")
-        out.write(text if first else ",\n" + text)
+        if raw is None:
+            text = frame.write_ndjson().rstrip("\n").replace("\n", ",\n")
+            out.write(text if first else ",\n" + text)
+        else:  # polars' UTF-8 bytes as they are: not decoded to text and encoded back (25 MB: ~0.06 s)
+            buffer = io.BytesIO()
+            frame.write_ndjson(buffer)
+            rows = buffer.getvalue().rstrip(b"\n").replace(b"\n", b",\n")
+            raw.write(rows if first else b",\n" + rows)
         first = False
+    if raw is not None:
+        raw.flush()
     out.write("\n]}\n")
+
+
+def _utf8_buffer(out: IO[str]) -> IO[bytes] | None:
+    """The byte stream below ``out`` when it is this process's standard output and text written to it would
+    reach it unchanged (UTF-8, newlines not translated), else None."""
+    buffer = getattr(out, "buffer", None)
+    encoding = getattr(out, "encoding", None)
+    if out is not sys.stdout or buffer is None or not encoding or os.linesep != "\n":
+        return None
+    try:
+        return buffer if codecs.lookup(encoding).name == "utf-8" else None
+    except LookupError:
+        return None

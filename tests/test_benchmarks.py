@@ -52,6 +52,13 @@ def test_commands_benchmark_prints_the_whole_commands_against_find(tmp_path):
     assert "mass-ingest discover --json" in out and "mass-ingest validate --json" in out and "MB of JSON" in out
 
 
+def test_commands_benchmark_runs_a_baseline_checkout_alternately(tmp_path):
+    out = run_benchmark("commands.py", "--files", "1000", "--repeats", "1", "--root", str(tmp_path),
+                        "--commands", "discover", "--baseline", str(REPO))
+    assert "mass-ingest discover (baseline) --json" in out and "\nmass-ingest discover --json" in out
+    assert out.index("discover --json (baseline), run 1/1") < out.index("discover --json, run 1/1")
+
+
 def test_end_to_end_benchmark_prints_every_stage_insertion_and_dedup(tmp_path):
     # A Prefect server, the embedded database, the subjects import, the flow and dedup, each its own process.
     out = run_benchmark("end_to_end.py", "--sessions", "60", "--dedup-rows", "2000", "--root", str(tmp_path),

@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 import pytest
 
 from mass_ingest.demo import make_demo_campaign
@@ -256,3 +257,150 @@ def test_helper_processes_tell_progress_and_a_lost_helper_loses_no_session(tmp_p
     monkeypatch.setattr(describing.Helpers, "__init__", start_and_lose)
     lost, _ = discover_share(profile, "N", max_parallel=1, processes=3)
     assert lost.equals(alone)
+
+
+def test_a_helper_pauses_the_collector_only_while_it_works(tmp_path: Path) -> None:
+    """The helper's loop, run here: the collector is off while it describes and on again after, also when
+    it was given no work (gc_paused, not a gc.disable() that outlives the call)."""
+    import gc
+    import io
+    import pickle
+
+    from mass_ingest import describing
+
+    assert gc.isenabled()
+    describing._describe_slice(io.BytesIO(b""), io.BytesIO())  # the parent needed no help
+    assert gc.isenabled()
+    root = tmp_path / "N"
+    make_tree(root, probe("recordings/20000/2024-01-01_10-30-58/probe_1", "18400"))
+    profile = load_profile(MOSER).with_root(str(root))
+    alone, _ = discover_share(profile, "N", max_parallel=1)
+    share = profile.share("N")
+    seen = []
+    describe = describing.describe_one
+
+    def watched(*args):
+        seen.append(gc.isenabled())
+        return describe(*args)
+
+    from mass_ingest.describe import folder_start
+    from mass_ingest.layouts import LayoutTemplate
+
+    layout = share.layouts[0]
+    template = LayoutTemplate.compile(layout.template)
+    path = str(root / "recordings/20000/2024-01-01_10-30-58")
+    fields = {"subject": "20000", "session_time": "2024-01-01_10-30-58"}
+    todo = [("recordings/20000/2024-01-01_10-30-58", layout, template, path, fields, folder_start(fields, template))]
+    out = io.BytesIO()
+    describing.describe_one, saved = watched, describing.describe_one
+    try:
+        describing._describe_slice(io.BytesIO(pickle.dumps((profile, "N", share.root, [path], False, False, todo))
+                                              + pickle.dumps((0, 1))), out)
+    finally:
+        describing.describe_one = saved
+    assert seen == [False] and gc.isenabled()
+    out.seek(0)
+    assert pickle.load(out) == ("ready", None)
+    kind, (start, keys, ipc, _) = pickle.load(out)
+    assert kind == "done" and start == 0 and keys == [todo[0][0]]
+    assert pl.from_arrow(pa.ipc.open_stream(ipc).read_all()).equals(alone)
+
+
+def test_where_switches_are_not_counted_per_thread_wall_time_alone_decides(monkeypatch) -> None:
+    """No per-thread count of context switches (not Linux): every timed call counts as one that blocked, so
+    waits on the share get the pool and calls that only compute do not."""
+    from mass_ingest import discovery
+
+    monkeypatch.setattr(discovery, "_RUSAGE_THREAD", None)
+    with ThreadPoolExecutor(2) as pool:
+        waiting, computing = Pace(pool), Pace(pool)
+        for item in range(Pace.SAMPLE_CALLS):
+            waiting.timed(time.sleep, 0.002)
+            computing.timed(lambda n: sum(range(20_000 + n)), item)
+        assert waiting.blocked == computing.blocked == Pace.SAMPLE_CALLS
+        assert waiting.decided and waiting.pool is pool
+        assert computing.decided and computing.pool is None
+        again = Pace(pool)  # a count of its own, not one carried on from other paces
+        again.timed(time.sleep, 0.001)
+        assert again.blocked == 1
+
+
+def test_helpers_start_during_the_listing_only_where_they_will_be_used(tmp_path: Path, monkeypatch) -> None:
+    """No helper process for a share of a few folders or a share whose calls wait (a network share); for a
+    share worth sharing, they start while the share is still being listed, so their imports overlap it."""
+    from mass_ingest import describing, discovery
+    from mass_ingest.mounts import NETWORK
+
+    root = tmp_path / "N"
+    make_tree(root, [entry for s in range(6) for d in range(4)
+                     for entry in probe(f"recordings/{20000 + s}/2024-0{1 + d}-01_10-30-58/probe_1", f"1840{s}{d}")])
+    profile = load_profile(MOSER).with_root(str(root))
+    alone, _ = discover_share(profile, "N", max_parallel=1)
+    started_at: list[int] = []
+    listed: list[int] = []
+    start = describing.Helpers.__init__
+
+    def counted(self, count: int) -> None:
+        started_at.append(len(listed))
+        start(self, count)
+
+    monkeypatch.setattr(describing.Helpers, "__init__", counted)
+    tiny, _ = discover_share(profile, "N", max_parallel=1, processes=3)  # 24 folders: not worth a process
+    assert started_at == [] and tiny.equals(alone)
+    monkeypatch.setattr(describing, "MIN_SLICE", 2)
+    monkeypatch.setattr(discovery, "mount_kind", lambda root: NETWORK)  # calls wait: threads, not processes
+    waiting, _ = discover_share(profile, "N", max_parallel=4, processes=3)
+    assert started_at == [] and waiting.equals(alone)
+    monkeypatch.setattr(discovery, "mount_kind", lambda root: "local")
+    helped, _ = discover_share(profile, "N", max_parallel=1, processes=3, on_listed=listed.append)
+    # Started once 4 session folders were found (2 * MIN_SLICE): when the root, recordings/ and the first subject
+    # folder had been listed, of the walk's 8 listings (the 6 subjects').
+    assert started_at == [3] and listed[:8] == list(range(1, 9)) and helped.equals(alone)
+
+
+def test_helpers_run_this_code_whatever_the_working_directory(tmp_path: Path, monkeypatch) -> None:
+    """Run inside another checkout (its own mass_ingest/ in the working directory), the helpers still import
+    this process's code, not that one."""
+    from mass_ingest import describing
+
+    root = tmp_path / "N"
+    make_tree(root, [entry for s in range(3) for d in range(4)
+                     for entry in probe(f"recordings/{20000 + s}/2024-0{1 + d}-01_10-30-58/probe_1", f"1840{s}{d}")])
+    profile = load_profile(MOSER).with_root(str(root))
+    alone, _ = discover_share(profile, "N", max_parallel=1)
+    other = tmp_path / "other-checkout"
+    (other / "mass_ingest").mkdir(parents=True)
+    imported = tmp_path / "imported-the-other-checkout"
+    (other / "mass_ingest" / "__init__.py").write_text(f"open({str(imported)!r}, 'w').close()\n")
+    monkeypatch.chdir(other)
+    monkeypatch.setattr(describing, "MIN_SLICE", 2)
+    answered: list = []
+    feed = describing._feed
+
+    def counted(process, header, spans, results, *rest):
+        feed(process, header, spans, results, *rest)
+        answered.append(len(results))
+
+    monkeypatch.setattr(describing, "_feed", counted)
+    helped, _ = discover_share(profile, "N", max_parallel=1, processes=2)
+    assert helped.equals(alone) and not imported.exists() and answered and answered[0] > 0
+
+
+def test_a_helper_answer_that_does_not_read_loses_no_session(tmp_path: Path, monkeypatch) -> None:
+    """An answer this process cannot read (here: arrow refuses it) is a lost helper: its spans are described
+    here, the frame is whole."""
+    from mass_ingest import describing
+
+    root = tmp_path / "N"
+    make_tree(root, [entry for s in range(4) for d in range(4)
+                     for entry in probe(f"recordings/{20000 + s}/2024-0{1 + d}-01_10-30-58/probe_1", f"1840{s}{d}")])
+    profile = load_profile(MOSER).with_root(str(root))
+    alone, _ = discover_share(profile, "N", max_parallel=1)
+    monkeypatch.setattr(describing, "MIN_SLICE", 2)
+
+    def unreadable(*args):
+        raise pa.ArrowTypeError("not the candidates' schema")  # a TypeError, not an OSError or ValueError
+
+    monkeypatch.setattr(describing.pa.ipc, "open_stream", unreadable)
+    helped, _ = discover_share(profile, "N", max_parallel=1, processes=2)
+    assert helped.equals(alone) and alone.height == 16

@@ -74,3 +74,23 @@ def test_discover_command_streams_the_same_candidates_without_importing_prefect(
     profile = load_profile(campaign.profile_path)
     assert [s["share"] for s in document["shares"]] == [s.name for s in profile.shares]
     assert document["candidates"] == through_models([discover_share(profile, s.name)[0] for s in profile.shares])
+
+
+def test_a_document_on_standard_output_is_written_as_polars_bytes_the_same(monkeypatch) -> None:
+    """On a UTF-8 standard output the rows go to its byte stream as polars wrote them: the same document,
+    non-ASCII text and escaped newlines included, as through the text layer."""
+    import sys
+
+    import polars as pl
+
+    frame = pl.DataFrame({"name": ["Ødegård", "a\nb", "plain"], "n": [1, 2, None]})
+    parts = [frame, frame.clear(), frame.head(1)]
+    as_text = io.StringIO()
+    write_document(as_text, {"profile": "p", "shares": []}, "candidates", parts)
+    raw = io.BytesIO()
+    stdout = io.TextIOWrapper(raw, encoding="utf-8", write_through=False)
+    monkeypatch.setattr(sys, "stdout", stdout)
+    write_document(stdout, {"profile": "p", "shares": []}, "candidates", parts)
+    stdout.flush()
+    assert raw.getvalue().decode("utf-8") == as_text.getvalue()
+    assert json.loads(as_text.getvalue())["candidates"][1] == {"name": "a\nb", "n": 2}

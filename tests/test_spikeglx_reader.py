@@ -108,6 +108,35 @@ class TestParseMetaText:
     def test_lines_without_equals_are_numbered_from_one_counting_blank_lines(self) -> None:
         assert parse_meta_text("a=1\n\nnot a pair\nb=2\nalso not\n") == ({"a": "1", "b": "2"}, [3, 5])
 
+    def test_ascii_files_are_read_as_bytes_to_the_same_keys_values_and_line_numbers(self) -> None:
+        """read_meta's ASCII path (keys compared as bytes) against the general one (every line decoded), on
+        lines built from the awkward parts: str.strip()'s ASCII spaces (\x1c-\x1f too), '~', '=' in values,
+        repeated keys, blank and malformed lines, wanted names inside other keys and values."""
+        import random
+
+        from mass_ingest.readers.spikeglx import _KEYS, _parse_meta_bytes
+
+        rng = random.Random(15)
+        spaces = [" ", "\t", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f", ""]
+        names = [*sorted(_KEYS), "imroTbl", "fileCreateTimeX", "xnSavedChans", "nSaved Chans", "~", ""]
+        for _ in range(3000):
+            lines = []
+            for _ in range(rng.randint(0, 8)):
+                pad = lambda: "".join(rng.choice(spaces) for _ in range(rng.randint(0, 2)))  # noqa: E731
+                kind = rng.random()
+                if kind < 0.15:
+                    lines.append(pad())  # blank, or only spaces
+                elif kind < 0.25:
+                    lines.append(pad() + rng.choice(names) + pad())  # no '='
+                else:
+                    key = pad() + rng.choice(["", "~", "~~"]) + rng.choice(names) + pad()
+                    lines.append(f"{key}={pad()}{rng.choice(['385', 'a=b', '', rng.choice(names)])}{pad()}")
+            data = "\n".join(lines).encode("ascii") + rng.choice([b"", b"\n"])
+            everything, malformed = _parse_meta_bytes(data, "utf-8")
+            expected = ({k: v for k, v in everything.items() if k in _KEYS}, malformed)
+            assert _parse_meta_bytes(data, "utf-8", _KEYS) == expected, data
+            assert _parse_meta_bytes(data, "latin-1", _KEYS) == expected, data
+
 
 class TestProbeLabel:
     @pytest.mark.parametrize(("part_number", "label"), [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
@@ -246,8 +247,12 @@ def discover(
         from mass_ingest.frame_json import write_document
 
         write_document(sys.stdout, head, "candidates", frames)
-        return
-    render.discovered(prof.name, {**head, "candidates": [row for f in frames for row in f.to_dicts()]}, show_all)
+    else:
+        render.discovered(prof.name, {**head, "candidates": [row for f in frames for row in f.to_dicts()]}, show_all)
+    sys.stdout.flush()
+    # All is shown; the exit's collection need not walk every object the imports and the walk made (~0.1 s of
+    # a 3 s command on a 1,000,000-file share). Nothing of discovery waits for a finaliser.
+    gc.freeze()
 
 
 @app.command()
