@@ -191,7 +191,7 @@ def test_the_approval_page_shows_the_pictures_the_grouped_reasons_and_complete_t
         page.locator("td").first.wait_for()  # filled before the rows load, the search box is emptied again
         page.get_by_placeholder(re.compile("Search")).fill(quarantined)
         shown = page.locator("tbody tr")
-        for _ in range(40):
+        for _ in range(120):  # the UI filters after a debounce; at a load of 5 on 2 CPUs 10 s were too few
             if shown.count() == sum(r["session"] == quarantined for r in rows):
                 break
             page.wait_for_timeout(250)
