@@ -213,7 +213,7 @@ def _new_session_rows(frame: pl.DataFrame, timezone: str, ingest_id: str, probes
     outputs = _items(indexed, "outputs", "_session")
     for _, group in groupby(outputs.rows(named=True), key=itemgetter("_session")):
         session_outputs = list(group)
-        output_rows, clusterings = _output_rows(session_outputs, {c: session_outputs[0][c] for c in KEY}, ingest_id)
+        output_rows, clusterings = _output_rows(session_outputs, _key(session_outputs[0]), ingest_id)
         rows["Output"] += output_rows
         rows["Clustering"] += clusterings
     rows["Membership"] = (frame.filter(pl.col("projects").list.len() > 0)
@@ -249,7 +249,7 @@ def _update_rows(frame: pl.DataFrame, ingest_id: str, probes: ProbeIndex, option
     (key, recording) pairs; ``stored_outputs``: (key, path) pairs), read inside the transaction."""
     rows: dict[str, list[dict]] = {name: [] for name in TABLES}
     for row in _for_rows(frame).iter_rows(named=True):
-        key = {"subject": row["subject"], "session_start": row["session_start"]}
+        key = _key(row)
         if (row["subject"], row["session_start"]) not in stored:
             continue  # gone since dedup (undone): nothing to add to
         parts = _parts(row, key, ingest_id, probes, options, new_parts=row["new_parts"])
@@ -350,7 +350,7 @@ def schema_problems(frame: pl.DataFrame, *, ingest_id: str, probes: ProbeIndex, 
               else pl.repeat(Status.APPROVED.value, frame.height, eager=True))
     rows = {name: list(table_rows) for name, table_rows in built.items()}  # a copy: `built` is written as is
     for row in frame.filter(status == Status.UPDATE).iter_rows(named=True):
-        key = {"subject": row["subject"], "session_start": row["session_start"]}
+        key = _key(row)
         _merge(rows, _parts(row, key, ingest_id, probes, options, new_parts=row["new_parts"]))
     moved = frame.filter(status == Status.MOVED)
     rows.setdefault("Directory", []).extend(
