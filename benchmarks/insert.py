@@ -14,7 +14,7 @@ What it does:
    same run, so the rest of the flow's wall time is Prefect's (task runs, their state and result
    records, events).
 
-Both paths go through ``tasks.insert``, so whatever parts insertion writes (now: session,
+Both paths go through ``mass_ingest.db.insertion`` (the task: ``tasks.insert``), so whatever parts insertion writes (now: session,
 directory, recordings, project membership) are timed with it. It prints sessions/s for both,
 the flow's split into Prefect and database time, and how many rows each table got.
 
@@ -60,6 +60,7 @@ import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 from prefect import flow  # noqa: E402
 
+import mass_ingest.db.insertion as insertion  # noqa: E402
 import tasks.insert as insert  # noqa: E402
 from benchmarks.dedup import YEARS, _candidates, _sessions  # noqa: E402
 from mass_ingest.candidates import candidate_id  # noqa: E402
@@ -90,9 +91,10 @@ def new_ingest() -> str:
 
 
 class Timer:
-    """Wraps a function of ``tasks.insert`` (or a task's ``fn``) and sums the seconds spent in it."""
+    """Wraps a function as ``mass_ingest.db.insertion`` calls it (or a task's ``fn``) and sums the seconds spent
+    in it."""
 
-    def __init__(self, name: str, owner=insert):
+    def __init__(self, name: str, owner=insertion):
         self.owner, self.name, self.inner, self.seconds = owner, name, getattr(owner, name), 0.0
         functools.update_wrapper(self, self.inner)  # Prefect binds a task's parameters by its signature
         setattr(owner, name, self)
@@ -159,7 +161,7 @@ def run(args: argparse.Namespace) -> None:
     for _ in range(args.repeats):
         ingest_id = new_ingest()
         started, client, server = time.perf_counter(), time.process_time(), backend_cpu()
-        inserted = sum(insert.insert_sessions(frame.slice(o, n), timezone="Europe/Oslo", ingest_id=ingest_id)
+        inserted = sum(insertion.insert_sessions(frame.slice(o, n), timezone="Europe/Oslo", ingest_id=ingest_id)
                        for o, n in bounds)
         db_times.append(time.perf_counter() - started)
         cpu.append((time.process_time() - client, backend_cpu() - server))
@@ -181,7 +183,7 @@ def run(args: argparse.Namespace) -> None:
     ingest_id = new_ingest()
     approved = StageFrame.save(frame, stage="approved", ingest_id=ingest_id)
     # The task's body (reading its slice of the frame, then insert_sessions) and what it calls.
-    in_task, in_insert, in_rows = Timer("fn", insert.insert_chunk_task), Timer("insert_sessions"), Timer("_new_session_rows")
+    in_task, in_insert, in_rows = Timer("fn", insert.insert_chunk_task), Timer("insert_sessions"), Timer("new_session_rows")
     in_check, in_write = Timer("schema_problems"), Timer("write_rows")
     profiler = cProfile.Profile() if args.profile else None
     started, client, server = time.perf_counter(), time.process_time(), backend_cpu()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 
@@ -31,18 +31,12 @@ from tasks.dedup import deduplicate_task
 from tasks.discover import discover_share_task
 from tasks.followup import publish_followup_task
 from tasks.import_file import import_input_file_task
-from tasks.insert import InsertOptions, chunk_bounds, insert_chunk_task, select_for_insertion
+from tasks.insert import InsertOptions, approved_sessions_task, chunk_bounds, insert_chunk_task
 from tasks.quality import quality_stage_task
 from tasks.recheck import fingerprint_shown_task, recheck_share_task
 from tasks.report import (IngestCounts, dry_run_outcome_task, open_ingest_task, record_findings_task,
                           record_outcome_task, record_quarantine_task)
 from tasks.watermark import pending_first_task
-
-
-@task(name="approved-sessions")
-def approved_sessions_task(decided: StageFrame, ingest_id: str) -> StageFrame:
-    frame = select_for_insertion(decided.load())
-    return StageFrame.save(frame, stage="approved", ingest_id=ingest_id)
 
 
 def select_profile(profile_path: str, shares: list[str] | None, root: str | None,

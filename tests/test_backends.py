@@ -65,7 +65,7 @@ class TestInsertion:
     def test_sessions_go_in_with_all_their_parts(self, ingest: str) -> None:
         from mass_ingest.db import schema
         from mass_ingest.db.sessions import sessions_inserted_by
-        from tasks.insert import insert_sessions
+        from mass_ingest.db.insertion import insert_sessions
 
         frame = candidates_to_frame([session("25843", T1, {"probe_1": "18408403232", "probe_2": "18408403541"},
                                              projects=["grid-cells", "pilot"]),
@@ -82,7 +82,7 @@ class TestInsertion:
 
     def test_inserting_again_adds_nothing(self, ingest: str) -> None:
         from mass_ingest.db import schema
-        from tasks.insert import insert_sessions
+        from mass_ingest.db.insertion import insert_sessions
 
         frame = candidates_to_frame([session("25843", T1, {"probe_1": "18408403232"})])
         assert insert_sessions(frame, timezone="Europe/Oslo", ingest_id=ingest) == 1
@@ -91,7 +91,7 @@ class TestInsertion:
 
     def test_a_failing_chunk_leaves_nothing_behind(self, ingest: str) -> None:
         from mass_ingest.db import schema
-        from tasks.insert import insert_sessions
+        from mass_ingest.db.insertion import insert_sessions
 
         # An unknown subject fails the foreign key in the middle of the transaction.
         frame = candidates_to_frame([session("25843", T1, {"probe_1": "18408403232"}), session("m9", T2)])
@@ -102,7 +102,7 @@ class TestInsertion:
 
 class TestDedupAgainstTheDatabase:
     def test_what_is_stored_is_a_duplicate_by_key_and_by_place(self, ingest: str) -> None:
-        from tasks.insert import insert_sessions
+        from mass_ingest.db.insertion import insert_sessions
 
         insert_sessions(candidates_to_frame([session("25843", T1, {"probe_1": "18408403232"})]),
                         timezone="Europe/Oslo", ingest_id=ingest)

@@ -371,7 +371,7 @@ class TestFetchExistingSessions:
 
     def test_each_session_comes_with_its_serials_and_recordings(self, clean_database: str) -> None:
         from mass_ingest.db import schema
-        from tasks.insert import insert_sessions
+        from mass_ingest.db.insertion import insert_sessions
 
         schema.Subject.insert1({"subject": "25843"})
         schema.IngestRun.insert1({"ingest_id": "run-1", "profile_name": "test", "profile_hash": "0" * 16,
@@ -389,7 +389,7 @@ class TestFetchExistingSessions:
 
     def test_pipeline_without_any_probe_recording(self, clean_database: str) -> None:
         from mass_ingest.db import schema
-        from tasks.insert import insert_sessions
+        from mass_ingest.db.insertion import insert_sessions
 
         schema.Subject.insert1({"subject": "25843"})
         schema.IngestRun.insert1({"ingest_id": "run-1", "profile_name": "test", "profile_hash": "0" * 16,
@@ -414,7 +414,7 @@ class TestDuplicateNamesTheStoredSession:
         from mass_ingest.profile import load_profile
         from mass_ingest.db.subjects import import_subjects_csv
         from flows.validate import preview_ingest
-        from tasks.insert import insert_sessions
+        from mass_ingest.db.insertion import insert_sessions
         from tests.e2e import cli, json_out
 
         campaign = make_demo_campaign(tmp_path / "demo")

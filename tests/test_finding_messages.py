@@ -334,7 +334,7 @@ def refused_at_insertion() -> list[tuple[str, str, str]]:
     a rule only the database knows (a CHECK constraint, as a lab's DBA might add). On the real database."""
     from mass_ingest.db import schema
     from tests.test_isolation import approved, candidate
-    from tasks.insert import insert_isolated
+    from mass_ingest.db.insertion import insert_isolated
 
     schema.Subject.insert1({"subject": "25843"})
     schema.IngestRun.insert1({"ingest_id": "run-1", "profile_name": "test", "profile_hash": "0" * 16,

@@ -23,7 +23,8 @@ from mass_ingest.profile import Share
 from tasks.approve import apply_decision
 from mass_ingest.dedup import deduplicate
 from tasks.followup import publish_followup
-from tasks.insert import InsertOptions, insert_sessions, select_for_insertion
+from mass_ingest.db.insertion import insert_sessions
+from mass_ingest.session_rows import InsertOptions, select_for_insertion
 
 pytestmark = pytest.mark.usefixtures("clean_database")
 

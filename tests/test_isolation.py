@@ -21,7 +21,8 @@ from tasks.approve import apply_decision
 from mass_ingest.dedup import deduplicate, fetch_existing_sessions
 from mass_ingest.chunk_outcome import ChunkOutcome
 from mass_ingest.findings_file import ingest_findings, read_findings, write_findings
-from tasks.insert import insert_isolated, select_for_insertion, table_for
+from mass_ingest.db.insertion import insert_isolated, table_for
+from mass_ingest.session_rows import select_for_insertion
 
 pytestmark = pytest.mark.usefixtures("clean_database")
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from mass_ingest.db import limits
-from tasks.insert import table_for
+from mass_ingest.db.insertion import table_for
 
 pytestmark = [pytest.mark.backends, pytest.mark.usefixtures("clean_database")]
 

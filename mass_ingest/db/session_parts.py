@@ -3,7 +3,7 @@ built from a candidate row.
 
 Pure functions: a candidate row (a dict of :data:`mass_ingest.candidates.CANDIDATE_SCHEMA`) and the
 session's key in, rows of ``Session.SystemRecording``, ``Session.ProbeFiles``, ``Session.InferredStart``
-and ``Session.Experimenter`` out, and the ``Project`` rows of a chunk; insertion (tasks/insert.py) puts
+and ``Session.Experimenter`` out, and the ``Project`` rows of a chunk; insertion (mass_ingest/db/insertion.py) puts
 them in its chunk's transaction. :func:`new_subject_rows` is read inside that transaction, as it asks
 which subjects exist. Fields discovery may not set (``details``, ``bin_file``, ``start_inferred``,
 ``start_source``, ``experimenter``) are read with ``get``, so frames written before they existed still insert.
