@@ -112,8 +112,8 @@ def report(key: str, done: int, total: int | None, what: str, *, unit: str = "",
             return
         count = f"{done:,} of {total:,}" if total is not None else f"{done:,}"
         text = f"{what}: {count} {unit}".rstrip() + (" (done)" if final else "")
-        if state is None:
-            state = _STATES[key] = _State()
+        if state is None:  # plain lines from _LINE_EVERY_S on: a short piece of work shows only its end
+            state = _STATES[key] = _State(last_line=now)
         state.last_call, state.bar_total = now, total
         try:
             if artifact:
