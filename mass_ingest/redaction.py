@@ -8,7 +8,8 @@ message Prefect stores, and whose exception it pickles into its result storage),
 line's error lines. Two things are removed:
 
 - the password of any URL, whatever its scheme (``postgresql+psycopg://ingest:pw@host/db``,
-  ``mysql://u:p@h``, ``https://u:p@h``), and ``password=...`` / ``pwd=...`` pairs of DSNs;
+  ``mysql://u:p@h``, ``https://u:p@h``), unencoded ``/``, ``@`` or spaces and all, and ``password=...`` /
+  ``pwd=...`` pairs of DSNs;
 - the literal values of the password settings (``MASS_INGEST_DATABASE_PASSWORD`` and the password of
   ``MASS_INGEST_DATABASE``, if someone put one there), wherever they appear, also percent-encoded.
 """
@@ -33,6 +34,10 @@ _URL_VARIABLES = ("MASS_INGEST_DATABASE",)
 # the password up to the last '@' before the next white space: a pasted password may hold '/' or '@' unencoded
 # (a generated one often does), and masking a little more than the password is the safe way to be wrong.
 _URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s/:@]*):(?P<password>\S*)@")
+# ... and a password pasted with a space in it (invalid in a URL, but typed into a note all the same): up to the
+# line's last '@' within reach, once the pattern above has found no password there.
+_URL_PASSWORD_WITH_SPACES = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s/:@]*)"
+                                       r":(?P<password>(?!\*\*\*@)[^\n]{0,200}?[ \t][^\n]{0,200})@")
 # password=... of a DSN: quoted (white space and all, as libpq allows), or up to white space or a separator.
 _KEY_VALUE = re.compile(r"(?P<head>\b(?:password|passwd|pwd)\s*[=:]\s*)"
                         r"(?:(?P<q>['\"])(?:\\.|(?!(?P=q)).)*(?P=q)|[^\s'\";&,)]+)", re.IGNORECASE)
@@ -63,6 +68,7 @@ def redact(text: str) -> str:
     if not text:
         return text
     text = _URL_PASSWORD.sub(lambda m: f"{m.group('head')}:{MASK}@", text)
+    text = _URL_PASSWORD_WITH_SPACES.sub(lambda m: f"{m.group('head')}:{MASK}@", text)
     text = _KEY_VALUE.sub(lambda m: f"{m.group('head')}{m.group('q') or ''}{MASK}{m.group('q') or ''}", text)
     for value in _secret_values():
         text = text.replace(value, MASK)

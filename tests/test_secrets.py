@@ -38,6 +38,8 @@ SECRET = "Xq7-s3cr3t!pw"
     f"MASS_INGEST_DATABASE='odd://a:{SECRET}@h:notaport' is not a URL",
     f"invalid dsn: host=db user=ingest password='{SECRET} with spaces' dbname=x",
     f"connect(host=db;Pwd={SECRET};Database=x)",
+    f"db is postgresql://ingest:my {SECRET} pass@db.lab/pipeline",   # pasted with spaces
+    f"postgresql://ingest:{SECRET} x@y z@db.lab/pipeline",           # spaces and an '@'
 ])
 def test_every_url_and_dsn_form_is_redacted(text: str) -> None:
     cleaned = redact(text)
@@ -57,6 +59,10 @@ def test_a_credential_typed_into_a_decisions_note_is_masked(monkeypatch: pytest.
     decision = Decision(approved=True, approver="Ada", source="cli",
                         note=f"fine; db is postgresql://ingest:{SECRET}@db.lab/pipeline, pw {SECRET}")
     assert decision.note == "fine; db is postgresql://ingest:***@db.lab/pipeline, pw ***"
+    # A masked URL keeps the rest of the line: the pattern for passwords with spaces leaves it alone.
+    assert redact("postgresql://ingest:***@db.lab/x, or mail ada@lab.org") == \
+        "postgresql://ingest:***@db.lab/x, or mail ada@lab.org"
+    assert redact("https://lab.org/page: see it, mail ada@lab.org") == "https://lab.org/page: see it, mail ada@lab.org"
     assert Decision.model_validate_json(decision.model_dump_json()).note == decision.note
 
 
