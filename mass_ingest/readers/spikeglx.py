@@ -179,6 +179,16 @@ def read_meta(path: str | Path, *, share: str, rel_path: str) -> tuple[SpikeGLXM
     Returns:
         The parsed meta (``None`` when the file is empty or cannot be read) and its findings.
     """
+    values, findings = read_meta_values(path, share=share, rel_path=rel_path)
+    return (None if values is None else SpikeGLXMeta(**values)), findings
+
+
+def read_meta_values(path: str | Path, *, share: str, rel_path: str) -> tuple[dict[str, Any] | None, list[Finding]]:
+    """:func:`read_meta`'s values before they become a :class:`SpikeGLXMeta`: the same fields as a dict.
+
+    For a caller that puts them in a model of its own, which validates them (discovery's ProbeRecording): two
+    models per probe cost as much as the rest of reading the file's values.
+    """
     findings: list[Finding] = []
 
     def add(code: str, message: str, expected: str | None = None) -> None:
@@ -262,7 +272,6 @@ def read_meta(path: str | Path, *, share: str, rel_path: str) -> tuple[SpikeGLXM
         add("META.UNKNOWN_PROBE", f"{what} the lab knows. Add it to the probe labels in "
             "mass_ingest/readers/spikeglx.py, or exclude the session.")
 
-    meta = SpikeGLXMeta(serial=serial, part_number=part_number, type_code=type_code, probe_type=label,
-                        file_create_time=create_time, app_version=_text(raw, "appVersion"),
-                        stream=_text(raw, "typeThis"), **values)
-    return meta, findings
+    return dict(serial=serial, part_number=part_number, type_code=type_code, probe_type=label,
+                file_create_time=create_time, app_version=_text(raw, "appVersion"), stream=_text(raw, "typeThis"),
+                **values), findings
