@@ -215,12 +215,14 @@ def read_meta_values(path: str | Path, *, share: str, rel_path: str) -> tuple[di
     # 2. Text. SpikeGLX on Windows may write latin-1; latin-1 decodes any bytes, so nothing is lost.
     # As "utf-8-sig": a BOM from a Windows editor must not join the first key.
     body, codec = (data[3:] if data.startswith(b"\xef\xbb\xbf") else data), "utf-8"
-    if not body.isascii():
+    ascii_only = body.isascii()  # asked once: a test per byte of the file
+    if not ascii_only:
         try:
             body.decode("utf-8")
         except UnicodeDecodeError:
             body, codec = data, "latin-1"
-    raw, malformed = _parse_meta_bytes(body, codec, _KEYS)
+    # On ASCII, what _parse_meta_bytes would do after asking again.
+    raw, malformed = _parse_ascii(body, _KEYS) if ascii_only else _parse_meta_bytes(body, codec, _KEYS)
     if malformed:
         # Cap the list: a binary file saved as .meta would otherwise give a message thousands of lines long.
         more = f" and {len(malformed) - 20} more" if len(malformed) > 20 else ""
