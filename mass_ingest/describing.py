@@ -265,14 +265,15 @@ def _feed(process: subprocess.Popen, header: tuple, spans: _Spans, first: tuple[
         answered.put(None)
 
 
-def _describe_slice(stdin, stdout) -> None:
-    """A helper's work: the folders read from ``stdin``, then spans of them described until ``stdin`` ends, each
-    answered on ``stdout``."""
+def _helper_main(stdin, stdout) -> None:
+    """A helper process's whole work (``python -m mass_ingest.describing``): the folders read from ``stdin``, then
+    spans of them described until ``stdin`` ends, each answered on ``stdout`` (:func:`_answer_spans`)."""
     with gc_paused():  # as in discovery: no reference cycles are made, and each pass walks every object
-        _describe_spans(stdin, stdout)
+        _answer_spans(stdin, stdout)
 
 
-def _describe_spans(stdin, stdout) -> None:
+def _answer_spans(stdin, stdout) -> None:
+    """The header (profile, share, the folders to describe), then each span's bounds read and answered."""
     try:
         profile, share_name, root, sessions, links_followed, keep_listing, todo = pickle.load(stdin)
     except EOFError:  # the parent needed no help
@@ -304,7 +305,7 @@ def _describe_spans(stdin, stdout) -> None:
 
 
 if __name__ == "__main__":
-    _describe_slice(sys.stdin.buffer, sys.stdout.buffer)
+    _helper_main(sys.stdin.buffer, sys.stdout.buffer)
     sys.stdout.flush()
     # Everything is answered and the parent waits for this exit: freeing the imports and the work's objects one
     # by one (~0.1 s) would only delay it.

@@ -86,7 +86,10 @@ class FileList(Sequence[FileEntry]):
             return found
         entry = self.entry
         for folder, names in self._folders.items():
-            if _holds_any(blobs[folder], keys):
+            blob = blobs.get(folder)
+            if blob is None:  # lower-cased folders are made when first asked about (see _blobs)
+                blob = blobs[folder] = ("\n".join(names) + "\n").lower()
+            if _holds_any(blob, keys):
                 if exact_case:
                     found += [entry(folder, name) for name in names if name.endswith(suffixes)]
                 else:
@@ -96,14 +99,15 @@ class FileList(Sequence[FileEntry]):
 
     def _blobs(self, exact_case: bool) -> dict[str | None, str]:
         """Per folder (None: all of them), its names joined by and ending with newlines; lower-cased
-        unless ``exact_case``."""
-        blobs: dict[str | None, str] = {folder: "\n".join(names) + "\n" for folder, names in self._folders.items()}
-        blobs[None] = "".join(blobs.values())
+        unless ``exact_case``, and then only all of them at first: most systems look no further."""
         if exact_case:
+            blobs: dict[str | None, str] = {folder: "\n".join(names) + "\n" for folder, names in self._folders.items()}
+            blobs[None] = "".join(blobs.values())
             self._exact = blobs
-        else:
-            self._lower = blobs = {folder: blob.lower() for folder, blob in blobs.items()}
-        return blobs
+            return blobs
+        # str.lower() maps each folder's part of the whole as it maps the part alone: every part ends with '\n'.
+        self._lower = {None: (self._exact or self._blobs(True))[None].lower()}
+        return self._lower
 
     def _all(self) -> list[FileEntry]:
         if self._entries is None:

@@ -17,9 +17,10 @@ finds does not depend on the pool.
 
 from __future__ import annotations
 
-import copy
 import os
 import stat
+from itertools import compress
+from operator import attrgetter
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -111,9 +112,11 @@ class Walker:
     def fork(self) -> Walker:
         """A walker of the same share for one thread's part of the walk: its own findings, the same count.
 
-        No system call (the root's real path is reused), so a pool can make one per task.
+        No system call (the root's real path is reused), so a pool can make one per task; the fields copied
+        as ``copy.copy`` would, without its generic reduce protocol (a few us, once per session folder).
         """
-        forked = copy.copy(self)
+        forked = object.__new__(type(self))
+        forked.__dict__.update(self.__dict__)
         forked.findings = []
         return forked
 
@@ -296,22 +299,28 @@ def fingerprint(files: FileList, findings: list[Finding], root_real: str) -> lis
     return [(FOLDER, len(rows), -1), *sorted(rows)]
 
 
+_NAME, _IS_FILE = attrgetter("name"), os.DirEntry.is_file
+
+
 def _split_plain(entries: list[os.DirEntry]) -> tuple[list[str], list[os.DirEntry]] | None:
     """(file names, folder entries) when every name is ASCII and every entry is a file or a folder; else None.
 
-    The usual folder, in a few comprehensions instead of a Python step per test per entry.
+    The usual folder, in a few C-level passes (map, compress) instead of a Python step per test per entry.
     """
+    names = list(map(_NAME, entries))
+    if not "".join(names).isascii():
+        return None
     try:
-        if not "".join([entry.name for entry in entries]).isascii():
-            return None
-        is_file = [entry.is_file() for entry in entries]
-        names = [entry.name for entry, file in zip(entries, is_file) if file]
+        is_file = list(map(_IS_FILE, entries))
+        files = list(compress(names, is_file))
+        if len(files) == len(entries):  # a folder of files only: most of a session's folders
+            return files, []
         subfolders = [entry for entry, file in zip(entries, is_file) if not file and entry.is_dir()]
     except OSError:
         return None
-    if len(names) + len(subfolders) != len(entries):  # a special file or a broken link: looked at one by one
+    if len(files) + len(subfolders) != len(entries):  # a special file or a broken link: looked at one by one
         return None
-    return names, subfolders
+    return files, subfolders
 
 
 class _Links:

@@ -269,7 +269,7 @@ def test_a_helper_pauses_the_collector_only_while_it_works(tmp_path: Path) -> No
     from mass_ingest import describing
 
     assert gc.isenabled()
-    describing._describe_slice(io.BytesIO(b""), io.BytesIO())  # the parent needed no help
+    describing._helper_main(io.BytesIO(b""), io.BytesIO())  # the parent needed no help
     assert gc.isenabled()
     root = tmp_path / "N"
     make_tree(root, probe("recordings/20000/2024-01-01_10-30-58/probe_1", "18400"))
@@ -294,7 +294,7 @@ def test_a_helper_pauses_the_collector_only_while_it_works(tmp_path: Path) -> No
     out = io.BytesIO()
     describing.describe_one, saved = watched, describing.describe_one
     try:
-        describing._describe_slice(io.BytesIO(pickle.dumps((profile, "N", share.root, [path], False, False, todo))
+        describing._helper_main(io.BytesIO(pickle.dumps((profile, "N", share.root, [path], False, False, todo))
                                               + pickle.dumps((0, 1))), out)
     finally:
         describing.describe_one = saved

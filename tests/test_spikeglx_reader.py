@@ -137,6 +137,41 @@ class TestParseMetaText:
             assert _parse_meta_bytes(data, "utf-8", _KEYS) == expected, data
             assert _parse_meta_bytes(data, "latin-1", _KEYS) == expected, data
 
+    def test_files_as_spikeglx_writes_them_with_one_odd_line_read_as_the_general_parser_reads_them(self) -> None:
+        """read_meta's ASCII path against the general parser on whole .meta files as SpikeGLX writes them (a
+        channel table, '=' in values), most given one odd line: a repeated key, CRLF, spaces or \x1c around a key
+        or '=', a wanted key written ~key (beside the bare one or alone), a blank, space-only or malformed line, a
+        non-ASCII value or key (utf-8 and latin-1)."""
+        import random
+
+        from mass_ingest.readers.spikeglx import _KEYS, _parse_meta_bytes
+
+        rng = random.Random(16)
+        table = "~imroTbl=" + "".join(f"({i} 0 0 500 250 1)" for i in range(384))
+        clean = [f"{k}={v}" for k, v in BASE.items()] + ["imDatPrb_pn=NP2010", "typeThis=imec", "userNotes=",
+                                                        "catGTCmdline0=<CatGT -dir=/d -run=7>", table]
+        odd = [lambda k, v: f"{k}={v}\n{k}=9{v}", lambda k, v: f"{k}={v}\r", lambda k, v: f" {k}={v}",
+               lambda k, v: f"{k} = {v} ", lambda k, v: f"\x1c{k}\x1f={v}", lambda k, v: f"~{k}={v}7",
+               lambda k, v: f"{k}={v}\n~{k}=x", lambda k, v: f"~{k}={v}\n{k}=y", lambda k, v: f"{k}={v}\n",
+               lambda k, v: f"{k}={v}\n  ", lambda k, v: f"{k}{v}", lambda k, v: f"{k}=\u00e9{v}",
+               lambda k, v: f"{k}\u00b5={v}", lambda k, v: f"~~{k}={v}", lambda k, v: f"{k}x={v}"]
+        untouched = 0
+        for _ in range(2000):
+            lines = rng.sample(clean, len(clean))
+            untouched += 1
+            if rng.random() < 0.7:
+                untouched -= 1
+                index = rng.randrange(len(lines))
+                key, _, value = lines[index].partition("=")
+                lines[index] = rng.choice(odd)(rng.choice([key, *sorted(_KEYS)]), value)
+            text = "\n".join(lines) + rng.choice(["", "\n"])
+            for codec in ("utf-8", "latin-1"):
+                data = text.encode(codec)
+                everything, malformed = _parse_meta_bytes(data, codec)
+                expected = ({k: v for k, v in everything.items() if k in _KEYS}, malformed)
+                assert _parse_meta_bytes(data, codec, _KEYS) == expected, data
+        assert untouched > 400  # clean files were drawn too, not only odd ones
+
 
 class TestProbeLabel:
     @pytest.mark.parametrize(("part_number", "label"), [

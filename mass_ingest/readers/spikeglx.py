@@ -179,6 +179,16 @@ def read_meta(path: str | Path, *, share: str, rel_path: str) -> tuple[SpikeGLXM
     Returns:
         The parsed meta (``None`` when the file is empty or cannot be read) and its findings.
     """
+    values, findings = read_meta_values(path, share=share, rel_path=rel_path)
+    return (None if values is None else SpikeGLXMeta(**values)), findings
+
+
+def read_meta_values(path: str | Path, *, share: str, rel_path: str) -> tuple[dict[str, Any] | None, list[Finding]]:
+    """:func:`read_meta`'s values before they become a :class:`SpikeGLXMeta`: the same fields as a dict.
+
+    For a caller that puts them in a model of its own, which validates them (discovery's ProbeRecording): two
+    models per probe cost as much as the rest of reading the file's values.
+    """
     findings: list[Finding] = []
 
     def add(code: str, message: str, expected: str | None = None) -> None:
@@ -205,12 +215,14 @@ def read_meta(path: str | Path, *, share: str, rel_path: str) -> tuple[SpikeGLXM
     # 2. Text. SpikeGLX on Windows may write latin-1; latin-1 decodes any bytes, so nothing is lost.
     # As "utf-8-sig": a BOM from a Windows editor must not join the first key.
     body, codec = (data[3:] if data.startswith(b"\xef\xbb\xbf") else data), "utf-8"
-    if not body.isascii():
+    ascii_only = body.isascii()  # asked once: a test per byte of the file
+    if not ascii_only:
         try:
             body.decode("utf-8")
         except UnicodeDecodeError:
             body, codec = data, "latin-1"
-    raw, malformed = _parse_meta_bytes(body, codec, _KEYS)
+    # On ASCII, what _parse_meta_bytes would do after asking again.
+    raw, malformed = _parse_ascii(body, _KEYS) if ascii_only else _parse_meta_bytes(body, codec, _KEYS)
     if malformed:
         # Cap the list: a binary file saved as .meta would otherwise give a message thousands of lines long.
         more = f" and {len(malformed) - 20} more" if len(malformed) > 20 else ""
@@ -262,7 +274,6 @@ def read_meta(path: str | Path, *, share: str, rel_path: str) -> tuple[SpikeGLXM
         add("META.UNKNOWN_PROBE", f"{what} the lab knows. Add it to the probe labels in "
             "mass_ingest/readers/spikeglx.py, or exclude the session.")
 
-    meta = SpikeGLXMeta(serial=serial, part_number=part_number, type_code=type_code, probe_type=label,
-                        file_create_time=create_time, app_version=_text(raw, "appVersion"),
-                        stream=_text(raw, "typeThis"), **values)
-    return meta, findings
+    return dict(serial=serial, part_number=part_number, type_code=type_code, probe_type=label,
+                file_create_time=create_time, app_version=_text(raw, "appVersion"), stream=_text(raw, "typeThis"),
+                **values), findings

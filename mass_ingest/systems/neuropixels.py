@@ -5,9 +5,13 @@ from __future__ import annotations
 import os
 
 from mass_ingest.candidates import ProbeRecording
-from mass_ingest.readers.spikeglx import read_meta
+from mass_ingest.readers.spikeglx import read_meta_values
 from mass_ingest.systems.base import Recognised, RecordingSystem, SessionFiles
 from mass_ingest.file_list import FileEntry
+
+# The .meta's values a probe keeps.
+_FROM_META = ("serial", "probe_type", "part_number", "n_saved_chans", "sample_rate", "file_size_bytes",
+              "file_time_secs", "file_create_time")
 
 
 class Neuropixels(RecordingSystem):
@@ -90,7 +94,9 @@ class Neuropixels(RecordingSystem):
     @staticmethod
     def _probe(session: SessionFiles, entry: FileEntry, by_rel: dict[str, FileEntry], bin_rel: str | None,
                result: Recognised) -> ProbeRecording:
-        meta, findings = read_meta(entry.path, share=session.share, rel_path=f"{session.session_rel}/{entry.rel}")
+        # The .meta's values as a dict, validated by ProbeRecording below (not first by a SpikeGLXMeta as well).
+        meta, findings = read_meta_values(entry.path, share=session.share,
+                                          rel_path=f"{session.session_rel}/{entry.rel}")
         result.findings.extend(findings)
         stem = entry.rel[: -len(".ap.meta")]
         bin_entry = by_rel.get(bin_rel) if bin_rel else None
@@ -98,11 +104,7 @@ class Neuropixels(RecordingSystem):
             result.findings.append(session.finding(
                 "EPHYS.META_WITHOUT_BIN", entry.rel,
                 "the .ap.bin this .meta describes is missing; copy it or remove the .meta"))
-        fields = {} if meta is None else {
-            "serial": meta.serial, "probe_type": meta.probe_type, "part_number": meta.part_number,
-            "n_saved_chans": meta.n_saved_chans, "sample_rate": meta.sample_rate,
-            "file_size_bytes": meta.file_size_bytes, "file_time_secs": meta.file_time_secs,
-            "file_create_time": meta.file_create_time}
+        fields = {} if meta is None else {name: meta[name] for name in _FROM_META}
         bin_size, bin_mtime = _size_and_mtime(bin_entry)
         return ProbeRecording(folder=entry.rel.rpartition("/")[0], meta_file=entry.rel, bin_file=bin_rel or None,
                               bin_size=bin_size, bin_mtime=bin_mtime, has_lf=stem + ".lf.meta" in by_rel, **fields)
