@@ -18,7 +18,7 @@ from mass_ingest.approval_summary import approval_markdown, reason_titles
 from mass_ingest.campaign_picture import counts_png, over_time_png, timeline_pngs
 from mass_ingest.profile import Profile
 from mass_ingest.quality_report import expectation_rows, failure_rows, load_results, report_markdown
-from mass_ingest.review_tables import LISTS, parts, per_subject, review_lists
+from mass_ingest.review_tables import LISTS, part_frames, per_subject, review_lists
 from mass_ingest.stage_cache import run_dir
 
 
@@ -29,13 +29,13 @@ def artifact_link(artifact_id: UUID | str) -> str:
 
 def publish_table(rows: pl.DataFrame, key: str, title: str) -> list[tuple[str, str]]:
     """``rows`` as table artifact(s) named ``key`` (``key``-2, -3 ... for further parts): (label, link) each."""
-    chunks = parts(rows)
+    chunks = part_frames(rows)
     links = []
     for i, chunk in enumerate(chunks):
-        first = i * len(chunks[0]) + 1
-        label = (f"rows {first:,}–{first + len(chunk) - 1:,}" if len(chunks) > 1 else f"{len(chunk):,} rows")
+        first = i * chunks[0].height + 1
+        label = (f"rows {first:,}–{first + chunk.height - 1:,}" if len(chunks) > 1 else f"{chunk.height:,} rows")
         artifact = create_table_artifact(
-            table=chunk,
+            table=chunk.to_dicts(),
             key=key if i == 0 else f"{key}-{i + 1}",
             description=f"{title}" + (f" (part {i + 1} of {len(chunks)}, {label})" if len(chunks) > 1 else ""))
         links.append((f"{key}" + (f" part {i + 1}" if len(chunks) > 1 else ""), artifact_link(artifact)))
