@@ -62,9 +62,9 @@ def publish_review(frame: pl.DataFrame, profile: Profile, ingest_id: str, key: s
     """Publish the complete lists, the quality report and the summary (artifact ``key``); return the
     summary's compact form, for the approval form (about 420 px wide in both UIs). ``input_file``: an
     import's, named in the command the summary gives for listing every candidate."""
-    lists = review_lists(frame)
+    # The lists are let go once published (not held while the pictures are drawn: ~30 MB at 100,000 sessions).
     links = {name: publish_table(rows, f"review-{name}", LISTS[name][0])
-             for name, rows in lists.items() if rows.height}
+             for name, rows in review_lists(frame).items() if rows.height}
     links["subjects"] = publish_table(per_subject(frame), "review-subjects",
                                       "Sessions per subject and outcome, subjects needing attention first")
     titles = {name: title for name, (title, _) in LISTS.items()}
