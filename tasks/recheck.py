@@ -39,7 +39,7 @@ from mass_ingest.walk import FOLDER, Walker
 FINGERPRINT_SCHEMA = {"candidate_id": pl.String, "file": pl.String, "size": pl.Int64, "mtime_ns": pl.Int64}
 _SHOWN_CHANGES = 5  # changes named per session in the error, and sessions named
 _RECHECK_SLICE = 5000  # approved folders listed and compared at a time
-# What the re-check reads of the approved candidates (not their probes, findings ...: ~55 MB at 100,000).
+# What the re-check reads of the approved candidates (not their probes, findings ...: ~60 MB at 100,000).
 RECHECKED = ["candidate_id", "session_id", "share", "rel_path"]
 
 
@@ -205,7 +205,7 @@ def recheck_share(profile: Profile, shown: pl.DataFrame, approved: pl.DataFrame,
     if approved.is_empty():
         return {"folders": 0, "files": 0, "seconds": 0.0}
     started = time.perf_counter()
-    # Which walk knew each session folder, not its files (the folders are listed anew): ~70 MB less at 100,000.
+    # Which walk knew each session folder, not its files (the folders are listed anew): ~40 MB less at 100,000.
     listing = saved_listing(run_dir(ingest_id), columns=["share", "rel_path", "walk"])
     changes, cost = changes_now(profile.shares, shown, approved, listing)
     cost["seconds"] = round(time.perf_counter() - started, 3)
