@@ -210,7 +210,8 @@ def child_flow(profile: str, out: str) -> None:
     Path(out).write_text(json.dumps({
         "started": t0, "imported": imported, "ended": ended, "flow_run_id": str(state.state_details.flow_run_id),
         "state": state.type.value, "counts": counts.model_dump() if hasattr(counts, "model_dump") else str(counts),
-        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "gx": gx, "samples": samples}))
+        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "cpu_s": time.process_time(), "gx": gx, "samples": samples}))
 
 
 def task_runs(flow_run_id: str) -> list[dict]:
@@ -326,17 +327,22 @@ def report_flow(result: dict, runs: list[dict], sessions: int, files: int) -> No
 
     wall = result["ended"] - result["imported"]
     print(f"\nend to end: {sessions:,} sessions, {files:,} files, approval given; state {result['state']}")
-    print(f"  flow {wall:.1f} s ({load()} now), imports before it {result['imported'] - result['started']:.1f} s; "
-          f"peak RSS of the flow process {result['max_rss_mb']:.0f} MB")
+    print(f"  flow {wall:.1f} s, the flow process's CPU {result.get('cpu_s', float('nan')):.1f} s ({load()} now), "
+          f"imports before it {result['imported'] - result['started']:.1f} s; "
+          f"peak RSS of the flow process (ru_maxrss) {result['max_rss_mb']:.0f} MiB = "
+          f"{result['max_rss_mb'] * 2**20 / 1e6:.0f} MB")
     if samples:  # where the peak was: the stage running at the highest sampled RSS
         when, top, _ = max(samples, key=lambda s: s[1])
         during = [n for n, rs in stages.items() if any(r["start"] <= when <= r["end"] for r in rs)]
         print(f"  highest sampled RSS {top:.0f} MB, {when - result['imported']:.0f} s into the flow, during "
               f"{', '.join(during) or 'no task run (the flow itself)'}")
-    print(f"  {'stage':<28}{'task runs':>10}{'seconds':>10}{'RSS at end':>12}{'load at end':>13}")
+    print(f"  {'stage':<28}{'task runs':>10}{'seconds':>10}{'RSS at end':>12}{'highest in it':>15}{'load at end':>13}")
     for name, rs in sorted(stages.items(), key=lambda item: min(r["start"] for r in item[1])):
         rss, avg = at(max(r["end"] for r in rs))
-        print(f"  {name:<28}{len(rs):>10}{busy(rs):>10.1f}{rss:>10.0f} MB{avg:>13.1f}")
+        # The highest sampled RSS while one of the stage's task runs ran: where the peak is, not only where it ends.
+        inside = [s[1] for s in samples if any(r["start"] <= s[0] <= r["end"] for r in rs)]
+        high = max(inside) if inside else float("nan")
+        print(f"  {name:<28}{len(rs):>10}{busy(rs):>10.1f}{rss:>10.0f} MB{high:>12.0f} MB{avg:>13.1f}")
     inserted = result["counts"].get("inserted", 0) if isinstance(result["counts"], dict) else 0
     insert = stages["insert"]
     span = max(r["end"] for r in insert) - min(r["start"] for r in insert)

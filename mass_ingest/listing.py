@@ -50,7 +50,8 @@ def listing_frame(share: str | Iterable[str], rel_paths: Iterable[str], rows: It
                         schema=LISTING_SCHEMA)
 
 
-def saved_listing(folder: Path) -> pl.DataFrame | None:
-    """Every listing saved in an ingest's run folder, or None when discovery saved none there."""
+def saved_listing(folder: Path, columns: list[str] | None = None) -> pl.DataFrame | None:
+    """Every listing saved in an ingest's run folder (only ``columns`` when given), or None when discovery saved
+    none there."""
     parts = sorted(folder.glob(f"{STAGE}-*.parquet"))
-    return pl.concat([pl.read_parquet(p) for p in parts]) if parts else None
+    return pl.concat([pl.read_parquet(p, columns=columns) for p in parts]) if parts else None

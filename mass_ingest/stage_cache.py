@@ -75,8 +75,10 @@ class StageFrame(BaseModel):
             raise storage_error(exc, target, f"saving the {stage} stage of ingest {ingest_id}") from exc
         return cls(path=str(target), rows=frame.height, findings=findings or [])
 
-    def load(self, offset: int = 0, length: int | None = None) -> pl.DataFrame:
-        """The frame, or only rows ``offset`` to ``offset + length`` (a chunk reads just its own rows)."""
+    def load(self, offset: int = 0, length: int | None = None, columns: list[str] | None = None) -> pl.DataFrame:
+        """The frame, or only rows ``offset`` to ``offset + length`` (a chunk reads just its own rows); only
+        ``columns`` when given (a stage that needs four columns of 100,000 candidates holds those, not ~70 MB)."""
         if offset == 0 and length is None:
-            return pl.read_parquet(self.path)
-        return pl.scan_parquet(self.path).slice(offset, length).collect()
+            return pl.read_parquet(self.path, columns=columns)
+        frame = pl.scan_parquet(self.path)
+        return (frame if columns is None else frame.select(columns)).slice(offset, length).collect()

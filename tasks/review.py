@@ -18,7 +18,7 @@ from mass_ingest.approval_summary import approval_markdown, reason_titles
 from mass_ingest.campaign_picture import counts_png, over_time_png, timeline_pngs
 from mass_ingest.profile import Profile
 from mass_ingest.quality_report import expectation_rows, failure_rows, load_results, report_markdown
-from mass_ingest.review_tables import LISTS, parts, per_subject, review_lists
+from mass_ingest.review_tables import LISTS, part_frames, per_subject, review_lists
 from mass_ingest.stage_cache import run_dir
 
 
@@ -29,13 +29,13 @@ def artifact_link(artifact_id: UUID | str) -> str:
 
 def publish_table(rows: pl.DataFrame, key: str, title: str) -> list[tuple[str, str]]:
     """``rows`` as table artifact(s) named ``key`` (``key``-2, -3 ... for further parts): (label, link) each."""
-    chunks = parts(rows)
+    chunks = part_frames(rows)
     links = []
     for i, chunk in enumerate(chunks):
-        first = i * len(chunks[0]) + 1
-        label = (f"rows {first:,}–{first + len(chunk) - 1:,}" if len(chunks) > 1 else f"{len(chunk):,} rows")
+        first = i * chunks[0].height + 1
+        label = (f"rows {first:,}–{first + chunk.height - 1:,}" if len(chunks) > 1 else f"{chunk.height:,} rows")
         artifact = create_table_artifact(
-            table=chunk,
+            table=chunk.to_dicts(),
             key=key if i == 0 else f"{key}-{i + 1}",
             description=f"{title}" + (f" (part {i + 1} of {len(chunks)}, {label})" if len(chunks) > 1 else ""))
         links.append((f"{key}" + (f" part {i + 1}" if len(chunks) > 1 else ""), artifact_link(artifact)))
@@ -62,9 +62,9 @@ def publish_review(frame: pl.DataFrame, profile: Profile, ingest_id: str, key: s
     """Publish the complete lists, the quality report and the summary (artifact ``key``); return the
     summary's compact form, for the approval form (about 420 px wide in both UIs). ``input_file``: an
     import's, named in the command the summary gives for listing every candidate."""
-    lists = review_lists(frame)
+    # The lists are let go once published (not held while the pictures are drawn: ~30 MB at 100,000 sessions).
     links = {name: publish_table(rows, f"review-{name}", LISTS[name][0])
-             for name, rows in lists.items() if rows.height}
+             for name, rows in review_lists(frame).items() if rows.height}
     links["subjects"] = publish_table(per_subject(frame), "review-subjects",
                                       "Sessions per subject and outcome, subjects needing attention first")
     titles = {name: title for name, (title, _) in LISTS.items()}

@@ -63,7 +63,8 @@ def test_end_to_end_benchmark_prints_every_stage_insertion_and_dedup(tmp_path):
     # A Prefect server, the embedded database, the subjects import, the flow and dedup, each its own process.
     out = run_benchmark("end_to_end.py", "--sessions", "60", "--dedup-rows", "2000", "--root", str(tmp_path),
                         timeout=900)
-    assert "state COMPLETED" in out and "peak RSS of the flow process" in out
+    assert "state COMPLETED" in out and "peak RSS of the flow process (ru_maxrss)" in out and "MiB = " in out
+    assert "highest in it" in out and "the flow process's CPU" in out
     for stage in ("discover", "deduplicate", "quality", "recheck-share", "insert", "publish-followup"):
         assert f"\n  {stage} " in out, stage
     assert "sessions/s" in out and "Great Expectations:" in out and out.count("candidates/s") == 2

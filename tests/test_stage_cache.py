@@ -25,3 +25,13 @@ def test_two_writers_of_one_stage_each_rename_their_own_complete_file():
     stage = StageFrame.save(frame, stage="discover", ingest_id="two-writers", part="N-0")
     assert stage.load().equals(frame)
     assert [p.name for p in Path(stage.path).parent.iterdir()] == ["discover-N-0.parquet"]
+
+
+def test_a_stage_reads_only_the_columns_and_rows_it_asks_for():
+    # The re-check reads four columns of the approved candidates, not their probes and findings.
+    frame = pl.DataFrame({"candidate_id": [f"{i:016x}" for i in range(5000)], "share": ["N"] * 5000,
+                          "probes": [[i, i + 1] for i in range(5000)]})
+    stage = StageFrame.save(frame, stage="approved", ingest_id="some-columns")
+    assert stage.load(columns=["share", "candidate_id"]).equals(frame.select("share", "candidate_id"))
+    assert stage.load(2500, 100, columns=["candidate_id"]).equals(frame.select("candidate_id").slice(2500, 100))
+    assert stage.load(2500, 100).equals(frame.slice(2500, 100))
