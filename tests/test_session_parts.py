@@ -117,6 +117,28 @@ class TestNewSubjects:
 
 
 class TestFollowup:
+    def test_a_large_list_read_in_pages_skips_and_repeats_no_item_when_one_is_completed_meanwhile(self,
+                                                                                             monkeypatch) -> None:
+        from mass_ingest.candidates import TaskHint
+        from mass_ingest.db import followup
+
+        sessions = []
+        for subject in ("23456", "23457", "23458"):
+            found = imaging(subject)
+            found.task_hints = [TaskHint(order=1, name="sleep", start_s=0), TaskHint(order=2, name="run", start_s=600)]
+            sessions.append(found)
+        ingest(sessions, "run-1")
+        tasks = schema.Session.Task & {"confirmed": False}
+        whole = [(t["subject"], t["task_order"]) for t in tasks.to_dicts(order_by="KEY")]
+        assert len(whole) == 6
+        monkeypatch.setattr(followup, "_PAGE", 2)  # a page per subject
+        pages = followup._in_pages(tasks, "task")
+        read = [next(pages), next(pages)]  # the first page, then a person completes an item already listed
+        first = followup_frame(subject="23456").filter(pl.col("need") == "task")["item_id"][0]
+        complete_item(first, "Ada")
+        read += list(pages)
+        assert [(t["subject"], t["task_order"]) for t in read] == whole  # an offset would now skip a row
+
     def test_an_imaging_session_needs_its_tasks_arena_and_start_confirmed(self) -> None:
         ingest([imaging()], "run-1")
         frame = followup_frame(subject="23456")

@@ -22,6 +22,7 @@ import itertools
 from collections.abc import Iterator
 from datetime import datetime
 
+import datajoint as dj
 import polars as pl
 
 from mass_ingest.candidates import session_id
@@ -36,6 +37,7 @@ NEEDS = ("task", "arena", "start time", "clustering", "probe association", "subj
 SESSION_TASKS, SESSION_ARENA = "tasks", "arena"  # items of a session without an inferred task
 _BATCH = 20_000  # follow-up rows turned into a frame at a time
 _PAGE = 20_000  # rows of a large table read at a time
+_PAGE_SUBJECTS = 500  # subjects a page names at most: each is a term of its query's restriction
 
 
 class FollowupError(MassIngestError):
@@ -63,15 +65,24 @@ def _row(subject: str, start: datetime | None, need: str, item: str, detail: str
 
 
 def _in_pages(table, *attributes: str) -> Iterator[dict]:
-    """The rows of ``table`` (its key and ``attributes``) one at a time, fetched :data:`_PAGE` rows at a time in key
-    order: a 100,000-session ingest has some 300,000 tasks, and one fetch held them all at once, as the driver's rows
-    and as DataJoint's dicts (~300 MB; the order of the items is :func:`followup_frame`'s sort, not this one)."""
+    """The rows of ``table`` (its key and ``attributes``) one at a time in key order, fetched for a few subjects at a
+    time, about :data:`_PAGE` rows: a 100,000-session ingest has some 300,000 tasks, and one fetch held them all at
+    once, as the driver's rows and as DataJoint's dicts (~300 MB; the items' order is :func:`followup_frame`'s).
+
+    Pages are whole subjects, not offsets: an item completed (or added) while the pages are read moves no other row
+    from one page to the next, so none is skipped or listed twice."""
     table = table.proj(*attributes)
-    for offset in itertools.count(0, _PAGE):
-        page = table.to_dicts(order_by="KEY", limit=_PAGE, offset=offset)
-        yield from page
-        if len(page) < _PAGE:
-            return
+    per_subject = dj.U("subject").aggr(table, rows="count(*)").to_dicts(order_by="subject")
+    page: list[dict] = []
+    rows = 0
+    for subject in per_subject:
+        if page and (rows + subject["rows"] > _PAGE or len(page) >= _PAGE_SUBJECTS):
+            yield from (table & page).to_dicts(order_by="KEY")
+            page, rows = [], 0
+        page.append({"subject": subject["subject"]})
+        rows += subject["rows"]
+    if page:
+        yield from (table & page).to_dicts(order_by="KEY")
 
 
 def _task_rows(ingest_id: str | None, subject: str | None) -> Iterator[dict]:
