@@ -152,7 +152,3 @@ def part_frames(rows: pl.DataFrame, size: int = TABLE_ROWS) -> list[pl.DataFrame
     so a part becomes row dicts only when it is published (the 100,000 of a whole list at once were ~70 MB)."""
     return [rows.slice(i, size) for i in range(0, rows.height, size)] or [rows.clear()]
 
-
-def parts(rows: pl.DataFrame, size: int = TABLE_ROWS) -> list[list[dict]]:
-    """``rows`` as lists of at most ``size`` row dicts (one part for an empty list)."""
-    return [part.to_dicts() for part in part_frames(rows, size)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from mass_ingest.approval_summary import approval_markdown, counts_by, markdown_table, new_subjects, png_uri
-from mass_ingest.review_tables import parts, per_subject, review_lists
+from mass_ingest.review_tables import part_frames, per_subject, review_lists
 
 FINDING = pl.Struct({"code": pl.String, "severity": pl.String, "stage": pl.String, "share": pl.String,
                      "path": pl.String, "message": pl.String, "expected": pl.String,
@@ -130,7 +130,8 @@ class TestLists:
         assert first == {"session": first["session"], "why": "subject 'm9' is not known", "found": "subject 'm9'",
                          "expected": "a subject in the\ndatabase", "check": "the subject is not in\nthe database",
                          "where": f"N:recordings/{first['session']}"}  # long text in lines: the classic UI shows each
-        assert parts(insert, 1000)[-1][-1]["session"] == insert["session"][-1] and len(parts(insert, 1000)) == 3
+        published = part_frames(insert, 1000)
+        assert published[-1]["session"][-1] == insert["session"][-1] and len(published) == 3
 
     def test_subjects_with_problems_come_first(self):
         frame = _frame([{"status": "ready", "subject": "a"}, {"status": "quarantined", "subject": "z"},
