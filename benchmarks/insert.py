@@ -53,6 +53,9 @@ atexit.register(lambda: _KEEP or shutil.rmtree(_HOME, ignore_errors=True))
 os.environ.update({"MASS_INGEST_HOME": str(_HOME / "home"), "PREFECT_HOME": str(_HOME / "prefect"),
                    "MASS_INGEST_SCHEMA_PREFIX": "insert_bench", "PREFECT_LOGGING_LEVEL": "WARNING",
                    "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"})
+# As the command line allows (mass_ingest/cli/environment.py): on a slow or busy machine the temporary server took
+# longer than Prefect's default 20 s to answer, and the benchmark failed before timing anything.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 os.environ.pop("PREFECT_API_URL", None)  # a temporary local server, started by the first flow
 os.environ.pop("MASS_INGEST_DATABASE", None)
 

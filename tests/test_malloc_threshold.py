@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -28,11 +29,16 @@ print(libc.mallinfo2().hblks - before)  # 1: the 1 MiB block is its own mapping,
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
 def test_a_large_block_freed_does_not_send_the_next_ones_to_the_heap():
+    # A plain environment: glibc reads MALLOC_* and GLIBC_TUNABLES at start, and any of them turns the dynamic
+    # threshold off (the test passed alone and failed once in a whole run).
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/")}
+
     def mapped(*args: str) -> str:
-        done = subprocess.run([sys.executable, "-c", _CHILD, *args], capture_output=True, text=True)
+        done = subprocess.run([sys.executable, "-c", _CHILD, *args], capture_output=True, text=True, env=env)
         if "mallinfo2" in done.stderr:
             pytest.skip("not glibc 2.33 or later")
         return done.stdout.strip()
 
-    assert mapped("plain") == "0"  # without mass_ingest: the heap, whose freed holes the process keeps
+    if mapped("plain") != "0":  # the control: without mass_ingest, the heap, whose freed holes the process keeps
+        pytest.skip("glibc's dynamic mmap threshold is off on this machine: nothing for the setting to change")
     assert mapped("import") == "1"
