@@ -33,11 +33,11 @@ _URL_VARIABLES = ("MASS_INGEST_DATABASE",)
 # scheme://user:password@ : any scheme (letters, digits, + . -), a user without '/', '@' or white space, and
 # the password up to the last '@' before the next white space: a pasted password may hold '/' or '@' unencoded
 # (a generated one often does), and masking a little more than the password is the safe way to be wrong.
-_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s/:@]*):(?P<password>\S*)@")
+_URL_HEAD = r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s/:@]*)"
+_URL_PASSWORD = re.compile(_URL_HEAD + r":(?P<password>\S*)@")
 # ... and a password pasted with a space in it (invalid in a URL, but typed into a note all the same): up to the
 # line's last '@' within reach, once the pattern above has found no password there.
-_URL_PASSWORD_WITH_SPACES = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s/:@]*)"
-                                       r":(?P<password>(?!\*\*\*@)[^\n]{0,200}?[ \t][^\n]{0,200})@")
+_URL_PASSWORD_WITH_SPACES = re.compile(_URL_HEAD + r":(?P<password>(?!\*\*\*@)[^\n]{0,200}?[ \t][^\n]{0,200})@")
 # password=... of a DSN: quoted (white space and all, as libpq allows), or up to white space or a separator.
 _KEY_VALUE = re.compile(r"(?P<head>\b(?:password|passwd|pwd)\s*[=:]\s*)"
                         r"(?:(?P<q>['\"])(?:\\.|(?!(?P=q)).)*(?P=q)|[^\s'\";&,)]+)", re.IGNORECASE)
