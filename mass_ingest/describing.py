@@ -196,12 +196,13 @@ class Helpers:
         for feeder in feeders:
             feeder.start()
         done_here = 0
-        shown = [-1]
+        shown = -1
 
         def report(done: int) -> None:
+            nonlocal shown
             count = min(total, done_here + done + sum(done_there))
-            if progress and count != shown[0]:  # each count once: the end is shown once, not per helper's answer
-                shown[0] = count
+            if progress and count != shown:  # each count once: the end is shown once, not per helper's answer
+                shown = count
                 progress(count, total)
 
         while (span := spans.front()) is not None:

@@ -72,7 +72,7 @@ def _insert_sessions(frame: pl.DataFrame, timezone: str, ingest_id: str, options
     updates = frame.filter(status == Status.UPDATE)
     moves = frame.filter(status == Status.MOVED) if options.record_moved_location else frame.clear()
     shares = frame["share"].to_list()  # every share of the chunk, updates and moves included
-    frame = frame.filter(~status.is_in([Status.UPDATE, Status.MOVED]))
+    frame = new_sessions(frame)
     probes = probes or ProbeIndex.fetch(set(frame["subject"].to_list()) | set(updates["subject"].to_list()))
     subjects, starts, candidate_ids = (frame[c].to_list() for c in ("subject", "session_start", "candidate_id"))
     keys = list(zip(subjects, starts))
