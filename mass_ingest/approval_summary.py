@@ -12,11 +12,16 @@ import base64
 import hashlib
 import shlex
 
+from typing import TYPE_CHECKING
+
 import polars as pl
 
 from mass_ingest.candidates import OFFERED, Status, has_status, status_counts
 from mass_ingest.findings import CATALOGUE
 from mass_ingest.outcomes import outcome_counts
+
+if TYPE_CHECKING:
+    from mass_ingest.campaign_picture import Timelines
 
 ROWS = 50  # rows per markdown table; the complete lists are table artifacts
 _CELL = 160  # characters of one finding's message in a cell
@@ -151,6 +156,16 @@ def _links(links: dict[str, list[tuple[str, str]]], titles: dict[str, str], coun
     return "\n".join(lines) + "\n" if lines else "_none_\n"
 
 
+def _timeline_markdown(timelines: Timelines, subject_list: list[tuple[str, str]] | None) -> str:
+    pictures = "".join(f"![{caption}]({png_uri(png)})\n\n" for caption, png in timelines.pictures)
+    left_out = timelines.subjects_left_out
+    if not left_out:
+        return pictures
+    where = (f"[the per-subject list]({subject_list[0][1]})" if subject_list else "the per-subject list")
+    return (pictures + f"_{_n(left_out, 'more subject')} not drawn (subjects are drawn most problems first): their "
+            f"sessions by outcome are in {where}._\n\n")
+
+
 def listing_command(input_file: str | None = None) -> str:
     """The command that lists every candidate of an ingest with its decision and reasons: `validate` of the
     profile, or of the input file for an import (a share scan of the profile would list other sessions)."""
@@ -161,7 +176,7 @@ def approval_markdown(frame: pl.DataFrame, profile_name: str, profile_hash: str,
                       links: dict[str, list[tuple[str, str]]] | None = None,
                       list_titles: dict[str, str] | None = None,
                       counts: bytes | None = None, over_time: bytes | None = None,
-                      timelines: list[tuple[str, bytes]] | None = None, quality_report: str | None = None,
+                      timelines: Timelines | None = None, quality_report: str | None = None,
                       compact: bool = False, full_summary: str | None = None, input_file: str | None = None) -> str:
     """The summary shown on the approval page.
 
@@ -170,7 +185,7 @@ def approval_markdown(frame: pl.DataFrame, profile_name: str, profile_hash: str,
         links: list key -> (label, URL) of each part of its table artifact (the complete lists).
         list_titles: list key -> its title, in the order to show.
         counts: picture of the counts by outcome and by quarantine reason (PNG); over_time: sessions over
-            time by outcome; timelines: (caption, PNG) per page of subjects.
+            time by outcome; timelines: (caption, PNG) per page of subjects, and how many subjects have none.
         quality_report: URL of the readable quality report of this ingest.
         compact: for the approval form (about 420 px wide): no time pictures, no per-share or per-project
             tables; ``full_summary`` links to the page that has them.
@@ -201,7 +216,7 @@ def approval_markdown(frame: pl.DataFrame, profile_name: str, profile_hash: str,
         pictures += f"![Sessions over time by what approval does]({png_uri(over_time)})\n\n"
     if counts is not None:
         pictures += f"![Sessions by what approval does, and quarantined sessions by reason]({png_uri(counts)})\n\n"
-    timeline = "" if compact else "".join(f"![{caption}]({png_uri(png)})\n\n" for caption, png in timelines or [])
+    timeline = "" if compact or timelines is None else _timeline_markdown(timelines, (links or {}).get("subjects"))
     reason_table = (markdown_table(reasons, ["reason", "sessions", "examples"], "reasons", limit=reasons.height,
                                    wrap={"reason": 18, "examples": 34} if compact else {"reason": 30, "examples": 56})
                     if reasons.height else "_none quarantined_\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from mass_ingest.approval_summary import approval_markdown, counts_by, markdown_table, new_subjects, png_uri
+from mass_ingest.campaign_picture import Timelines
 from mass_ingest.review_tables import part_frames, per_subject, review_lists
 
 FINDING = pl.Struct({"code": pl.String, "severity": pl.String, "stage": pl.String, "share": pl.String,
@@ -71,12 +72,13 @@ class TestMarkdown:
         frame = _frame([{"status": "ready", "subject": "m1"}])
         png = b"\x89PNG\r\n\x1a\nfake"
         full = approval_markdown(frame, "moser", "abc", "ingest-1", counts=png, over_time=png,
-                                 timelines=[("subjects 1-1 of 1", png)])
+                                 timelines=Timelines([("subjects 1-1 of 1", png)]))
         assert full.count(png_uri(png)) == 3 and png_uri(png).startswith("data:image/png;base64,iVBORw0KGg")
         compact = approval_markdown(frame, "moser", "abc", "ingest-1", counts=png, over_time=png,
-                                    timelines=[("subjects 1-1 of 1", png)], compact=True, full_summary="../x")
+                                    timelines=Timelines([("subjects 1-1 of 1", png)]), compact=True, full_summary="../x")
         assert compact.count(png_uri(png)) == 1 and "[The whole review page](../x)" in compact
         assert "## Per share" not in compact
+        assert "not drawn" not in full
 
     def test_long_cells_are_broken_into_lines_the_old_ui_shows_and_code_stays_whole(self):
         rows = pl.DataFrame({"why": ["word " * 30 + "`mass-ingest subjects import` end"]})
@@ -152,10 +154,30 @@ class TestPictures:
                          "quality_failures": ["subject_known"] if statuses[i % 12] == "quarantined" else []}
                         for i in range(2000)]).with_columns(
             pl.Series("session_start", [datetime(2024, 1, 1) + timedelta(hours=5 * i) for i in range(2000)]))
-        pngs = [counts_png(frame, reason_titles()), over_time_png(frame)] + [p for _, p in timeline_pngs(frame)]
+        pngs = [counts_png(frame, reason_titles()), over_time_png(frame)] + [p for _, p in timeline_pngs(frame).pictures]
         assert len(pngs) == 2 + 4 and all(p.startswith(b"\x89PNG") for p in pngs)
-        captions = [c for c, _ in timeline_pngs(frame.head(120), per_picture=50)]
+        assert timeline_pngs(frame).subjects_left_out == 0
+        captions = [c for c, _ in timeline_pngs(frame.head(120), per_picture=50).pictures]
         assert captions[-1].startswith("Sessions per subject over time, subjects 101–120 of 120")
         order = subject_order(frame)
         problems = frame.filter(pl.col("status").is_in(["quarantined", "pending", "held"]))["subject"].unique()
         assert set(order[:problems.len()]) == set(problems.to_list())
+
+    def test_timelines_stop_after_the_last_page_allowed_and_the_summary_says_where_the_other_subjects_are(self):
+        from datetime import datetime, timedelta
+
+        from mass_ingest.campaign_picture import subject_order, timeline_pngs
+
+        # 130 subjects; every third has a quarantined session: those 44 come first, on the pages drawn.
+        frame = _frame([{"status": "quarantined" if i % 3 == 0 else "ready", "subject": f"s{i:03d}"}
+                        for i in range(130)]).with_columns(
+            pl.Series("session_start", [datetime(2024, 1, 1) + timedelta(days=i) for i in range(130)]))
+        timelines = timeline_pngs(frame, per_picture=25, max_pictures=2)
+        assert len(timelines.pictures) == 2 and timelines.subjects_left_out == 80
+        assert timelines.pictures[-1][0].startswith("Sessions per subject over time, subjects 26–50 of 130")
+        assert set(subject_order(frame)[:50]) >= {f"s{i:03d}" for i in range(0, 130, 3)}
+        links = {"subjects": [("review-subjects", "../../artifacts/artifact/subj")]}
+        markdown = approval_markdown(frame, "moser", "abc", "ingest-1", links=links, timelines=timelines)
+        assert markdown.count("data:image/png;base64,") == 2
+        assert ("_80 more subjects not drawn (subjects are drawn most problems first): their sessions by outcome are "
+                "in [the per-subject list](../../artifacts/artifact/subj)._") in markdown
