@@ -139,6 +139,28 @@ class TestFollowup:
         read += list(pages)
         assert [(t["subject"], t["task_order"]) for t in read] == whole  # an offset would now skip a row
 
+    def test_pages_give_the_values_datajoint_gives(self, monkeypatch) -> None:
+        from mass_ingest.candidates import TaskHint
+        from mass_ingest.db import followup
+
+        sessions = []
+        for subject in ("23456", "23457"):
+            found = imaging(subject)
+            found.task_hints = [TaskHint(order=1, name="sleep", start_s=0.5, kind="SLEEP"),
+                                TaskHint(order=2, name="run", start_s=600)]
+            sessions.append(found)
+        ingest(sessions, "run-1")
+        first = followup_frame(subject="23456").filter(pl.col("need") == "task")["item_id"][0]
+        complete_item(first, "Ada")  # a confirmed task beside unconfirmed ones
+        attributes = ("task", "task_type", "start_s", "stop_s", "arena", "confirmed")
+        expected = schema.Session.Task.proj(*attributes).to_dicts(order_by="KEY")
+        assert {t["confirmed"] for t in expected} == {True, False} and None in {t["stop_s"] for t in expected}
+        monkeypatch.setattr(followup, "_PAGE", 2)
+        read = list(followup._in_pages(schema.Session.Task, *attributes))
+        assert read == expected
+        assert [type(v) for v in read[0].values()] == [type(v) for v in expected[0].values()] or \
+            schema.Session.connection.adapter.backend == "mysql"  # MySQL's booleans are 0 and 1 to the driver
+
     def test_an_imaging_session_needs_its_tasks_arena_and_start_confirmed(self) -> None:
         ingest([imaging()], "run-1")
         frame = followup_frame(subject="23456")
