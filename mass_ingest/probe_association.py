@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from mass_ingest.db import schema
-from mass_ingest.db.bulk import matching
+from mass_ingest.db.bulk import matching, plain_rows
 
 
 class Association(NamedTuple):
@@ -35,7 +35,7 @@ class ProbeIndex:
     def fetch(cls, subjects: set[str]) -> "ProbeIndex":
         schema.activate()
         index = cls()
-        for probe in schema.Probe.to_dicts():
+        for probe in plain_rows(schema.Probe.proj("serial")):
             index.names.add(probe["probe"])
             for serial in {probe["serial"], *probe["probe"].split("_")} - {""}:
                 index.by_serial.setdefault(serial, set()).add(probe["probe"])

@@ -1,4 +1,4 @@
-"""Bulk writes: the rows of one insert chunk, table by table, in a few statements.
+"""Bulk writes: the rows of one insert chunk, table by table, in a few statements; and bulk reads of plain rows.
 
 DataJoint's ``insert`` turns every value of every row into a placeholder through the table's
 heading (codecs, UUIDs, JSON), about 10 us a value: at 100,000 sessions that alone was most of
@@ -22,7 +22,7 @@ import decimal
 import io
 import json
 import math
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 
 import datajoint as dj
 
@@ -274,3 +274,17 @@ def matching(name: str, on: Sequence[str], keys: Iterable[Sequence], fetch: Sequ
                    + " AND ".join(f"t.{quoted[c]} = {key_alias}.{quoted[c]}" for c in on))
         found.extend(tuple(row) for row in table.connection.query(sql, args=args).fetchall())
     return found
+
+
+def plain_rows(query: dj.expression.QueryExpression, order_by: str | list[str] = "KEY") -> Iterator[dict]:
+    """``query``'s rows as dicts of the values the driver gives, in ``order_by`` order.
+
+    Only for plain columns (text, numbers, times; a MySQL boolean is 0 or 1), which DataJoint's decoding
+    leaves as they are. ``to_dicts`` looks every attribute of every row up in the heading: most of the
+    follow-up stage's time at 600,000 items, and of reading the probes once per insert chunk.
+    """
+    query = query & dj.Top(None, order_by)
+    names = query.heading.names
+    for row in query.cursor():
+        yield dict(zip(names, row))
+

@@ -28,6 +28,7 @@ import polars as pl
 from mass_ingest.candidates import session_id
 from mass_ingest.db import schema
 from mass_ingest.db.antijoin import without
+from mass_ingest.db.bulk import plain_rows
 from mass_ingest.errors import MassIngestError
 from mass_ingest.probe_association import ProbeIndex
 
@@ -77,22 +78,12 @@ def _in_pages(table, *attributes: str) -> Iterator[dict]:
     rows = 0
     for subject in per_subject:
         if page and (rows + subject["rows"] > _PAGE or len(page) >= _PAGE_SUBJECTS):
-            yield from _plain_rows(table & page)
+            yield from plain_rows(table & page)
             page, rows = [], 0
         page.append({"subject": subject["subject"]})
         rows += subject["rows"]
     if page:
-        yield from _plain_rows(table & page)
-
-
-def _plain_rows(query) -> Iterator[dict]:
-    """``query``'s rows in key order, as dicts of the values the driver gives. Only for plain columns (text,
-    numbers, times; a MySQL boolean is 0 or 1), which DataJoint's decoding leaves as they are: ``to_dicts`` looks
-    up every attribute of every row in the heading, most of the follow-up stage's time at 600,000 items."""
-    query = query & dj.Top(None, "KEY")
-    names = query.heading.names
-    for row in query.cursor():
-        yield dict(zip(names, row))
+        yield from plain_rows(table & page)
 
 
 def _task_rows(ingest_id: str | None, subject: str | None) -> Iterator[dict]:
