@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import shlex
-
 from typing import TYPE_CHECKING
 
 import polars as pl

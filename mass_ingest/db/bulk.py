@@ -287,4 +287,3 @@ def plain_rows(query: dj.expression.QueryExpression, order_by: str | list[str] =
     names = query.heading.names
     for row in query.cursor():
         yield dict(zip(names, row))
-
