@@ -177,15 +177,16 @@ def timeline_pngs(frame: pl.DataFrame, per_picture: int = SUBJECTS_PER_PICTURE,
         return Timelines([])
     low, high = dated["session_start"].min(), dated["session_start"].max()
     pad = max((high - low) * 0.02, timedelta(hours=12))
+    drawn = order[:per_picture * max_pictures]
     pictures = []
-    for first in range(0, min(len(order), per_picture * max_pictures), per_picture):
-        page = order[first:first + per_picture]
+    for first in range(0, len(drawn), per_picture):
+        page = drawn[first:first + per_picture]
         caption = (f"Sessions per subject over time, subjects {first + 1}–{first + len(page)} of {len(order)} "
                    "(most problems first)")
         pictures.append((caption, _timeline_png(dated.filter(pl.col("subject").is_in(page)),
                                                  framed.filter(pl.col("subject").is_in(page)), page,
                                                  (low - pad, high + pad), caption)))
-    return Timelines(pictures, max(0, len(order) - per_picture * max_pictures))
+    return Timelines(pictures, len(order) - len(drawn))
 
 
 def _timeline_png(dated: pl.DataFrame, every: pl.DataFrame, subjects: list[str], xlim: tuple, title: str) -> bytes:
